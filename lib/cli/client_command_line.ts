@@ -1,0 +1,62 @@
+import { Command, Option } from "@commander-js/extra-typings";
+import { Action } from "../../gen/chat/v1/chat_pb.ts";
+import { VERSION } from "../version.ts";
+import { parseCount, parsePort, parseSeconds } from "./option_parsers.ts";
+import { configureProgram, runProgram } from "./run_program.ts";
+
+/** What the client was asked to do. */
+export interface ClientCommandLine {
+  hostname: string;
+  port: number;
+  /** Empty: keep the guest name the server assigns. */
+  nickname: string;
+  mode: Action;
+  /** Retries after the first failed connection attempt. */
+  retries: number;
+  replyTimeoutSeconds: number;
+  /** Set for `client send TEXT`: send one message, print the reply, exit. */
+  oneShotText?: string;
+}
+
+/** Reads the client's command line; exits on --help, --version or a usage error. */
+export async function parseClientCommandLine(args: string[]): Promise<ClientCommandLine> {
+  let oneShotText: string | undefined;
+  const program = configureProgram(new Command())
+    .name("client")
+    .description(
+      "Chat client. Interactive on a terminal; with piped input, sends each line and prints the replies.",
+    )
+    .version(VERSION, "-V, --version")
+    .option("--host <address>", "server address", "127.0.0.1")
+    .option("-p, --port <port>", "server port", parsePort, 8080)
+    .option("-n, --nick <name>", "nickname (default: the guest name the server assigns)", "")
+    .addOption(new Option("--echo", "send lines as echo (back to you only)").conflicts("broadcast"))
+    .addOption(new Option("--broadcast", "send lines as broadcast (to everyone; the default)"))
+    .option("--retries <count>", "connection retries before giving up", parseCount, 4)
+    .option(
+      "--timeout <seconds>",
+      "piped and one-shot modes: how long to wait for the last reply",
+      parseSeconds,
+      10,
+    )
+    // Without an action of its own, commander would print help when no subcommand is given.
+    .action(() => {});
+  program
+    .command("send")
+    .description("send one message, print the reply and exit")
+    .argument("<text...>", "the message")
+    .action((words) => {
+      oneShotText = words.join(" ");
+    });
+  await runProgram(() => program.parseAsync(args, { from: "user" }));
+  const options = program.opts();
+  return {
+    hostname: options.host,
+    port: options.port,
+    nickname: options.nick,
+    mode: options.echo ? Action.ECHO : Action.BROADCAST,
+    retries: options.retries,
+    replyTimeoutSeconds: options.timeout,
+    oneShotText,
+  };
+}

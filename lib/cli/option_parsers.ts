@@ -1,0 +1,37 @@
+import { InvalidArgumentError } from "@commander-js/extra-typings";
+
+/** A TCP port, 0-65535 (0 lets the system pick). */
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) {
+    throw new InvalidArgumentError("Expected a port number from 0 to 65535.");
+  }
+  return port;
+}
+
+/** A whole number of at least 1. */
+export function parsePositiveInteger(value: string): number {
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || number < 1 || !Number.isSafeInteger(number)) {
+    throw new InvalidArgumentError("Expected a whole number of at least 1.");
+  }
+  return number;
+}
+
+/** A whole number of at least 0. */
+export function parseCount(value: string): number {
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(number)) {
+    throw new InvalidArgumentError("Expected a whole number of at least 0.");
+  }
+  return number;
+}
+
+/** A duration in seconds, fractions allowed: "10", "0.5". */
+export function parseSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || seconds <= 0) {
+    throw new InvalidArgumentError("Expected a number of seconds above 0, such as 10 or 0.5.");
+  }
+  return seconds;
+}

@@ -1,0 +1,39 @@
+import process from "node:process";
+import * as readline from "node:readline";
+import type { ClientCommandLine } from "./client_command_line.ts";
+import { runScript } from "./script_mode.ts";
+import { createStyle } from "./style.ts";
+import { runTerminalUi } from "./terminal_ui.ts";
+
+/** Picks the mode (one-shot, piped or interactive) and runs it; returns the exit code. */
+export function runClient(commandLine: ClientCommandLine): Promise<number> {
+  const common = {
+    hostname: commandLine.hostname,
+    port: commandLine.port,
+    nickname: commandLine.nickname,
+    mode: commandLine.mode,
+    connectAttempts: commandLine.retries + 1,
+    reconnect: true,
+  };
+  const replyTimeoutMs = commandLine.replyTimeoutSeconds * 1000;
+  if (commandLine.oneShotText !== undefined) {
+    return runScript({
+      ...common,
+      style: createStyle(false),
+      lines: [commandLine.oneShotText],
+      replyTimeoutMs,
+      repliesOnly: true,
+    });
+  }
+  if (!Deno.stdin.isTerminal()) {
+    const reader = readline.createInterface({ input: process.stdin, terminal: false });
+    // Iterate from now on: readline drops the lines that arrive while nothing listens.
+    const iterator = reader[Symbol.asyncIterator]();
+    const lines = { [Symbol.asyncIterator]: () => iterator };
+    return runScript({ ...common, style: createStyle(false), lines, replyTimeoutMs });
+  }
+  return runTerminalUi({
+    ...common,
+    style: createStyle(Deno.stdout.isTerminal() && !Deno.noColor),
+  });
+}

@@ -1,0 +1,58 @@
+import { Command, Option } from "@commander-js/extra-typings";
+import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "../server/options.ts";
+import { VERSION } from "../version.ts";
+import { parseCount, parsePort, parsePositiveInteger, parseSeconds } from "./option_parsers.ts";
+import { configureProgram, runProgram } from "./run_program.ts";
+
+/** Reads the server's options from the command line; exits on --help, --version or a usage error. */
+export async function parseServerCommandLine(args: string[]): Promise<ServerOptions> {
+  const defaults = DEFAULT_SERVER_OPTIONS;
+  const program = configureProgram(new Command())
+    .name("server")
+    .description("Chat server: echo and broadcast over length-delimited protobuf on TCP.")
+    .version(VERSION, "-V, --version")
+    .option("--host <address>", "address to listen on", defaults.host)
+    .option("-p, --port <port>", "TCP port (0 picks a free one)", parsePort, defaults.port)
+    .option(
+      "--max-frame-bytes <bytes>",
+      "largest frame accepted; a larger one closes the connection",
+      parsePositiveInteger,
+      defaults.maxFrameBytes,
+    )
+    .option(
+      "--max-content-bytes <bytes>",
+      "longest chat message, in UTF-8 bytes",
+      parsePositiveInteger,
+      defaults.maxContentBytes,
+    )
+    .option(
+      "--max-connections <count>",
+      "connections served at once",
+      parseCount,
+      defaults.maxConnections,
+    )
+    .option(
+      "--shutdown-timeout <seconds>",
+      "how long a shutdown waits for queued messages to go out",
+      parseSeconds,
+      defaults.shutdownTimeoutSeconds,
+    )
+    .addOption(
+      new Option("--log-format <format>", "log lines as plain text or JSON")
+        .choices(["text", "json"] as const)
+        .default(defaults.logFormat),
+    )
+    .option("-q, --quiet", "leave out the per-connection log lines", defaults.quiet);
+  await runProgram(() => program.parseAsync(args, { from: "user" }));
+  const options = program.opts();
+  return {
+    host: options.host,
+    port: options.port,
+    maxFrameBytes: options.maxFrameBytes,
+    maxContentBytes: options.maxContentBytes,
+    maxConnections: options.maxConnections,
+    shutdownTimeoutSeconds: options.shutdownTimeout,
+    logFormat: options.logFormat,
+    quiet: options.quiet,
+  };
+}

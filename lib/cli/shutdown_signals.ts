@@ -1,0 +1,31 @@
+/**
+ * The signals that mean "stop": Ctrl+C everywhere; on Windows also Ctrl+Break and
+ * the console window being closed (SIGHUP). Deno rejects other signal names on
+ * Windows with "Invalid signal".
+ */
+const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
+  ? ["SIGINT", "SIGBREAK", "SIGHUP", "SIGTERM"]
+  : ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/**
+ * Calls `onStop` at the first stop signal. A second one means the user will not
+ * wait: the process exits at once with 130, the shell's code for an interrupt.
+ */
+export function onStopSignal(onStop: (signal: Deno.Signal) => void): Disposable {
+  let stopping = false;
+  const listener = (signal: Deno.Signal) => () => {
+    if (stopping) Deno.exit(130);
+    stopping = true;
+    onStop(signal);
+  };
+  const listeners = SIGNALS.map((signal) => {
+    const handler = listener(signal);
+    Deno.addSignalListener(signal, handler);
+    return () => Deno.removeSignalListener(signal, handler);
+  });
+  return {
+    [Symbol.dispose]() {
+      for (const remove of listeners) remove();
+    },
+  };
+}

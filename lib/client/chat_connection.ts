@@ -1,0 +1,110 @@
+import type { ServerMessage } from "../../gen/chat/v1/chat_pb.ts";
+import {
+  type ClientMessageInit,
+  decodeServerMessage,
+  encodeClientMessage,
+} from "../protocol/codec.ts";
+import { formatHostPort } from "../net/format_host_port.ts";
+import { OutboundQueue } from "../net/outbound_queue.ts";
+import { TcpTransport } from "../net/tcp_transport.ts";
+import { describeError } from "../util/describe_error.ts";
+import { waitAtMost } from "../util/wait_at_most.ts";
+import { ConnectError } from "./errors.ts";
+
+/** Server frames can be far larger than client ones: a WhoResponse lists everyone. */
+const MAX_SERVER_FRAME_BYTES = 16 * 1024 * 1024;
+const CONNECT_TIMEOUT_MS = 10_000;
+const CLOSE_TIMEOUT_MS = 2_000;
+
+/** One TCP connection to a chat server, speaking frames of ClientMessage / ServerMessage. */
+export class ChatConnection {
+  /** "127.0.0.1:8080" */
+  readonly address: string;
+  readonly #transport: TcpTransport;
+  readonly #queue: OutboundQueue;
+  #failure: string | undefined;
+
+  private constructor(address: string, conn: Deno.TcpConn) {
+    this.address = address;
+    this.#transport = new TcpTransport(conn, MAX_SERVER_FRAME_BYTES);
+    this.#queue = new OutboundQueue(
+      (payloads) => this.#transport.write(payloads),
+      (error) => {
+        this.#failure ??= `write failed: ${describeError(error)}`;
+        this.#transport.close();
+      },
+    );
+  }
+
+  /** Connects, or throws ConnectError with a reason a person can act on. */
+  static async open(hostname: string, port: number): Promise<ChatConnection> {
+    const address = formatHostPort(hostname, port);
+    const connecting = Deno.connect({ hostname, port, transport: "tcp" });
+    let conn: Deno.TcpConn | undefined;
+    let failure: unknown;
+    const settled = await waitAtMost(
+      connecting.then((c) => conn = c, (error) => failure = error),
+      CONNECT_TIMEOUT_MS,
+    );
+    if (!settled) {
+      // Close the connection if it completes after we gave up on it.
+      connecting.then((c) => c.close(), () => {});
+      throw new ConnectError(`Cannot connect to ${address}: timed out`);
+    }
+    if (conn === undefined) {
+      throw new ConnectError(`Cannot connect to ${address}: ${connectFailure(failure)}`, {
+        cause: failure,
+      });
+    }
+    return new ChatConnection(address, conn);
+  }
+
+  /** Queues a message; messages sent in the same tick share one write. */
+  send(message: ClientMessageInit): void {
+    this.#queue.push(encodeClientMessage(message));
+  }
+
+  /** Reads until the connection ends; resolves with why it ended, in plain words. */
+  async run(onMessage: (message: ServerMessage) => void): Promise<string> {
+    try {
+      await this.#transport.receive({
+        frame: (payload) => {
+          try {
+            onMessage(decodeServerMessage(payload));
+          } catch (error) {
+            this.#failure ??= `the server sent an invalid message (${describeError(error)})`;
+            this.#transport.close();
+          }
+        },
+        framingError: (error) => {
+          this.#failure ??= `the server sent an invalid frame (${error.message})`;
+          this.#transport.close();
+        },
+      });
+      return this.#failure ?? "the server closed the connection";
+    } catch (error) {
+      return this.#failure ?? `connection lost (${describeError(error)})`;
+    } finally {
+      this.#queue.stop();
+      this.#transport.close();
+    }
+  }
+
+  /** Sends what is queued, then closes. */
+  async close(): Promise<void> {
+    this.#failure ??= "closed";
+    await waitAtMost(this.#queue.drained(), CLOSE_TIMEOUT_MS);
+    await this.#transport.closeWrite();
+    this.#transport.close();
+  }
+}
+
+function connectFailure(error: unknown): string {
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return "connection refused - is the server running?";
+  }
+  if (error instanceof Deno.errors.NotFound) return "no such host";
+  if (error instanceof Deno.errors.TimedOut) return "timed out";
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  return describeError(error);
+}

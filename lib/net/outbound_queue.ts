@@ -1,0 +1,82 @@
+/**
+ * A session's outgoing frames. Frames queued while a write is in flight go out
+ * together in the next one, so a burst of events costs one write, and a slow
+ * client only ever delays itself: `push` never waits.
+ */
+export class OutboundQueue {
+  readonly #write: (payloads: readonly Uint8Array[]) => Promise<void>;
+  readonly #onWriteError: (error: unknown) => void;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #flushing = false;
+  #stopped = false;
+  #drainedWaiters: (() => void)[] = [];
+
+  constructor(
+    write: (payloads: readonly Uint8Array[]) => Promise<void>,
+    onWriteError: (error: unknown) => void,
+  ) {
+    this.#write = write;
+    this.#onWriteError = onWriteError;
+  }
+
+  /** Bytes queued and not yet handed to a write. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /** True when nothing is queued and no write is in flight. */
+  get isDrained(): boolean {
+    return !this.#flushing && this.#pending.length === 0;
+  }
+
+  /** Queues an encoded frame payload. The same bytes may be queued on many sessions. */
+  push(payload: Uint8Array): void {
+    if (this.#stopped) return;
+    this.#pending.push(payload);
+    this.#pendingBytes += payload.length;
+    if (!this.#flushing) {
+      this.#flushing = true;
+      // Wait for the current task to finish so everything it queues shares one write.
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  /** Resolves once everything queued so far is written, or the queue is stopped. */
+  drained(): Promise<void> {
+    if (this.isDrained || this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => this.#drainedWaiters.push(resolve));
+  }
+
+  /** Drops what is queued and accepts nothing more. */
+  stop(): void {
+    this.#stopped = true;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#wakeDrainedWaiters();
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#pending.length > 0 && !this.#stopped) {
+        const batch = this.#pending;
+        this.#pending = [];
+        this.#pendingBytes = 0;
+        await this.#write(batch);
+      }
+    } catch (error) {
+      this.stop();
+      this.#onWriteError(error);
+    } finally {
+      this.#flushing = false;
+      this.#wakeDrainedWaiters();
+    }
+  }
+
+  #wakeDrainedWaiters(): void {
+    if (!this.isDrained && !this.#stopped) return;
+    const waiters = this.#drainedWaiters;
+    this.#drainedWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}

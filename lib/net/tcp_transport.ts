@@ -1,0 +1,77 @@
+import { FrameTooLargeError } from "../protocol/errors.ts";
+import { FrameDecoder } from "../protocol/frame_decoder.ts";
+import { encodeFrames } from "../protocol/frame_encoder.ts";
+import { formatHostPort } from "./format_host_port.ts";
+import type { ReceiveHandlers, Transport } from "./transport.ts";
+
+const READ_BUFFER_BYTES = 16 * 1024;
+
+/** A Transport over a TCP connection, with varint-length-delimited frames. */
+export class TcpTransport implements Transport {
+  readonly peer: string;
+  readonly #conn: Deno.TcpConn;
+  readonly #decoder: FrameDecoder;
+  #closed = false;
+
+  constructor(conn: Deno.TcpConn, maxFrameBytes: number) {
+    this.#conn = conn;
+    this.#decoder = new FrameDecoder(maxFrameBytes);
+    this.peer = formatHostPort(conn.remoteAddr.hostname, conn.remoteAddr.port);
+    // Chat frames are small, and latency matters more than packet count.
+    conn.setNoDelay(true);
+  }
+
+  get hasPartialFrame(): boolean {
+    return this.#decoder.hasPartialFrame;
+  }
+
+  async receive(handlers: ReceiveHandlers): Promise<void> {
+    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    let framed = true;
+    while (true) {
+      let count: number | null;
+      try {
+        count = await this.#conn.read(buffer);
+      } catch (error) {
+        if (this.#closed) return;
+        throw error;
+      }
+      if (count === null) return;
+      if (!framed) continue;
+      try {
+        this.#decoder.push(buffer.subarray(0, count), handlers.frame);
+      } catch (error) {
+        if (!(error instanceof FrameTooLargeError)) throw error;
+        framed = false;
+        handlers.framingError(error);
+      }
+    }
+  }
+
+  async write(payloads: readonly Uint8Array[]): Promise<void> {
+    const bytes = encodeFrames(payloads);
+    // conn.write may take only part of the buffer.
+    for (let written = 0; written < bytes.length;) {
+      written += await this.#conn.write(bytes.subarray(written));
+    }
+  }
+
+  async closeWrite(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.#conn.closeWrite();
+    } catch {
+      // The peer is already gone; close() follows.
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the runtime after a reset.
+    }
+  }
+}

@@ -1,0 +1,29 @@
+/** What a Transport calls as input arrives. */
+export interface ReceiveHandlers {
+  /** One complete frame payload, in order; only valid during the call. */
+  frame(payload: Uint8Array): void;
+  /**
+   * The byte stream cannot be framed (FrameTooLargeError). Called at most once;
+   * input after it is read and discarded until the connection ends.
+   */
+  framingError(error: Error): void;
+}
+
+/**
+ * One client connection, whatever carries it (TCP today, WebSocket later). It owns
+ * the socket and its framing; sessions only ever see whole frame payloads.
+ */
+export interface Transport {
+  /** The peer's address, for logs: "127.0.0.1:53412". */
+  readonly peer: string;
+  /** True while a frame has begun arriving but is not complete. */
+  readonly hasPartialFrame: boolean;
+  /** Reads until the peer closes or `close` is called (resolves), or the connection breaks (rejects). */
+  receive(handlers: ReceiveHandlers): Promise<void>;
+  /** Writes these frames, in order, completely. The caller never has two writes in flight. */
+  write(payloads: readonly Uint8Array[]): Promise<void>;
+  /** Tells the peer we will send nothing more, and keeps reading. Never throws. */
+  closeWrite(): Promise<void>;
+  /** Closes the connection; a pending receive resolves. Safe to call twice. */
+  close(): void;
+}

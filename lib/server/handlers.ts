@@ -1,0 +1,113 @@
+import {
+  Action,
+  type Chat,
+  type ClientMessage,
+  ErrorCode,
+  type Hello,
+} from "../../gen/chat/v1/chat_pb.ts";
+import { decodeClientMessage, type ServerMessageInit } from "../protocol/codec.ts";
+import { MalformedMessageError } from "../protocol/errors.ts";
+import { errorMessage } from "../protocol/error_message.ts";
+import type { OnlineUser } from "./hub.ts";
+import { nicknameProblem } from "./nickname.ts";
+import { utf8Length } from "../protocol/utf8_length.ts";
+
+/** What a handler may see and do. The server wires it to a session and the hub. */
+export interface HandlerContext {
+  readonly sessionId: bigint;
+  readonly nickname: string;
+  readonly maxContentBytes: number;
+  /** Sends to this session only. */
+  reply(message: ServerMessageInit): void;
+  /** Sends to every session, this one included. */
+  broadcast(message: ServerMessageInit): void;
+  /** Claims a nickname; false when another session holds it. */
+  rename(nickname: string): boolean;
+  setClientName(name: string): void;
+  who(): OnlineUser[];
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+/** Decodes one frame payload and acts on it. Bad input gets an Error reply, never a throw. */
+export function handleFrame(context: HandlerContext, payload: Uint8Array): void {
+  let message: ClientMessage;
+  try {
+    message = decodeClientMessage(payload);
+  } catch (error) {
+    if (!(error instanceof MalformedMessageError)) throw error;
+    context.reply(errorMessage(ErrorCode.MALFORMED, error.message));
+    return;
+  }
+  handleClientMessage(context, message);
+}
+
+export function handleClientMessage(context: HandlerContext, message: ClientMessage): void {
+  const body = message.body;
+  switch (body.case) {
+    case "chat":
+      return handleChat(context, body.value);
+    case "hello":
+      return handleHello(context, body.value);
+    case "ping":
+      return context.reply({ body: { case: "pong", value: { nonce: body.value.nonce } } });
+    case "who":
+      return context.reply({ body: { case: "who", value: { users: context.who() } } });
+    default:
+      return context.reply(
+        errorMessage(
+          ErrorCode.UNSUPPORTED,
+          "Message has no body, or one this server does not know",
+        ),
+      );
+  }
+}
+
+function handleChat(context: HandlerContext, chat: Chat): void {
+  const contentBytes = utf8Length(chat.content);
+  if (contentBytes > context.maxContentBytes) {
+    context.reply(errorMessage(
+      ErrorCode.CONTENT_TOO_LONG,
+      `Message is ${contentBytes} bytes long; the limit is ${context.maxContentBytes}`,
+      chat.clientSeq,
+    ));
+    return;
+  }
+  if (chat.action !== Action.ECHO && chat.action !== Action.BROADCAST) {
+    context.reply(errorMessage(
+      ErrorCode.UNSUPPORTED,
+      `Unknown chat action ${chat.action}`,
+      chat.clientSeq,
+    ));
+    return;
+  }
+  const event: ServerMessageInit = {
+    body: {
+      case: "chat",
+      value: {
+        action: chat.action,
+        content: chat.content,
+        fromSessionId: context.sessionId,
+        fromNickname: context.nickname,
+        clientSeq: chat.clientSeq,
+        sentAtUnixMs: BigInt(context.now()),
+      },
+    },
+  };
+  if (chat.action === Action.BROADCAST) context.broadcast(event);
+  else context.reply(event);
+}
+
+function handleHello(context: HandlerContext, hello: Hello): void {
+  if (hello.client !== "") context.setClientName(hello.client);
+  // An empty nickname only introduces the client and keeps the current name.
+  if (hello.nickname === "") return;
+  const problem = nicknameProblem(hello.nickname, context.nickname);
+  if (problem !== undefined) {
+    context.reply(errorMessage(ErrorCode.NICKNAME_INVALID, problem));
+  } else if (!context.rename(hello.nickname)) {
+    context.reply(
+      errorMessage(ErrorCode.NICKNAME_TAKEN, `Nickname "${hello.nickname}" is already taken`),
+    );
+  }
+}

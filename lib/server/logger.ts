@@ -1,0 +1,45 @@
+export type LogLevel = "info" | "notice" | "warn" | "error";
+export type LogFields = Record<string, string | number | bigint | boolean | undefined>;
+
+/** The server's log. `info` is per-connection chatter; `notice` is the server's lifecycle. */
+export interface Logger {
+  log(level: LogLevel, event: string, message: string, fields?: LogFields): void;
+}
+
+export interface LoggerOptions {
+  /** @default "text" */
+  format?: "text" | "json";
+  /** Drops `info` lines. @default false */
+  quiet?: boolean;
+  /** Where lines go. @default standard output */
+  write?: (line: string) => void;
+}
+
+const encoder = new TextEncoder();
+
+function writeStdout(line: string): void {
+  const bytes = encoder.encode(line + "\n");
+  for (let written = 0; written < bytes.length;) {
+    written += Deno.stdout.writeSync(bytes.subarray(written));
+  }
+}
+
+/** A logger writing one line per entry, as plain text or as JSON objects. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const { format = "text", quiet = false, write = writeStdout } = options;
+  return {
+    log(level, event, message, fields = {}) {
+      if (quiet && level === "info") return;
+      const time = new Date().toISOString();
+      if (format === "json") {
+        write(JSON.stringify(
+          { time, level, event, message, ...fields },
+          (_key, value) => typeof value === "bigint" ? Number(value) : value,
+        ));
+      } else {
+        const marker = level === "warn" ? " WARN" : level === "error" ? " ERROR" : "";
+        write(`${time}${marker} ${message}`);
+      }
+    },
+  };
+}

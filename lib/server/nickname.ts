@@ -1,0 +1,41 @@
+/** The longest nickname, in characters (code points). */
+export const MAX_NICKNAME_CHARACTERS = 32;
+
+/** Default nicknames are "guest-<session id>"; nobody else may take one. */
+const GUEST_PREFIX = "guest-";
+
+// Marks (\p{M}) are part of letters in many scripts (Devanagari vowel signs, say).
+const ALLOWED = /^[\p{L}\p{M}\p{Nd}_.\-]+$/u;
+
+export function guestNickname(sessionId: bigint): string {
+  return `${GUEST_PREFIX}${sessionId}`;
+}
+
+/**
+ * Why `nickname` cannot be used, in plain words, or undefined when it can.
+ * `own` is the session's current nickname, which it may always keep.
+ */
+export function nicknameProblem(nickname: string, own: string): string | undefined {
+  const length = [...nickname].length;
+  if (length === 0) return "Nickname is empty";
+  if (length > MAX_NICKNAME_CHARACTERS) {
+    return `Nickname is ${length} characters long; the limit is ${MAX_NICKNAME_CHARACTERS}`;
+  }
+  if (!ALLOWED.test(nickname)) {
+    return `Nickname "${nickname}" may only hold letters, digits, "_", "-" and "."`;
+  }
+  if (
+    nicknameKey(nickname).startsWith(GUEST_PREFIX) && nicknameKey(nickname) !== nicknameKey(own)
+  ) {
+    return `Nicknames starting with "${GUEST_PREFIX}" are reserved for guests`;
+  }
+  return undefined;
+}
+
+/**
+ * The form under which nicknames are compared: "Alice" and "alice" are the same
+ * person, and so are the composed and decomposed spellings of "é".
+ */
+export function nicknameKey(nickname: string): string {
+  return nickname.normalize("NFKC").toLowerCase();
+}
