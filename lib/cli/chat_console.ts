@@ -204,7 +204,9 @@ export class ChatConsole {
         break;
     }
     const line = formatServerMessage(message, ownId, style);
-    if (line !== undefined && (isReply || !this.#options.repliesOnly)) output.event(line);
+    // A fatal error explains the disconnect that follows, so it is always shown.
+    const fatal = body.case === "error" && body.value.fatal;
+    if (line !== undefined && (isReply || fatal || !this.#options.repliesOnly)) output.event(line);
     if (isReply) this.#checkSettled();
   }
 

@@ -50,6 +50,9 @@ export async function runTerminalUi(
   const gaveUp = chat.client.done.then((closed) => !closed);
   await Promise.race([quit.promise, gaveUp]);
   rl.close();
+  // Leave the shell a clean line, not our prompt.
+  readline.clearLine(process.stdout, 0);
+  readline.cursorTo(process.stdout, 0);
   await chat.client.close();
   return (await gaveUp) ? 1 : 0;
 }

@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { Action, ErrorCode, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
+import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
+import { TestClient } from "../support/test_client.ts";
+
+async function runServerCommand(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", SERVER_SCRIPT, ...args],
+    stdin: "null",
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+Deno.test("lifecycle - each connect and disconnect is logged with the pool size", async () => {
+  await using server = await ServerProcess.start();
+  const alice = await TestClient.connect(server.port);
+  await server.stdout.waitFor(`as guest-${alice.sessionId} (sessions 0->1)`);
+  const bob = await TestClient.connect(server.port);
+  await server.stdout.waitFor(/connected 127\.0\.0\.1:\d+ as guest-\d+ \(sessions 1->2\)/);
+  await alice[Symbol.asyncDispose]();
+  await server.stdout.waitFor(
+    new RegExp(
+      `disconnected 127\\.0\\.0\\.1:\\d+ guest-${alice.sessionId}: closed by client \\(sessions 2->1\\)`,
+    ),
+  );
+  await bob[Symbol.asyncDispose]();
+  await server.stdout.waitFor("(sessions 1->0)");
+});
+
+Deno.test("lifecycle - --log-format json writes one JSON object per line; --quiet drops connection lines", async () => {
+  await using json = await ServerProcess.start(["--log-format", "json"]);
+  await (await TestClient.connect(json.port))[Symbol.asyncDispose]();
+  const line = await json.stdout.waitFor(/"event":"disconnect"/);
+  const entry = JSON.parse(line);
+  assert.equal(entry.level, "info");
+  assert.equal(entry.sessions, 0);
+  assert.match(entry.peer, /^127\.0\.0\.1:\d+$/);
+  assert.ok(json.stdout.lines.every((l) => l === "" || JSON.parse(l)));
+
+  await using quiet = await ServerProcess.start(["--quiet"]);
+  await using client = await TestClient.connect(quiet.port);
+  await client.send({ body: { case: "ping", value: { nonce: 1n } } });
+  await client.next("pong");
+  assert.ok(!quiet.stdout.text.includes("connected"));
+});
+
+Deno.test("lifecycle - SIGINT: stop accepting, SHUTTING_DOWN after everything queued, exit 0", async () => {
+  const server = await ServerProcess.start();
+  const clients = await Promise.all([1, 2, 3].map(() => TestClient.connect(server.port)));
+  const burst = [];
+  for (let seq = 1n; seq <= 500n; seq++) {
+    burst.push({
+      body: {
+        case: "chat" as const,
+        value: { content: `m${seq}`, action: Action.BROADCAST, clientSeq: seq },
+      },
+    });
+  }
+  await clients[0].send(...burst);
+  await clients[1].next("chat");
+  const status = await server.stop("SIGINT");
+  assert.equal(status.code, 0);
+  for (const client of clients) {
+    await client.closed;
+    const last = client.received.at(-1)!;
+    assert.equal(last.body.case, "error");
+    assert.equal(last.body.value.code, ErrorCode.SHUTTING_DOWN);
+    assert.equal(last.body.value.fatal, true);
+    // Whatever was accepted before the signal arrived in full and in order, before the farewell.
+    const seqs = client.received.flatMap((m) =>
+      m.body.case === "chat" ? [Number(m.body.value.clientSeq)] : []
+    );
+    assert.deepEqual(seqs, seqs.map((_, i) => i + 1));
+  }
+  assert.match(server.stdout.text, /shutting down: 3 sessions/);
+  assert.match(server.stdout.lines.at(-1)!, / stopped$/);
+  await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+});
+
+Deno.test("lifecycle - SIGTERM also shuts down gracefully", async () => {
+  const server = await ServerProcess.start();
+  await using client = await TestClient.connect(server.port);
+  assert.equal((await server.stop("SIGTERM")).code, 0);
+  assert.equal((await client.next("error")).code, ErrorCode.SHUTTING_DOWN);
+});
+
+Deno.test("lifecycle - a client that never reads cannot hold the exit past --shutdown-timeout", async () => {
+  const server = await ServerProcess.start(["--shutdown-timeout", "1"]);
+  // Never reads: its socket buffers fill and the server's writes to it stall.
+  const stuck = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  await using talker = await TestClient.connect(server.port);
+  const big = "x".repeat(4000);
+  const flood = [];
+  for (let seq = 1n; seq <= 2000n; seq++) {
+    flood.push({
+      body: {
+        case: "chat" as const,
+        value: { content: big, action: Action.BROADCAST, clientSeq: seq },
+      },
+    });
+  }
+  await talker.send(...flood);
+  await talker.take("chat", 2000, 30_000);
+  const status = await server.stop("SIGINT", 15_000);
+  assert.equal(status.code, 0);
+  stuck.close();
+});
+
+Deno.test("lifecycle - a client that half-closes still gets its replies", async () => {
+  await using server = await ServerProcess.start();
+  await using client = await TestClient.connect(server.port);
+  await client.send(
+    { body: { case: "ping", value: { nonce: 5n } } },
+    { body: { case: "chat", value: { content: "bye", action: Action.ECHO, clientSeq: 1n } } },
+  );
+  await client.conn.closeWrite();
+  assert.equal((await client.next("pong")).nonce, 5n);
+  assert.equal((await client.next("chat")).content, "bye");
+  await client.closed;
+});
+
+Deno.test("lifecycle - --max-connections: one more gets SERVER_FULL and is closed", async () => {
+  await using server = await ServerProcess.start(["--max-connections", "2"]);
+  await using a = await TestClient.connect(server.port);
+  await using b = await TestClient.connect(server.port);
+  await using extra = await TestClient.connect(server.port, false);
+  const error = await extra.next("error");
+  assert.equal(error.code, ErrorCode.SERVER_FULL);
+  assert.equal(error.fatal, true);
+  await extra.closed;
+  assert.equal(extra.received.length, 1);
+  await a.send({ body: { case: "who", value: {} } });
+  assert.equal((await a.next("who")).users.length, 2);
+  await b[Symbol.asyncDispose]();
+  await a.nextPresence(PresenceKind.LEFT);
+  await using later = await TestClient.connect(server.port);
+  assert.equal(later.welcome.online, 2);
+});
+
+Deno.test("lifecycle - a port in use is one plain line and exit code 1", async () => {
+  await using first = await ServerProcess.start();
+  const second = await runServerCommand(["--host", "127.0.0.1", "--port", String(first.port)]);
+  assert.equal(second.code, 1);
+  assert.equal(second.stderr, `Cannot listen on 127.0.0.1:${first.port}: address already in use\n`);
+});
+
+Deno.test("lifecycle - bad option values are one line and exit code 2; --help and --version exit 0", async () => {
+  for (
+    const args of [["--port", "abc"], ["--port", "70000"], ["--max-frame-bytes", "0"], [
+      "--log-format",
+      "xml",
+    ], [
+      "--bogus",
+    ]]
+  ) {
+    const result = await runServerCommand(args);
+    assert.equal(result.code, 2, `for ${args.join(" ")}`);
+    assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+    assert.match(result.stderr, /^error: /);
+  }
+  const help = await runServerCommand(["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--max-connections <count>/);
+  const version = await runServerCommand(["--version"]);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+});

@@ -1,0 +1,70 @@
+import { deadline } from "./deadline.ts";
+import { LineReader } from "./line_reader.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+export const SERVER_SCRIPT = new URL("server.ts", ROOT).pathname;
+export const CLIENT_SCRIPT = new URL("client.ts", ROOT).pathname;
+
+/** The real server, as a child process on a free loopback port. */
+export class ServerProcess implements AsyncDisposable {
+  readonly port: number;
+  readonly process: Deno.ChildProcess;
+  readonly stdout: LineReader;
+  readonly stderr: LineReader;
+
+  private constructor(
+    port: number,
+    process: Deno.ChildProcess,
+    stdout: LineReader,
+    stderr: LineReader,
+  ) {
+    this.port = port;
+    this.process = process;
+    this.stdout = stdout;
+    this.stderr = stderr;
+  }
+
+  /** Starts `server.ts --host 127.0.0.1 --port 0 ...args` and waits for its "listening" line. */
+  static async start(args: string[] = []): Promise<ServerProcess> {
+    const process = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", SERVER_SCRIPT, "--host", "127.0.0.1", "--port", "0", ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stdout = new LineReader(process.stdout);
+    const stderr = new LineReader(process.stderr);
+    try {
+      const line = await stdout.waitFor(/listening on /, 20_000);
+      // Text and JSON logs alike: "listening on 127.0.0.1:38393".
+      const port = Number(/listening on [^\s"]*:(\d+)/.exec(line)![1]);
+      return new ServerProcess(port, process, stdout, stderr);
+    } catch (error) {
+      process.kill("SIGKILL");
+      await process.status;
+      throw new Error(`Server did not start. stderr:\n${stderr.text}`, { cause: error });
+    }
+  }
+
+  /** Sends a signal and waits for the exit status. */
+  async stop(signal: Deno.Signal = "SIGINT", ms = 20_000): Promise<Deno.CommandStatus> {
+    try {
+      this.process.kill(signal);
+    } catch {
+      // Already exited.
+    }
+    const status = await deadline(this.process.status, ms, "the server to exit");
+    await Promise.all([this.stdout.done, this.stderr.done]);
+    return status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.process.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await this.process.status;
+    await Promise.all([this.stdout.done, this.stderr.done]);
+  }
+}

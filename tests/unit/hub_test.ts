@@ -1,0 +1,235 @@
+import assert from "node:assert/strict";
+import { Action, type Presence, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
+import { decodeServerMessage } from "../../lib/protocol/codec.ts";
+import { Hub, type HubMember } from "../../lib/server/hub.ts";
+
+/** A member that keeps every payload it is sent. */
+class FakeMember implements HubMember {
+  readonly sent: Uint8Array[] = [];
+  constructor(readonly id: bigint) {}
+  send(payload: Uint8Array): void {
+    this.sent.push(payload);
+  }
+  /** Decodes and forgets what was sent so far. */
+  take() {
+    const messages = this.sent.map(decodeServerMessage);
+    this.sent.length = 0;
+    return messages;
+  }
+  /** Decodes and forgets what was sent so far, which must be presence events. */
+  takePresence(): Presence[] {
+    return this.take().map((message) => {
+      assert.equal(message.body.case, "presence");
+      return message.body.value as Presence;
+    });
+  }
+}
+
+function presence(
+  kind: PresenceKind,
+  sessionId: bigint,
+  nickname: string,
+  online: number,
+  previousNickname = "",
+) {
+  return { kind, sessionId, nickname, previousNickname, online };
+}
+
+function fields({ kind, sessionId, nickname, previousNickname, online }: Presence) {
+  return { kind, sessionId, nickname, previousNickname, online };
+}
+
+/** A hub with members 1..n joined as guest-1..guest-n, and their join events cleared. */
+function hubWith(n: number): { hub: Hub; members: FakeMember[] } {
+  const hub = new Hub();
+  const members: FakeMember[] = [];
+  for (let id = 1; id <= n; id++) {
+    const member = new FakeMember(BigInt(id));
+    hub.join(member, `guest-${id}`);
+    members.push(member);
+  }
+  for (const member of members) member.sent.length = 0;
+  return { hub, members };
+}
+
+Deno.test("Hub - join tells the others, not the newcomer, with the online count", () => {
+  const hub = new Hub();
+  const alice = new FakeMember(1n);
+  const bob = new FakeMember(2n);
+  const carol = new FakeMember(3n);
+  hub.join(alice, "guest-1");
+  assert.equal(hub.online, 1);
+  assert.deepEqual(alice.sent, []);
+  hub.join(bob, "guest-2");
+  assert.deepEqual(bob.sent, []);
+  assert.deepEqual(alice.takePresence().map(fields), [
+    presence(PresenceKind.JOINED, 2n, "guest-2", 2),
+  ]);
+  hub.join(carol, "guest-3");
+  assert.equal(hub.online, 3);
+  assert.deepEqual(carol.sent, []);
+  for (const member of [alice, bob]) {
+    assert.deepEqual(member.takePresence().map(fields), [
+      presence(PresenceKind.JOINED, 3n, "guest-3", 3),
+    ]);
+  }
+});
+
+Deno.test("Hub - leave tells the rest, with the online count", () => {
+  const { hub, members: [alice, bob, carol] } = hubWith(3);
+  hub.leave(bob);
+  assert.equal(hub.online, 2);
+  assert.deepEqual(bob.sent, []);
+  for (const member of [alice, carol]) {
+    assert.deepEqual(member.takePresence().map(fields), [
+      presence(PresenceKind.LEFT, 2n, "guest-2", 2),
+    ]);
+  }
+  // A member that left gets nothing more.
+  hub.broadcast({ body: { case: "pong", value: { nonce: 1n } } });
+  assert.deepEqual(bob.sent, []);
+  assert.equal(alice.sent.length, 1);
+});
+
+Deno.test("Hub - leave of a non-member is a no-op", () => {
+  const { hub, members: [alice, bob] } = hubWith(2);
+  hub.leave(new FakeMember(99n));
+  assert.equal(hub.online, 2);
+  assert.deepEqual(alice.sent, []);
+  assert.deepEqual(bob.sent, []);
+  // Leaving twice: the second time is a no-op too.
+  hub.leave(bob);
+  assert.equal(alice.sent.length, 1);
+  hub.leave(bob);
+  assert.equal(alice.sent.length, 1);
+  assert.equal(hub.online, 1);
+});
+
+Deno.test("Hub - leave reports the member's current nickname and frees it", () => {
+  const { hub, members: [alice, bob] } = hubWith(2);
+  assert.equal(hub.rename(bob, "Bob"), true);
+  alice.sent.length = 0;
+  hub.leave(bob);
+  assert.deepEqual(alice.takePresence().map(fields), [presence(PresenceKind.LEFT, 2n, "Bob", 1)]);
+  assert.equal(hub.rename(alice, "bob"), true);
+});
+
+Deno.test("Hub - rename tells everyone, the renamed member included", () => {
+  const { hub, members } = hubWith(3);
+  assert.equal(hub.rename(members[1], "bob"), true);
+  for (const member of members) {
+    assert.deepEqual(member.takePresence().map(fields), [
+      presence(PresenceKind.RENAMED, 2n, "bob", 3, "guest-2"),
+    ]);
+  }
+  assert.deepEqual(hub.who()[1], { sessionId: 2n, nickname: "bob" });
+});
+
+Deno.test("Hub - rename is case-insensitively unique and returns false when taken", () => {
+  const { hub, members: [alice, bob] } = hubWith(2);
+  assert.equal(hub.rename(alice, "Alice"), true);
+  alice.sent.length = 0;
+  bob.sent.length = 0;
+  for (const taken of ["Alice", "alice", "ALICE", "aLiCe"]) {
+    assert.equal(hub.rename(bob, taken), false, taken);
+  }
+  // Nothing changed, nobody was told.
+  assert.deepEqual(alice.sent, []);
+  assert.deepEqual(bob.sent, []);
+  assert.deepEqual(hub.who().map((user) => user.nickname), ["Alice", "guest-2"]);
+  // A member's guest name is taken too.
+  assert.equal(hub.rename(alice, "GUEST-2"), false);
+});
+
+Deno.test("Hub - composed and decomposed spellings are the same nickname", () => {
+  const { hub, members: [alice, bob] } = hubWith(2);
+  assert.equal(hub.rename(alice, "Jos\u00e9"), true);
+  assert.equal(hub.rename(bob, "jose\u0301"), false);
+});
+
+Deno.test("Hub - renaming to one's own name in another case works", () => {
+  const { hub, members: [alice, bob] } = hubWith(2);
+  assert.equal(hub.rename(alice, "alice"), true);
+  alice.sent.length = 0;
+  bob.sent.length = 0;
+  assert.equal(hub.rename(alice, "ALICE"), true);
+  for (const member of [alice, bob]) {
+    assert.deepEqual(member.takePresence().map(fields), [
+      presence(PresenceKind.RENAMED, 1n, "ALICE", 2, "alice"),
+    ]);
+  }
+  // The name is still held: another member cannot take it in any case.
+  assert.equal(hub.rename(bob, "Alice"), false);
+});
+
+Deno.test("Hub - renaming to the exact current name succeeds without an event", () => {
+  const { hub, members: [alice, bob] } = hubWith(2);
+  assert.equal(hub.rename(alice, "guest-1"), true);
+  assert.deepEqual(alice.sent, []);
+  assert.deepEqual(bob.sent, []);
+});
+
+Deno.test("Hub - a renamed member's previous nickname becomes free", () => {
+  const { hub, members: [alice, bob] } = hubWith(2);
+  assert.equal(hub.rename(alice, "alice"), true);
+  assert.equal(hub.rename(alice, "alicia"), true);
+  assert.equal(hub.rename(bob, "Alice"), true);
+});
+
+Deno.test("Hub - rename of a non-member returns false", () => {
+  const { hub, members: [alice] } = hubWith(1);
+  assert.equal(hub.rename(new FakeMember(5n), "zed"), false);
+  assert.deepEqual(alice.sent, []);
+  assert.equal(hub.rename(alice, "zed"), true);
+});
+
+Deno.test("Hub - broadcast delivers the same Uint8Array instance to every member", () => {
+  const { hub, members } = hubWith(4);
+  hub.broadcast({
+    body: {
+      case: "chat",
+      value: { action: Action.BROADCAST, content: "hello all", fromSessionId: 1n, clientSeq: 5n },
+    },
+  });
+  const first = members[0].sent[0];
+  for (const member of members) {
+    assert.equal(member.sent.length, 1);
+    assert.ok(member.sent[0] === first, "the payload is encoded once and shared");
+  }
+  const message = decodeServerMessage(first);
+  assert.equal(message.body.case, "chat");
+  assert.equal(message.body.value.content, "hello all");
+  assert.equal(message.body.value.clientSeq, 5n);
+});
+
+Deno.test("Hub - presence events share one payload between recipients", () => {
+  const { hub, members: [alice, bob, carol] } = hubWith(3);
+  hub.rename(carol, "carol");
+  assert.ok(alice.sent[0] === bob.sent[0] && bob.sent[0] === carol.sent[0]);
+});
+
+Deno.test("Hub - every member sees events in the order the hub accepted them", () => {
+  const { hub, members: [alice, bob] } = hubWith(2);
+  hub.broadcast({ body: { case: "pong", value: { nonce: 1n } } });
+  hub.rename(alice, "alice");
+  hub.broadcast({ body: { case: "pong", value: { nonce: 2n } } });
+  const order = (member: FakeMember) => member.take().map((message) => message.body.case);
+  assert.deepEqual(order(alice), ["pong", "presence", "pong"]);
+  assert.deepEqual(order(bob), ["pong", "presence", "pong"]);
+});
+
+Deno.test("Hub - who lists everyone in order of arrival", () => {
+  const hub = new Hub();
+  assert.deepEqual(hub.who(), []);
+  const members = [5n, 2n, 9n, 1n].map((id) => new FakeMember(id));
+  for (const member of members) hub.join(member, `guest-${member.id}`);
+  hub.rename(members[2], "nine");
+  assert.deepEqual(hub.who(), [
+    { sessionId: 5n, nickname: "guest-5" },
+    { sessionId: 2n, nickname: "guest-2" },
+    { sessionId: 9n, nickname: "nine" },
+    { sessionId: 1n, nickname: "guest-1" },
+  ]);
+  hub.leave(members[1]);
+  assert.deepEqual(hub.who().map((user) => user.sessionId), [5n, 9n, 1n]);
+});

@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import {
+  guestNickname,
+  MAX_NICKNAME_CHARACTERS,
+  nicknameKey,
+  nicknameProblem,
+} from "../../lib/server/nickname.ts";
+
+const OWN = "guest-3";
+
+Deno.test("nicknameProblem - accepts letters, marks, digits, '_', '-' and '.' in any script", () => {
+  for (
+    const nickname of [
+      "alice",
+      "김철수",
+      "a".repeat(32),
+      "a_b-c.d",
+      "José",
+      "Zoë",
+      "e\u0301", // "é" decomposed: a letter and a combining mark
+      "Ελένη",
+      "Влад",
+      "हिन्दी", // Devanagari with vowel signs (marks)
+      "123",
+      "٣٤٥", // Arabic-Indic digits are \p{Nd}
+      "_",
+      ".",
+      "-",
+    ]
+  ) {
+    assert.equal(nicknameProblem(nickname, OWN), undefined, nickname);
+  }
+});
+
+Deno.test("nicknameProblem - counts length in code points, not UTF-16 units", () => {
+  // U+1D49C MATHEMATICAL SCRIPT CAPITAL A: a letter outside the BMP, 2 UTF-16 units.
+  const script = "\u{1d49c}";
+  assert.equal(script.length, 2);
+  assert.equal(nicknameProblem(script.repeat(MAX_NICKNAME_CHARACTERS), OWN), undefined);
+  assert.equal(
+    nicknameProblem(script.repeat(MAX_NICKNAME_CHARACTERS + 1), OWN),
+    "Nickname is 33 characters long; the limit is 32",
+  );
+  assert.equal(nicknameProblem("김".repeat(32), OWN), undefined);
+});
+
+Deno.test("nicknameProblem - rejects empty and over-long nicknames", () => {
+  assert.equal(nicknameProblem("", OWN), "Nickname is empty");
+  assert.equal(
+    nicknameProblem("a".repeat(33), OWN),
+    "Nickname is 33 characters long; the limit is 32",
+  );
+});
+
+Deno.test("nicknameProblem - rejects spaces, emoji, punctuation and control characters", () => {
+  for (
+    const nickname of [
+      "a b",
+      " alice",
+      "alice ",
+      "\t",
+      "bob😀",
+      "😀",
+      "a/b",
+      "a@b",
+      "a,b",
+      "a\u0000b",
+      "a\nb",
+      "a\u200bb", // zero-width space
+    ]
+  ) {
+    assert.match(
+      nicknameProblem(nickname, OWN) ?? "",
+      /may only hold letters, digits, "_", "-" and "."$/,
+      JSON.stringify(nickname),
+    );
+  }
+});
+
+Deno.test("nicknameProblem - reserves guest names for their own session only", () => {
+  const reserved = 'Nicknames starting with "guest-" are reserved for guests';
+  assert.equal(nicknameProblem("guest-5", "guest-3"), reserved);
+  assert.equal(nicknameProblem("GUEST-9", "guest-3"), reserved);
+  assert.equal(nicknameProblem("Guest-x", "alice"), reserved);
+  assert.equal(nicknameProblem("guest-", "alice"), reserved);
+  // Fullwidth letters fold to ASCII under NFKC.
+  assert.equal(nicknameProblem("ｇｕｅｓｔ-5", "alice"), reserved);
+  // A session may keep, or re-case, its own guest name.
+  assert.equal(nicknameProblem("guest-3", "guest-3"), undefined);
+  assert.equal(nicknameProblem("GUEST-3", "guest-3"), undefined);
+  // Not the prefix itself.
+  assert.equal(nicknameProblem("guest", "alice"), undefined);
+  assert.equal(nicknameProblem("guests", "alice"), undefined);
+  assert.equal(nicknameProblem("my-guest-5", "alice"), undefined);
+});
+
+Deno.test("guestNickname - is guest- followed by the session id", () => {
+  assert.equal(guestNickname(42n), "guest-42");
+  assert.equal(nicknameProblem(guestNickname(42n), guestNickname(42n)), undefined);
+});
+
+Deno.test("nicknameKey - ignores case", () => {
+  assert.equal(nicknameKey("Alice"), nicknameKey("alice"));
+  assert.equal(nicknameKey("ALICE"), nicknameKey("aLiCe"));
+  assert.equal(nicknameKey("ÉLODIE"), nicknameKey("élodie"));
+  assert.equal(nicknameKey("ΕΛΈΝΗ"), nicknameKey("ελένη"));
+  assert.notEqual(nicknameKey("alice"), nicknameKey("alicia"));
+});
+
+Deno.test("nicknameKey - composed and decomposed spellings are the same", () => {
+  const composed = "\u00e9";
+  const decomposed = "e\u0301";
+  assert.notEqual(composed, decomposed);
+  assert.equal(nicknameKey(composed), nicknameKey(decomposed));
+  assert.equal(nicknameKey(`Jos${composed}`), nicknameKey(`JOS${decomposed}`));
+  assert.equal(nicknameKey("\uac00"), nicknameKey("\u1100\u1161")); // Hangul 가
+  assert.notEqual(nicknameKey("e"), nicknameKey(composed));
+});

@@ -1,0 +1,205 @@
+import assert from "node:assert/strict";
+import { OutboundQueue } from "../../lib/net/outbound_queue.ts";
+
+/** A write whose calls are recorded and settled by hand. */
+class ManualWriter {
+  readonly calls: {
+    payloads: readonly Uint8Array[];
+    resolve: () => void;
+    reject: (error: unknown) => void;
+  }[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+
+  readonly write = (payloads: readonly Uint8Array[]): Promise<void> => {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    return new Promise<void>((resolve, reject) => {
+      this.calls.push({
+        payloads: [...payloads],
+        resolve: () => {
+          this.inFlight--;
+          resolve();
+        },
+        reject: (error) => {
+          this.inFlight--;
+          reject(error);
+        },
+      });
+    });
+  };
+
+  /** The payloads of every write so far, as plain numbers. */
+  batches(): number[][][] {
+    return this.calls.map((call) => call.payloads.map((payload) => [...payload]));
+  }
+}
+
+/** Lets queued microtasks (and the promise chains they start) run. */
+async function settle(ticks = 20): Promise<void> {
+  for (let i = 0; i < ticks; i++) await Promise.resolve();
+}
+
+/** Waits until `condition` holds, failing after a bounded number of microtask ticks. */
+async function until(condition: () => boolean, what: string, ticks = 100): Promise<void> {
+  for (let i = 0; i < ticks; i++) {
+    if (condition()) return;
+    await Promise.resolve();
+  }
+  assert.fail(`never happened: ${what}`);
+}
+
+/** Tracks whether a promise has settled. */
+function track(promise: Promise<void>): { done: boolean } {
+  const state = { done: false };
+  promise.then(() => state.done = true);
+  return state;
+}
+
+const bytes = (...values: number[]) => new Uint8Array(values);
+
+function noWriteError(error: unknown): never {
+  throw new Error(`unexpected write error: ${error}`);
+}
+
+Deno.test("OutboundQueue - frames pushed in one synchronous burst go out in one write, in order", async () => {
+  const writer = new ManualWriter();
+  const queue = new OutboundQueue(writer.write, noWriteError);
+  queue.push(bytes(1));
+  queue.push(bytes(2, 2));
+  queue.push(bytes(3, 3, 3));
+  // Nothing is written before the current task finishes.
+  assert.equal(writer.calls.length, 0);
+  assert.equal(queue.pendingBytes, 6);
+  assert.equal(queue.isDrained, false);
+  await until(() => writer.calls.length > 0, "first write");
+  await settle();
+  assert.deepEqual(writer.batches(), [[[1], [2, 2], [3, 3, 3]]]);
+  assert.equal(queue.pendingBytes, 0);
+  writer.calls[0].resolve();
+  await until(() => queue.isDrained, "drained");
+  assert.equal(writer.calls.length, 1);
+});
+
+Deno.test("OutboundQueue - never has two writes in flight; the next write takes all that queued meanwhile", async () => {
+  const writer = new ManualWriter();
+  const queue = new OutboundQueue(writer.write, noWriteError);
+  queue.push(bytes(1));
+  await until(() => writer.calls.length === 1, "first write");
+  queue.push(bytes(2));
+  await settle();
+  queue.push(bytes(3));
+  queue.push(bytes(4));
+  await settle();
+  // Still one write, the first one, in flight.
+  assert.equal(writer.calls.length, 1);
+  assert.equal(queue.pendingBytes, 3);
+  writer.calls[0].resolve();
+  await until(() => writer.calls.length === 2, "second write");
+  queue.push(bytes(5));
+  await settle();
+  assert.equal(writer.calls.length, 2);
+  writer.calls[1].resolve();
+  await until(() => writer.calls.length === 3, "third write");
+  writer.calls[2].resolve();
+  await until(() => queue.isDrained, "drained");
+  assert.deepEqual(writer.batches(), [[[1]], [[2], [3], [4]], [[5]]]);
+  assert.equal(writer.maxInFlight, 1);
+});
+
+Deno.test("OutboundQueue - the same payload may be queued many times", async () => {
+  const writer = new ManualWriter();
+  const queue = new OutboundQueue(writer.write, noWriteError);
+  const shared = bytes(7, 7);
+  queue.push(shared);
+  queue.push(shared);
+  assert.equal(queue.pendingBytes, 4);
+  await until(() => writer.calls.length === 1, "write");
+  assert.ok(writer.calls[0].payloads[0] === shared && writer.calls[0].payloads[1] === shared);
+  writer.calls[0].resolve();
+});
+
+Deno.test("OutboundQueue - drained() resolves after the last write completes", async () => {
+  const writer = new ManualWriter();
+  const queue = new OutboundQueue(writer.write, noWriteError);
+  await queue.drained(); // Empty: resolves at once.
+  queue.push(bytes(1));
+  const drained = track(queue.drained());
+  await until(() => writer.calls.length === 1, "first write");
+  queue.push(bytes(2));
+  writer.calls[0].resolve();
+  await until(() => writer.calls.length === 2, "second write");
+  await settle();
+  assert.equal(drained.done, false, "not drained while the second write is in flight");
+  const drainedLater = track(queue.drained());
+  writer.calls[1].resolve();
+  await until(() => drained.done && drainedLater.done, "drained waiters woken");
+  assert.equal(queue.isDrained, true);
+  assert.equal(writer.calls.length, 2);
+});
+
+Deno.test("OutboundQueue - a failed write reports the error once and later pushes are ignored", async () => {
+  const writer = new ManualWriter();
+  const errors: unknown[] = [];
+  const queue = new OutboundQueue(writer.write, (error) => errors.push(error));
+  queue.push(bytes(1));
+  await until(() => writer.calls.length === 1, "first write");
+  queue.push(bytes(2));
+  const drained = track(queue.drained());
+  const failure = new Error("connection reset");
+  writer.calls[0].reject(failure);
+  await until(() => errors.length > 0, "write error reported");
+  assert.deepEqual(errors, [failure]);
+  await until(() => drained.done, "drained waiter woken");
+  // The frame queued behind the failed write is dropped.
+  assert.equal(queue.pendingBytes, 0);
+  queue.push(bytes(3));
+  assert.equal(queue.pendingBytes, 0);
+  await settle();
+  assert.equal(writer.calls.length, 1);
+  assert.equal(errors.length, 1);
+  await queue.drained();
+});
+
+Deno.test("OutboundQueue - a write that throws synchronously is reported like a rejection", async () => {
+  const errors: unknown[] = [];
+  const failure = new Error("closed");
+  const queue = new OutboundQueue(() => {
+    throw failure;
+  }, (error) => errors.push(error));
+  queue.push(bytes(1));
+  await until(() => errors.length > 0, "write error reported");
+  assert.deepEqual(errors, [failure]);
+  await queue.drained();
+});
+
+Deno.test("OutboundQueue - stop() drops what is pending and resolves drained waiters", async () => {
+  const writer = new ManualWriter();
+  const queue = new OutboundQueue(writer.write, noWriteError);
+  queue.push(bytes(1));
+  await until(() => writer.calls.length === 1, "first write");
+  queue.push(bytes(2, 2));
+  queue.push(bytes(3));
+  assert.equal(queue.pendingBytes, 3);
+  const drained = track(queue.drained());
+  queue.stop();
+  assert.equal(queue.pendingBytes, 0);
+  await until(() => drained.done, "drained waiter woken by stop");
+  // Accepts nothing more, even once the in-flight write completes.
+  queue.push(bytes(4));
+  writer.calls[0].resolve();
+  await settle();
+  assert.equal(writer.calls.length, 1);
+  assert.equal(queue.pendingBytes, 0);
+  await queue.drained();
+});
+
+Deno.test("OutboundQueue - stop() before the first write means nothing is written", async () => {
+  const writer = new ManualWriter();
+  const queue = new OutboundQueue(writer.write, noWriteError);
+  queue.push(bytes(1));
+  queue.stop();
+  await settle();
+  assert.equal(writer.calls.length, 0);
+  await queue.drained();
+});
