@@ -27,9 +27,10 @@ export async function parseClientCommandLine(args: string[]): Promise<ClientComm
       "Chat client. Interactive on a terminal; with piped input, sends each line and prints the replies.",
     )
     .version(VERSION, "-V, --version")
+    .configureHelp({ showGlobalOptions: true })
     .option("--host <address>", "server address", "127.0.0.1")
     .option("-p, --port <port>", "server port", parsePort, 8080)
-    .option("-n, --nick <name>", "nickname (default: the guest name the server assigns)", "")
+    .option("-n, --nick <name>", "nickname (default: the guest name the server assigns)")
     .addOption(new Option("--echo", "send lines as echo (back to you only)").conflicts("broadcast"))
     .addOption(new Option("--broadcast", "send lines as broadcast (to everyone; the default)"))
     .option("--retries <count>", "connection retries before giving up", parseCount, 4)
@@ -53,7 +54,7 @@ export async function parseClientCommandLine(args: string[]): Promise<ClientComm
   return {
     hostname: options.host,
     port: options.port,
-    nickname: options.nick,
+    nickname: options.nick ?? "",
     mode: options.echo ? Action.ECHO : Action.BROADCAST,
     retries: options.retries,
     replyTimeoutSeconds: options.timeout,

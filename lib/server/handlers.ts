@@ -102,12 +102,14 @@ function handleHello(context: HandlerContext, hello: Hello): void {
   if (hello.client !== "") context.setClientName(hello.client);
   // An empty nickname only introduces the client and keeps the current name.
   if (hello.nickname === "") return;
-  const problem = nicknameProblem(hello.nickname, context.nickname);
+  // One spelling for "é", composed or not, so that the length limit counts what people see.
+  const nickname = hello.nickname.normalize("NFC");
+  const problem = nicknameProblem(nickname, context.nickname);
   if (problem !== undefined) {
     context.reply(errorMessage(ErrorCode.NICKNAME_INVALID, problem));
-  } else if (!context.rename(hello.nickname)) {
+  } else if (!context.rename(nickname)) {
     context.reply(
-      errorMessage(ErrorCode.NICKNAME_TAKEN, `Nickname "${hello.nickname}" is already taken`),
+      errorMessage(ErrorCode.NICKNAME_TAKEN, `Nickname "${nickname}" is already taken`),
     );
   }
 }

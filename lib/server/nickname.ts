@@ -34,7 +34,8 @@ export function nicknameProblem(nickname: string, own: string): string | undefin
 
 /**
  * The form under which nicknames are compared: "Alice" and "alice" are the same
- * person, and so are the composed and decomposed spellings of "é".
+ * person, and so are the composed and decomposed spellings of "é". NFKC also folds
+ * look-alikes such as fullwidth "ａｌｉｃｅ", so they cannot impersonate "alice".
  */
 export function nicknameKey(nickname: string): string {
   return nickname.normalize("NFKC").toLowerCase();

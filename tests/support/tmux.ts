@@ -68,6 +68,9 @@ export class TmuxSession implements AsyncDisposable {
     const output = await new Deno.Command("tmux", {
       args: ["-L", this.#socket, ...args],
       stdin: "null",
+      // The pane starts from our environment less NO_COLOR (CI sets it); tests add it back with `env`.
+      clearEnv: true,
+      env: inheritedEnvironment(),
     }).output();
     if (!output.success) {
       throw new Error(`tmux ${args[0]} failed: ${new TextDecoder().decode(output.stderr)}`);
@@ -82,6 +85,12 @@ export class TmuxSession implements AsyncDisposable {
       stderr: "null",
     }).output();
   }
+}
+
+function inheritedEnvironment(): Record<string, string> {
+  const env = Deno.env.toObject();
+  delete env.NO_COLOR;
+  return env;
 }
 
 function quote(command: string[]): string {
