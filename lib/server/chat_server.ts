@@ -115,12 +115,16 @@ export class ChatServer implements AsyncDisposable {
 
   async #refuse(transport: Transport): Promise<void> {
     const session = new Session(0n, "", transport);
-    const full = encodeServerMessage(errorMessage(
-      ErrorCode.SERVER_FULL,
-      `The server is full (${this.options.maxConnections} connections); try again later`,
-    ));
-    session.end("server full", full, this.options.shutdownTimeoutSeconds * 1000);
-    await session.run(() => {}, () => {});
+    const running = session.run(() => {}, () => {});
+    session.end(
+      "server full",
+      encodeServerMessage(errorMessage(
+        ErrorCode.SERVER_FULL,
+        `The server is full (${this.options.maxConnections} connections); try again later`,
+      )),
+      this.options.shutdownTimeoutSeconds * 1000,
+    );
+    await running;
     this.#logger.log("warn", "refused", `refused ${transport.peer}: server full`, {
       peer: transport.peer,
     });
