@@ -1,40 +1,35 @@
 /**
- * `deno task compile`: standalone server and client executables in dist/ for
- * Windows, Linux and macOS, each with only the permissions it needs. deno compile
- * downloads its runtime (denort) for every target, so this needs a machine that
- * can reach dl.deno.land.
+ * `deno task compile [TARGET]`: standalone server and client executables in dist/
+ * for Windows, Linux and macOS, compiled from the bundles in dist/bundle/ with
+ * only the permissions each program needs. deno compile downloads its runtime
+ * (denort) for every target, so this needs a machine that can reach dl.deno.land.
  */
-const TARGETS = [
-  { target: "x86_64-pc-windows-msvc", suffix: ".exe" },
-  { target: "x86_64-unknown-linux-gnu", suffix: "-linux-x64" },
-  { target: "aarch64-unknown-linux-gnu", suffix: "-linux-arm64" },
-  { target: "x86_64-apple-darwin", suffix: "-macos-x64" },
-  { target: "aarch64-apple-darwin", suffix: "-macos-arm64" },
-];
+import { bundlePath, PROGRAMS } from "./programs.ts";
 
-const PROGRAMS = [
-  // Listening and accepting is all the server does.
-  { name: "server", entry: "server.ts", permissions: ["--allow-net"] },
-  // The client only connects.
-  { name: "client", entry: "client.ts", permissions: ["--allow-net"] },
-];
+const TARGETS = [
+  { target: "x86_64-pc-windows-msvc", os: "windows", suffix: ".exe" },
+  { target: "x86_64-unknown-linux-gnu", os: "linux", suffix: "-linux-x64" },
+  { target: "aarch64-unknown-linux-gnu", os: "linux", suffix: "-linux-arm64" },
+  { target: "x86_64-apple-darwin", os: "darwin", suffix: "-macos-x64" },
+  { target: "aarch64-apple-darwin", os: "darwin", suffix: "-macos-arm64" },
+] as const;
 
 const only = Deno.args[0];
-for (const { target, suffix } of TARGETS) {
+for (const { target, os, suffix } of TARGETS) {
   if (only !== undefined && only !== target) continue;
-  for (const { name, entry, permissions } of PROGRAMS) {
-    const output = `dist/${name}${suffix}`;
+  for (const program of PROGRAMS) {
     const args = [
       "compile",
-      ...permissions,
+      ...program.permissions(os),
       "--no-prompt",
-      // Embed only the npm packages the program imports, not buf or fast-check.
-      "--exclude-unused-npm",
+      // The bundle is plain JavaScript with its npm packages inlined: nothing else to embed.
+      "--no-check",
+      ...(os === "windows" ? ["--icon", "assets/chat.ico"] : []),
       "--target",
       target,
       "--output",
-      output,
-      entry,
+      `dist/${program.name}${suffix}`,
+      bundlePath(program),
     ];
     console.log(`deno ${args.join(" ")}`);
     const { success } = await new Deno.Command(Deno.execPath(), { args }).spawn().status;

@@ -16,6 +16,8 @@ export interface ClientCommandLine {
   replyTimeoutSeconds: number;
   /** Set for `client send TEXT`: send one message, print the reply, exit. */
   oneShotText?: string;
+  /** No arguments at all: on a console, ask for the server and nickname. */
+  noArguments: boolean;
 }
 
 /** Reads the client's command line; exits on --help, --version or a usage error. */
@@ -59,5 +61,6 @@ export async function parseClientCommandLine(args: string[]): Promise<ClientComm
     retries: options.retries,
     replyTimeoutSeconds: options.timeout,
     oneShotText,
+    noArguments: args.length === 0,
   };
 }

@@ -1,16 +1,20 @@
 import process from "node:process";
 import * as readline from "node:readline";
 import type { ClientCommandLine } from "./client_command_line.ts";
+import { askConnection } from "./ask_connection.ts";
 import { runScript } from "./script_mode.ts";
 import { createStyle } from "./style.ts";
 import { runTerminalUi } from "./terminal_ui.ts";
 
 /** Picks the mode (one-shot, piped or interactive) and runs it; returns the exit code. */
-export function runClient(commandLine: ClientCommandLine): Promise<number> {
+export async function runClient(commandLine: ClientCommandLine): Promise<number> {
+  const { hostname, port, nickname } = commandLine.noArguments && Deno.stdin.isTerminal()
+    ? await askConnection(commandLine)
+    : commandLine;
   const common = {
-    hostname: commandLine.hostname,
-    port: commandLine.port,
-    nickname: commandLine.nickname,
+    hostname,
+    port,
+    nickname,
     mode: commandLine.mode,
     connectAttempts: commandLine.retries + 1,
     reconnect: true,

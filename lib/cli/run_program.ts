@@ -1,23 +1,11 @@
 import { type Command, CommanderError } from "@commander-js/extra-typings";
+import { exit } from "./exit.ts";
 
 /** Exit code for a command line that cannot be understood. */
 export const USAGE_EXIT_CODE = 2;
 
 /**
- * Runs commander's parse on a program built with `.exitOverride()`. Help and
- * --version exit 0; a bad option or value exits 2 after commander's one-line message.
- */
-export async function runProgram(parse: () => Promise<unknown>): Promise<void> {
-  try {
-    await parse();
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    Deno.exit(error.exitCode === 0 ? 0 : USAGE_EXIT_CODE);
-  }
-}
-
-/**
- * Settings every program shares: exit codes handled by runProgram, and no colour
+ * Settings every program shares: exits handled by `runProgram`, and no colour
  * probing, which would read environment variables the program has no permission for.
  */
 // deno-lint-ignore no-explicit-any
@@ -27,4 +15,17 @@ export function configureProgram<T extends Command<any, any, any>>(program: T): 
     getErrHasColors: () => false,
   });
   return program;
+}
+
+/**
+ * Runs commander's parse. Help and --version exit 0; a bad option or value exits 2
+ * after commander's one-line message.
+ */
+export async function runProgram(parse: () => Promise<unknown>): Promise<void> {
+  try {
+    await parse();
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    await exit(error.exitCode === 0 ? 0 : USAGE_EXIT_CODE);
+  }
 }

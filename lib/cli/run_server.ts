@@ -1,20 +1,28 @@
 import { ChatServer } from "../server/chat_server.ts";
 import { ListenError } from "../server/errors.ts";
+import { createLogger } from "../server/logger.ts";
 import type { ServerOptions } from "../server/options.ts";
-import { fail } from "./fail.ts";
+import { clientAddresses } from "./client_addresses.ts";
+import { fail } from "./exit.ts";
 import { onStopSignal } from "./shutdown_signals.ts";
 
-/** Runs the server until a stop signal, then shuts it down gracefully and exits 0. */
-export async function runServer(options: ServerOptions): Promise<never> {
+/** Runs the server until a stop signal, then shuts it down gracefully. Returns the exit code. */
+export async function runServer(options: ServerOptions): Promise<number> {
+  const logger = createLogger({ format: options.logFormat, quiet: options.quiet });
   let server: ChatServer;
   try {
-    server = new ChatServer(options);
+    server = new ChatServer(options, logger);
   } catch (error) {
-    if (error instanceof ListenError) fail(error.message);
+    if (error instanceof ListenError) return fail(error.message);
     throw error;
   }
+  const addresses = clientAddresses(server.address.hostname, server.address.port);
+  logger.log("notice", "addresses", `clients can connect to ${addresses.join(", ")}`, {
+    addresses: addresses.join(" "),
+  });
+  logger.log("notice", "how_to_stop", "press Ctrl+C to stop");
   const stopped = Promise.withResolvers<void>();
   using _signals = onStopSignal(() => server.shutdown().then(stopped.resolve));
   await stopped.promise;
-  Deno.exit(0);
+  return 0;
 }

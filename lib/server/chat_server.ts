@@ -9,7 +9,7 @@ import { ListenError } from "./errors.ts";
 import { handleFrame, type HandlerContext } from "./handlers.ts";
 import { Hub } from "./hub.ts";
 import { createLogger, type Logger } from "./logger.ts";
-import { guestNickname } from "./nickname.ts";
+import { guestNickname } from "../protocol/nickname.ts";
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./options.ts";
 import { Session } from "./session.ts";
 import { TcpTransport } from "../net/tcp_transport.ts";

@@ -9,7 +9,7 @@ import { decodeClientMessage, type ServerMessageInit } from "../protocol/codec.t
 import { MalformedMessageError } from "../protocol/errors.ts";
 import { errorMessage } from "../protocol/error_message.ts";
 import type { OnlineUser } from "./hub.ts";
-import { nicknameProblem } from "./nickname.ts";
+import { nicknameProblem } from "../protocol/nickname.ts";
 import { utf8Length } from "../protocol/utf8_length.ts";
 
 /** What a handler may see and do. The server wires it to a session and the hub. */

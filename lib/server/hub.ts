@@ -1,6 +1,6 @@
 import { PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { encodeServerMessage, type ServerMessageInit } from "../protocol/codec.ts";
-import { nicknameKey } from "./nickname.ts";
+import { nicknameKey } from "../protocol/nickname.ts";
 
 /** Anything the hub can deliver to: a session, whatever its transport. */
 export interface HubMember {

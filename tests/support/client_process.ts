@@ -6,10 +6,18 @@ export interface ClientRun {
   stderr: string;
 }
 
-/** Runs client.ts to completion with `input` on standard input. */
-export async function runClient(args: string[], input = ""): Promise<ClientRun> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", CLIENT_SCRIPT, ...args],
+/**
+ * Runs the client to completion with `input` on standard input. `launcher` runs
+ * it: `deno run client.ts` unless told otherwise.
+ */
+export async function runClient(
+  args: string[],
+  input = "",
+  launcher: string[] = [Deno.execPath(), "run", "--allow-net", CLIENT_SCRIPT],
+): Promise<ClientRun> {
+  const [command, ...launcherArgs] = launcher;
+  const child = new Deno.Command(command, {
+    args: [...launcherArgs, ...args],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

@@ -24,10 +24,17 @@ export class ServerProcess implements AsyncDisposable {
     this.stderr = stderr;
   }
 
-  /** Starts `server.ts --host 127.0.0.1 --port 0 ...args` and waits for its "listening" line. */
-  static async start(args: string[] = []): Promise<ServerProcess> {
-    const process = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", SERVER_SCRIPT, "--host", "127.0.0.1", "--port", "0", ...args],
+  /**
+   * Starts the server with `--host 127.0.0.1 --port 0 ...args` and waits for its
+   * "listening" line. `launcher` runs it: `deno run server.ts` unless told otherwise.
+   */
+  static async start(
+    args: string[] = [],
+    launcher: string[] = [Deno.execPath(), "run", "--allow-net", SERVER_SCRIPT],
+  ): Promise<ServerProcess> {
+    const [command, ...launcherArgs] = launcher;
+    const process = new Deno.Command(command, {
+      args: [...launcherArgs, "--host", "127.0.0.1", "--port", "0", ...args],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -35,7 +42,7 @@ export class ServerProcess implements AsyncDisposable {
     const stdout = new LineReader(process.stdout);
     const stderr = new LineReader(process.stderr);
     try {
-      const line = await stdout.waitFor(/listening on /, 20_000);
+      const line = await stdout.waitFor(/listening on /, 60_000);
       // Text and JSON logs alike: "listening on 127.0.0.1:38393".
       const port = Number(/listening on [^\s"]*:(\d+)/.exec(line)![1]);
       return new ServerProcess(port, process, stdout, stderr);

@@ -4,7 +4,7 @@ import {
   MAX_NICKNAME_CHARACTERS,
   nicknameKey,
   nicknameProblem,
-} from "../../lib/server/nickname.ts";
+} from "../../lib/protocol/nickname.ts";
 
 const OWN = "guest-3";
 

@@ -1,0 +1,26 @@
+import { ownsConsoleWindow } from "./windows_console.ts";
+
+const encoder = new TextEncoder();
+
+/**
+ * Exits with `code`. After a failure in a console window of its own (a
+ * double-click on Windows), it first waits for Enter: otherwise the window would
+ * vanish before anyone could read why.
+ */
+export async function exit(code: number): Promise<never> {
+  if (code !== 0 && Deno.stdin.isTerminal() && ownsConsoleWindow()) {
+    Deno.stderr.writeSync(encoder.encode("\nPress Enter to close\n"));
+    const buffer = new Uint8Array(256);
+    while (true) {
+      const count = await Deno.stdin.read(buffer);
+      if (count === null || buffer.subarray(0, count).includes(0x0a)) break;
+    }
+  }
+  Deno.exit(code);
+}
+
+/** Prints a plain-words error (no stack trace) on standard error, then exits. */
+export function fail(message: string, code = 1): Promise<never> {
+  Deno.stderr.writeSync(encoder.encode(`${message}\n`));
+  return exit(code);
+}

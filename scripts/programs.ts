@@ -1,0 +1,29 @@
+/** The two programs we ship, and the permissions each one needs, per OS. */
+export interface Program {
+  name: "server" | "client";
+  entry: string;
+  /** What `deno compile` bakes in, and what tests grant the bundle. */
+  permissions(os: "windows" | "linux" | "darwin"): string[];
+}
+
+// FFI reads the Windows console (was it opened by a double-click?) and switches it to UTF-8.
+const windowsConsole = (os: string) => os === "windows" ? ["--allow-ffi"] : [];
+
+export const PROGRAMS: Program[] = [
+  {
+    name: "server",
+    entry: "server.ts",
+    // Listening, plus the network interfaces to print the LAN addresses clients can use.
+    permissions: (os) => ["--allow-net", "--allow-sys=networkInterfaces", ...windowsConsole(os)],
+  },
+  {
+    name: "client",
+    entry: "client.ts",
+    permissions: (os) => ["--allow-net", ...windowsConsole(os)],
+  },
+];
+
+/** Where `deno task bundle` writes a program's single-file bundle. */
+export function bundlePath(program: Program): string {
+  return `dist/bundle/${program.name}.js`;
+}
