@@ -22,6 +22,8 @@ export interface ChatConsoleOptions {
   mode: Action;
   connectAttempts: number;
   reconnect: boolean;
+  /** How long to wait for the server's replies, the Welcome included, in ms. */
+  replyTimeoutMs: number;
   backoff?: BackoffOptions;
   style: Style;
   output: ConsoleOutput;
@@ -56,6 +58,7 @@ export class ChatConsole {
       nickname: options.nickname,
       connectAttempts: options.connectAttempts,
       reconnect: options.reconnect,
+      welcomeTimeoutMs: options.replyTimeoutMs,
       backoff: options.backoff,
       onEvent: (event) => this.#onEvent(event),
     });
@@ -104,7 +107,7 @@ export class ChatConsole {
         this.#options.output.prompt?.(this.prompt);
         return true;
       case "nick":
-        if (command.nickname === this.client.nickname) {
+        if (command.nickname.normalize("NFC") === this.client.nickname) {
           this.#options.output.status(`* you are already ${command.nickname}`);
           return true;
         }
@@ -144,6 +147,9 @@ export class ChatConsole {
     const { output, style } = this.#options;
     switch (event.type) {
       case "connecting":
+        if (event.attempt === 1 && !this.#options.repliesOnly) {
+          output.status(style.notice(`connecting to ${event.address} ...`));
+        }
         return;
       case "connect_failed":
         output.status(style.error(event.error.message));
@@ -152,6 +158,8 @@ export class ChatConsole {
         }
         return;
       case "connected":
+        // The client asks for its nickname again after every Welcome: that is a request too.
+        if (event.requestedNickname !== "") this.#pendingNick++;
         this.#connected.resolve(true);
         if (!this.#options.repliesOnly) output.status(style.notice(formatWelcome(event.welcome)));
         output.prompt?.(this.prompt);
@@ -206,7 +214,9 @@ export class ChatConsole {
     const line = formatServerMessage(message, ownId, style);
     // A fatal error explains the disconnect that follows, so it is always shown.
     const fatal = body.case === "error" && body.value.fatal;
-    if (line !== undefined && (isReply || fatal || !this.#options.repliesOnly)) output.event(line);
+    // One-shot output is the message's reply; a successful --nick shows in it already.
+    const shown = !this.#options.repliesOnly || fatal || (isReply && body.case !== "presence");
+    if (line !== undefined && shown) output.event(line);
     if (isReply) this.#checkSettled();
   }
 

@@ -38,7 +38,7 @@ export async function parseClientCommandLine(args: string[]): Promise<ClientComm
     .option("--retries <count>", "connection retries before giving up", parseCount, 4)
     .option(
       "--timeout <seconds>",
-      "piped and one-shot modes: how long to wait for the last reply",
+      "how long to wait for the server's replies, the welcome included",
       parseSeconds,
       10,
     )

@@ -4,11 +4,12 @@ import {
   type ServerMessage,
   type Welcome,
 } from "../../gen/chat/v1/chat_pb.ts";
+import { printable } from "./printable.ts";
 import type { Style } from "./style.ts";
 
 /** `connected as guest-3 - 4 online` */
 export function formatWelcome(welcome: Welcome): string {
-  return `connected as ${welcome.nickname} - ${welcome.online} online`;
+  return `connected as ${printable(welcome.nickname)} - ${welcome.online} online`;
 }
 
 /**
@@ -24,12 +25,15 @@ export function formatServerMessage(
   switch (body.case) {
     case "chat": {
       const event = body.value;
+      const content = printable(event.content);
       return event.action === Action.ECHO
-        ? style.echo(`(echo) ${event.content}`)
-        : style.broadcast(`(broadcast) ${event.fromNickname}: ${event.content}`);
+        ? style.echo(`(echo) ${content}`)
+        : style.broadcast(`(broadcast) ${printable(event.fromNickname)}: ${content}`);
     }
     case "presence": {
-      const { kind, nickname, previousNickname, online, sessionId } = body.value;
+      const { kind, online, sessionId } = body.value;
+      const nickname = printable(body.value.nickname);
+      const previousNickname = printable(body.value.previousNickname);
       if (kind === PresenceKind.JOINED) {
         return style.notice(`* ${nickname} joined (${online} online)`);
       }
@@ -45,12 +49,14 @@ export function formatServerMessage(
     }
     case "who": {
       const names = body.value.users.map((user) =>
-        user.sessionId === ownSessionId ? `${user.nickname} (you)` : user.nickname
+        user.sessionId === ownSessionId
+          ? `${printable(user.nickname)} (you)`
+          : printable(user.nickname)
       );
       return style.notice(`* ${names.length} online: ${names.join(", ")}`);
     }
     case "error":
-      return style.error(`! ${body.value.message}`);
+      return style.error(`! ${printable(body.value.message)}`);
     default:
       return undefined;
   }

@@ -18,14 +18,13 @@ export async function runClient(commandLine: ClientCommandLine): Promise<number>
     mode: commandLine.mode,
     connectAttempts: commandLine.retries + 1,
     reconnect: true,
+    replyTimeoutMs: commandLine.replyTimeoutSeconds * 1000,
   };
-  const replyTimeoutMs = commandLine.replyTimeoutSeconds * 1000;
   if (commandLine.oneShotText !== undefined) {
     return runScript({
       ...common,
       style: createStyle(false),
       lines: [commandLine.oneShotText],
-      replyTimeoutMs,
       repliesOnly: true,
     });
   }
@@ -34,7 +33,7 @@ export async function runClient(commandLine: ClientCommandLine): Promise<number>
     // Iterate from now on: readline drops the lines that arrive while nothing listens.
     const iterator = reader[Symbol.asyncIterator]();
     const lines = { [Symbol.asyncIterator]: () => iterator };
-    return runScript({ ...common, style: createStyle(false), lines, replyTimeoutMs });
+    return runScript({ ...common, style: createStyle(false), lines });
   }
   return runTerminalUi({
     ...common,

@@ -3,6 +3,7 @@ import { ListenError } from "../server/errors.ts";
 import { createLogger } from "../server/logger.ts";
 import type { ServerOptions } from "../server/options.ts";
 import { clientAddresses } from "./client_addresses.ts";
+import { describeError } from "../util/describe_error.ts";
 import { fail } from "./exit.ts";
 import { onStopSignal } from "./shutdown_signals.ts";
 
@@ -21,8 +22,13 @@ export async function runServer(options: ServerOptions): Promise<number> {
     addresses: addresses.join(" "),
   });
   logger.log("notice", "how_to_stop", "press Ctrl+C to stop");
+  // A bug in one connection's handling must not take everyone else's chat down.
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    logger.log("error", "unexpected", `unexpected error: ${describeError(event.reason)}`);
+  });
   const stopped = Promise.withResolvers<void>();
-  using _signals = onStopSignal(() => server.shutdown().then(stopped.resolve));
+  using _signals = onStopSignal(() => server.shutdown().then(stopped.resolve, stopped.reject));
   await stopped.promise;
   return 0;
 }

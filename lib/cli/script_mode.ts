@@ -4,8 +4,6 @@ import { ChatConsole, type ChatConsoleOptions } from "./chat_console.ts";
 export interface ScriptOptions extends Omit<ChatConsoleOptions, "output"> {
   /** The lines to send, in order: standard input, or the one-shot message. */
   lines: AsyncIterable<string> | Iterable<string>;
-  /** How long to wait for the last replies after the last line, in ms. */
-  replyTimeoutMs: number;
 }
 
 const encoder = new TextEncoder();

@@ -32,6 +32,12 @@ export async function parseServerCommandLine(args: string[]): Promise<ServerOpti
       defaults.maxConnections,
     )
     .option(
+      "--max-queue-bytes <bytes>",
+      "bytes waiting for one client before it is cut as a slow consumer",
+      parsePositiveInteger,
+      defaults.maxQueueBytes,
+    )
+    .option(
       "--shutdown-timeout <seconds>",
       "how long a shutdown waits for queued messages to go out",
       parseSeconds,
@@ -51,6 +57,7 @@ export async function parseServerCommandLine(args: string[]): Promise<ServerOpti
     maxFrameBytes: options.maxFrameBytes,
     maxContentBytes: options.maxContentBytes,
     maxConnections: options.maxConnections,
+    maxQueueBytes: options.maxQueueBytes,
     shutdownTimeoutSeconds: options.shutdownTimeout,
     logFormat: options.logFormat,
     quiet: options.quiet,

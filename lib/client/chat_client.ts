@@ -8,13 +8,15 @@ import { VERSION } from "../version.ts";
 import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
 import { ChatConnection } from "./chat_connection.ts";
 import { ConnectError } from "./errors.ts";
+import { formatHostPort } from "../net/format_host_port.ts";
 
 /** What happens to a client, in order. Consumers (terminal UI, scripts, load tool) render these. */
 export type ClientEvent =
   | { type: "connecting"; address: string; attempt: number }
   /** retryInMs is undefined when the client gives up. */
   | { type: "connect_failed"; error: ConnectError; retryInMs?: number }
-  | { type: "connected"; welcome: Welcome }
+  /** requestedNickname: the nickname asked for in the Hello just sent ("" for none). */
+  | { type: "connected"; welcome: Welcome; requestedNickname: string }
   | { type: "message"; message: ServerMessage }
   /** retryInMs is undefined when the client will not reconnect. */
   | { type: "disconnected"; reason: string; retryInMs?: number };
@@ -26,15 +28,20 @@ export interface ChatClientOptions {
   port?: number;
   /** Asked for after every Welcome; empty keeps the guest name the server assigns. @default "" */
   nickname?: string;
-  /** Connection attempts in a row before giving up. @default 5 */
+  /** Connection attempts in a row before giving up, until the first Welcome. @default 5 */
   connectAttempts?: number;
-  /** Reconnect when an established connection drops. @default true */
+  /** Reconnect, for as long as it takes, when an established connection drops. @default true */
   reconnect?: boolean;
+  /** How long a new connection may take to send Welcome, in ms. @default 10000 */
+  welcomeTimeoutMs?: number;
   /** @default 500 ms doubling up to 8 s, with jitter */
   backoff?: BackoffOptions;
   /** Receives every event, synchronously. */
   onEvent: (event: ClientEvent) => void;
 }
+
+/** A connection up this long resets the backoff: the server is healthy again. */
+const STABLE_CONNECTION_MS = 10_000;
 
 export const CLIENT_NAME = `deno-chat-client/${VERSION}`;
 
@@ -62,6 +69,7 @@ export class ChatClient {
       nickname: options.nickname ?? "",
       connectAttempts: options.connectAttempts ?? 5,
       reconnect: options.reconnect ?? true,
+      welcomeTimeoutMs: options.welcomeTimeoutMs ?? 10_000,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       onEvent: options.onEvent,
     };
@@ -123,18 +131,18 @@ export class ChatClient {
   }
 
   async #run(): Promise<boolean> {
+    const address = formatHostPort(this.hostname, this.port);
     let failures = 0;
+    let everWelcomed = false;
     while (!this.#stopped) {
-      const attempt = failures + 1;
-      this.#emit({ type: "connecting", address: `${this.hostname}:${this.port}`, attempt });
+      this.#emit({ type: "connecting", address, attempt: failures + 1 });
       let connection: ChatConnection;
       try {
         connection = await ChatConnection.open(this.hostname, this.port);
       } catch (error) {
         if (!(error instanceof ConnectError)) throw error;
         failures++;
-        const retry = failures < this.#options.connectAttempts && !this.#stopped;
-        const retryInMs = retry ? backoffDelay(failures, this.#options.backoff) : undefined;
+        const retryInMs = this.#retryDelay(failures, everWelcomed);
         this.#emit({ type: "connect_failed", error, retryInMs });
         if (retryInMs === undefined) return this.#stopped;
         await this.#pause(retryInMs);
@@ -142,22 +150,47 @@ export class ChatClient {
       }
       this.#connection = connection;
       if (this.#stopped) await connection.close();
-      const reason = await connection.run((message) => this.#receive(connection, message));
-      const wasWelcomed = this.#welcome !== undefined;
+      const connectedAt = Date.now();
+      // Something that accepts but never welcomes (a stopped server, another service) is a failure.
+      const waitSeconds = this.#options.welcomeTimeoutMs / 1000;
+      const welcomeTimer = setTimeout(
+        () =>
+          connection.abort(
+            `no Welcome from ${address} within ${waitSeconds} s - is it a chat server?`,
+          ),
+        this.#options.welcomeTimeoutMs,
+      );
+      const reason = await connection.run((message) => {
+        if (message.body.case === "welcome") clearTimeout(welcomeTimer);
+        this.#receive(connection, message);
+      });
+      clearTimeout(welcomeTimer);
+      const welcomed = this.#welcome !== undefined;
+      everWelcomed ||= welcomed;
       this.#connection = undefined;
       this.#welcome = undefined;
-      // A connection that got as far as Welcome resets the count of failures.
-      failures = wasWelcomed ? 0 : failures + 1;
-      const retry = !this.#stopped && this.#options.reconnect &&
-        failures < this.#options.connectAttempts;
-      const retryInMs = retry
-        ? backoffDelay(Math.max(1, failures), this.#options.backoff)
+      if (this.#stopped) return true;
+      // Only a connection that stayed up a while shows the server is healthy again.
+      failures = welcomed && Date.now() - connectedAt >= STABLE_CONNECTION_MS ? 0 : failures + 1;
+      const retryInMs = this.#options.reconnect || !everWelcomed
+        ? this.#retryDelay(failures, everWelcomed)
         : undefined;
-      if (!this.#stopped) this.#emit({ type: "disconnected", reason, retryInMs });
-      if (retryInMs === undefined) return this.#stopped;
+      this.#emit({ type: "disconnected", reason, retryInMs });
+      if (retryInMs === undefined) return false;
       await this.#pause(retryInMs);
     }
     return true;
+  }
+
+  /**
+   * Before the first Welcome the address may simply be wrong, so the client gives
+   * up after `connectAttempts`; after it, the server is known to exist and the
+   * client keeps trying, ever more slowly.
+   */
+  #retryDelay(failures: number, everWelcomed: boolean): number | undefined {
+    if (this.#stopped) return undefined;
+    if (!everWelcomed && failures >= this.#options.connectAttempts) return undefined;
+    return backoffDelay(Math.max(1, failures), this.#options.backoff);
   }
 
   #receive(connection: ChatConnection, message: ServerMessage): void {
@@ -168,7 +201,7 @@ export class ChatClient {
       connection.send({
         body: { case: "hello", value: { nickname: this.#nickname, client: CLIENT_NAME } },
       });
-      this.#emit({ type: "connected", welcome: body.value });
+      this.#emit({ type: "connected", welcome: body.value, requestedNickname: this.#nickname });
       return;
     }
     if (

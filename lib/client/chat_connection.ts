@@ -69,17 +69,18 @@ export class ChatConnection {
     try {
       await this.#transport.receive({
         frame: (payload) => {
+          // Frames already read when the connection was given up on are not delivered.
+          if (this.#failure !== undefined) return;
+          let message: ServerMessage;
           try {
-            onMessage(decodeServerMessage(payload));
+            message = decodeServerMessage(payload);
           } catch (error) {
-            this.#failure ??= `the server sent an invalid message (${describeError(error)})`;
-            this.#transport.close();
+            this.abort(`the server sent an invalid message (${describeError(error)})`);
+            return;
           }
+          onMessage(message);
         },
-        framingError: (error) => {
-          this.#failure ??= `the server sent an invalid frame (${error.message})`;
-          this.#transport.close();
-        },
+        framingError: (error) => this.abort(`the server sent an invalid frame (${error.message})`),
       });
       return this.#failure ?? "the server closed the connection";
     } catch (error) {
@@ -90,11 +91,18 @@ export class ChatConnection {
     }
   }
 
-  /** Sends what is queued, then closes. */
+  /** Closes at once; `run` resolves with `reason`. */
+  abort(reason: string): void {
+    this.#failure ??= reason;
+    this.#transport.close();
+  }
+
+  /** Sends what is queued, then closes; at once if the server does not take it in time. */
   async close(): Promise<void> {
     this.#failure ??= "closed";
-    await waitAtMost(this.#queue.drained(), CLOSE_TIMEOUT_MS);
-    await this.#transport.closeWrite();
+    if (await waitAtMost(this.#queue.drained(), CLOSE_TIMEOUT_MS)) {
+      await waitAtMost(this.#transport.closeWrite(), CLOSE_TIMEOUT_MS);
+    }
     this.#transport.close();
   }
 }

@@ -8,6 +8,7 @@ export class OutboundQueue {
   readonly #onWriteError: (error: unknown) => void;
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
+  #writingBytes = 0;
   #flushing = false;
   #stopped = false;
   #drainedWaiters: (() => void)[] = [];
@@ -20,9 +21,9 @@ export class OutboundQueue {
     this.#onWriteError = onWriteError;
   }
 
-  /** Bytes queued and not yet handed to a write. */
+  /** Bytes not yet written: queued, plus those of the write in flight. */
   get pendingBytes(): number {
-    return this.#pendingBytes;
+    return this.#pendingBytes + this.#writingBytes;
   }
 
   /** True when nothing is queued and no write is in flight. */
@@ -48,6 +49,12 @@ export class OutboundQueue {
     return new Promise((resolve) => this.#drainedWaiters.push(resolve));
   }
 
+  /** Drops what is queued but not yet handed to a write; a write in flight goes on. */
+  clear(): void {
+    this.#pending = [];
+    this.#pendingBytes = 0;
+  }
+
   /** Drops what is queued and accepts nothing more. */
   stop(): void {
     this.#stopped = true;
@@ -60,14 +67,17 @@ export class OutboundQueue {
     try {
       while (this.#pending.length > 0 && !this.#stopped) {
         const batch = this.#pending;
+        this.#writingBytes = this.#pendingBytes;
         this.#pending = [];
         this.#pendingBytes = 0;
         await this.#write(batch);
+        this.#writingBytes = 0;
       }
     } catch (error) {
       this.stop();
       this.#onWriteError(error);
     } finally {
+      this.#writingBytes = 0;
       this.#flushing = false;
       this.#wakeDrainedWaiters();
     }

@@ -19,6 +19,8 @@ export class TcpTransport implements Transport {
     this.peer = formatHostPort(conn.remoteAddr.hostname, conn.remoteAddr.port);
     // Chat frames are small, and latency matters more than packet count.
     conn.setNoDelay(true);
+    // A peer whose network vanished without a FIN is found out and its slot freed.
+    conn.setKeepAlive(true);
   }
 
   get hasPartialFrame(): boolean {

@@ -4,8 +4,10 @@ export const MAX_NICKNAME_CHARACTERS = 32;
 /** Default nicknames are "guest-<session id>"; nobody else may take one. */
 const GUEST_PREFIX = "guest-";
 
-// Marks (\p{M}) are part of letters in many scripts (Devanagari vowel signs, say).
-const ALLOWED = /^[\p{L}\p{M}\p{Nd}_.\-]+$/u;
+// Marks (\p{M}) are part of letters in many scripts (Devanagari vowel signs, say),
+// but may not come first, and invisible characters may not appear at all.
+const ALLOWED = /^[\p{L}\p{Nd}_.\-][\p{L}\p{M}\p{Nd}_.\-]*$/u;
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
 
 export function guestNickname(sessionId: bigint): string {
   return `${GUEST_PREFIX}${sessionId}`;
@@ -21,7 +23,7 @@ export function nicknameProblem(nickname: string, own: string): string | undefin
   if (length > MAX_NICKNAME_CHARACTERS) {
     return `Nickname is ${length} characters long; the limit is ${MAX_NICKNAME_CHARACTERS}`;
   }
-  if (!ALLOWED.test(nickname)) {
+  if (!ALLOWED.test(nickname) || INVISIBLE.test(nickname)) {
     return `Nickname "${nickname}" may only hold letters, digits, "_", "-" and "."`;
   }
   if (
@@ -38,5 +40,6 @@ export function nicknameProblem(nickname: string, own: string): string | undefin
  * look-alikes such as fullwidth "ａｌｉｃｅ", so they cannot impersonate "alice".
  */
 export function nicknameKey(nickname: string): string {
-  return nickname.normalize("NFKC").toLowerCase();
+  // Upper then lower case folds more than lower case alone: "ß" and "SS", "ς" and "σ".
+  return nickname.normalize("NFKC").toUpperCase().toLowerCase();
 }

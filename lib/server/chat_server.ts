@@ -11,7 +11,7 @@ import { Hub } from "./hub.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { guestNickname } from "../protocol/nickname.ts";
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./options.ts";
-import { Session } from "./session.ts";
+import { Session, type SessionLimits } from "./session.ts";
 import { TcpTransport } from "../net/tcp_transport.ts";
 import type { Transport } from "../net/transport.ts";
 
@@ -19,6 +19,9 @@ export const SERVER_NAME = `deno-chat-server/${VERSION}`;
 
 /** How long the accept loop rests after an accept error (out of file descriptors, say). */
 const ACCEPT_RETRY_MS = 100;
+
+/** Refusals (SERVER_FULL) being sent at once; past this, extra connections are just closed. */
+const MAX_REFUSALS_IN_PROGRESS = 64;
 
 /**
  * The chat server: accepts connections, keeps the session pool, and wires each
@@ -35,6 +38,7 @@ export class ChatServer implements AsyncDisposable {
   readonly #running = new Set<Promise<void>>();
   readonly #acceptLoop: Promise<void>;
   #nextSessionId = 1n;
+  #refusing = 0;
   #shutdown: Promise<void> | undefined;
 
   /** Starts listening at once. Throws ListenError with a plain-words reason. */
@@ -74,66 +78,106 @@ export class ChatServer implements AsyncDisposable {
   async #stop(): Promise<void> {
     this.#listener.close();
     await this.#acceptLoop;
-    const timeoutMs = this.options.shutdownTimeoutSeconds * 1000;
     this.#logger.log("notice", "shutting_down", `shutting down: ${this.#sessions.size} sessions`, {
       sessions: this.#sessions.size,
     });
     const farewell = encodeServerMessage(
       errorMessage(ErrorCode.SHUTTING_DOWN, "The server is shutting down"),
     );
-    for (const session of this.#sessions.values()) {
-      session.end("server shutting down", farewell, timeoutMs);
-    }
-    // Sessions close themselves within the timeout; the margin covers the last closes.
-    await waitAtMost(Promise.all(this.#running), timeoutMs + 1000);
+    for (const session of this.#sessions.values()) session.end("server shutting down", farewell);
+    // Every session closes itself within the close timeout; this is only a backstop.
+    await waitAtMost(
+      Promise.allSettled(this.#running),
+      this.options.shutdownTimeoutSeconds * 1000 + 1000,
+    );
     this.#logger.log("notice", "stopped", "stopped");
   }
 
   async #accept(): Promise<void> {
+    let lastWarning = 0;
     while (true) {
       let conn: Deno.TcpConn;
       try {
         conn = await this.#listener.accept();
       } catch (error) {
         if (this.#shutdown !== undefined || error instanceof Deno.errors.BadResource) return;
-        this.#logger.log(
-          "warn",
-          "accept_failed",
-          `accept failed: ${describeError(error)}; retrying`,
-        );
+        // A client that resets while still in the kernel's queue fails its own accept only.
+        if (isPeerGone(error)) continue;
+        // Out of file descriptors and the like: rest, so as not to spin, then try again.
+        if (Date.now() - lastWarning > 1000) {
+          lastWarning = Date.now();
+          this.#logger.log(
+            "warn",
+            "accept_failed",
+            `accept failed: ${describeError(error)}; retrying`,
+          );
+        }
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;
       }
-      const transport = new TcpTransport(conn, this.options.maxFrameBytes);
-      const running = this.#sessions.size >= this.options.maxConnections
-        ? this.#refuse(transport)
-        : this.#serve(transport);
-      this.#running.add(running);
-      running.finally(() => this.#running.delete(running));
+      let transport: Transport;
+      try {
+        transport = new TcpTransport(conn, this.options.maxFrameBytes);
+      } catch {
+        // Reset before we could set it up.
+        conn.close();
+        continue;
+      }
+      if (this.#sessions.size < this.options.maxConnections) this.#track(this.#serve(transport));
+      else if (this.#refusing < MAX_REFUSALS_IN_PROGRESS) this.#track(this.#refuse(transport));
+      else transport.close();
     }
   }
 
-  async #refuse(transport: Transport): Promise<void> {
-    const session = new Session(0n, "", transport);
-    const running = session.run(() => {}, () => {});
-    session.end(
-      "server full",
-      encodeServerMessage(errorMessage(
-        ErrorCode.SERVER_FULL,
-        `The server is full (${this.options.maxConnections} connections); try again later`,
-      )),
-      this.options.shutdownTimeoutSeconds * 1000,
-    );
-    await running;
-    this.#logger.log("warn", "refused", `refused ${transport.peer}: server full`, {
-      peer: transport.peer,
+  /** Keeps a connection's task for the shutdown to wait on; its failure is logged, never thrown. */
+  #track(task: Promise<void>): void {
+    const running = task.catch((error) => {
+      this.#logger.log("error", "session_failed", `unexpected error: ${describeError(error)}`);
     });
+    this.#running.add(running);
+    running.finally(() => this.#running.delete(running));
+  }
+
+  async #refuse(transport: Transport): Promise<void> {
+    this.#refusing++;
+    try {
+      const session = new Session(0n, "", transport, this.#sessionLimits, {
+        frame() {},
+        framingError() {},
+        closing() {},
+      });
+      const running = session.run();
+      session.end(
+        "server full",
+        encodeServerMessage(errorMessage(
+          ErrorCode.SERVER_FULL,
+          `The server is full (${this.options.maxConnections} connections); try again later`,
+        )),
+      );
+      await running;
+      this.#logger.log("warn", "refused", `refused ${transport.peer}: server full`, {
+        peer: transport.peer,
+      });
+    } finally {
+      this.#refusing--;
+    }
   }
 
   async #serve(transport: Transport): Promise<void> {
     const id = this.#nextSessionId++;
-    const session = new Session(id, guestNickname(id), transport);
     const before = this.#sessions.size;
+    const session: Session = new Session(id, guestNickname(id), transport, this.#sessionLimits, {
+      frame: (payload) => handleFrame(context, payload),
+      framingError: (error) => {
+        session.end(
+          "frame too large",
+          encodeServerMessage(errorMessage(ErrorCode.FRAME_TOO_LARGE, error.message)),
+        );
+      },
+      // Out of the chat as soon as it starts closing: its name is free and others see it go.
+      closing: () => this.hub.leave(session),
+    });
+    const context = this.#handlerContext(session);
     this.#sessions.set(id, session);
     // Welcome goes first: nothing else can be queued before join() returns.
     session.send(encodeServerMessage({
@@ -162,19 +206,13 @@ export class ChatServer implements AsyncDisposable {
       },
     );
 
-    const context = this.#handlerContext(session);
-    const reason = await session.run(
-      (payload) => handleFrame(context, payload),
-      (error) => {
-        const tooLarge = encodeServerMessage(
-          errorMessage(ErrorCode.FRAME_TOO_LARGE, error.message),
-        );
-        session.end("frame too large", tooLarge, this.options.shutdownTimeoutSeconds * 1000);
-      },
-    );
-
-    this.hub.leave(session);
-    this.#sessions.delete(id);
+    let reason: string;
+    try {
+      reason = await session.run();
+    } finally {
+      this.hub.leave(session);
+      this.#sessions.delete(id);
+    }
     this.#logger.log(
       "info",
       "disconnect",
@@ -189,6 +227,13 @@ export class ChatServer implements AsyncDisposable {
         sessions: this.#sessions.size,
       },
     );
+  }
+
+  get #sessionLimits(): SessionLimits {
+    return {
+      maxQueueBytes: this.options.maxQueueBytes,
+      closeTimeoutMs: this.options.shutdownTimeoutSeconds * 1000,
+    };
   }
 
   #handlerContext(session: Session): HandlerContext {
@@ -238,4 +283,11 @@ function listenFailure(error: unknown): string {
   if (error instanceof Deno.errors.AddrNotAvailable) return "address not available on this machine";
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
   return describeError(error);
+}
+
+function isPeerGone(error: unknown): boolean {
+  return error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.Interrupted;
 }

@@ -55,7 +55,11 @@ export class Hub {
     const owner = this.#owners.get(key);
     if (owner !== undefined && owner !== member.id) return false;
     const previous = entry.nickname;
-    if (previous === nickname) return true;
+    if (previous === nickname) {
+      // Nothing changes for the others, but the member still gets its confirmation.
+      member.send(this.#presence(PresenceKind.RENAMED, member.id, nickname, previous));
+      return true;
+    }
     this.#owners.delete(nicknameKey(previous));
     this.#owners.set(key, member.id);
     entry.nickname = nickname;
@@ -83,13 +87,21 @@ export class Hub {
     previousNickname: string,
     exceptId?: bigint,
   ): void {
-    const payload = encodeServerMessage({
+    this.#deliver(this.#presence(kind, sessionId, nickname, previousNickname), exceptId);
+  }
+
+  #presence(
+    kind: PresenceKind,
+    sessionId: bigint,
+    nickname: string,
+    previousNickname: string,
+  ): Uint8Array {
+    return encodeServerMessage({
       body: {
         case: "presence",
         value: { kind, sessionId, nickname, previousNickname, online: this.online },
       },
     });
-    this.#deliver(payload, exceptId);
   }
 
   #deliver(payload: Uint8Array, exceptId?: bigint): void {

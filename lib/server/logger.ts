@@ -17,10 +17,21 @@ export interface LoggerOptions {
 
 const encoder = new TextEncoder();
 
+let stdoutBroken = false;
+
+/**
+ * A log line must never take the server down: when standard output is gone (a
+ * closed pipe, a closed console), logging stops and serving goes on.
+ */
 function writeStdout(line: string): void {
+  if (stdoutBroken) return;
   const bytes = encoder.encode(line + "\n");
-  for (let written = 0; written < bytes.length;) {
-    written += Deno.stdout.writeSync(bytes.subarray(written));
+  try {
+    for (let written = 0; written < bytes.length;) {
+      written += Deno.stdout.writeSync(bytes.subarray(written));
+    }
+  } catch {
+    stdoutBroken = true;
   }
 }
 

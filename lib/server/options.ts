@@ -12,6 +12,8 @@ export interface ServerOptions {
   maxContentBytes: number;
   /** Connections served at once; one more gets SERVER_FULL. @default 10000 */
   maxConnections: number;
+  /** Bytes waiting to be written to one client beyond which it is cut with SLOW_CONSUMER. @default 4 MiB */
+  maxQueueBytes: number;
   /** Seconds a shutdown waits for queued frames to be written before it closes anyway. @default 10 */
   shutdownTimeoutSeconds: number;
   /** @default "text" */
@@ -26,6 +28,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxContentBytes: DEFAULT_MAX_CONTENT_BYTES,
   maxConnections: 10000,
+  maxQueueBytes: 4 * 1024 * 1024,
   shutdownTimeoutSeconds: 10,
   logFormat: "text",
   quiet: false,

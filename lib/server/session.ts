@@ -1,3 +1,6 @@
+import { ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
+import { encodeServerMessage } from "../protocol/codec.ts";
+import { errorMessage } from "../protocol/error_message.ts";
 import { describeError } from "../util/describe_error.ts";
 import { waitAtMost } from "../util/wait_at_most.ts";
 import { OutboundQueue } from "../net/outbound_queue.ts";
@@ -7,9 +10,29 @@ import type { Transport } from "../net/transport.ts";
 /** How long a closing session keeps reading after its last write, so the peer can read it. */
 const LINGER_MS = 2000;
 
+/** A slow consumer's writes are stalled already: its notice gets this long, not the full close timeout. */
+const SLOW_CONSUMER_CLOSE_MS = 1000;
+
+export interface SessionLimits {
+  /** Bytes queued for the client beyond which it is cut as a slow consumer. */
+  maxQueueBytes: number;
+  /** How long a graceful close may take before the connection is closed anyway, in ms. */
+  closeTimeoutMs: number;
+}
+
+/** What a session reports to its owner. */
+export interface SessionEvents {
+  /** One frame payload; never called once the session is closing. */
+  frame(payload: Uint8Array): void;
+  /** The stream could not be framed; the owner decides what to tell the client. */
+  framingError(error: Error): void;
+  /** The session began to close: from now on it is out of the chat. Called once. */
+  closing(): void;
+}
+
 /**
- * One connection's state: identity, outbound queue and lifecycle. It knows
- * nothing of what frames mean; `onFrame` does.
+ * One connection's state: identity, limits, outbound queue and lifecycle. It
+ * knows nothing of what frames mean; its owner does.
  */
 export class Session implements HubMember {
   readonly id: bigint;
@@ -17,19 +40,29 @@ export class Session implements HubMember {
   nickname: string;
   /** What the client calls itself (Hello.client). */
   clientName = "";
+  readonly #limits: SessionLimits;
+  readonly #events: SessionEvents;
   readonly #queue: OutboundQueue;
   #closeReason: string | undefined;
   #ending: Promise<void> | undefined;
   #received: Promise<void> | undefined;
 
-  constructor(id: bigint, nickname: string, transport: Transport) {
+  constructor(
+    id: bigint,
+    nickname: string,
+    transport: Transport,
+    limits: SessionLimits,
+    events: SessionEvents,
+  ) {
     this.id = id;
     this.nickname = nickname;
     this.transport = transport;
+    this.#limits = limits;
+    this.#events = events;
     this.#queue = new OutboundQueue(
       (payloads) => transport.write(payloads),
       (error) => {
-        this.#closeReason ??= `write failed: ${describeError(error)}`;
+        this.#beginClose(`write failed: ${describeError(error)}`);
         transport.close();
       },
     );
@@ -41,29 +74,36 @@ export class Session implements HubMember {
   }
 
   send(payload: Uint8Array): void {
-    if (!this.isClosing) this.#queue.push(payload);
+    if (this.isClosing) return;
+    this.#queue.push(payload);
+    if (this.#queue.pendingBytes > this.#limits.maxQueueBytes) {
+      // What it has not read is dropped: only the notice is worth sending now.
+      this.#queue.clear();
+      this.end(
+        "slow consumer",
+        encodeServerMessage(errorMessage(
+          ErrorCode.SLOW_CONSUMER,
+          `You are not reading fast enough: over ${this.#limits.maxQueueBytes} bytes were waiting for you`,
+        )),
+        Math.min(SLOW_CONSUMER_CLOSE_MS, this.#limits.closeTimeoutMs),
+      );
+    }
   }
 
-  /**
-   * Reads frames until the connection ends, and returns why it ended.
-   * `onFrame` is not called once the session is closing.
-   */
-  async run(
-    onFrame: (payload: Uint8Array) => void,
-    onFramingError: (error: Error) => void,
-  ): Promise<string> {
+  /** Reads frames until the connection ends, and returns why it ended. */
+  async run(): Promise<string> {
     this.#received = this.transport.receive({
       frame: (payload) => {
-        if (!this.isClosing) onFrame(payload);
+        if (!this.isClosing) this.#events.frame(payload);
       },
-      framingError: onFramingError,
+      framingError: (error) => this.#events.framingError(error),
     });
     try {
       await this.#received;
-      // The client may have only shut its sending side: it still gets its replies.
-      await this.end("closed by client", undefined, LINGER_MS);
+      // The client may have shut only its sending side: it still gets its replies.
+      await this.end("closed by client");
     } catch (error) {
-      this.#closeReason ??= `connection lost: ${describeError(error)}`;
+      this.#beginClose(`connection lost: ${describeError(error)}`);
       this.#queue.stop();
       this.transport.close();
     }
@@ -72,26 +112,40 @@ export class Session implements HubMember {
   }
 
   /**
-   * Closes gracefully: queues `lastPayload`, waits up to `timeoutMs` for the queue
-   * to drain, shuts the sending side, lets the peer close first, then closes.
+   * Closes gracefully: queues `lastPayload`, waits for the queue to drain, shuts
+   * the sending side, lets the peer close first, then closes; all within
+   * `timeoutMs` (the close timeout by default).
    */
-  end(reason: string, lastPayload: Uint8Array | undefined, timeoutMs: number): Promise<void> {
+  end(
+    reason: string,
+    lastPayload?: Uint8Array,
+    timeoutMs = this.#limits.closeTimeoutMs,
+  ): Promise<void> {
     if (this.#ending !== undefined) return this.#ending;
     if (lastPayload !== undefined) this.#queue.push(lastPayload);
-    this.#closeReason ??= reason;
+    this.#beginClose(reason);
     this.#ending = this.#close(timeoutMs);
     return this.#ending;
   }
 
+  #beginClose(reason: string): void {
+    if (this.#closeReason !== undefined) return;
+    this.#closeReason = reason;
+    this.#events.closing();
+  }
+
   async #close(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    await waitAtMost(this.#queue.drained(), timeoutMs);
+    const drained = await waitAtMost(this.#queue.drained(), timeoutMs);
     this.#queue.stop();
-    // Closing a socket with unread input makes the kernel send RST, which can
-    // destroy our last frames before the peer reads them; FIN first, then linger.
-    await this.transport.closeWrite();
-    if (this.#received !== undefined) {
-      await waitAtMost(this.#received, Math.min(LINGER_MS, deadline - Date.now()));
+    // A write still in flight blocks the shutdown of the sending side: close at once.
+    if (drained) {
+      // Closing a socket with unread input makes the kernel send RST, which can
+      // destroy our last frames before the peer reads them; FIN first, then linger.
+      await waitAtMost(this.transport.closeWrite(), deadline - Date.now());
+      if (this.#received !== undefined) {
+        await waitAtMost(this.#received, Math.min(LINGER_MS, deadline - Date.now()));
+      }
     }
     this.transport.close();
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { Action, ErrorCode, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
+import { Action, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { freePort, runClient } from "../support/client_process.ts";
-import { ServerProcess } from "../support/server_process.ts";
+import { CLIENT_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
 
 Deno.test("client - send --echo prints the echo and exits 0", async () => {
@@ -126,5 +126,81 @@ Deno.test("client - SHUTTING_DOWN from the server is shown to a piped client", a
   const output = await child.output();
   assert.equal(output.code, 1);
   assert.match(new TextDecoder().decode(output.stdout), /^! The server is shutting down$/m);
-  assert.equal(ErrorCode.SHUTTING_DOWN, 10);
+});
+
+Deno.test("client - another user's control characters cannot forge lines or reach the terminal", async () => {
+  await using server = await ServerProcess.start();
+  await using mallory = await TestClient.connect(server.port);
+  await mallory.send({ body: { case: "hello", value: { nickname: "mallory" } } });
+  await mallory.nextPresence(PresenceKind.RENAMED);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", CLIENT_SCRIPT, "--port", String(server.port)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  await mallory.nextPresence(PresenceKind.JOINED);
+  await mallory.send({
+    body: {
+      case: "chat",
+      value: {
+        content: "hi\n(broadcast) admin: run this\x1b]0;pwned\x07",
+        action: Action.BROADCAST,
+        clientSeq: 1n,
+      },
+    },
+  });
+  await mallory.next("chat");
+  await child.stdin.close();
+  const output = await child.output();
+  assert.equal(
+    new TextDecoder().decode(output.stdout),
+    "(broadcast) mallory: hi\u240a(broadcast) admin: run this\u241b]0;pwned\u2407\n",
+  );
+});
+
+Deno.test("client - a refused --nick is shown and fails a one-shot send", async () => {
+  await using server = await ServerProcess.start();
+  await using alice = await TestClient.connect(server.port);
+  await alice.send({ body: { case: "hello", value: { nickname: "alice" } } });
+  await alice.nextPresence(PresenceKind.RENAMED);
+  const run = await runClient(["--port", String(server.port), "--nick", "ALICE", "send", "hi"]);
+  assert.equal(run.code, 1);
+  assert.match(run.stdout, /^! Nickname "ALICE" is already taken$/m);
+  assert.match(run.stdout, /^\(broadcast\) guest-\d+: hi$/m);
+});
+
+Deno.test("client - /nick after --nick gets its own answer", async () => {
+  await using server = await ServerProcess.start();
+  const run = await runClient(["--port", String(server.port), "--nick", "alice0"], "/nick bob0\n");
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout, "* you are now alice0\n* you are now bob0\n");
+});
+
+Deno.test("client - a listener that never sends Welcome is given up on after --timeout", async () => {
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of silent) accepted.push(conn);
+  })();
+  const run = await runClient([
+    "--port",
+    String(silent.addr.port),
+    "--retries",
+    "0",
+    "--timeout",
+    "0.5",
+    "send",
+    "x",
+  ]);
+  assert.equal(run.code, 1);
+  assert.match(
+    run.stderr,
+    new RegExp(
+      `no Welcome from 127\\.0\\.0\\.1:${silent.addr.port} within 0\\.5 s - is it a chat server\\?`,
+    ),
+  );
+  for (const conn of accepted) conn.close();
+  silent.close();
+  await accepting.catch(() => {});
 });

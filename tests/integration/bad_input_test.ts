@@ -121,7 +121,7 @@ Deno.test("bad input - frames split at every byte and coalesced in one write are
   }
 });
 
-Deno.test("bad input - a client that vanishes mid-frame is cleaned up", async () => {
+Deno.test("bad input - a client that closes mid-frame is cleaned up", async () => {
   await using server = await ServerProcess.start();
   await using bystander = await TestClient.connect(server.port);
   const client = await TestClient.connect(server.port);

@@ -40,11 +40,14 @@ Deno.test("lifecycle - --log-format json writes one JSON object per line; --quie
   assert.match(entry.peer, /^127\.0\.0\.1:\d+$/);
   assert.ok(json.stdout.lines.every((l) => l === "" || JSON.parse(l)));
 
-  await using quiet = await ServerProcess.start(["--quiet"]);
+  const quiet = await ServerProcess.start(["--quiet"]);
   await using client = await TestClient.connect(quiet.port);
   await client.send({ body: { case: "ping", value: { nonce: 1n } } });
   await client.next("pong");
+  // All output is in once the server has exited.
+  assert.equal((await quiet.stop()).code, 0);
   assert.ok(!quiet.stdout.text.includes("connected"));
+  assert.match(quiet.stdout.text, /listening on/);
 });
 
 Deno.test("lifecycle - SIGINT: stop accepting, SHUTTING_DOWN after everything queued, exit 0", async () => {
@@ -94,7 +97,7 @@ Deno.test("lifecycle - a client that never reads cannot hold the exit past --shu
   await using talker = await TestClient.connect(server.port);
   const big = "x".repeat(4000);
   const flood = [];
-  for (let seq = 1n; seq <= 2000n; seq++) {
+  for (let seq = 1n; seq <= 500n; seq++) {
     flood.push({
       body: {
         case: "chat" as const,
@@ -103,9 +106,39 @@ Deno.test("lifecycle - a client that never reads cannot hold the exit past --shu
     });
   }
   await talker.send(...flood);
-  await talker.take("chat", 2000, 30_000);
+  await talker.take("chat", 500, 30_000);
+  const stopping = Date.now();
   const status = await server.stop("SIGINT", 15_000);
   assert.equal(status.code, 0);
+  // The bound is the point of --shutdown-timeout: 1 s, with room for a slow machine,
+  // well short of the 10 s default it would take if the option were ignored.
+  assert.ok(Date.now() - stopping < 6000, `took ${Date.now() - stopping} ms`);
+  stuck.close();
+});
+
+Deno.test("lifecycle - a client that never reads is cut as a slow consumer; the others go on", async () => {
+  await using server = await ServerProcess.start(["--max-queue-bytes", "200000"]);
+  const stuck = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  await using talker = await TestClient.connect(server.port);
+  await using listener = await TestClient.connect(server.port);
+  const big = "x".repeat(4000);
+  const flood = [];
+  for (let seq = 1n; seq <= 4000n; seq++) {
+    flood.push({
+      body: {
+        case: "chat" as const,
+        value: { content: big, action: Action.BROADCAST, clientSeq: seq },
+      },
+    });
+  }
+  await talker.send(...flood);
+  // More than the kernel's socket buffers can hold for the client that does not read.
+  assert.equal((await listener.take("chat", 4000, 30_000)).length, 4000);
+  await server.stdout.waitFor(/disconnected 127\.0\.0\.1:\d+ guest-1: slow consumer/);
+  await listener.seen((m) =>
+    m.body.case === "presence" && m.body.value.kind === PresenceKind.LEFT &&
+    m.body.value.sessionId === 1n
+  );
   stuck.close();
 });
 
@@ -167,4 +200,27 @@ Deno.test("lifecycle - bad option values are one line and exit code 2; --help an
   const version = await runServerCommand(["--version"]);
   assert.equal(version.code, 0);
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+});
+
+Deno.test("lifecycle - connections reset before they are accepted do not stall the accept loop", async () => {
+  await using server = await ServerProcess.start();
+  // Python can set SO_LINGER to 0, which makes close() send a reset; Deno cannot.
+  const resetStorm = [
+    "import socket, struct, sys",
+    "for _ in range(300):",
+    "    s = socket.socket()",
+    "    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))",
+    "    s.connect(('127.0.0.1', int(sys.argv[1])))",
+    "    s.close()",
+  ].join("\n");
+  const storm = await new Deno.Command("python3", {
+    args: ["-c", resetStorm, String(server.port)],
+    stdin: "null",
+  }).output();
+  assert.ok(storm.success, new TextDecoder().decode(storm.stderr));
+  // Each reset used to cost the accept loop a 100 ms rest: 30 s in all.
+  await using client = await TestClient.connect(server.port);
+  await client.send({ body: { case: "who", value: {} } });
+  assert.equal((await client.next("who")).users.length, 1);
+  assert.ok(!server.stdout.text.includes("accept failed"), server.stdout.text);
 });

@@ -110,8 +110,20 @@ export class TestClient implements AsyncDisposable {
     }
   }
 
+  /** Waits until any message received so far, skipped ones included, satisfies `test`. */
+  async seen(test: (message: ServerMessage) => boolean, ms = 10_000): Promise<ServerMessage> {
+    const found = this.received.find(test);
+    if (found !== undefined) return found;
+    return await this.nextMatching(test, ms);
+  }
+
   #summary(): string {
-    return this.received.map((m) => m.body.case).join(", ") || "nothing";
+    const counts = new Map<string, number>();
+    for (const message of this.received) {
+      const kind = message.body.case ?? "empty";
+      counts.set(kind, (counts.get(kind) ?? 0) + 1);
+    }
+    return [...counts].map(([kind, count]) => `${count} x ${kind}`).join(", ") || "nothing";
   }
 
   async #read(): Promise<void> {

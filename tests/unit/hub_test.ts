@@ -162,10 +162,12 @@ Deno.test("Hub - renaming to one's own name in another case works", () => {
   assert.equal(hub.rename(bob, "Alice"), false);
 });
 
-Deno.test("Hub - renaming to the exact current name succeeds without an event", () => {
+Deno.test("Hub - renaming to the exact current name confirms to that member only", () => {
   const { hub, members: [alice, bob] } = hubWith(2);
   assert.equal(hub.rename(alice, "guest-1"), true);
-  assert.deepEqual(alice.sent, []);
+  assert.deepEqual(alice.takePresence().map(fields), [
+    presence(PresenceKind.RENAMED, 1n, "guest-1", 2, "guest-1"),
+  ]);
   assert.deepEqual(bob.sent, []);
 });
 

@@ -116,3 +116,16 @@ Deno.test("nicknameKey - composed and decomposed spellings are the same", () => 
   assert.equal(nicknameKey("\uac00"), nicknameKey("\u1100\u1161")); // Hangul 가
   assert.notEqual(nicknameKey("e"), nicknameKey(composed));
 });
+
+Deno.test("nicknameProblem - invisible characters and a leading mark are refused", () => {
+  for (const sneaky of ["al\u034fice", "ali\u200bce", "alice\ufe0f", "\u0301alice", "\u00ad"]) {
+    assert.notEqual(nicknameProblem(sneaky, "guest-1"), undefined, JSON.stringify(sneaky));
+  }
+  // A mark after a letter is fine: that is how many scripts are written.
+  assert.equal(nicknameProblem("नमस्ते", "guest-1"), undefined);
+});
+
+Deno.test("nicknameKey - folds case beyond lower case: ß and SS, ς and σ", () => {
+  assert.equal(nicknameKey("STRASSE"), nicknameKey("straße"));
+  assert.equal(nicknameKey("ΟΔΥΣΣΕΥΣ"), nicknameKey("οδυσσευς"));
+});
