@@ -35,3 +35,11 @@ export function parseSeconds(value: string): number {
   }
   return seconds;
 }
+
+/** A number of at least 0, fractions allowed: "0", "20", "0.5". */
+export function parseNonNegativeNumber(value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value)) {
+    throw new InvalidArgumentError("Expected a number of at least 0, such as 0, 20 or 0.5.");
+  }
+  return Number(value);
+}

@@ -27,6 +27,8 @@ export async function runServer(options: ServerOptions): Promise<number> {
     event.preventDefault();
     logger.log("error", "unexpected", `unexpected error: ${describeError(event.reason)}`);
   });
+  // SIGUSR1 asks for the counters, as `kill -USR1 <pid>`; Windows has no such signal.
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGUSR1", () => server.logStats());
   const stopped = Promise.withResolvers<void>();
   using _signals = onStopSignal(() => server.shutdown().then(stopped.resolve, stopped.reject));
   await stopped.promise;

@@ -1,7 +1,13 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "../server/options.ts";
 import { VERSION } from "../version.ts";
-import { parseCount, parsePort, parsePositiveInteger, parseSeconds } from "./option_parsers.ts";
+import {
+  parseCount,
+  parseNonNegativeNumber,
+  parsePort,
+  parsePositiveInteger,
+  parseSeconds,
+} from "./option_parsers.ts";
 import { configureProgram, runProgram } from "./run_program.ts";
 
 /** Reads the server's options from the command line; exits on --help, --version or a usage error. */
@@ -32,16 +38,63 @@ export async function parseServerCommandLine(args: string[]): Promise<ServerOpti
       defaults.maxConnections,
     )
     .option(
+      "--max-connections-per-ip <count>",
+      "connections from one IP address (loopback exempt unless --limit-loopback)",
+      parseCount,
+      defaults.maxConnectionsPerIp,
+    )
+    .option(
+      "--limit-loopback",
+      "apply the per-IP cap to loopback addresses too",
+      defaults.limitLoopback,
+    )
+    .option(
       "--max-queue-bytes <bytes>",
       "bytes waiting for one client before it is cut as a slow consumer",
       parsePositiveInteger,
       defaults.maxQueueBytes,
     )
     .option(
+      "--write-timeout <seconds>",
+      "how long one write to a client may stall before it is cut as a slow consumer",
+      parseSeconds,
+      defaults.writeTimeoutSeconds,
+    )
+    .option(
+      "--rate-limit <per-second>",
+      "chat messages per second per client, on average (0: no limit)",
+      parseNonNegativeNumber,
+      defaults.rateLimitPerSecond,
+    )
+    .option(
+      "--rate-burst <count>",
+      "chat messages a client may send at once before the rate applies",
+      parsePositiveInteger,
+      defaults.rateBurst,
+    )
+    .option(
+      "--idle-timeout <seconds>",
+      "how long a client may send nothing before it is disconnected",
+      parseSeconds,
+      defaults.idleTimeoutSeconds,
+    )
+    .option(
+      "--frame-timeout <seconds>",
+      "how long a frame may take to arrive once begun",
+      parseSeconds,
+      defaults.frameTimeoutSeconds,
+    )
+    .option(
       "--shutdown-timeout <seconds>",
       "how long a shutdown waits for queued messages to go out",
       parseSeconds,
       defaults.shutdownTimeoutSeconds,
+    )
+    .option(
+      "--stats-interval <seconds>",
+      "log the counters this often (0: only on SIGUSR1)",
+      parseNonNegativeNumber,
+      defaults.statsIntervalSeconds,
     )
     .addOption(
       new Option("--log-format <format>", "log lines as plain text or JSON")
@@ -57,8 +110,16 @@ export async function parseServerCommandLine(args: string[]): Promise<ServerOpti
     maxFrameBytes: options.maxFrameBytes,
     maxContentBytes: options.maxContentBytes,
     maxConnections: options.maxConnections,
+    maxConnectionsPerIp: options.maxConnectionsPerIp,
+    limitLoopback: options.limitLoopback,
     maxQueueBytes: options.maxQueueBytes,
+    writeTimeoutSeconds: options.writeTimeout,
+    rateLimitPerSecond: options.rateLimit,
+    rateBurst: options.rateBurst,
+    idleTimeoutSeconds: options.idleTimeout,
+    frameTimeoutSeconds: options.frameTimeout,
     shutdownTimeoutSeconds: options.shutdownTimeout,
+    statsIntervalSeconds: options.statsInterval,
     logFormat: options.logFormat,
     quiet: options.quiet,
   };

@@ -40,6 +40,15 @@ export interface ChatClientOptions {
   onEvent: (event: ClientEvent) => void;
 }
 
+/**
+ * An idle client pings this often, so the server's idle timeout (120 s by default)
+ * never cuts a person who is only reading.
+ */
+const KEEPALIVE_MS = 30_000;
+
+/** Keepalive pings use nonces from here up, apart from the ones a user asks for. */
+const KEEPALIVE_NONCE_BASE = 1n << 62n;
+
 /** A connection up this long resets the backoff: the server is healthy again. */
 const STABLE_CONNECTION_MS = 10_000;
 
@@ -57,6 +66,8 @@ export class ChatClient {
   #welcome: Welcome | undefined;
   #nickname: string;
   #nextSeq = 1n;
+  #nextKeepaliveNonce = KEEPALIVE_NONCE_BASE;
+  #lastSentAt = 0;
   #stopped = false;
   #wakeFromBackoff: (() => void) | undefined;
   /** Settles when the client stops: true after close(), false after giving up. */
@@ -127,7 +138,14 @@ export class ChatClient {
   #send(message: Parameters<ChatConnection["send"]>[0]): boolean {
     if (this.#connection === undefined || this.#welcome === undefined) return false;
     this.#connection.send(message);
+    this.#lastSentAt = Date.now();
     return true;
+  }
+
+  /** Pings when nothing was sent for a while, so the server knows we are still here. */
+  #keepAlive(): void {
+    if (Date.now() - this.#lastSentAt < KEEPALIVE_MS) return;
+    this.#send({ body: { case: "ping", value: { nonce: this.#nextKeepaliveNonce++ } } });
   }
 
   async #run(): Promise<boolean> {
@@ -160,11 +178,14 @@ export class ChatClient {
           ),
         this.#options.welcomeTimeoutMs,
       );
+      this.#lastSentAt = Date.now();
+      const keepalive = setInterval(() => this.#keepAlive(), KEEPALIVE_MS / 3);
       const reason = await connection.run((message) => {
         if (message.body.case === "welcome") clearTimeout(welcomeTimer);
         this.#receive(connection, message);
       });
       clearTimeout(welcomeTimer);
+      clearInterval(keepalive);
       const welcomed = this.#welcome !== undefined;
       everWelcomed ||= welcomed;
       this.#connection = undefined;

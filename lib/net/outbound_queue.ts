@@ -10,6 +10,7 @@ export class OutboundQueue {
   #pendingBytes = 0;
   #writingBytes = 0;
   #flushing = false;
+  #writeStartedAt: number | undefined;
   #stopped = false;
   #drainedWaiters: (() => void)[] = [];
 
@@ -24,6 +25,11 @@ export class OutboundQueue {
   /** Bytes not yet written: queued, plus those of the write in flight. */
   get pendingBytes(): number {
     return this.#pendingBytes + this.#writingBytes;
+  }
+
+  /** When the write in flight began (performance.now()), or undefined when none is. */
+  get writeStartedAt(): number | undefined {
+    return this.#writeStartedAt;
   }
 
   /** True when nothing is queued and no write is in flight. */
@@ -70,14 +76,17 @@ export class OutboundQueue {
         this.#writingBytes = this.#pendingBytes;
         this.#pending = [];
         this.#pendingBytes = 0;
+        this.#writeStartedAt = performance.now();
         await this.#write(batch);
         this.#writingBytes = 0;
+        this.#writeStartedAt = undefined;
       }
     } catch (error) {
       this.stop();
       this.#onWriteError(error);
     } finally {
       this.#writingBytes = 0;
+      this.#writeStartedAt = undefined;
       this.#flushing = false;
       this.#wakeDrainedWaiters();
     }

@@ -9,6 +9,9 @@ const READ_BUFFER_BYTES = 16 * 1024;
 /** A Transport over a TCP connection, with varint-length-delimited frames. */
 export class TcpTransport implements Transport {
   readonly peer: string;
+  readonly remoteHostname: string;
+  bytesRead = 0;
+  bytesWritten = 0;
   readonly #conn: Deno.TcpConn;
   readonly #decoder: FrameDecoder;
   #closed = false;
@@ -16,6 +19,7 @@ export class TcpTransport implements Transport {
   constructor(conn: Deno.TcpConn, maxFrameBytes: number) {
     this.#conn = conn;
     this.#decoder = new FrameDecoder(maxFrameBytes);
+    this.remoteHostname = conn.remoteAddr.hostname;
     this.peer = formatHostPort(conn.remoteAddr.hostname, conn.remoteAddr.port);
     // Chat frames are small, and latency matters more than packet count.
     conn.setNoDelay(true);
@@ -39,6 +43,7 @@ export class TcpTransport implements Transport {
         throw error;
       }
       if (count === null) return;
+      this.bytesRead += count;
       if (!framed) continue;
       try {
         this.#decoder.push(buffer.subarray(0, count), handlers.frame);
@@ -54,7 +59,9 @@ export class TcpTransport implements Transport {
     const bytes = encodeFrames(payloads);
     // conn.write may take only part of the buffer.
     for (let written = 0; written < bytes.length;) {
-      written += await this.#conn.write(bytes.subarray(written));
+      const count = await this.#conn.write(bytes.subarray(written));
+      written += count;
+      this.bytesWritten += count;
     }
   }
 

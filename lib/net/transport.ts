@@ -16,6 +16,11 @@ export interface ReceiveHandlers {
 export interface Transport {
   /** The peer's address, for logs: "127.0.0.1:53412". */
   readonly peer: string;
+  /** The peer's IP address alone, for per-address limits: "127.0.0.1". */
+  readonly remoteHostname: string;
+  /** Bytes received and sent so far, for the server's counters. */
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
   /** True while a frame has begun arriving but is not complete. */
   readonly hasPartialFrame: boolean;
   /** Reads until the peer closes or `close` is called (resolves), or the connection breaks (rejects). */

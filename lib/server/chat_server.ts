@@ -11,7 +11,14 @@ import { Hub } from "./hub.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { guestNickname } from "../protocol/nickname.ts";
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./options.ts";
+import {
+  ServerCounters,
+  type ServerStats,
+  type SessionTotals,
+  statsFields,
+} from "./server_counters.ts";
 import { Session, type SessionLimits } from "./session.ts";
+import { realClock } from "../util/clock.ts";
 import { TcpTransport } from "../net/tcp_transport.ts";
 import type { Transport } from "../net/transport.ts";
 
@@ -37,6 +44,9 @@ export class ChatServer implements AsyncDisposable {
   readonly #sessions = new Map<bigint, Session>();
   readonly #running = new Set<Promise<void>>();
   readonly #acceptLoop: Promise<void>;
+  readonly #connectionsPerIp = new Map<string, number>();
+  readonly #counters = new ServerCounters();
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
   #nextSessionId = 1n;
   #refusing = 0;
   #shutdown: Promise<void> | undefined;
@@ -55,11 +65,47 @@ export class ChatServer implements AsyncDisposable {
       { host: this.address.hostname, port: this.address.port },
     );
     this.#acceptLoop = this.#accept();
+    this.#timers.push(setInterval(() => this.#enforceDeadlines(), this.#deadlineCheckMs));
+    if (this.options.statsIntervalSeconds > 0) {
+      this.#timers.push(
+        setInterval(() => this.logStats(), this.options.statsIntervalSeconds * 1000),
+      );
+    }
   }
 
   /** Sessions connected now. */
   get sessionCount(): number {
     return this.#sessions.size;
+  }
+
+  /** The counters now. */
+  stats(): ServerStats {
+    const live = [...this.#sessions.values()].map(sessionTotals);
+    return this.#counters.snapshot(live, this.#sessions.size);
+  }
+
+  /** Writes the counters to the log as one line. */
+  logStats(): void {
+    const stats = this.stats();
+    this.#logger.log(
+      "notice",
+      "stats",
+      `stats: ${stats.sessions} sessions, ${stats.framesIn} frames in, ${stats.framesOut} out, ` +
+        `rss ${(stats.rssBytes / 1048576).toFixed(1)} MiB`,
+      statsFields(stats),
+    );
+  }
+
+  /** Checks often enough for the shortest deadline, and at least every second. */
+  get #deadlineCheckMs(): number {
+    const { idleTimeoutSeconds, frameTimeoutSeconds, writeTimeoutSeconds } = this.options;
+    const shortest = Math.min(idleTimeoutSeconds, frameTimeoutSeconds, writeTimeoutSeconds) * 1000;
+    return Math.max(50, Math.min(1000, shortest / 4));
+  }
+
+  #enforceDeadlines(): void {
+    const now = realClock.now();
+    for (const session of this.#sessions.values()) session.enforceDeadlines(now);
   }
 
   /**
@@ -76,6 +122,7 @@ export class ChatServer implements AsyncDisposable {
   }
 
   async #stop(): Promise<void> {
+    for (const timer of this.#timers) clearInterval(timer);
     this.#listener.close();
     await this.#acceptLoop;
     this.#logger.log("notice", "shutting_down", `shutting down: ${this.#sessions.size} sessions`, {
@@ -123,10 +170,30 @@ export class ChatServer implements AsyncDisposable {
         conn.close();
         continue;
       }
-      if (this.#sessions.size < this.options.maxConnections) this.#track(this.#serve(transport));
-      else if (this.#refusing < MAX_REFUSALS_IN_PROGRESS) this.#track(this.#refuse(transport));
-      else transport.close();
+      const refusal = this.#refusal(transport.remoteHostname);
+      if (refusal === undefined) this.#track(this.#serve(transport));
+      else if (this.#refusing < MAX_REFUSALS_IN_PROGRESS) {
+        this.#track(this.#refuse(transport, refusal));
+      } else {
+        this.#counters.connectionsRefused++;
+        transport.close();
+      }
     }
+  }
+
+  /** Why a new connection from `hostname` cannot be served, or undefined when it can. */
+  #refusal(hostname: string): string | undefined {
+    const { maxConnections, maxConnectionsPerIp, limitLoopback } = this.options;
+    if (this.#sessions.size >= maxConnections) {
+      return `The server is full (${maxConnections} connections); try again later`;
+    }
+    if (
+      (limitLoopback || !isLoopback(hostname)) &&
+      (this.#connectionsPerIp.get(hostname) ?? 0) >= maxConnectionsPerIp
+    ) {
+      return `Too many connections from ${hostname} (${maxConnectionsPerIp}); close some and try again`;
+    }
+    return undefined;
   }
 
   /** Keeps a connection's task for the shutdown to wait on; its failure is logged, never thrown. */
@@ -138,8 +205,9 @@ export class ChatServer implements AsyncDisposable {
     running.finally(() => this.#running.delete(running));
   }
 
-  async #refuse(transport: Transport): Promise<void> {
+  async #refuse(transport: Transport, why: string): Promise<void> {
     this.#refusing++;
+    this.#counters.connectionsRefused++;
     try {
       const session = new Session(0n, "", transport, this.#sessionLimits, {
         frame() {},
@@ -147,15 +215,9 @@ export class ChatServer implements AsyncDisposable {
         closing() {},
       });
       const running = session.run();
-      session.end(
-        "server full",
-        encodeServerMessage(errorMessage(
-          ErrorCode.SERVER_FULL,
-          `The server is full (${this.options.maxConnections} connections); try again later`,
-        )),
-      );
+      session.end("refused", encodeServerMessage(errorMessage(ErrorCode.SERVER_FULL, why)));
       await running;
-      this.#logger.log("warn", "refused", `refused ${transport.peer}: server full`, {
+      this.#logger.log("warn", "refused", `refused ${transport.peer}: ${why}`, {
         peer: transport.peer,
       });
     } finally {
@@ -179,6 +241,9 @@ export class ChatServer implements AsyncDisposable {
     });
     const context = this.#handlerContext(session);
     this.#sessions.set(id, session);
+    this.#counters.sessionsOpened++;
+    const ip = transport.remoteHostname;
+    this.#connectionsPerIp.set(ip, (this.#connectionsPerIp.get(ip) ?? 0) + 1);
     // Welcome goes first: nothing else can be queued before join() returns.
     session.send(encodeServerMessage({
       body: {
@@ -212,7 +277,11 @@ export class ChatServer implements AsyncDisposable {
     } finally {
       this.hub.leave(session);
       this.#sessions.delete(id);
+      const left = this.#connectionsPerIp.get(ip)! - 1;
+      if (left === 0) this.#connectionsPerIp.delete(ip);
+      else this.#connectionsPerIp.set(ip, left);
     }
+    this.#counters.sessionClosed(reason, sessionTotals(session));
     this.#logger.log(
       "info",
       "disconnect",
@@ -230,9 +299,15 @@ export class ChatServer implements AsyncDisposable {
   }
 
   get #sessionLimits(): SessionLimits {
+    const options = this.options;
     return {
-      maxQueueBytes: this.options.maxQueueBytes,
-      closeTimeoutMs: this.options.shutdownTimeoutSeconds * 1000,
+      maxQueueBytes: options.maxQueueBytes,
+      writeTimeoutMs: options.writeTimeoutSeconds * 1000,
+      idleTimeoutMs: options.idleTimeoutSeconds * 1000,
+      frameTimeoutMs: options.frameTimeoutSeconds * 1000,
+      closeTimeoutMs: options.shutdownTimeoutSeconds * 1000,
+      rateLimitPerSecond: options.rateLimitPerSecond,
+      rateBurst: options.rateBurst,
     };
   }
 
@@ -245,7 +320,13 @@ export class ChatServer implements AsyncDisposable {
         return session.nickname;
       },
       maxContentBytes: options.maxContentBytes,
-      reply: (message) => session.send(encodeServerMessage(message)),
+      reply: (message) => {
+        if (message.body?.case === "error") {
+          this.#counters.errorSent(ErrorCode[message.body.value.code ?? 0]);
+        }
+        session.send(encodeServerMessage(message));
+      },
+      allowChat: () => session.allowChat(),
       broadcast: (message) => hub.broadcast(message),
       rename(nickname) {
         const previous = session.nickname;
@@ -290,4 +371,17 @@ function isPeerGone(error: unknown): boolean {
     error instanceof Deno.errors.ConnectionReset ||
     error instanceof Deno.errors.ConnectionAborted ||
     error instanceof Deno.errors.Interrupted;
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname.startsWith("127.") || hostname === "::1" || hostname.startsWith("::ffff:127.");
+}
+
+function sessionTotals(session: Session): SessionTotals {
+  return {
+    framesIn: session.framesIn,
+    framesOut: session.framesOut,
+    bytesIn: session.transport.bytesRead,
+    bytesOut: session.transport.bytesWritten,
+  };
 }

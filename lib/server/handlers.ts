@@ -21,6 +21,8 @@ export interface HandlerContext {
   reply(message: ServerMessageInit): void;
   /** Sends to every session, this one included. */
   broadcast(message: ServerMessageInit): void;
+  /** Takes a token from the session's chat rate limit; false when it is over the limit. */
+  allowChat(): boolean;
   /** Claims a nickname; false when another session holds it. */
   rename(nickname: string): boolean;
   setClientName(name: string): void;
@@ -64,6 +66,14 @@ export function handleClientMessage(context: HandlerContext, message: ClientMess
 }
 
 function handleChat(context: HandlerContext, chat: Chat): void {
+  if (!context.allowChat()) {
+    context.reply(errorMessage(
+      ErrorCode.RATE_LIMITED,
+      "You are sending messages too fast; this one was not delivered",
+      chat.clientSeq,
+    ));
+    return;
+  }
   const contentBytes = utf8Length(chat.content);
   if (contentBytes > context.maxContentBytes) {
     context.reply(errorMessage(

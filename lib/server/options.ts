@@ -1,6 +1,9 @@
 import { DEFAULT_MAX_CONTENT_BYTES, DEFAULT_MAX_FRAME_BYTES } from "../protocol/limits.ts";
 
-/** How the server runs. Every field has a default, so `{}` is a working server. */
+/**
+ * How the server runs. Every field has a default, so `{}` is a working server; the
+ * command line, the README's limits table and Welcome all read from here.
+ */
 export interface ServerOptions {
   /** The address to listen on. @default "0.0.0.0" (every interface) */
   host: string;
@@ -12,10 +15,32 @@ export interface ServerOptions {
   maxContentBytes: number;
   /** Connections served at once; one more gets SERVER_FULL. @default 10000 */
   maxConnections: number;
+  /** Connections from one IP address; one more gets SERVER_FULL. @default 256 */
+  maxConnectionsPerIp: number;
+  /**
+   * Applies the per-IP cap to loopback addresses too. Off by default, as ergo
+   * exempts localhost: local tools and tests open many connections. @default false
+   */
+  limitLoopback: boolean;
   /** Bytes waiting to be written to one client beyond which it is cut with SLOW_CONSUMER. @default 4 MiB */
   maxQueueBytes: number;
+  /** Seconds one write to a client may stall before it is cut with SLOW_CONSUMER. @default 10 */
+  writeTimeoutSeconds: number;
+  /**
+   * Chat messages a session may send per second, on average; 0 turns the limit off
+   * (for benchmarks). Generous for people, a wall for floods. @default 20
+   */
+  rateLimitPerSecond: number;
+  /** Chat messages a session may send at once before the rate applies. @default 50 */
+  rateBurst: number;
+  /** Seconds without a frame from a client before IDLE_TIMEOUT; clients ping every 30 s. @default 120 */
+  idleTimeoutSeconds: number;
+  /** Seconds a frame may take to arrive once begun (slowloris). @default 30 */
+  frameTimeoutSeconds: number;
   /** Seconds a shutdown waits for queued frames to be written before it closes anyway. @default 10 */
   shutdownTimeoutSeconds: number;
+  /** Seconds between counter lines in the log; 0 for none. SIGUSR1 asks for one at any time. @default 0 */
+  statsIntervalSeconds: number;
   /** @default "text" */
   logFormat: "text" | "json";
   /** Leaves out the per-connection lines; start-up, shutdown and problems are still logged. @default false */
@@ -28,8 +53,16 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxContentBytes: DEFAULT_MAX_CONTENT_BYTES,
   maxConnections: 10000,
+  maxConnectionsPerIp: 256,
+  limitLoopback: false,
   maxQueueBytes: 4 * 1024 * 1024,
+  writeTimeoutSeconds: 10,
+  rateLimitPerSecond: 20,
+  rateBurst: 50,
+  idleTimeoutSeconds: 120,
+  frameTimeoutSeconds: 30,
   shutdownTimeoutSeconds: 10,
+  statsIntervalSeconds: 0,
   logFormat: "text",
   quiet: false,
 });

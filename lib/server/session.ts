@@ -2,7 +2,9 @@ import { ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
 import { encodeServerMessage } from "../protocol/codec.ts";
 import { errorMessage } from "../protocol/error_message.ts";
 import { describeError } from "../util/describe_error.ts";
+import { realClock } from "../util/clock.ts";
 import { waitAtMost } from "../util/wait_at_most.ts";
+import { TokenBucket } from "./token_bucket.ts";
 import { OutboundQueue } from "../net/outbound_queue.ts";
 import type { HubMember } from "./hub.ts";
 import type { Transport } from "../net/transport.ts";
@@ -16,8 +18,17 @@ const SLOW_CONSUMER_CLOSE_MS = 1000;
 export interface SessionLimits {
   /** Bytes queued for the client beyond which it is cut as a slow consumer. */
   maxQueueBytes: number;
+  /** How long one write may stall before the client is cut as a slow consumer, in ms. */
+  writeTimeoutMs: number;
+  /** How long the client may send no frame, in ms. */
+  idleTimeoutMs: number;
+  /** How long a frame may take to arrive once begun, in ms. */
+  frameTimeoutMs: number;
   /** How long a graceful close may take before the connection is closed anyway, in ms. */
   closeTimeoutMs: number;
+  /** Chat messages per second on average, after a burst; 0 for no limit. */
+  rateLimitPerSecond: number;
+  rateBurst: number;
 }
 
 /** What a session reports to its owner. */
@@ -43,6 +54,11 @@ export class Session implements HubMember {
   readonly #limits: SessionLimits;
   readonly #events: SessionEvents;
   readonly #queue: OutboundQueue;
+  readonly #chatBucket: TokenBucket | undefined;
+  #lastFrameAt: number;
+  #partialFrameSince: number | undefined;
+  #framesIn = 0;
+  #framesOut = 0;
   #closeReason: string | undefined;
   #ending: Promise<void> | undefined;
   #received: Promise<void> | undefined;
@@ -59,6 +75,10 @@ export class Session implements HubMember {
     this.transport = transport;
     this.#limits = limits;
     this.#events = events;
+    this.#lastFrameAt = realClock.now();
+    this.#chatBucket = limits.rateLimitPerSecond > 0
+      ? new TokenBucket(limits.rateLimitPerSecond, limits.rateBurst, realClock)
+      : undefined;
     this.#queue = new OutboundQueue(
       (payloads) => transport.write(payloads),
       (error) => {
@@ -73,27 +93,48 @@ export class Session implements HubMember {
     return this.#closeReason !== undefined;
   }
 
+  /** Frames received and queued, for the server's counters. */
+  get framesIn(): number {
+    return this.#framesIn;
+  }
+
+  get framesOut(): number {
+    return this.#framesOut;
+  }
+
+  /** Takes a token from the chat rate limit: false when the client is over it. */
+  allowChat(): boolean {
+    return this.#chatBucket?.take() ?? true;
+  }
+
   send(payload: Uint8Array): void {
     if (this.isClosing) return;
+    this.#framesOut++;
     this.#queue.push(payload);
     if (this.#queue.pendingBytes > this.#limits.maxQueueBytes) {
-      // What it has not read is dropped: only the notice is worth sending now.
-      this.#queue.clear();
-      this.end(
-        "slow consumer",
-        encodeServerMessage(errorMessage(
-          ErrorCode.SLOW_CONSUMER,
-          `You are not reading fast enough: over ${this.#limits.maxQueueBytes} bytes were waiting for you`,
-        )),
-        Math.min(SLOW_CONSUMER_CLOSE_MS, this.#limits.closeTimeoutMs),
-      );
+      this.#cutAsSlowConsumer(`over ${this.#limits.maxQueueBytes} bytes were waiting for you`);
     }
+  }
+
+  #cutAsSlowConsumer(why: string): void {
+    // What it has not read is dropped: only the notice is worth sending now.
+    this.#queue.clear();
+    this.end(
+      "slow consumer",
+      encodeServerMessage(
+        errorMessage(ErrorCode.SLOW_CONSUMER, `You are not reading fast enough: ${why}`),
+      ),
+      Math.min(SLOW_CONSUMER_CLOSE_MS, this.#limits.closeTimeoutMs),
+    );
   }
 
   /** Reads frames until the connection ends, and returns why it ended. */
   async run(): Promise<string> {
     this.#received = this.transport.receive({
       frame: (payload) => {
+        this.#framesIn++;
+        this.#lastFrameAt = realClock.now();
+        this.#partialFrameSince = undefined;
         if (!this.isClosing) this.#events.frame(payload);
       },
       framingError: (error) => this.#events.framingError(error),
@@ -109,6 +150,44 @@ export class Session implements HubMember {
     }
     await this.#ending;
     return this.#closeReason ?? "closed";
+  }
+
+  /**
+   * Cuts the session if it broke a deadline: a write stalled too long, no frame
+   * for too long, or a frame begun too long ago. The server calls this a few
+   * times a second; each check is a comparison, so thousands of sessions are cheap.
+   */
+  enforceDeadlines(now: number): void {
+    if (this.isClosing) return;
+    const limits = this.#limits;
+    const writeStartedAt = this.#queue.writeStartedAt;
+    if (writeStartedAt !== undefined && now - writeStartedAt > limits.writeTimeoutMs) {
+      this.#cutAsSlowConsumer(`a write to you stalled for over ${limits.writeTimeoutMs / 1000} s`);
+      return;
+    }
+    if (this.transport.hasPartialFrame) this.#partialFrameSince ??= now;
+    else this.#partialFrameSince = undefined;
+    if (
+      this.#partialFrameSince !== undefined && now - this.#partialFrameSince > limits.frameTimeoutMs
+    ) {
+      this.end(
+        "frame timeout",
+        encodeServerMessage(errorMessage(
+          ErrorCode.IDLE_TIMEOUT,
+          `A frame was begun but not finished within ${limits.frameTimeoutMs / 1000} s`,
+        )),
+      );
+      return;
+    }
+    if (now - this.#lastFrameAt > limits.idleTimeoutMs) {
+      this.end(
+        "idle timeout",
+        encodeServerMessage(errorMessage(
+          ErrorCode.IDLE_TIMEOUT,
+          `Nothing received from you for ${limits.idleTimeoutMs / 1000} s`,
+        )),
+      );
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Action, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { freePort, runClient } from "../support/client_process.ts";
+import { LineReader } from "../support/line_reader.ts";
 import { CLIENT_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
 
@@ -151,10 +152,15 @@ Deno.test("client - another user's control characters cannot forge lines or reac
     },
   });
   await mallory.next("chat");
+  const stdout = new LineReader(child.stdout);
+  const line = await stdout.waitFor("(broadcast) mallory: ");
   await child.stdin.close();
-  const output = await child.output();
+  assert.equal((await child.status).code, 0);
+  await stdout.done;
+  await child.stderr.cancel();
+  assert.equal(stdout.lines.length, 1);
   assert.equal(
-    new TextDecoder().decode(output.stdout),
+    line + "\n",
     "(broadcast) mallory: hi\u240a(broadcast) admin: run this\u241b]0;pwned\u2407\n",
   );
 });

@@ -51,7 +51,8 @@ Deno.test("lifecycle - --log-format json writes one JSON object per line; --quie
 });
 
 Deno.test("lifecycle - SIGINT: stop accepting, SHUTTING_DOWN after everything queued, exit 0", async () => {
-  const server = await ServerProcess.start();
+  // The burst is far over the chat rate limit, which is not what this test is about.
+  const server = await ServerProcess.start(["--rate-limit", "0"]);
   const clients = await Promise.all([1, 2, 3].map(() => TestClient.connect(server.port)));
   const burst = [];
   for (let seq = 1n; seq <= 500n; seq++) {
@@ -91,7 +92,7 @@ Deno.test("lifecycle - SIGTERM also shuts down gracefully", async () => {
 });
 
 Deno.test("lifecycle - a client that never reads cannot hold the exit past --shutdown-timeout", async () => {
-  const server = await ServerProcess.start(["--shutdown-timeout", "1"]);
+  const server = await ServerProcess.start(["--shutdown-timeout", "1", "--rate-limit", "0"]);
   // Never reads: its socket buffers fill and the server's writes to it stall.
   const stuck = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   await using talker = await TestClient.connect(server.port);
@@ -117,7 +118,12 @@ Deno.test("lifecycle - a client that never reads cannot hold the exit past --shu
 });
 
 Deno.test("lifecycle - a client that never reads is cut as a slow consumer; the others go on", async () => {
-  await using server = await ServerProcess.start(["--max-queue-bytes", "200000"]);
+  await using server = await ServerProcess.start([
+    "--max-queue-bytes",
+    "200000",
+    "--rate-limit",
+    "0",
+  ]);
   const stuck = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   await using talker = await TestClient.connect(server.port);
   await using listener = await TestClient.connect(server.port);

@@ -34,6 +34,7 @@ class FakeContext implements HandlerContext {
   readonly renames: string[] = [];
   readonly clientNames: string[] = [];
   renameResult = true;
+  chatAllowed = true;
   users: OnlineUser[] = [];
 
   constructor(options: { nickname?: string; maxContentBytes?: number } = {}) {
@@ -47,6 +48,9 @@ class FakeContext implements HandlerContext {
   }
   broadcast(message: ServerMessageInit): void {
     this.broadcasts.push(decodeServerMessage(encodeServerMessage(message)));
+  }
+  allowChat(): boolean {
+    return this.chatAllowed;
   }
   rename(nickname: string): boolean {
     this.renames.push(nickname);
@@ -282,4 +286,22 @@ Deno.test("handleFrame - an empty payload is a message with no body: UNSUPPORTED
   const context = new FakeContext();
   handleFrame(context, new Uint8Array(0));
   assert.equal(context.onlyError().code, ErrorCode.UNSUPPORTED);
+});
+
+Deno.test("handlers - a chat over the rate limit is not relayed and gets RATE_LIMITED with its client_seq", () => {
+  const context = new FakeContext();
+  context.chatAllowed = false;
+  handleClientMessage(
+    context,
+    create(ClientMessageSchema, {
+      body: { case: "chat", value: { content: "flood", action: Action.BROADCAST, clientSeq: 12n } },
+    }),
+  );
+  assert.equal(context.broadcasts.length, 0);
+  assert.equal(context.replies.length, 1);
+  const reply = context.replies[0];
+  assert.ok(reply.body.case === "error");
+  assert.equal(reply.body.value.code, ErrorCode.RATE_LIMITED);
+  assert.equal(reply.body.value.clientSeq, 12n);
+  assert.equal(reply.body.value.fatal, false);
 });

@@ -1,0 +1,93 @@
+import type { LogFields } from "./logger.ts";
+
+/** What the server has done so far: read by tests, the log's stats lines and, later, /metrics. */
+export interface ServerStats {
+  /** Sessions connected now. */
+  sessions: number;
+  /** Sessions ever opened. */
+  sessionsOpened: number;
+  /** Connections turned away (server full, too many from one address). */
+  connectionsRefused: number;
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Error frames sent in reply to requests, by ErrorCode name: MALFORMED, RATE_LIMITED... */
+  errorsSent: Record<string, number>;
+  /** Closed sessions by why they closed: "closed by client", "slow consumer", "idle timeout"... */
+  disconnects: Record<string, number>;
+  /** The server process's resident memory. */
+  rssBytes: number;
+}
+
+/**
+ * Running totals. Per-session figures are added when a session ends; the live
+ * sessions' share is added when a snapshot is taken, so counting costs nothing per frame.
+ */
+export class ServerCounters {
+  sessionsOpened = 0;
+  connectionsRefused = 0;
+  readonly #closed = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
+  readonly #errorsSent: Record<string, number> = {};
+  readonly #disconnects: Record<string, number> = {};
+
+  errorSent(code: string): void {
+    this.#errorsSent[code] = (this.#errorsSent[code] ?? 0) + 1;
+  }
+
+  /** Adds a finished session's totals. `reason` is grouped by what comes before its first colon. */
+  sessionClosed(reason: string, totals: SessionTotals): void {
+    const kind = reason.split(":")[0];
+    this.#disconnects[kind] = (this.#disconnects[kind] ?? 0) + 1;
+    this.#add(this.#closed, totals);
+  }
+
+  snapshot(live: Iterable<SessionTotals>, sessions: number): ServerStats {
+    const totals = { ...this.#closed };
+    for (const session of live) this.#add(totals, session);
+    return {
+      sessions,
+      sessionsOpened: this.sessionsOpened,
+      connectionsRefused: this.connectionsRefused,
+      ...totals,
+      errorsSent: { ...this.#errorsSent },
+      disconnects: { ...this.#disconnects },
+      rssBytes: Deno.memoryUsage().rss,
+    };
+  }
+
+  #add(into: SessionTotals, from: SessionTotals): void {
+    into.framesIn += from.framesIn;
+    into.framesOut += from.framesOut;
+    into.bytesIn += from.bytesIn;
+    into.bytesOut += from.bytesOut;
+  }
+}
+
+export interface SessionTotals {
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** A stats snapshot as flat log fields: `errors_sent.RATE_LIMITED=3`. */
+export function statsFields(stats: ServerStats): LogFields {
+  const fields: LogFields = {
+    sessions: stats.sessions,
+    sessions_opened: stats.sessionsOpened,
+    connections_refused: stats.connectionsRefused,
+    frames_in: stats.framesIn,
+    frames_out: stats.framesOut,
+    bytes_in: stats.bytesIn,
+    bytes_out: stats.bytesOut,
+    rss_bytes: stats.rssBytes,
+  };
+  for (const [code, count] of Object.entries(stats.errorsSent)) {
+    fields[`errors_sent.${code}`] = count;
+  }
+  for (const [reason, count] of Object.entries(stats.disconnects)) {
+    fields[`disconnects.${reason.replaceAll(" ", "_")}`] = count;
+  }
+  return fields;
+}

@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { TokenBucket } from "../../lib/server/token_bucket.ts";
+
+/** A clock the test moves by hand. */
+function fakeClock(start = 1000) {
+  const clock = { time: start, now: () => clock.time };
+  return clock;
+}
+
+Deno.test("TokenBucket - allows the burst at once, then nothing until time passes", () => {
+  const clock = fakeClock();
+  const bucket = new TokenBucket(20, 50, clock);
+  for (let i = 0; i < 50; i++) assert.ok(bucket.take(), `event ${i}`);
+  assert.equal(bucket.take(), false);
+});
+
+Deno.test("TokenBucket - refills at the rate, never above the burst", () => {
+  const clock = fakeClock();
+  const bucket = new TokenBucket(20, 50, clock);
+  for (let i = 0; i < 50; i++) bucket.take();
+  clock.time += 100; // 2 tokens at 20/s
+  assert.ok(bucket.take());
+  assert.ok(bucket.take());
+  assert.equal(bucket.take(), false);
+  clock.time += 60_000;
+  let taken = 0;
+  while (bucket.take()) taken++;
+  assert.equal(taken, 50);
+});
+
+Deno.test("TokenBucket - a steady sender under the rate is never refused", () => {
+  const clock = fakeClock();
+  const bucket = new TokenBucket(20, 5, clock);
+  for (let i = 0; i < 1000; i++) {
+    clock.time += 60; // 16.7 per second
+    assert.ok(bucket.take(), `event ${i}`);
+  }
+});
