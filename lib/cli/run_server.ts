@@ -17,11 +17,6 @@ export async function runServer(options: ServerOptions): Promise<number> {
     if (error instanceof ListenError) return fail(error.message);
     throw error;
   }
-  const addresses = clientAddresses(server.address.hostname, server.address.port);
-  logger.log("notice", "addresses", `clients can connect to ${addresses.join(", ")}`, {
-    addresses: addresses.join(" "),
-  });
-  logger.log("notice", "how_to_stop", "press Ctrl+C to stop");
   // A bug in one connection's handling must not take everyone else's chat down.
   globalThis.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
@@ -31,6 +26,13 @@ export async function runServer(options: ServerOptions): Promise<number> {
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGUSR1", () => server.logStats());
   const stopped = Promise.withResolvers<void>();
   using _signals = onStopSignal(() => server.shutdown().then(stopped.resolve, stopped.reject));
+
+  // Said last: once it is printed, every signal above is handled.
+  const addresses = clientAddresses(server.address.hostname, server.address.port);
+  logger.log("notice", "addresses", `clients can connect to ${addresses.join(", ")}`, {
+    addresses: addresses.join(" "),
+  });
+  logger.log("notice", "how_to_stop", "press Ctrl+C to stop");
   await stopped.promise;
   return 0;
 }

@@ -32,6 +32,11 @@ export interface ChatClientOptions {
   connectAttempts?: number;
   /** Reconnect, for as long as it takes, when an established connection drops. @default true */
   reconnect?: boolean;
+  /**
+   * After this long without sending anything, the client pings, so the server's
+   * idle timeout (120 s by default) never cuts a person who is only reading. @default 30000
+   */
+  keepaliveMs?: number;
   /** How long a new connection may take to send Welcome, in ms. @default 10000 */
   welcomeTimeoutMs?: number;
   /** @default 500 ms doubling up to 8 s, with jitter */
@@ -39,12 +44,6 @@ export interface ChatClientOptions {
   /** Receives every event, synchronously. */
   onEvent: (event: ClientEvent) => void;
 }
-
-/**
- * An idle client pings this often, so the server's idle timeout (120 s by default)
- * never cuts a person who is only reading.
- */
-const KEEPALIVE_MS = 30_000;
 
 /** Keepalive pings use nonces from here up, apart from the ones a user asks for. */
 const KEEPALIVE_NONCE_BASE = 1n << 62n;
@@ -81,6 +80,7 @@ export class ChatClient {
       connectAttempts: options.connectAttempts ?? 5,
       reconnect: options.reconnect ?? true,
       welcomeTimeoutMs: options.welcomeTimeoutMs ?? 10_000,
+      keepaliveMs: options.keepaliveMs ?? 30_000,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       onEvent: options.onEvent,
     };
@@ -144,7 +144,7 @@ export class ChatClient {
 
   /** Pings when nothing was sent for a while, so the server knows we are still here. */
   #keepAlive(): void {
-    if (Date.now() - this.#lastSentAt < KEEPALIVE_MS) return;
+    if (Date.now() - this.#lastSentAt < this.#options.keepaliveMs) return;
     this.#send({ body: { case: "ping", value: { nonce: this.#nextKeepaliveNonce++ } } });
   }
 
@@ -179,7 +179,7 @@ export class ChatClient {
         this.#options.welcomeTimeoutMs,
       );
       this.#lastSentAt = Date.now();
-      const keepalive = setInterval(() => this.#keepAlive(), KEEPALIVE_MS / 3);
+      const keepalive = setInterval(() => this.#keepAlive(), this.#options.keepaliveMs / 3);
       const reason = await connection.run((message) => {
         if (message.body.case === "welcome") clearTimeout(welcomeTimer);
         this.#receive(connection, message);

@@ -45,6 +45,8 @@ export class ServerProcess implements AsyncDisposable {
       const line = await stdout.waitFor(/listening on /, 60_000);
       // Text and JSON logs alike: "listening on 127.0.0.1:38393".
       const port = Number(/listening on [^\s"]*:(\d+)/.exec(line)![1]);
+      // Printed once the server handles its signals (SIGINT, SIGUSR1...).
+      await stdout.waitFor("press Ctrl+C to stop", 60_000);
       return new ServerProcess(port, process, stdout, stderr);
     } catch (error) {
       process.kill("SIGKILL");
