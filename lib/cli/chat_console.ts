@@ -46,6 +46,8 @@ export class ChatConsole {
   #pendingNick = 0;
   #nextNonce = 1n;
   #requestFailed = false;
+  /** When the connection was lost, until the next Welcome. */
+  #disconnectedAt: number | undefined;
   #settledWaiters: (() => void)[] = [];
   readonly #connected = Promise.withResolvers<boolean>();
 
@@ -162,9 +164,18 @@ export class ChatConsole {
         if (event.requestedNickname !== "") this.#pendingNick++;
         this.#connected.resolve(true);
         if (!this.#options.repliesOnly) output.status(style.notice(formatWelcome(event.welcome)));
+        if (this.#disconnectedAt !== undefined) {
+          // The server keeps no history: say plainly that the gap is gone.
+          const gap = seconds(Date.now() - this.#disconnectedAt);
+          output.status(
+            style.notice(`* reconnected after ${gap}; messages sent meanwhile are not shown`),
+          );
+          this.#disconnectedAt = undefined;
+        }
         output.prompt?.(this.prompt);
         return;
       case "disconnected": {
+        this.#disconnectedAt ??= Date.now();
         const lost = this.pendingReplies;
         this.#forgetPending();
         const retry = event.retryInMs === undefined
