@@ -29,12 +29,6 @@ async function drain(conn: Deno.Conn): Promise<void> {
   }
 }
 
-async function stats(server: ServerProcess): Promise<Record<string, number>> {
-  const from = server.stdout.lines.length;
-  server.process.kill("SIGUSR1");
-  return JSON.parse(await server.stdout.waitFor(/"event":"stats"/, 10_000, from));
-}
-
 /** One round: CLEAN clean closes, RESETS resets mid-frame and HALF_CLOSED half-closes, all at once. */
 async function churn(port: number): Promise<void> {
   const cleanCycles = repeat(CLEAN, async () => {
@@ -93,7 +87,7 @@ Deno.test("churn - 2 x 10,000 connects and disconnects (clean, reset mid-frame, 
       observer.sessionId,
     ]);
 
-    const after = await stats(server);
+    const after = await server.stats();
     assert.equal(after.sessions, 1);
     assert.equal(after.sessions_opened, total + 1);
     rssMiB.push(after.rss_bytes / 1048576);

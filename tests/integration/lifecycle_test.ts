@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Action, ErrorCode, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
+import { flood } from "../support/messages.ts";
 
 async function runServerCommand(
   args: string[],
@@ -54,16 +55,7 @@ Deno.test("lifecycle - SIGINT: stop accepting, SHUTTING_DOWN after everything qu
   // The burst is far over the chat rate limit, which is not what this test is about.
   const server = await ServerProcess.start(["--rate-limit", "0"]);
   const clients = await Promise.all([1, 2, 3].map(() => TestClient.connect(server.port)));
-  const burst = [];
-  for (let seq = 1n; seq <= 500n; seq++) {
-    burst.push({
-      body: {
-        case: "chat" as const,
-        value: { content: `m${seq}`, action: Action.BROADCAST, clientSeq: seq },
-      },
-    });
-  }
-  await clients[0].send(...burst);
+  await clients[0].send(...flood(500, "m"));
   await clients[1].next("chat");
   const status = await server.stop("SIGINT");
   assert.equal(status.code, 0);
@@ -96,17 +88,7 @@ Deno.test("lifecycle - a client that never reads cannot hold the exit past --shu
   // Never reads: its socket buffers fill and the server's writes to it stall.
   const stuck = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   await using talker = await TestClient.connect(server.port);
-  const big = "x".repeat(4000);
-  const flood = [];
-  for (let seq = 1n; seq <= 500n; seq++) {
-    flood.push({
-      body: {
-        case: "chat" as const,
-        value: { content: big, action: Action.BROADCAST, clientSeq: seq },
-      },
-    });
-  }
-  await talker.send(...flood);
+  await talker.send(...flood(500));
   await talker.take("chat", 500, 30_000);
   const stopping = Date.now();
   const status = await server.stop("SIGINT", 15_000);
@@ -127,17 +109,7 @@ Deno.test("lifecycle - a client that never reads is cut as a slow consumer; the 
   const stuck = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   await using talker = await TestClient.connect(server.port);
   await using listener = await TestClient.connect(server.port);
-  const big = "x".repeat(4000);
-  const flood = [];
-  for (let seq = 1n; seq <= 4000n; seq++) {
-    flood.push({
-      body: {
-        case: "chat" as const,
-        value: { content: big, action: Action.BROADCAST, clientSeq: seq },
-      },
-    });
-  }
-  await talker.send(...flood);
+  await talker.send(...flood(4000));
   // More than the kernel's socket buffers can hold for the client that does not read.
   assert.equal((await listener.take("chat", 4000, 30_000)).length, 4000);
   await server.stdout.waitFor(/disconnected 127\.0\.0\.1:\d+ guest-1: slow consumer/);

@@ -4,20 +4,7 @@ import { ChatClient, type ClientEvent } from "../../lib/client/chat_client.ts";
 import { deadline } from "../support/deadline.ts";
 import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
-
-const chat = (content: string, action: Action, clientSeq: bigint) => ({
-  body: { case: "chat" as const, value: { content, action, clientSeq } },
-});
-
-const flood = (count: number, content = "x".repeat(4000)) =>
-  Array.from({ length: count }, (_, i) => chat(content, Action.BROADCAST, BigInt(i + 1)));
-
-/** The server's counters, asked for with SIGUSR1, from its JSON log. */
-async function stats(server: ServerProcess): Promise<Record<string, number>> {
-  const from = server.stdout.lines.length;
-  server.process.kill("SIGUSR1");
-  return JSON.parse(await server.stdout.waitFor(/"event":"stats"/, 10_000, from));
-}
+import { chat, flood } from "../support/messages.ts";
 
 Deno.test("limits - a chat flood past the burst is not relayed: RATE_LIMITED with each client_seq", async () => {
   await using server = await ServerProcess.start(["--rate-limit", "1", "--rate-burst", "3"]);
@@ -107,7 +94,7 @@ Deno.test("limits - a write stalled past --write-timeout cuts the client as a sl
   await talker.send(...flood(4000));
   await talker.take("chat", 4000, 30_000);
   await server.stdout.waitFor(/"reason":"slow consumer"/);
-  assert.equal((await stats(server))["disconnects.slow_consumer"], 1);
+  assert.equal((await server.stats())["disconnects.slow_consumer"], 1);
   stuck.close();
 });
 
@@ -139,13 +126,13 @@ Deno.test("limits - loopback is exempt from the per-IP cap by default", async ()
 
 Deno.test("limits - the counters move: sessions, frames, bytes, errors by code", async () => {
   await using server = await ServerProcess.start(["--log-format", "json", "--quiet"]);
-  const before = await stats(server);
+  const before = await server.stats();
   assert.equal(before.sessions, 0);
   await using client = await TestClient.connect(server.port);
   await client.sendRaw(new Uint8Array([3, 0x12, 0x09, 0x0a])); // MALFORMED
   await client.send({ body: { case: "ping", value: { nonce: 1n } } });
   await client.next("pong");
-  const after = await stats(server);
+  const after = await server.stats();
   assert.equal(after.sessions, 1);
   assert.equal(after.sessions_opened, 1);
   assert.equal(after.frames_in, 2);

@@ -55,6 +55,16 @@ export class ServerProcess implements AsyncDisposable {
     }
   }
 
+  /**
+   * The server's counters, asked for with SIGUSR1. Needs a server started with
+   * `--log-format json`, whose stats line carries them as fields.
+   */
+  async stats(): Promise<Record<string, number>> {
+    const from = this.stdout.lines.length;
+    this.process.kill("SIGUSR1");
+    return JSON.parse(await this.stdout.waitFor(/"event":"stats"/, 10_000, from));
+  }
+
   /** Sends a signal and waits for the exit status. */
   async stop(signal: Deno.Signal = "SIGINT", ms = 20_000): Promise<Deno.CommandStatus> {
     try {
