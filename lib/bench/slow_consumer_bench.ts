@@ -12,6 +12,9 @@ import { configureProgram, runProgram } from "../cli/run_program.ts";
 
 const SERVER = new URL("../../server.ts", import.meta.url).pathname;
 
+/** Broadcasts the publisher may have in flight. */
+const WINDOW = 64;
+
 interface Result {
   stalled: boolean;
   deliveries: number;
@@ -58,32 +61,44 @@ async function run(
   })();
 
   const stall = stalled ? await Deno.connect({ hostname: "127.0.0.1", port }) : undefined;
-  let received = 0;
-  const allReceived = Promise.withResolvers<void>();
   const expected = clients * messages;
-  const connections = await Promise.all(Array.from({ length: clients }, async () => {
+  let received = 0;
+  let publisherReceived = 0;
+  let progress = Promise.withResolvers<void>();
+  const lost = Promise.withResolvers<never>();
+  const nextProgress = async () => {
+    await Promise.race([progress.promise, lost.promise]);
+    progress = Promise.withResolvers<void>();
+  };
+  const connections = await Promise.all(Array.from({ length: clients }, async (_, index) => {
     const connection = await ChatConnection.open("127.0.0.1", port);
     connection.run((message) => {
-      if (message.body.case === "chat" && ++received === expected) allReceived.resolve();
-    });
+      if (message.body.case !== "chat") return;
+      received++;
+      if (index === 0) publisherReceived++;
+      progress.resolve();
+    }).then((reason) => lost.reject(new Error(`a receiving client was disconnected: ${reason}`)));
     return connection;
   }));
 
   const content = "x".repeat(size);
   const publisher = connections[0];
   const start = performance.now();
-  // Batches of 100 per tick keep the publisher from queueing everything at once.
+  // The publisher keeps at most WINDOW of its broadcasts in flight (its own copies
+  // tell it what has gone round), so the receivers' queues stay small.
   for (let seq = 1; seq <= messages; seq++) {
+    while (seq - publisherReceived > WINDOW) await nextProgress();
     publisher.send({
       body: { case: "chat", value: { content, action: Action.BROADCAST, clientSeq: BigInt(seq) } },
     });
-    if (seq % 100 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
   }
-  await allReceived.promise;
+  while (received < expected) await nextProgress();
   const seconds = (performance.now() - start) / 1000;
 
   const status = await Deno.readTextFile(`/proc/${server.pid}/status`);
   const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  // From here on, disconnects are ours.
+  lost.promise.catch(() => {});
   await Promise.all(connections.map((connection) => connection.close()));
   stall?.close();
   server.kill("SIGINT");
