@@ -43,3 +43,24 @@ export function parseNonNegativeNumber(value: string): number {
   }
   return Number(value);
 }
+
+/** "https://a.example,http://localhost:3000" or "*": origins as browsers send them. */
+export function parseOrigins(value: string): string[] {
+  const origins = value.split(",").map((origin) => origin.trim()).filter((origin) => origin !== "");
+  for (const origin of origins) {
+    if (origin === "*") continue;
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new InvalidArgumentError(
+        `"${origin}" is not an origin such as https://chat.example.com.`,
+      );
+    }
+    if (url.origin !== origin) {
+      throw new InvalidArgumentError(`"${origin}" is not an origin; did you mean ${url.origin}?`);
+    }
+  }
+  if (origins.length === 0) throw new InvalidArgumentError("Expected at least one origin.");
+  return origins;
+}

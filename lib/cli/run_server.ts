@@ -1,5 +1,6 @@
 import { ChatServer } from "../server/chat_server.ts";
 import { ListenError } from "../server/errors.ts";
+import { HttpGateway } from "../server/http_gateway.ts";
 import { createLogger } from "../server/logger.ts";
 import type { ServerOptions } from "../server/options.ts";
 import { clientAddresses } from "./client_addresses.ts";
@@ -24,14 +25,44 @@ export async function runServer(options: ServerOptions): Promise<number> {
   });
   // SIGUSR1 asks for the counters, as `kill -USR1 <pid>`; Windows has no such signal.
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGUSR1", () => server.logStats());
+  let gateway: HttpGateway | undefined;
+  if (options.httpPort > 0) {
+    try {
+      gateway = new HttpGateway(server, {
+        hostname: options.host,
+        port: options.httpPort,
+        allowedOrigins: options.allowedOrigins,
+      });
+    } catch (error) {
+      await server.shutdown();
+      if (error instanceof ListenError) return fail(error.message);
+      throw error;
+    }
+  }
   const stopped = Promise.withResolvers<void>();
-  using _signals = onStopSignal(() => server.shutdown().then(stopped.resolve, stopped.reject));
+  using _signals = onStopSignal(() =>
+    Promise.all([gateway?.shutdown(), server.shutdown()]).then(
+      () => stopped.resolve(),
+      stopped.reject,
+    )
+  );
 
   // Said last: once it is printed, every signal above is handled.
   const addresses = clientAddresses(server.address.hostname, server.address.port);
   logger.log("notice", "addresses", `clients can connect to ${addresses.join(", ")}`, {
     addresses: addresses.join(" "),
   });
+  if (gateway !== undefined) {
+    const pages = clientAddresses(gateway.address.hostname, gateway.address.port);
+    logger.log(
+      "notice",
+      "browser",
+      `open ${pages.map((page) => `http://${page}`).join(" or ")} in a browser`,
+      {
+        urls: pages.map((page) => `http://${page}`).join(" "),
+      },
+    );
+  }
   logger.log("notice", "how_to_stop", "press Ctrl+C to stop");
   await stopped.promise;
   return 0;

@@ -4,6 +4,7 @@ import { VERSION } from "../version.ts";
 import {
   parseCount,
   parseNonNegativeNumber,
+  parseOrigins,
   parsePort,
   parsePositiveInteger,
   parseSeconds,
@@ -19,6 +20,17 @@ export async function parseServerCommandLine(args: string[]): Promise<ServerOpti
     .version(VERSION, "-V, --version")
     .option("--host <address>", "address to listen on", defaults.host)
     .option("-p, --port <port>", "TCP port (0 picks a free one)", parsePort, defaults.port)
+    .option(
+      "--http-port <port>",
+      "HTTP port for the browser page, /ws, /healthz and /metrics (0: no HTTP)",
+      parsePort,
+      defaults.httpPort,
+    )
+    .option(
+      "--allowed-origins <origins>",
+      "comma-separated origins whose pages may open /ws, or * (default: this host and localhost)",
+      parseOrigins,
+    )
     .option(
       "--max-frame-bytes <bytes>",
       "largest frame accepted; a larger one closes the connection",
@@ -107,6 +119,8 @@ export async function parseServerCommandLine(args: string[]): Promise<ServerOpti
   return {
     host: options.host,
     port: options.port,
+    httpPort: options.httpPort,
+    allowedOrigins: options.allowedOrigins,
     maxFrameBytes: options.maxFrameBytes,
     maxContentBytes: options.maxContentBytes,
     maxConnections: options.maxConnections,

@@ -8,6 +8,7 @@ const READ_BUFFER_BYTES = 16 * 1024;
 
 /** A Transport over a TCP connection, with varint-length-delimited frames. */
 export class TcpTransport implements Transport {
+  readonly kind = "tcp";
   readonly peer: string;
   readonly remoteHostname: string;
   bytesRead = 0;

@@ -7,6 +7,8 @@ export interface ReceiveHandlers {
    * input after it is read and discarded until the connection ends.
    */
   framingError(error: Error): void;
+  /** A message that can never be a frame, such as WebSocket text; the connection goes on. */
+  unreadable(reason: string): void;
 }
 
 /**
@@ -14,6 +16,8 @@ export interface ReceiveHandlers {
  * the socket and its framing; sessions only ever see whole frame payloads.
  */
 export interface Transport {
+  /** What carries it, for logs and metrics. */
+  readonly kind: "tcp" | "websocket";
   /** The peer's address, for logs: "127.0.0.1:53412". */
   readonly peer: string;
   /** The peer's IP address alone, for per-address limits: "127.0.0.1". */

@@ -19,6 +19,7 @@ import {
 } from "./server_counters.ts";
 import { Session, type SessionLimits } from "./session.ts";
 import { realClock } from "../util/clock.ts";
+import { EventLoopLag } from "./event_loop_lag.ts";
 import { TcpTransport } from "../net/tcp_transport.ts";
 import type { Transport } from "../net/transport.ts";
 
@@ -47,6 +48,7 @@ export class ChatServer implements AsyncDisposable {
   readonly #connectionsPerIp = new Map<string, number>();
   readonly #counters = new ServerCounters();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
+  readonly #eventLoopLag = new EventLoopLag();
   #nextSessionId = 1n;
   #refusing = 0;
   #shutdown: Promise<void> | undefined;
@@ -80,8 +82,14 @@ export class ChatServer implements AsyncDisposable {
 
   /** The counters now. */
   stats(): ServerStats {
-    const live = [...this.#sessions.values()].map(sessionTotals);
-    return this.#counters.snapshot(live, this.#sessions.size);
+    const sessions = [...this.#sessions.values()];
+    const byTransport: Record<string, number> = { tcp: 0, websocket: 0 };
+    for (const session of sessions) byTransport[session.transport.kind]++;
+    return this.#counters.snapshot(
+      sessions.map(sessionTotals),
+      byTransport,
+      this.#eventLoopLag.lagMs,
+    );
   }
 
   /** Writes the counters to the log as one line. */
@@ -123,6 +131,7 @@ export class ChatServer implements AsyncDisposable {
 
   async #stop(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
+    this.#eventLoopLag.stop();
     this.#listener.close();
     await this.#acceptLoop;
     this.#logger.log("notice", "shutting_down", `shutting down: ${this.#sessions.size} sessions`, {
@@ -170,14 +179,26 @@ export class ChatServer implements AsyncDisposable {
         conn.close();
         continue;
       }
-      const refusal = this.#refusal(transport.remoteHostname);
-      if (refusal === undefined) this.#track(this.#serve(transport));
-      else if (this.#refusing < MAX_REFUSALS_IN_PROGRESS) {
-        this.#track(this.#refuse(transport, refusal));
-      } else {
-        this.#counters.connectionsRefused++;
-        transport.close();
-      }
+      this.serve(transport);
+    }
+  }
+
+  /**
+   * Takes a new connection, from the TCP listener or another gateway (WebSocket):
+   * it becomes a session, or is refused when the server or its address is full.
+   */
+  serve(transport: Transport): void {
+    if (this.#shutdown !== undefined) {
+      transport.close();
+      return;
+    }
+    const refusal = this.#refusal(transport.remoteHostname);
+    if (refusal === undefined) this.#track(this.#serve(transport));
+    else if (this.#refusing < MAX_REFUSALS_IN_PROGRESS) {
+      this.#track(this.#refuse(transport, refusal));
+    } else {
+      this.#counters.connectionsRefused++;
+      transport.close();
     }
   }
 
@@ -212,6 +233,7 @@ export class ChatServer implements AsyncDisposable {
       const session = new Session(0n, "", transport, this.#sessionLimits, {
         frame() {},
         framingError() {},
+        unreadable() {},
         closing() {},
       });
       const running = session.run();
@@ -230,6 +252,7 @@ export class ChatServer implements AsyncDisposable {
     const before = this.#sessions.size;
     const session: Session = new Session(id, guestNickname(id), transport, this.#sessionLimits, {
       frame: (payload) => handleFrame(context, payload),
+      unreadable: (reason) => context.reply(errorMessage(ErrorCode.MALFORMED, reason)),
       framingError: (error) => {
         session.end(
           "frame too large",
@@ -327,7 +350,10 @@ export class ChatServer implements AsyncDisposable {
         session.send(encodeServerMessage(message));
       },
       allowChat: () => session.allowChat(),
-      broadcast: (message) => hub.broadcast(message),
+      broadcast: (message) => {
+        this.#counters.broadcasts++;
+        hub.broadcast(message);
+      },
       rename(nickname) {
         const previous = session.nickname;
         if (!hub.rename(session, nickname)) return false;

@@ -9,6 +9,13 @@ export interface ServerOptions {
   host: string;
   /** The TCP port; 0 picks a free one. @default 8080, as the original program */
   port: number;
+  /** The HTTP port for the browser page, /ws, /healthz and /metrics; 0 turns HTTP off. @default 8081 */
+  httpPort: number;
+  /**
+   * Origins whose pages may open /ws ("*" for any). Undefined: the server's own
+   * host and localhost, which guards against cross-site WebSocket hijacking. @default undefined
+   */
+  allowedOrigins: string[] | undefined;
   /** The largest frame payload accepted; a larger one closes the connection. @default 65536 */
   maxFrameBytes: number;
   /** The largest Chat.content, in UTF-8 bytes. @default 4096 */
@@ -50,6 +57,8 @@ export interface ServerOptions {
 export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   host: "0.0.0.0",
   port: 8080,
+  httpPort: 8081,
+  allowedOrigins: undefined,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxContentBytes: DEFAULT_MAX_CONTENT_BYTES,
   maxConnections: 10000,

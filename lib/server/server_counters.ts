@@ -4,6 +4,8 @@ import type { LogFields } from "./logger.ts";
 export interface ServerStats {
   /** Sessions connected now. */
   sessions: number;
+  /** Sessions connected now, by transport: tcp, websocket. */
+  sessionsByTransport: Record<string, number>;
   /** Sessions ever opened. */
   sessionsOpened: number;
   /** Connections turned away (server full, too many from one address). */
@@ -12,12 +14,16 @@ export interface ServerStats {
   framesOut: number;
   bytesIn: number;
   bytesOut: number;
+  /** Broadcasts accepted (each delivered to every session). */
+  broadcasts: number;
   /** Error frames sent in reply to requests, by ErrorCode name: MALFORMED, RATE_LIMITED... */
   errorsSent: Record<string, number>;
   /** Closed sessions by why they closed: "closed by client", "slow consumer", "idle timeout"... */
   disconnects: Record<string, number>;
   /** The server process's resident memory. */
   rssBytes: number;
+  /** How late the event loop ran a timer, lately: the server's own busyness. */
+  eventLoopLagMs: number;
 }
 
 /**
@@ -27,6 +33,7 @@ export interface ServerStats {
 export class ServerCounters {
   sessionsOpened = 0;
   connectionsRefused = 0;
+  broadcasts = 0;
   readonly #closed = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
   readonly #errorsSent: Record<string, number> = {};
   readonly #disconnects: Record<string, number> = {};
@@ -42,13 +49,20 @@ export class ServerCounters {
     this.#add(this.#closed, totals);
   }
 
-  snapshot(live: Iterable<SessionTotals>, sessions: number): ServerStats {
+  snapshot(
+    live: SessionTotals[],
+    sessionsByTransport: Record<string, number>,
+    eventLoopLagMs: number,
+  ): ServerStats {
     const totals = { ...this.#closed };
     for (const session of live) this.#add(totals, session);
     return {
-      sessions,
+      sessions: live.length,
+      sessionsByTransport,
       sessionsOpened: this.sessionsOpened,
       connectionsRefused: this.connectionsRefused,
+      broadcasts: this.broadcasts,
+      eventLoopLagMs,
       ...totals,
       errorsSent: { ...this.#errorsSent },
       disconnects: { ...this.#disconnects },
@@ -81,8 +95,13 @@ export function statsFields(stats: ServerStats): LogFields {
     frames_out: stats.framesOut,
     bytes_in: stats.bytesIn,
     bytes_out: stats.bytesOut,
+    broadcasts: stats.broadcasts,
     rss_bytes: stats.rssBytes,
+    event_loop_lag_ms: stats.eventLoopLagMs,
   };
+  for (const [kind, count] of Object.entries(stats.sessionsByTransport)) {
+    fields[`sessions.${kind}`] = count;
+  }
   for (const [code, count] of Object.entries(stats.errorsSent)) {
     fields[`errors_sent.${code}`] = count;
   }

@@ -37,6 +37,8 @@ export interface SessionEvents {
   frame(payload: Uint8Array): void;
   /** The stream could not be framed; the owner decides what to tell the client. */
   framingError(error: Error): void;
+  /** A message that can never be a frame arrived (WebSocket text); the session goes on. */
+  unreadable(reason: string): void;
   /** The session began to close: from now on it is out of the chat. Called once. */
   closing(): void;
 }
@@ -138,6 +140,9 @@ export class Session implements HubMember {
         if (!this.isClosing) this.#events.frame(payload);
       },
       framingError: (error) => this.#events.framingError(error),
+      unreadable: (reason) => {
+        if (!this.isClosing) this.#events.unreadable(reason);
+      },
     });
     try {
       await this.#received;

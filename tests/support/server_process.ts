@@ -34,7 +34,8 @@ export class ServerProcess implements AsyncDisposable {
   ): Promise<ServerProcess> {
     const [command, ...launcherArgs] = launcher;
     const process = new Deno.Command(command, {
-      args: [...launcherArgs, "--host", "127.0.0.1", "--port", "0", ...args],
+      // No HTTP unless a test asks for it: many servers run at once, and 8081 is one port.
+      args: [...launcherArgs, "--host", "127.0.0.1", "--port", "0", "--http-port", "0", ...args],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -1,0 +1,93 @@
+import { FrameTooLargeError } from "../protocol/errors.ts";
+import { formatHostPort } from "./format_host_port.ts";
+import type { ReceiveHandlers, Transport } from "./transport.ts";
+
+/** How often a write checks whether the socket has sent what it was given. */
+const DRAIN_POLL_MS = 5;
+
+/**
+ * A Transport over a server-side WebSocket: one binary message is one frame, with
+ * no length prefix. The browser client and any WebSocket client speak it.
+ */
+export class WebSocketTransport implements Transport {
+  readonly kind = "websocket";
+  readonly peer: string;
+  readonly remoteHostname: string;
+  readonly hasPartialFrame = false;
+  bytesRead = 0;
+  bytesWritten = 0;
+  readonly #socket: WebSocket;
+  readonly #maxFrameBytes: number;
+  readonly #opened: Promise<void>;
+
+  constructor(socket: WebSocket, remote: Deno.NetAddr, maxFrameBytes: number) {
+    this.#socket = socket;
+    this.#maxFrameBytes = maxFrameBytes;
+    this.remoteHostname = remote.hostname;
+    this.peer = formatHostPort(remote.hostname, remote.port);
+    socket.binaryType = "arraybuffer";
+    this.#opened = socket.readyState === WebSocket.OPEN
+      ? Promise.resolve()
+      : new Promise((resolve, reject) => {
+        socket.addEventListener("open", () => resolve(), { once: true });
+        socket.addEventListener("close", () => reject(new Error("closed before it opened")), {
+          once: true,
+        });
+      });
+  }
+
+  receive(handlers: ReceiveHandlers): Promise<void> {
+    let framed = true;
+    this.#socket.addEventListener("message", (event: MessageEvent) => {
+      if (typeof event.data === "string") {
+        this.bytesRead += event.data.length;
+        if (framed) handlers.unreadable("Text messages are not understood; send binary protobuf");
+        return;
+      }
+      const payload = new Uint8Array(event.data as ArrayBuffer);
+      this.bytesRead += payload.length;
+      if (!framed) return;
+      if (payload.length > this.#maxFrameBytes) {
+        framed = false;
+        handlers.framingError(
+          new FrameTooLargeError(
+            `Cannot parse frame: length ${payload.length} exceeds ${this.#maxFrameBytes} bytes`,
+          ),
+        );
+        return;
+      }
+      handlers.frame(payload);
+    });
+    return new Promise((resolve) => {
+      this.#socket.addEventListener("close", () => resolve(), { once: true });
+    });
+  }
+
+  async write(payloads: readonly Uint8Array[]): Promise<void> {
+    await this.#opened;
+    for (const payload of payloads) {
+      this.#socket.send(payload);
+      this.bytesWritten += payload.length;
+    }
+    // send() never waits; the write is only done when the socket has sent it all,
+    // which is what lets the session's queue limits and write timeout see a slow reader.
+    while (this.#socket.bufferedAmount > 0 && this.#socket.readyState === WebSocket.OPEN) {
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    }
+    if (this.#socket.readyState !== WebSocket.OPEN) throw new Error("the WebSocket closed");
+  }
+
+  closeWrite(): Promise<void> {
+    // WebSocket has no half-close: the close handshake lets the peer close first.
+    this.close();
+    return Promise.resolve();
+  }
+
+  close(): void {
+    if (
+      this.#socket.readyState === WebSocket.OPEN || this.#socket.readyState === WebSocket.CONNECTING
+    ) {
+      this.#socket.close(1000);
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import type { ServerStats } from "./server_counters.ts";
+
+/**
+ * The counters in Prometheus' text exposition format (version 0.0.4), as served
+ * at /metrics. Names follow Prometheus' conventions: `_total` for counters, base units.
+ */
+export function formatMetrics(stats: ServerStats): string {
+  const lines: string[] = [];
+  const metric = (
+    name: string,
+    type: "counter" | "gauge",
+    help: string,
+    samples: [labels: Record<string, string>, value: number][],
+  ) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) {
+      const pairs = Object.entries(labels).map(([key, label]) => `${key}="${escapeLabel(label)}"`);
+      lines.push(`${name}${pairs.length > 0 ? `{${pairs.join(",")}}` : ""} ${value}`);
+    }
+  };
+  const single = (value: number): [Record<string, string>, number][] => [[{}, value]];
+
+  metric(
+    "chat_sessions",
+    "gauge",
+    "Sessions connected now, by transport.",
+    Object.entries(stats.sessionsByTransport).map(([transport, count]) => [{ transport }, count]),
+  );
+  metric(
+    "chat_sessions_opened_total",
+    "counter",
+    "Sessions ever opened.",
+    single(stats.sessionsOpened),
+  );
+  metric(
+    "chat_connections_refused_total",
+    "counter",
+    "Connections turned away: server full, or too many from one address.",
+    single(stats.connectionsRefused),
+  );
+  metric(
+    "chat_frames_received_total",
+    "counter",
+    "Frames received from clients.",
+    single(stats.framesIn),
+  );
+  metric("chat_frames_sent_total", "counter", "Frames queued to clients.", single(stats.framesOut));
+  metric(
+    "chat_bytes_received_total",
+    "counter",
+    "Bytes received from clients.",
+    single(stats.bytesIn),
+  );
+  metric("chat_bytes_sent_total", "counter", "Bytes written to clients.", single(stats.bytesOut));
+  metric("chat_broadcasts_total", "counter", "Broadcasts accepted.", single(stats.broadcasts));
+  metric(
+    "chat_errors_sent_total",
+    "counter",
+    "Error replies sent to clients, by code.",
+    Object.entries(stats.errorsSent).map(([code, count]) => [{ code }, count]),
+  );
+  metric(
+    "chat_disconnects_total",
+    "counter",
+    "Sessions closed, by reason.",
+    Object.entries(stats.disconnects).map(([reason, count]) => [{ reason }, count]),
+  );
+  metric(
+    "chat_slow_consumer_disconnects_total",
+    "counter",
+    "Sessions cut because they did not read fast enough.",
+    single(stats.disconnects["slow consumer"] ?? 0),
+  );
+  metric(
+    "chat_rate_limited_total",
+    "counter",
+    "Chat messages refused for being over the rate limit.",
+    single(stats.errorsSent["RATE_LIMITED"] ?? 0),
+  );
+  metric(
+    "chat_event_loop_lag_seconds",
+    "gauge",
+    "How late the server's event loop ran its last timer.",
+    single(stats.eventLoopLagMs / 1000),
+  );
+  metric(
+    "process_resident_memory_bytes",
+    "gauge",
+    "Resident memory of the server process.",
+    single(stats.rssBytes),
+  );
+  return lines.join("\n") + "\n";
+}
+
+function escapeLabel(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
