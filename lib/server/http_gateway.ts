@@ -95,10 +95,10 @@ export class HttpGateway {
       // Cross-site WebSocket hijacking: another site's page must not chat as our user.
       return new Response(`Origin not allowed: ${origin}\n`, { status: 403 });
     }
+    // Read before the upgrade, which ends the request and its info with it.
+    const remote = info.remoteAddr;
     const { socket, response } = Deno.upgradeWebSocket(request);
-    this.#chat.serve(
-      new WebSocketTransport(socket, info.remoteAddr, this.#chat.options.maxFrameBytes),
-    );
+    this.#chat.serve(new WebSocketTransport(socket, remote, this.#chat.options.maxFrameBytes));
     return response;
   }
 }

@@ -1,0 +1,197 @@
+import assert from "node:assert/strict";
+import { Action, ErrorCode, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
+import { freePort } from "../support/client_process.ts";
+import { chat } from "../support/messages.ts";
+import { ServerProcess } from "../support/server_process.ts";
+import { TestClient } from "../support/test_client.ts";
+import { WebSocketTestClient } from "../support/websocket_test_client.ts";
+
+/** A server with HTTP on a free port. */
+async function startWithHttp(args: string[] = []) {
+  const httpPort = freePort();
+  const server = await ServerProcess.start(["--http-port", String(httpPort), ...args]);
+  await server.stdout.waitFor(`open http://127.0.0.1:${httpPort} in a browser`);
+  return { server, httpPort };
+}
+
+/** Prometheus text exposition, as name{labels} -> value. */
+function parseMetrics(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const match = /^([a-z_]+(?:\{[^}]*\})?) (-?[\d.e+-]+)$/.exec(line);
+    assert.ok(match, `not a sample line: ${line}`);
+    samples.set(match[1], Number(match[2]));
+  }
+  return samples;
+}
+
+Deno.test("websocket - browser sessions are ordinary sessions: same hub as TCP, presence and who", async () => {
+  const { server, httpPort } = await startWithHttp();
+  await using _server = server;
+  await using tcp = await TestClient.connect(server.port);
+  await using web = await WebSocketTestClient.connect(httpPort);
+  assert.equal(web.welcome.online, 2);
+  assert.equal((await tcp.nextPresence(PresenceKind.JOINED)).sessionId, web.sessionId);
+
+  web.send({ body: { case: "hello", value: { nickname: "webby" } } });
+  assert.equal((await tcp.nextPresence(PresenceKind.RENAMED)).nickname, "webby");
+
+  web.send(chat("from the browser", Action.BROADCAST, 1n));
+  assert.equal((await tcp.next("chat")).fromNickname, "webby");
+  assert.equal((await web.next("chat")).content, "from the browser");
+
+  await tcp.send(chat("from the terminal", Action.BROADCAST, 1n));
+  assert.equal((await web.next("chat")).content, "from the terminal");
+
+  web.send(chat("just me", Action.ECHO, 2n));
+  assert.equal((await web.next("chat")).action, Action.ECHO);
+  web.send({ body: { case: "who", value: {} } });
+  assert.deepEqual((await web.next("who")).users.map((u) => u.nickname), [
+    tcp.welcome.nickname,
+    "webby",
+  ]);
+  assert.ok(
+    !tcp.received.some((m) => m.body.case === "chat" && m.body.value.content === "just me"),
+  );
+});
+
+Deno.test("websocket - a text message or a bad payload gets MALFORMED; the session goes on", async () => {
+  const { server, httpPort } = await startWithHttp();
+  await using _server = server;
+  await using web = await WebSocketTestClient.connect(httpPort);
+  web.socket.send("hello as text");
+  const text = await web.next("error");
+  assert.equal(text.code, ErrorCode.MALFORMED);
+  assert.equal(text.fatal, false);
+  assert.match(text.message, /Text messages are not understood/);
+  web.socket.send(new Uint8Array([0x12, 0x09, 0x0a]));
+  assert.equal((await web.next("error")).code, ErrorCode.MALFORMED);
+  web.send({ body: { case: "ping", value: { nonce: 3n } } });
+  assert.equal((await web.next("pong")).nonce, 3n);
+});
+
+Deno.test("websocket - the same limits: frame size (fatal), content size, rate", async () => {
+  const { server, httpPort } = await startWithHttp([
+    "--max-frame-bytes",
+    "1000",
+    "--max-content-bytes",
+    "10",
+    "--rate-limit",
+    "1",
+    "--rate-burst",
+    "2",
+  ]);
+  await using _server = server;
+  await using web = await WebSocketTestClient.connect(httpPort);
+  web.send(chat("x".repeat(11), Action.ECHO, 1n));
+  assert.equal((await web.next("error")).code, ErrorCode.CONTENT_TOO_LONG);
+  web.send(chat("ok", Action.ECHO, 2n), chat("too fast", Action.ECHO, 3n));
+  const limited = await web.next("error");
+  assert.equal(limited.code, ErrorCode.RATE_LIMITED);
+  assert.equal(limited.clientSeq, 3n);
+
+  await using big = await WebSocketTestClient.connect(httpPort);
+  big.socket.send(new Uint8Array(1001));
+  const tooLarge = await big.next("error");
+  assert.equal(tooLarge.code, ErrorCode.FRAME_TOO_LARGE);
+  assert.equal(tooLarge.fatal, true);
+  await big.closed;
+});
+
+Deno.test("websocket - an idle browser session gets IDLE_TIMEOUT", async () => {
+  const { server, httpPort } = await startWithHttp(["--idle-timeout", "0.5"]);
+  await using _server = server;
+  await using web = await WebSocketTestClient.connect(httpPort);
+  const error = await web.next("error");
+  assert.equal(error.code, ErrorCode.IDLE_TIMEOUT);
+  await web.closed;
+});
+
+Deno.test("websocket - a page from another site is refused (cross-site WebSocket hijacking)", async () => {
+  const { server, httpPort } = await startWithHttp();
+  await using _server = server;
+  await assert.rejects(WebSocketTestClient.connect(httpPort, "http://evil.example"));
+  const refused = await fetch(`http://127.0.0.1:${httpPort}/ws`, {
+    headers: {
+      origin: "http://evil.example",
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "sec-websocket-version": "13",
+    },
+  });
+  assert.equal(refused.status, 403);
+  await refused.body?.cancel();
+  // The server's own page (same host) and localhost pages are welcome.
+  await using own = await WebSocketTestClient.connect(httpPort, `http://127.0.0.1:${httpPort}`);
+  await using local = await WebSocketTestClient.connect(httpPort, "http://localhost:3000");
+  assert.equal(local.welcome.online, 2);
+});
+
+Deno.test("websocket - --allowed-origins replaces the default", async () => {
+  const { server, httpPort } = await startWithHttp([
+    "--allowed-origins",
+    "https://chat.example.com",
+  ]);
+  await using _server = server;
+  await using allowed = await WebSocketTestClient.connect(httpPort, "https://chat.example.com");
+  assert.equal(allowed.welcome.online, 1);
+  await assert.rejects(WebSocketTestClient.connect(httpPort, "http://localhost:3000"));
+});
+
+Deno.test("http - /healthz, the page at /, 404 elsewhere", async () => {
+  const { server, httpPort } = await startWithHttp();
+  await using _server = server;
+  const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+  assert.equal(health.status, 200);
+  assert.equal(await health.text(), "ok\n");
+  const page = await fetch(`http://127.0.0.1:${httpPort}/`);
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get("content-type")!, /^text\/html/);
+  assert.match(await page.text(), /<!doctype html>/i);
+  const missing = await fetch(`http://127.0.0.1:${httpPort}/nope`);
+  assert.equal(missing.status, 404);
+  await missing.body?.cancel();
+});
+
+Deno.test("http - /metrics is Prometheus text and its counters move", async () => {
+  const { server, httpPort } = await startWithHttp();
+  await using _server = server;
+  const scrape = async () => {
+    const response = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+    assert.match(response.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
+    return parseMetrics(await response.text());
+  };
+  const before = await scrape();
+  assert.equal(before.get('chat_sessions{transport="websocket"}'), 0);
+  assert.equal(before.get("chat_broadcasts_total"), 0);
+
+  await using tcp = await TestClient.connect(server.port);
+  await using web = await WebSocketTestClient.connect(httpPort);
+  web.socket.send("text");
+  await web.next("error");
+  web.send(chat("hi", Action.BROADCAST, 1n));
+  await tcp.next("chat");
+
+  const after = await scrape();
+  assert.equal(after.get('chat_sessions{transport="websocket"}'), 1);
+  assert.equal(after.get('chat_sessions{transport="tcp"}'), 1);
+  assert.equal(after.get("chat_broadcasts_total"), 1);
+  assert.equal(after.get('chat_errors_sent_total{code="MALFORMED"}'), 1);
+  assert.ok(after.get("chat_frames_received_total")! >= 1);
+  assert.ok(after.get("chat_bytes_sent_total")! > before.get("chat_bytes_sent_total")!);
+  assert.ok(after.get("process_resident_memory_bytes")! > 0);
+  assert.ok(after.has("chat_event_loop_lag_seconds"));
+  assert.equal(after.get("chat_rate_limited_total"), 0);
+  assert.equal(after.get("chat_slow_consumer_disconnects_total"), 0);
+});
+
+Deno.test("websocket - a shutdown tells browser sessions too, then closes them cleanly", async () => {
+  const { server, httpPort } = await startWithHttp();
+  await using web = await WebSocketTestClient.connect(httpPort);
+  assert.equal((await server.stop("SIGINT")).code, 0);
+  const last = web.received.at(-1)!;
+  assert.ok(last.body.case === "error" && last.body.value.code === ErrorCode.SHUTTING_DOWN);
+  assert.equal(await web.closed, 1000);
+});
