@@ -40,11 +40,9 @@ export async function runServer(options: ServerOptions): Promise<number> {
     }
   }
   const stopped = Promise.withResolvers<void>();
+  // The gateway's shutdown includes the chat server's, in the order that loses nothing.
   using _signals = onStopSignal(() =>
-    Promise.all([gateway?.shutdown(), server.shutdown()]).then(
-      () => stopped.resolve(),
-      stopped.reject,
-    )
+    (gateway ?? server).shutdown().then(stopped.resolve, stopped.reject)
   );
 
   // Said last: once it is printed, every signal above is handled.

@@ -49,9 +49,13 @@ export class HttpGateway {
     this.address = this.#http.addr;
   }
 
-  /** Stops taking requests; WebSocket sessions end with the chat server's shutdown. */
+  /**
+   * Shuts the chat server down, then stops serving HTTP. In that order: closing
+   * the HTTP server first would drop the WebSockets before their SHUTTING_DOWN.
+   */
   async shutdown(): Promise<void> {
     this.#stopping = true;
+    await this.#chat.shutdown();
     await this.#http.shutdown();
   }
 

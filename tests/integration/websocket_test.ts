@@ -124,7 +124,7 @@ Deno.test("websocket - a page from another site is refused (cross-site WebSocket
   assert.equal(refused.status, 403);
   await refused.body?.cancel();
   // The server's own page (same host) and localhost pages are welcome.
-  await using own = await WebSocketTestClient.connect(httpPort, `http://127.0.0.1:${httpPort}`);
+  await using _own = await WebSocketTestClient.connect(httpPort, `http://127.0.0.1:${httpPort}`);
   await using local = await WebSocketTestClient.connect(httpPort, "http://localhost:3000");
   assert.equal(local.welcome.online, 2);
 });
@@ -191,7 +191,7 @@ Deno.test("websocket - a shutdown tells browser sessions too, then closes them c
   const { server, httpPort } = await startWithHttp();
   await using web = await WebSocketTestClient.connect(httpPort);
   assert.equal((await server.stop("SIGINT")).code, 0);
+  assert.equal(await web.closed, 1000);
   const last = web.received.at(-1)!;
   assert.ok(last.body.case === "error" && last.body.value.code === ErrorCode.SHUTTING_DOWN);
-  assert.equal(await web.closed, 1000);
 });
