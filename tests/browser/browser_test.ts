@@ -9,13 +9,10 @@
  * the protocol inbox under a bounded timeout.
  */
 import assert from "node:assert/strict";
-import {
-  type Browser,
-  type BrowserContext,
-  chromium,
-  type Page,
-} from "npm:playwright-core@1.65.1";
-import { Action, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
+// deno-lint-ignore no-import-prefix -- until "playwright-core" is in deno.json's imports
+import * as playwright from "npm:playwright-core@1.65.1";
+import { Action, type ClientMessage, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
+import { decodeClientMessage } from "../../lib/protocol/codec.ts";
 import { freePort, runClient } from "../support/client_process.ts";
 import { chat } from "../support/messages.ts";
 import { ServerProcess } from "../support/server_process.ts";
@@ -26,8 +23,7 @@ import { TestClient } from "../support/test_client.ts";
  * checked as Deno code, without the DOM library; in the page these are the real ones.
  */
 declare const document: {
-  querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }>;
-  querySelector(selector: string): { textContent: string | null } | null;
+  querySelectorAll(selector: string): ArrayLike<{ textContent: string | null; value?: unknown }>;
   activeElement: { id: string } | null;
   documentElement: { scrollWidth: number; clientWidth: number };
 };
@@ -40,6 +36,12 @@ const WAIT_MS = 10_000;
 /** A restarted server: the old one drains, a new process starts, the page backs off and retries. */
 const RECONNECT_MS = 30_000;
 
+interface OpenOptions {
+  nickname?: string;
+  viewport?: { width: number; height: number };
+  beforeLoad?: (page: playwright.Page) => Promise<void>;
+}
+
 /** A chat server with HTTP, and a headless Chromium to open its page in. */
 class Harness implements AsyncDisposable {
   readonly pages: ChatPage[] = [];
@@ -49,14 +51,14 @@ class Harness implements AsyncDisposable {
     readonly name: string,
     public server: ServerProcess,
     readonly httpPort: number,
-    readonly browser: Browser,
+    readonly browser: playwright.Browser,
   ) {}
 
   static async start(name: string): Promise<Harness> {
     const httpPort = freePort();
     const server = await startServer(httpPort);
     try {
-      const browser = await chromium.launch({
+      const browser = await playwright.chromium.launch({
         executablePath: CHROMIUM,
         // launch() runs it with a fresh temporary --user-data-dir of its own and removes it
         // after. Root needs --no-sandbox; the rest keeps it off the network and quiet.
@@ -82,14 +84,20 @@ class Harness implements AsyncDisposable {
     return `http://127.0.0.1:${this.httpPort}/`;
   }
 
-  /** A new page in its own browser context (a separate person), connected and, if asked, renamed. */
-  async open(label: string, nickname?: string, viewport = { width: 960, height: 600 }) {
-    const context = await this.browser.newContext({ viewport });
+  /**
+   * A new page in its own browser context (a separate person), connected and, if
+   * asked, renamed. `beforeLoad` runs before the page loads (to install a clock, say).
+   */
+  async open(label: string, options: OpenOptions = {}): Promise<ChatPage> {
+    const context = await this.browser.newContext({
+      viewport: options.viewport ?? { width: 960, height: 600 },
+    });
     const page = new ChatPage(label, context, await context.newPage());
     this.pages.push(page);
+    await options.beforeLoad?.(page.page);
     await page.page.goto(this.url);
     await page.waitForState("connected");
-    if (nickname !== undefined) await page.setNickname(nickname);
+    if (options.nickname !== undefined) await page.setNickname(options.nickname);
     return page;
   }
 
@@ -102,23 +110,41 @@ class Harness implements AsyncDisposable {
     return client;
   }
 
-  /** Stops the server with Ctrl+C and starts a new one on the same TCP and HTTP ports. */
-  async restartServer(): Promise<void> {
-    const tcpPort = this.server.port;
+  /** Stops the server with Ctrl+C, as a person would. */
+  async stopServer(): Promise<void> {
     const status = await this.server.stop("SIGINT");
     assert.equal(status.code, 0, `the server should stop cleanly:\n${this.server.stderr.text}`);
-    this.server = await startServer(this.httpPort, ["--port", String(tcpPort)]);
+  }
+
+  /** Starts a new server on the same TCP and HTTP ports as the stopped one. */
+  async startServerAgain(): Promise<void> {
+    this.server = await startServer(this.httpPort, ["--port", String(this.server.port)]);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     try {
-      for (const page of this.pages) await page.screenshot(`${this.name}-${page.label}`);
+      for (const page of this.pages) {
+        if (!page.page.isClosed()) await page.screenshot(`${this.name}-${page.label}`);
+      }
       for (const client of this.#clients) await client[Symbol.asyncDispose]();
       await this.browser.close();
     } finally {
       await this.server[Symbol.asyncDispose]();
     }
   }
+}
+
+/**
+ * Runs in the page: the texts of the elements `selector` matches (an input's
+ * value), once they differ from `before` (a JSON array, or null for "now").
+ */
+function textsOnceChanged(
+  { selector, before }: { selector: string; before: string | null },
+): string[] | false {
+  const texts = Array.from(document.querySelectorAll(selector), (element) =>
+    // An <li>'s value is a number; an <input>'s is its text.
+    typeof element.value === "string" ? element.value : element.textContent ?? "");
+  return JSON.stringify(texts) === before ? false : texts;
 }
 
 async function startServer(httpPort: number, args: string[] = []): Promise<ServerProcess> {
@@ -135,8 +161,8 @@ class ChatPage {
 
   constructor(
     readonly label: string,
-    readonly context: BrowserContext,
-    readonly page: Page,
+    readonly context: playwright.BrowserContext,
+    readonly page: playwright.Page,
   ) {
     page.on("pageerror", (error) => this.problems.push(`page error: ${error.message}`));
     page.on("console", (message) => {
@@ -155,7 +181,7 @@ class ChatPage {
     await this.page.fill("#input", text);
     await this.page.press("#input", "Enter");
     // The box empties once the line went out.
-    await this.waitFor("#input", (texts) => texts.length === 1, "the line to be sent");
+    await this.waitFor("#input", (texts) => texts[0] === "", "the line to be sent");
   }
 
   async setNickname(nickname: string): Promise<void> {
@@ -179,15 +205,17 @@ class ChatPage {
   }
 
   /** Waits for a line in the message list, exactly as the terminal would print it. */
-  async waitForLine(line: string, ms = WAIT_MS): Promise<void> {
-    await this.waitFor("#messages li", (texts) => texts.includes(line), `the line ${line}`, ms);
+  async waitForLine(line: string | RegExp, ms = WAIT_MS): Promise<void> {
+    const matches = (text: string) => typeof line === "string" ? text === line : line.test(text);
+    await this.waitFor("#messages li", (texts) => texts.some(matches), `the line ${line}`, ms);
   }
 
-  /** Waits for the online list to be exactly `names`, in order. */
-  async waitForOnline(names: string[]): Promise<void> {
+  /** Waits for the online list to be exactly `names`: in order of arrival, unless `anyOrder`. */
+  async waitForOnline(names: string[], anyOrder = false): Promise<void> {
+    const arrange = (list: string[]) => anyOrder ? [...list].sort() : list;
     await this.waitFor(
       "#online li",
-      (texts) => JSON.stringify(texts) === JSON.stringify(names),
+      (texts) => JSON.stringify(arrange(texts)) === JSON.stringify(arrange(names)),
       `the online list ${JSON.stringify(names)}`,
     );
   }
@@ -197,9 +225,9 @@ class ChatPage {
   }
 
   /**
-   * Polls, in the page, the texts of the elements `selector` matches (an input's
-   * value for an input) until `accept` takes them; on timeout the error says what
-   * they were. `accept` runs here, on each new set of texts the page reports.
+   * Waits until the texts of the elements `selector` matches (an input's value for
+   * an input) satisfy `accept`. The page reports each change (polled in the page),
+   * so this never sleeps; on timeout the error says what the texts were.
    */
   async waitFor(
     selector: string,
@@ -208,39 +236,26 @@ class ChatPage {
     ms = WAIT_MS,
   ): Promise<string[]> {
     const deadline = Date.now() + ms;
-    let texts: string[] = [];
+    let texts: string[] | undefined;
     while (true) {
-      texts = await this.#texts(selector);
-      if (accept(texts)) return texts;
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new Error(`${this.label}: timed out after ${ms} ms waiting for ${what}; ` +
-          `${selector} is ${JSON.stringify(texts)}`);
+      const before = texts === undefined ? null : JSON.stringify(texts);
+      try {
+        const handle = await this.page.waitForFunction(
+          textsOnceChanged,
+          { selector, before },
+          { timeout: Math.max(1, deadline - Date.now()), polling: 50 },
+        );
+        texts = await handle.jsonValue() as string[];
+        await handle.dispose();
+      } catch (error) {
+        if (!(error instanceof playwright.errors.TimeoutError)) throw error;
+        throw new Error(
+          `${this.label}: timed out after ${ms} ms waiting for ${what}; ` +
+            `${selector} is ${JSON.stringify(texts)}`,
+        );
       }
-      // Let the page tell us when the texts change (or the time is up), instead of sleeping.
-      await this.page.waitForFunction(
-        ({ selector, before }) => {
-          const now = Array.from(
-            document.querySelectorAll(selector),
-            (element) => (element as { value?: string }).value ?? element.textContent ?? "",
-          );
-          return JSON.stringify(now) !== before;
-        },
-        { selector, before: JSON.stringify(texts) },
-        { timeout: left, polling: 50 },
-      ).catch(() => {});
+      if (accept(texts)) return texts;
     }
-  }
-
-  #texts(selector: string): Promise<string[]> {
-    return this.page.evaluate(
-      (selector) =>
-        Array.from(
-          document.querySelectorAll(selector),
-          (element) => (element as { value?: string }).value ?? element.textContent ?? "",
-        ),
-      selector,
-    );
   }
 
   async screenshot(name: string, also?: URL): Promise<void> {
@@ -248,7 +263,10 @@ class ChatPage {
       await Deno.mkdir(ARTIFACTS, { recursive: true });
       const path = new URL(`${name}.png`, ARTIFACTS).pathname;
       const png = await this.page.screenshot({ path, timeout: 5_000 });
-      if (also !== undefined) await Deno.writeFile(also, png);
+      if (also !== undefined) {
+        await Deno.mkdir(new URL(".", also), { recursive: true });
+        await Deno.writeFile(also, png);
+      }
     } catch (error) {
       // A closed page has nothing to show; the test's own failure matters more.
       console.error(`no screenshot of ${this.label}: ${error}`);
@@ -261,10 +279,10 @@ class ChatPage {
 }
 
 Deno.test("browser - two pages and a terminal client join and see each other online", async () => {
-  await using chat = await Harness.start("join");
-  const alice = await chat.open("alice", "alice");
-  const bob = await chat.open("bob", "bob");
-  const carol = await chat.terminal("carol");
+  await using room = await Harness.start("join");
+  const alice = await room.open("alice", { nickname: "alice" });
+  const bob = await room.open("bob", { nickname: "bob" });
+  const carol = await room.terminal("carol");
 
   await alice.waitForOnline(["alice (you)", "bob", "carol"]);
   await bob.waitForOnline(["alice", "bob (you)", "carol"]);
@@ -277,14 +295,14 @@ Deno.test("browser - two pages and a terminal client join and see each other onl
   const who = await carol.next("who");
   assert.deepEqual(who.users.map((user) => user.nickname), ["alice", "bob", "carol"]);
 
-  for (const page of chat.pages) page.assertNoProblems();
+  for (const page of room.pages) page.assertNoProblems();
 });
 
 Deno.test("browser - a broadcast reaches both pages and the terminal, an echo only its sender", async () => {
-  await using chat = await Harness.start("chat");
-  const alice = await chat.open("alice", "alice");
-  const bob = await chat.open("bob", "bob");
-  const carol = await chat.terminal("carol");
+  await using room = await Harness.start("chat");
+  const alice = await room.open("alice", { nickname: "alice" });
+  const bob = await room.open("bob", { nickname: "bob" });
+  const carol = await room.terminal("carol");
   await alice.waitForOnline(["alice (you)", "bob", "carol"]);
 
   await alice.say("hi bob, hi carol");
@@ -311,11 +329,17 @@ Deno.test("browser - a broadcast reaches both pages and the terminal, an echo on
   const event = await carol.next("chat");
   assert.equal(event.content, "that was an echo");
   assert.ok(!(await bob.lines()).some((line) => line.includes("note to self")));
-  assert.ok(!carol.received.some((m) => m.body.case === "chat" && m.body.value.content === "note to self"));
+  assert.ok(
+    !carol.received.some((m) => m.body.case === "chat" && m.body.value.content === "note to self"),
+  );
+
+  // The picture for the README: two people in browsers, one on a terminal.
+  const docs = Deno.env.get("UPDATE_DOCS_SCREENSHOT") === "1" ? DOCS_SCREENSHOT : undefined;
+  await alice.screenshot("conversation", docs);
 
   // The real terminal client prints a broadcast exactly as the page shows it.
   const run = await runClient(
-    ["--port", String(chat.server.port), "--nick", "dave", "send", "a line from client.ts"],
+    ["--port", String(room.server.port), "--nick", "dave", "send", "a line from client.ts"],
   );
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.stdout, "(broadcast) dave: a line from client.ts\n");
@@ -323,18 +347,15 @@ Deno.test("browser - a broadcast reaches both pages and the terminal, an echo on
   await bob.waitForLine(run.stdout.trimEnd());
   await alice.waitForLine("* dave left (3 online)");
 
-  // The picture for the README: two people in browsers, one on a terminal.
-  const docs = Deno.env.get("UPDATE_DOCS_SCREENSHOT") === "1" ? DOCS_SCREENSHOT : undefined;
-  await alice.screenshot("conversation", docs);
-  for (const page of chat.pages) page.assertNoProblems();
+  for (const page of room.pages) page.assertNoProblems();
 });
 
 Deno.test("browser - presence: joins, renames and leaves update the list and the log", async () => {
-  await using chat = await Harness.start("presence");
-  const alice = await chat.open("alice", "alice");
+  await using room = await Harness.start("presence");
+  const alice = await room.open("alice", { nickname: "alice" });
   await alice.waitForOnline(["alice (you)"]);
 
-  const bob = await chat.open("bob");
+  const bob = await room.open("bob");
   const guest = /^connected as (guest-\d+) - 2 online$/.exec(await bob.waitForStatus(/guest/))![1];
   await alice.waitForLine(`* ${guest} joined (2 online)`);
   await alice.waitForOnline(["alice (you)", guest]);
@@ -343,7 +364,7 @@ Deno.test("browser - presence: joins, renames and leaves update the list and the
   await bob.waitForLine("* you are now bob");
   await alice.waitForOnline(["alice (you)", "bob"]);
 
-  const carol = await chat.terminal("carol");
+  const carol = await room.terminal("carol");
   await alice.waitForLine(`* ${carol.welcome.nickname} joined (3 online)`);
   await bob.waitForOnline(["alice", "bob (you)", "carol"]);
   await bob.waitForStatus(/^connected as bob - 3 online$/);
@@ -353,7 +374,7 @@ Deno.test("browser - presence: joins, renames and leaves update the list and the
   await alice.waitForOnline(["alice (you)", "bob"]);
 
   // A page that goes away leaves like any other client; the terminal sees it.
-  const dave = await TestClient.connect(chat.server.port);
+  const dave = await TestClient.connect(room.server.port);
   await bob.page.close();
   const left = await dave.nextPresence(PresenceKind.LEFT);
   assert.equal(left.nickname, "bob");
@@ -364,7 +385,7 @@ Deno.test("browser - presence: joins, renames and leaves update the list and the
   await alice.waitForStatus(/^connected as alice - 1 online$/);
 
   // A name that is taken is refused, shown as an error, and the old name stays.
-  const erin = await chat.terminal("erin");
+  const erin = await room.terminal("erin");
   await alice.page.fill("#nickname", "ERIN");
   await alice.page.press("#nickname", "Enter");
   const refused = (await alice.waitFor(
@@ -380,10 +401,10 @@ Deno.test("browser - presence: joins, renames and leaves update the list and the
 });
 
 Deno.test("browser - markup in a message is shown as text, never run", async () => {
-  await using chat = await Harness.start("escaping");
-  const alice = await chat.open("alice", "alice");
-  const bob = await chat.open("bob", "bob");
-  const carol = await chat.terminal("carol");
+  await using room = await Harness.start("escaping");
+  const alice = await room.open("alice", { nickname: "alice" });
+  const bob = await room.open("bob", { nickname: "bob" });
+  const carol = await room.terminal("carol");
   await alice.waitForOnline(["alice (you)", "bob", "carol"]);
 
   const attack = "<img src=x onerror=alert(1)>";
@@ -406,36 +427,43 @@ Deno.test("browser - markup in a message is shown as text, never run", async () 
 });
 
 Deno.test("browser - the page reconnects after a server restart and chats again", async () => {
-  await using chat = await Harness.start("reconnect");
-  const alice = await chat.open("alice", "alice");
-  const bob = await chat.open("bob", "bob");
+  await using room = await Harness.start("reconnect");
+  const alice = await room.open("alice", { nickname: "alice" });
+  const bob = await room.open("bob", { nickname: "bob" });
   await alice.waitForOnline(["alice (you)", "bob"]);
 
-  await chat.restartServer();
-  await alice.waitForLine("disconnected - reconnecting in", 0).catch(() => {});
+  await room.stopServer();
   for (const page of [alice, bob]) {
-    // Whichever it caught: the countdown, or already connected again.
-    await page.waitForStatus(/^(disconnected, reconnecting in \d+ s|connecting|connected as)/);
+    await page.waitForLine("! The server is shutting down");
+    await page.waitForStatus(/^disconnected, reconnecting in \d+ s$/);
+    await page.waitForOnline([]);
   }
-  // The nickname is asked for again after the reconnect, like the terminal client does.
+  await alice.waitFor(
+    "#messages li",
+    (lines) => lines.some((line) => /^disconnected - reconnecting in \d+\.\d s$/.test(line)),
+    "the disconnect line",
+  );
+
+  await room.startServerAgain();
+  // The nickname is asked for again after the reconnect, as the terminal client does.
   await alice.waitForStatus(/^connected as alice - 2 online$/, RECONNECT_MS);
   await bob.waitForStatus(/^connected as bob - 2 online$/, RECONNECT_MS);
-  await alice.waitForOnline(["alice (you)", "bob"]);
-  assert.ok((await alice.lines()).some((line) => line.startsWith("* reconnected after ")));
-  const lines = await alice.lines();
-  assert.ok(
-    lines.some((line) => /^disconnected - reconnecting in \d+\.\d s$/.test(line)),
-    JSON.stringify(lines),
+  // Whichever page came back first is first now.
+  await alice.waitForOnline(["alice (you)", "bob"], true);
+  await alice.waitFor(
+    "#messages li",
+    (lines) => lines.some((line) => line.startsWith("* reconnected after ")),
+    "the reconnect line",
   );
 
   await alice.say("back again");
   await bob.waitForLine("(broadcast) alice: back again");
-  const carol = await chat.terminal("carol");
+  const carol = await room.terminal("carol");
   await bob.say("welcome back");
   const event = await carol.next("chat");
   assert.equal(event.content, "welcome back");
 
-  for (const page of chat.pages) {
+  for (const page of room.pages) {
     // While the server was down the browser logged failed connection attempts: expected.
     const problems = page.problems.filter((text) => !text.includes("WebSocket connection to"));
     assert.deepEqual(problems, [], `${page.label} had problems`);
@@ -443,19 +471,17 @@ Deno.test("browser - the page reconnects after a server restart and chats again"
 });
 
 Deno.test("browser - on a phone the page fits the screen, and the keyboard reaches every control", async () => {
-  await using chat = await Harness.start("phone");
-  const alice = await chat.open("alice", undefined, { width: 360, height: 640 });
+  await using room = await Harness.start("phone");
+  const alice = await room.open("alice", { viewport: { width: 360, height: 640 } });
   const { page } = alice;
 
   // The message box has the focus from the start.
   assert.equal(await page.evaluate(() => document.activeElement?.id), "input");
+  const status = await alice.waitForStatus(/^connected as guest-\d+ /);
+  const guest = /^connected as (\S+)/.exec(status)![1];
   await page.keyboard.type("typed without a click");
   await page.keyboard.press("Enter");
-  await alice.waitForLine(
-    /^\(broadcast\) (guest-\d+): typed without a click$/.exec(
-      (await alice.waitFor("#messages li", (t) => t.length > 0, "a line"))[0],
-    )![0],
-  );
+  await alice.waitForLine(`(broadcast) ${guest}: typed without a click`);
 
   // Tab walks the controls in reading order.
   await page.focus("#nickname");
@@ -472,13 +498,47 @@ Deno.test("browser - on a phone the page fits the screen, and the keyboard reach
   }
 
   // A long unbroken word and a long name wrap instead of widening the page.
-  await alice.setNickname("a-rather-long-nickname-for-a-phone");
+  await alice.setNickname("a-very-long-nickname-on-a-phone");
   await alice.say("x".repeat(300));
-  await alice.waitForLine(`(broadcast) a-rather-long-nickname-for-a-phone: ${"x".repeat(300)}`);
+  await alice.waitForLine(`(broadcast) a-very-long-nickname-on-a-phone: ${"x".repeat(300)}`);
   const width = await page.evaluate(() => ({
     scroll: document.documentElement.scrollWidth,
     client: document.documentElement.clientWidth,
   }));
   assert.ok(width.scroll <= width.client, `horizontal scroll: ${JSON.stringify(width)}`);
+  alice.assertNoProblems();
+});
+
+Deno.test("browser - an idle page pings every 30 s, and only when idle", async () => {
+  await using room = await Harness.start("keepalive");
+  // What the page sends, decoded; and a clock the test moves, so no one waits 30 s.
+  const sent: ClientMessage[] = [];
+  const alice = await room.open("alice", {
+    beforeLoad: async (page) => {
+      await page.clock.install();
+      page.on("websocket", (socket) =>
+        socket.on("framesent", ({ payload }) => {
+          if (typeof payload !== "string") sent.push(decodeClientMessage(payload));
+        }));
+    },
+  });
+  const kinds = () => sent.map((message) => message.body.case);
+
+  // Welcome is answered with Hello and WhoRequest; then 29 s of silence send nothing.
+  await alice.page.clock.runFor(29_000);
+  await alice.say("still here");
+  await alice.waitForLine(/^\(broadcast\) guest-\d+: still here$/);
+  assert.deepEqual(kinds(), ["hello", "who", "chat"]);
+
+  // Sending counts as activity: 29 s after that chat, still nothing; 31 s, a Ping.
+  await alice.page.clock.runFor(29_000);
+  assert.deepEqual(kinds(), ["hello", "who", "chat"]);
+  await alice.page.clock.runFor(2_000);
+  await alice.say("/ping");
+  await alice.waitForLine(/^\* pong in \d+\.\d ms$/);
+  assert.deepEqual(kinds(), ["hello", "who", "chat", "ping", "ping"]);
+  // The keepalive's Pong came first and showed nothing; only the asked-for one did.
+  const pongs = (await alice.lines()).filter((line) => line.startsWith("* pong"));
+  assert.equal(pongs.length, 1);
   alice.assertNoProblems();
 });
