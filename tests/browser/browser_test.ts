@@ -9,8 +9,7 @@
  * the protocol inbox under a bounded timeout.
  */
 import assert from "node:assert/strict";
-// deno-lint-ignore no-import-prefix -- until "playwright-core" is in deno.json's imports
-import * as playwright from "npm:playwright-core@1.65.1";
+import * as playwright from "playwright-core";
 import { Action, type ClientMessage, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { decodeClientMessage } from "../../lib/protocol/codec.ts";
 import { freePort, runClient } from "../support/client_process.ts";
