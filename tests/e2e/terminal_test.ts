@@ -36,8 +36,15 @@ Deno.test("terminal - an event arriving while a line is half typed prints above 
       value: { content: "interrupting", action: Action.BROADCAST, clientSeq: 1n },
     },
   });
-  const screen = await terminal.waitForScreen(/^\(broadcast\) bob: interrupting$/m);
-  assert.equal(promptLine(screen), "[broadcast] alice> hello wo");
+  // The event line appears first, then the prompt is redrawn below it with the typed text.
+  const screen = await terminal.waitForScreen((s) =>
+    /^\(broadcast\) bob: interrupting$/m.test(s) && promptLine(s) === "[broadcast] alice> hello wo"
+  );
+  const lines = screen.trimEnd().split("\n").map((line) => line.trimEnd());
+  assert.deepEqual(lines.slice(-2), [
+    "(broadcast) bob: interrupting",
+    "[broadcast] alice> hello wo",
+  ]);
 
   await terminal.type("rld");
   await terminal.press("Enter");
