@@ -19,6 +19,8 @@ export class WebSocketTransport implements Transport {
   readonly #socket: WebSocket;
   readonly #maxFrameBytes: number;
   readonly #opened: Promise<void>;
+  /** Ends receive(): when the peer closes, or when we give up on it. */
+  readonly #ended = Promise.withResolvers<void>();
 
   constructor(socket: WebSocket, remote: Deno.NetAddr, maxFrameBytes: number) {
     this.#socket = socket;
@@ -58,9 +60,8 @@ export class WebSocketTransport implements Transport {
       }
       handlers.frame(payload);
     });
-    return new Promise((resolve) => {
-      this.#socket.addEventListener("close", () => resolve(), { once: true });
-    });
+    this.#socket.addEventListener("close", () => this.#ended.resolve(), { once: true });
+    return this.#ended.promise;
   }
 
   async write(payloads: readonly Uint8Array[]): Promise<void> {
@@ -79,11 +80,18 @@ export class WebSocketTransport implements Transport {
 
   closeWrite(): Promise<void> {
     // WebSocket has no half-close: the close handshake lets the peer close first.
-    this.close();
+    this.#startClosing();
     return Promise.resolve();
   }
 
   close(): void {
+    this.#startClosing();
+    // A peer that does not read never answers the close handshake, and Deno has no
+    // way to drop the socket at once: the session ends now, whatever the socket does.
+    this.#ended.resolve();
+  }
+
+  #startClosing(): void {
     if (
       this.#socket.readyState === WebSocket.OPEN || this.#socket.readyState === WebSocket.CONNECTING
     ) {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Action, ErrorCode, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { freePort } from "../support/client_process.ts";
-import { chat } from "../support/messages.ts";
+import { chat, flood } from "../support/messages.ts";
 import { ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
 import { WebSocketTestClient } from "../support/websocket_test_client.ts";
@@ -194,4 +194,38 @@ Deno.test("websocket - a shutdown tells browser sessions too, then closes them c
   assert.equal(await web.closed, 1000);
   const last = web.received.at(-1)!;
   assert.ok(last.body.case === "error" && last.body.value.code === ErrorCode.SHUTTING_DOWN);
+});
+
+Deno.test("websocket - a browser that stops reading is cut as a slow consumer", async () => {
+  const { server, httpPort } = await startWithHttp([
+    "--write-timeout",
+    "0.5",
+    "--rate-limit",
+    "0",
+    "--log-format",
+    "json",
+  ]);
+  await using _server = server;
+  // A WebSocket handshake by hand, then never a read: the server's sends pile up.
+  const stuck = await Deno.connect({ hostname: "127.0.0.1", port: httpPort });
+  const handshake = [
+    "GET /ws HTTP/1.1",
+    `Host: 127.0.0.1:${httpPort}`,
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version: 13",
+    "",
+    "",
+  ].join("\r\n");
+  await stuck.write(new TextEncoder().encode(handshake));
+  await server.stdout.waitFor(/"event":"connect"/);
+  await using talker = await TestClient.connect(server.port);
+  await talker.send(...flood(4000));
+  await talker.take("chat", 4000, 30_000);
+  await server.stdout.waitFor(/"reason":"slow consumer"/);
+  const stats = await server.stats();
+  assert.equal(stats["disconnects.slow_consumer"], 1);
+  assert.equal(stats["sessions.websocket"], 0);
+  stuck.close();
 });
