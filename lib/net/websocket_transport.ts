@@ -19,6 +19,8 @@ export class WebSocketTransport implements Transport {
   readonly #socket: WebSocket;
   readonly #maxFrameBytes: number;
   readonly #opened: Promise<void>;
+  /** False after a frame too large: what follows is ignored until the close. */
+  #framed = true;
   /** Ends receive(): when the peer closes, or when we give up on it. */
   readonly #ended = Promise.withResolvers<void>();
 
@@ -39,29 +41,39 @@ export class WebSocketTransport implements Transport {
   }
 
   receive(handlers: ReceiveHandlers): Promise<void> {
-    let framed = true;
     this.#socket.addEventListener("message", (event: MessageEvent) => {
-      if (typeof event.data === "string") {
-        this.bytesRead += event.data.length;
-        if (framed) handlers.unreadable("Text messages are not understood; send binary protobuf");
-        return;
+      // An exception thrown in an event listener would end the process, not the session.
+      try {
+        this.#onMessage(event, handlers);
+      } catch {
+        this.close();
       }
-      const payload = new Uint8Array(event.data as ArrayBuffer);
-      this.bytesRead += payload.length;
-      if (!framed) return;
-      if (payload.length > this.#maxFrameBytes) {
-        framed = false;
-        handlers.framingError(
-          new FrameTooLargeError(
-            `Cannot parse frame: length ${payload.length} exceeds ${this.#maxFrameBytes} bytes`,
-          ),
-        );
-        return;
-      }
-      handlers.frame(payload);
     });
     this.#socket.addEventListener("close", () => this.#ended.resolve(), { once: true });
     return this.#ended.promise;
+  }
+
+  #onMessage(event: MessageEvent, handlers: ReceiveHandlers): void {
+    if (typeof event.data === "string") {
+      this.bytesRead += event.data.length;
+      if (this.#framed) {
+        handlers.unreadable("Text messages are not understood; send binary protobuf");
+      }
+      return;
+    }
+    const payload = new Uint8Array(event.data as ArrayBuffer);
+    this.bytesRead += payload.length;
+    if (!this.#framed) return;
+    if (payload.length > this.#maxFrameBytes) {
+      this.#framed = false;
+      handlers.framingError(
+        new FrameTooLargeError(
+          `Cannot parse frame: length ${payload.length} exceeds ${this.#maxFrameBytes} bytes`,
+        ),
+      );
+      return;
+    }
+    handlers.frame(payload);
   }
 
   async write(payloads: readonly Uint8Array[]): Promise<void> {
@@ -92,10 +104,10 @@ export class WebSocketTransport implements Transport {
   }
 
   #startClosing(): void {
-    if (
-      this.#socket.readyState === WebSocket.OPEN || this.#socket.readyState === WebSocket.CONNECTING
-    ) {
-      this.#socket.close(1000);
+    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.close(1000);
+    // Deno ignores close() on a socket still opening: close it once it has opened.
+    else if (this.#socket.readyState === WebSocket.CONNECTING) {
+      this.#socket.addEventListener("open", () => this.#socket.close(1000), { once: true });
     }
   }
 }

@@ -192,7 +192,7 @@ export class ChatServer implements AsyncDisposable {
       transport.close();
       return;
     }
-    const refusal = this.#refusal(transport.remoteHostname);
+    const refusal = this.refusal(transport.remoteHostname);
     if (refusal === undefined) this.#track(this.#serve(transport));
     else if (this.#refusing < MAX_REFUSALS_IN_PROGRESS) {
       this.#track(this.#refuse(transport, refusal));
@@ -202,8 +202,9 @@ export class ChatServer implements AsyncDisposable {
     }
   }
 
-  /** Why a new connection from `hostname` cannot be served, or undefined when it can. */
-  #refusal(hostname: string): string | undefined {
+  /** Why a new connection from `hostname` cannot be served now, or undefined when it can. */
+  refusal(hostname: string): string | undefined {
+    if (this.#shutdown !== undefined) return "The server is shutting down";
     const { maxConnections, maxConnectionsPerIp, limitLoopback } = this.options;
     if (this.#sessions.size >= maxConnections) {
       return `The server is full (${maxConnections} connections); try again later`;
@@ -260,7 +261,9 @@ export class ChatServer implements AsyncDisposable {
         );
       },
       // Out of the chat as soon as it starts closing: its name is free and others see it go.
-      closing: () => this.hub.leave(session),
+      // After the current task, though: a cut in the middle of a broadcast must not put
+      // the LEFT before the broadcast for some members and after it for others.
+      closing: () => queueMicrotask(() => this.hub.leave(session)),
     });
     const context = this.#handlerContext(session);
     this.#sessions.set(id, session);

@@ -4,6 +4,7 @@ import { WebSocketTransport } from "../net/websocket_transport.ts";
 import type { ChatServer } from "./chat_server.ts";
 import { ListenError } from "./errors.ts";
 import { formatMetrics } from "./prometheus.ts";
+import { describeError } from "../util/describe_error.ts";
 
 export interface HttpGatewayOptions {
   hostname: string;
@@ -90,7 +91,7 @@ export class HttpGateway {
   }
 
   #upgrade(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Response {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    if (request.method !== "GET" || request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("This is a WebSocket endpoint\n", { status: 426 });
     }
     const origin = request.headers.get("origin");
@@ -100,9 +101,19 @@ export class HttpGateway {
     }
     // Read before the upgrade, which ends the request and its info with it.
     const remote = info.remoteAddr;
-    const { socket, response } = Deno.upgradeWebSocket(request);
-    this.#chat.serve(new WebSocketTransport(socket, remote, this.#chat.options.maxFrameBytes));
-    return response;
+    // Refused before the upgrade: Deno cannot close a WebSocket that is still opening.
+    const refusal = this.#chat.refusal(remote.hostname);
+    if (refusal !== undefined) return new Response(`${refusal}\n`, { status: 503 });
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(request);
+    } catch (error) {
+      return new Response(`Bad WebSocket request: ${describeError(error)}\n`, { status: 400 });
+    }
+    this.#chat.serve(
+      new WebSocketTransport(upgraded.socket, remote, this.#chat.options.maxFrameBytes),
+    );
+    return upgraded.response;
   }
 }
 

@@ -229,3 +229,31 @@ Deno.test("websocket - a browser that stops reading is cut as a slow consumer", 
   assert.equal(stats["sessions.websocket"], 0);
   stuck.close();
 });
+
+Deno.test("http - /ws refuses HEAD, half-made upgrades (400, no stack trace) and a full server (503)", async () => {
+  const { server, httpPort } = await startWithHttp(["--max-connections", "1"]);
+  await using _server = server;
+  const upgradeHeaders = {
+    upgrade: "websocket",
+    connection: "Upgrade",
+    "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "sec-websocket-version": "13",
+  };
+  const head = await fetch(`http://127.0.0.1:${httpPort}/ws`, {
+    method: "HEAD",
+    headers: upgradeHeaders,
+  });
+  assert.equal(head.status, 426);
+  const halfMade = await fetch(`http://127.0.0.1:${httpPort}/ws`, {
+    headers: { upgrade: "websocket" },
+  });
+  assert.equal(halfMade.status, 400);
+  await halfMade.body?.cancel();
+  assert.equal(server.stderr.text, "");
+
+  await using first = await WebSocketTestClient.connect(httpPort);
+  const full = await fetch(`http://127.0.0.1:${httpPort}/ws`, { headers: upgradeHeaders });
+  assert.equal(full.status, 503);
+  assert.match(await full.text(), /The server is full \(1 connections\)/);
+  assert.equal(first.welcome.online, 1);
+});
