@@ -102,11 +102,6 @@ export class ChatClient {
     return this.#welcome?.nickname;
   }
 
-  /** The Welcome of the current connection. */
-  get welcome(): Welcome | undefined {
-    return this.#welcome;
-  }
-
   /** Sends a chat line; returns its client_seq, or undefined when not connected. */
   chat(content: string, action: Action): bigint | undefined {
     const clientSeq = this.#nextSeq++;

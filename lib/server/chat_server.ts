@@ -75,11 +75,6 @@ export class ChatServer implements AsyncDisposable {
     }
   }
 
-  /** Sessions connected now. */
-  get sessionCount(): number {
-    return this.#sessions.size;
-  }
-
   /** The counters now. */
   stats(): ServerStats {
     const sessions = [...this.#sessions.values()];
@@ -318,6 +313,8 @@ export class ChatServer implements AsyncDisposable {
         peer: transport.peer,
         session_id: id,
         nickname: session.nickname,
+        // Hello.client, which the protocol says is for the server's log.
+        client: session.clientName || undefined,
         reason,
         sessions: this.#sessions.size,
       },
@@ -381,18 +378,8 @@ function listen(hostname: string, port: number): Deno.TcpListener {
   try {
     return Deno.listen({ hostname, port, transport: "tcp" });
   } catch (error) {
-    throw new ListenError(
-      `Cannot listen on ${formatHostPort(hostname, port)}: ${listenFailure(error)}`,
-      { cause: error },
-    );
+    throw ListenError.from(hostname, port, error);
   }
-}
-
-function listenFailure(error: unknown): string {
-  if (error instanceof Deno.errors.AddrInUse) return "address already in use";
-  if (error instanceof Deno.errors.AddrNotAvailable) return "address not available on this machine";
-  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
-  return describeError(error);
 }
 
 function isPeerGone(error: unknown): boolean {

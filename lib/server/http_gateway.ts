@@ -1,5 +1,4 @@
 import { PAGE_CSP, PAGE_HTML } from "../../gen/web/page.ts";
-import { formatHostPort } from "../net/format_host_port.ts";
 import { WebSocketTransport } from "../net/websocket_transport.ts";
 import type { ChatServer } from "./chat_server.ts";
 import { ListenError } from "./errors.ts";
@@ -37,15 +36,7 @@ export class HttpGateway {
         (request, info) => this.#handle(request, info),
       );
     } catch (error) {
-      const reason = error instanceof Deno.errors.AddrInUse
-        ? "address already in use"
-        : error instanceof Error
-        ? error.message
-        : String(error);
-      throw new ListenError(
-        `Cannot listen on ${formatHostPort(options.hostname, options.port)}: ${reason}`,
-        { cause: error },
-      );
+      throw ListenError.from(options.hostname, options.port, error);
     }
     this.address = this.#http.addr;
   }
