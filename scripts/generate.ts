@@ -1,9 +1,14 @@
-/** `deno task gen`: lints proto/ and regenerates the TypeScript in gen/. */
+/**
+ * `deno task gen`: lints proto/, regenerates the TypeScript in gen/, then rebuilds the
+ * browser page in gen/web/, which `buf generate` wipes along with the rest of gen/.
+ */
 import { BUF } from "./buf.ts";
 
-for (const command of ["lint", "generate"]) {
+const BUILD_WEB = new URL("build_web.ts", import.meta.url).pathname;
+
+for (const args of [[BUF, "lint"], [BUF, "generate"], [BUILD_WEB]]) {
   const { success } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", BUF, command],
+    args: ["run", "-A", ...args],
   }).spawn().status;
   if (!success) Deno.exit(1);
 }

@@ -13,8 +13,14 @@ export const PROGRAMS: Program[] = [
   {
     name: "server",
     entry: "server.ts",
-    // Listening, plus the network interfaces to print the LAN addresses clients can use.
-    permissions: (os) => ["--allow-net", "--allow-sys=networkInterfaces", ...windowsConsole(os)],
+    // Listening, plus the network interfaces to print the LAN addresses clients can use;
+    // the environment for REDIS_URL and for the Redis client, which reads it all as it loads.
+    permissions: (os) => [
+      "--allow-net",
+      "--allow-sys=networkInterfaces",
+      "--allow-env",
+      ...windowsConsole(os),
+    ],
   },
   {
     name: "client",

@@ -236,7 +236,8 @@ export class ChatConsole {
     let answered = false;
     if (clientSeq !== 0n && this.#pendingChats.delete(clientSeq)) answered = true;
     else if (
-      (code === ErrorCode.NICKNAME_TAKEN || code === ErrorCode.NICKNAME_INVALID) &&
+      (code === ErrorCode.NICKNAME_TAKEN || code === ErrorCode.NICKNAME_INVALID ||
+        code === ErrorCode.UNAVAILABLE) &&
       this.#pendingNick > 0
     ) {
       this.#pendingNick--;

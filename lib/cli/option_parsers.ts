@@ -64,3 +64,22 @@ export function parseOrigins(value: string): string[] {
   if (origins.length === 0) throw new InvalidArgumentError("Expected at least one origin.");
   return origins;
 }
+
+/** A Redis URL: redis://[user:password@]host[:port][/db], or rediss:// for TLS. */
+export function parseRedisUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError("Expected a URL such as redis://127.0.0.1:6379.");
+  }
+  if ((url.protocol !== "redis:" && url.protocol !== "rediss:") || url.hostname === "") {
+    throw new InvalidArgumentError("Expected a URL such as redis://127.0.0.1:6379.");
+  }
+  if (!/^\/?(\d+)?$/.test(url.pathname)) {
+    throw new InvalidArgumentError(
+      "Expected a database number after the port: redis://host:6379/0.",
+    );
+  }
+  return value;
+}

@@ -1,5 +1,6 @@
 import { ChatServer } from "../server/chat_server.ts";
-import { ListenError } from "../server/errors.ts";
+import { BackplaneConnectError, ListenError } from "../server/errors.ts";
+import type { Backplane } from "../server/backplane.ts";
 import { HttpGateway } from "../server/http_gateway.ts";
 import { createLogger } from "../server/logger.ts";
 import type { ServerOptions } from "../server/options.ts";
@@ -11,10 +12,29 @@ import { onStopSignal } from "./shutdown_signals.ts";
 /** Runs the server until a stop signal, then shuts it down gracefully. Returns the exit code. */
 export async function runServer(options: ServerOptions): Promise<number> {
   const logger = createLogger({ format: options.logFormat, quiet: options.quiet });
+  let backplane: Backplane | undefined;
+  if (options.redisUrl !== undefined) {
+    try {
+      // Loaded only for a cluster: ioredis reads the whole environment (for DEBUG) as it
+      // loads, so a server that runs alone needs no --allow-env.
+      const { RedisBackplane } = await import("../server/redis/redis_backplane.ts");
+      backplane = await RedisBackplane.connect(
+        { url: options.redisUrl, expirySeconds: options.clusterExpirySeconds },
+        logger,
+      );
+    } catch (error) {
+      if (error instanceof BackplaneConnectError) return fail(error.message);
+      if (error instanceof Deno.errors.NotCapable) {
+        return fail("Cannot load the Redis client: run the server with --allow-env for --redis");
+      }
+      throw error;
+    }
+  }
   let server: ChatServer;
   try {
-    server = new ChatServer(options, logger);
+    server = new ChatServer(options, logger, backplane);
   } catch (error) {
+    await backplane?.[Symbol.asyncDispose]();
     if (error instanceof ListenError) return fail(error.message);
     throw error;
   }

@@ -7,8 +7,11 @@ import {
   parseOrigins,
   parsePort,
   parsePositiveInteger,
+  parseRedisUrl,
   parseSeconds,
 } from "./option_parsers.ts";
+import { optionalEnv } from "../util/optional_env.ts";
+import { describeError } from "../util/describe_error.ts";
 import { configureProgram, runProgram } from "./run_program.ts";
 
 /** Reads the server's options from the command line; exits on --help, --version or a usage error. */
@@ -113,9 +116,32 @@ export async function parseServerCommandLine(args: string[]): Promise<ServerOpti
         .choices(["text", "json"] as const)
         .default(defaults.logFormat),
     )
-    .option("-q, --quiet", "leave out the per-connection log lines", defaults.quiet);
+    .option("-q, --quiet", "leave out the per-connection log lines", defaults.quiet)
+    .option(
+      "--redis <url>",
+      "join a cluster of servers through this Redis, e.g. redis://127.0.0.1:6379 (env REDIS_URL)",
+      parseRedisUrl,
+    )
+    .option(
+      "--cluster-expiry <seconds>",
+      "with --redis: how long a crashed server's users stay in the others' who",
+      parseSeconds,
+      defaults.clusterExpirySeconds,
+    );
   await runProgram(() => program.parseAsync(args, { from: "user" }));
   const options = program.opts();
+  let redisUrl = options.redis;
+  const fromEnv = optionalEnv("REDIS_URL");
+  if (redisUrl === undefined && fromEnv) {
+    // deno-lint-ignore require-await
+    await runProgram(async () => {
+      try {
+        redisUrl = parseRedisUrl(fromEnv);
+      } catch (error) {
+        program.error(`error: REDIS_URL: ${describeError(error)}`, { exitCode: 2 });
+      }
+    });
+  }
   return {
     host: options.host,
     port: options.port,
@@ -136,5 +162,7 @@ export async function parseServerCommandLine(args: string[]): Promise<ServerOpti
     statsIntervalSeconds: options.statsInterval,
     logFormat: options.logFormat,
     quiet: options.quiet,
+    redisUrl,
+    clusterExpirySeconds: options.clusterExpiry,
   };
 }

@@ -7,7 +7,10 @@ import { formatHostPort } from "../net/format_host_port.ts";
 import { VERSION } from "../version.ts";
 import { ListenError } from "./errors.ts";
 import { handleFrame, type HandlerContext } from "./handlers.ts";
-import { Hub } from "./hub.ts";
+import { Hub, type RenameResult } from "./hub.ts";
+import { InOrder } from "./in_order.ts";
+import type { Backplane } from "./backplane.ts";
+import { LocalBackplane } from "./local_backplane.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { guestNickname } from "../protocol/nickname.ts";
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./options.ts";
@@ -31,6 +34,12 @@ const ACCEPT_RETRY_MS = 100;
 /** Refusals (SERVER_FULL) being sent at once; past this, extra connections are just closed. */
 const MAX_REFUSALS_IN_PROGRESS = 64;
 
+/** Frames of one session that may wait behind a nickname claim sent to the cluster. */
+const MAX_FRAMES_WAITING = 256;
+
+/** In a cluster, session ids are `local counter * NODE_ID_SPACE + node`, unique across servers. */
+export const NODE_ID_SPACE = 1000;
+
 /**
  * The chat server: accepts connections, keeps the session pool, and wires each
  * session's frames to the handlers and the hub.
@@ -39,7 +48,8 @@ export class ChatServer implements AsyncDisposable {
   readonly options: Readonly<ServerOptions>;
   /** Where it listens; the port is the real one when 0 was asked for. */
   readonly address: Deno.NetAddr;
-  readonly hub = new Hub();
+  readonly hub: Hub;
+  readonly #backplane: Backplane;
   readonly #listener: Deno.TcpListener;
   readonly #logger: Logger;
   readonly #sessions = new Map<bigint, Session>();
@@ -49,16 +59,25 @@ export class ChatServer implements AsyncDisposable {
   readonly #counters = new ServerCounters();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly #eventLoopLag = new EventLoopLag();
-  #nextSessionId = 1n;
+  #sessionCount = 0n;
   #refusing = 0;
   #shutdown: Promise<void> | undefined;
 
-  /** Starts listening at once. Throws ListenError with a plain-words reason. */
-  constructor(options: Partial<ServerOptions> = {}, logger?: Logger) {
+  /**
+   * Starts listening at once. Throws ListenError with a plain-words reason. The server
+   * owns `backplane` from then on, and closes it on shutdown.
+   */
+  constructor(
+    options: Partial<ServerOptions> = {},
+    logger?: Logger,
+    backplane: Backplane = new LocalBackplane(),
+  ) {
     this.options = { ...DEFAULT_SERVER_OPTIONS, ...options };
     this.#logger = logger ??
       createLogger({ format: this.options.logFormat, quiet: this.options.quiet });
+    this.#backplane = backplane;
     this.#listener = listen(this.options.host, this.options.port);
+    this.hub = new Hub(backplane);
     this.address = this.#listener.addr;
     this.#logger.log(
       "notice",
@@ -84,6 +103,8 @@ export class ChatServer implements AsyncDisposable {
       sessions.map(sessionTotals),
       byTransport,
       this.#eventLoopLag.lagMs,
+      this.hub.online,
+      this.#backplane.stats(),
     );
   }
 
@@ -141,6 +162,7 @@ export class ChatServer implements AsyncDisposable {
       Promise.allSettled(this.#running),
       this.options.shutdownTimeoutSeconds * 1000 + 1000,
     );
+    await this.#backplane[Symbol.asyncDispose]();
     this.#logger.log("notice", "stopped", "stopped");
   }
 
@@ -244,10 +266,24 @@ export class ChatServer implements AsyncDisposable {
   }
 
   async #serve(transport: Transport): Promise<void> {
-    const id = this.#nextSessionId++;
+    const id = this.#newSessionId();
     const before = this.#sessions.size;
+    const frames = new InOrder<Uint8Array>(
+      (payload) => handleFrame(context, payload),
+      MAX_FRAMES_WAITING,
+      (error) => {
+        this.#logger.log("error", "session_failed", `unexpected error: ${describeError(error)}`);
+      },
+    );
     const session: Session = new Session(id, guestNickname(id), transport, this.#sessionLimits, {
-      frame: (payload) => handleFrame(context, payload),
+      frame: (payload) => {
+        if (!frames.push(payload)) {
+          context.reply(errorMessage(
+            ErrorCode.RATE_LIMITED,
+            "Too many requests while a nickname change is pending; this one was dropped",
+          ));
+        }
+      },
       unreadable: (reason) => context.reply(errorMessage(ErrorCode.MALFORMED, reason)),
       framingError: (error) => {
         session.end(
@@ -279,7 +315,7 @@ export class ChatServer implements AsyncDisposable {
         },
       },
     }));
-    this.hub.join(session, session.nickname);
+    this.hub.join(session);
     this.#logger.log(
       "info",
       "connect",
@@ -321,6 +357,13 @@ export class ChatServer implements AsyncDisposable {
     );
   }
 
+  /** Unique in the cluster: the backplane's node number is folded in. */
+  #newSessionId(): bigint {
+    const local = ++this.#sessionCount;
+    const node = this.#backplane.node;
+    return node === 0 ? local : local * BigInt(NODE_ID_SPACE) + BigInt(node);
+  }
+
   get #sessionLimits(): SessionLimits {
     const options = this.options;
     return {
@@ -356,14 +399,22 @@ export class ChatServer implements AsyncDisposable {
       },
       rename(nickname) {
         const previous = session.nickname;
-        if (!hub.rename(session, nickname)) return false;
-        session.nickname = nickname;
-        logger.log("info", "rename", `${previous} is now ${nickname} (${session.transport.peer})`, {
-          session_id: session.id,
-          nickname,
-          previous_nickname: previous,
-        });
-        return true;
+        const logRename = (result: RenameResult) => {
+          if (result !== "renamed" || previous === nickname) return result;
+          logger.log(
+            "info",
+            "rename",
+            `${previous} is now ${nickname} (${session.transport.peer})`,
+            {
+              session_id: session.id,
+              nickname,
+              previous_nickname: previous,
+            },
+          );
+          return result;
+        };
+        const result = hub.rename(session, nickname);
+        return result instanceof Promise ? result.then(logRename) : logRename(result);
       },
       setClientName(name) {
         session.clientName = name;

@@ -23,3 +23,11 @@ function listenFailure(error: unknown): string {
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
   return describeError(error);
 }
+
+/** The server was told to join a cluster, and cannot reach its Redis. */
+export class BackplaneConnectError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BackplaneConnectError";
+  }
+}

@@ -8,7 +8,7 @@ import {
 import { decodeClientMessage, type ServerMessageInit } from "../protocol/codec.ts";
 import { MalformedMessageError } from "../protocol/errors.ts";
 import { errorMessage } from "../protocol/error_message.ts";
-import type { OnlineUser } from "./hub.ts";
+import type { OnlineUser, RenameResult } from "./hub.ts";
 import { nicknameProblem } from "../protocol/nickname.ts";
 import { utf8Length } from "../protocol/utf8_length.ts";
 
@@ -23,16 +23,19 @@ export interface HandlerContext {
   broadcast(message: ServerMessageInit): void;
   /** Takes a token from the session's chat rate limit; false when it is over the limit. */
   allowChat(): boolean;
-  /** Claims a nickname; false when another session holds it. */
-  rename(nickname: string): boolean;
+  /** Claims a nickname; waits when it has to be claimed across a cluster. */
+  rename(nickname: string): RenameResult | Promise<RenameResult>;
   setClientName(name: string): void;
   who(): OnlineUser[];
   /** Milliseconds since the epoch. */
   now(): number;
 }
 
-/** Decodes one frame payload and acts on it. Bad input gets an Error reply, never a throw. */
-export function handleFrame(context: HandlerContext, payload: Uint8Array): void {
+/**
+ * Decodes one frame payload and acts on it. Bad input gets an Error reply, never a throw.
+ * Returns a promise when the effect waits for the cluster (a nickname claim).
+ */
+export function handleFrame(context: HandlerContext, payload: Uint8Array): void | Promise<void> {
   let message: ClientMessage;
   try {
     message = decodeClientMessage(payload);
@@ -41,10 +44,13 @@ export function handleFrame(context: HandlerContext, payload: Uint8Array): void 
     context.reply(errorMessage(ErrorCode.MALFORMED, error.message));
     return;
   }
-  handleClientMessage(context, message);
+  return handleClientMessage(context, message);
 }
 
-export function handleClientMessage(context: HandlerContext, message: ClientMessage): void {
+export function handleClientMessage(
+  context: HandlerContext,
+  message: ClientMessage,
+): void | Promise<void> {
   const body = message.body;
   switch (body.case) {
     case "chat":
@@ -108,7 +114,7 @@ function handleChat(context: HandlerContext, chat: Chat): void {
   else context.reply(event);
 }
 
-function handleHello(context: HandlerContext, hello: Hello): void {
+function handleHello(context: HandlerContext, hello: Hello): void | Promise<void> {
   if (hello.client !== "") context.setClientName(hello.client);
   // An empty nickname only introduces the client and keeps the current name.
   if (hello.nickname === "") return;
@@ -117,9 +123,25 @@ function handleHello(context: HandlerContext, hello: Hello): void {
   const problem = nicknameProblem(nickname, context.nickname);
   if (problem !== undefined) {
     context.reply(errorMessage(ErrorCode.NICKNAME_INVALID, problem));
-  } else if (!context.rename(nickname)) {
+    return;
+  }
+  const result = context.rename(nickname);
+  if (result instanceof Promise) {
+    return result.then((answer) => answerRename(context, nickname, answer));
+  }
+  answerRename(context, nickname, result);
+}
+
+/** The member's confirmation (RENAMED) comes from the hub; only refusals are answered here. */
+function answerRename(context: HandlerContext, nickname: string, result: RenameResult): void {
+  if (result === "taken") {
     context.reply(
       errorMessage(ErrorCode.NICKNAME_TAKEN, `Nickname "${nickname}" is already taken`),
     );
+  } else if (result === "unavailable") {
+    context.reply(errorMessage(
+      ErrorCode.UNAVAILABLE,
+      "Nicknames cannot be changed while this server is cut off from its cluster; try again later",
+    ));
   }
 }

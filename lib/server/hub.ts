@@ -1,10 +1,15 @@
-import { PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
+import { ErrorCode, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { encodeServerMessage, type ServerMessageInit } from "../protocol/codec.ts";
-import { nicknameKey } from "../protocol/nickname.ts";
+import { errorMessage } from "../protocol/error_message.ts";
+import { guestNickname, nicknameKey } from "../protocol/nickname.ts";
+import type { Backplane, BackplaneListener, ClusterUser, HubEvent } from "./backplane.ts";
+import { LocalBackplane } from "./local_backplane.ts";
 
 /** Anything the hub can deliver to: a session, whatever its transport. */
 export interface HubMember {
   readonly id: bigint;
+  /** Kept up to date by the hub, which may rename a member on its own (see nicknameLost). */
+  nickname: string;
   /** Queues an encoded ServerMessage; must not wait for the write. */
   send(payload: Uint8Array): void;
 }
@@ -14,70 +19,185 @@ export interface OnlineUser {
   nickname: string;
 }
 
+/** "unavailable": the nickname has to be claimed cluster-wide, and the cluster is out of reach. */
+export type RenameResult = "renamed" | "taken" | "unavailable";
+
 /**
  * The one place fan-out happens: membership, nicknames, presence and broadcasts.
- * Each event is encoded once and the same bytes are queued on every recipient, in
- * the order the hub accepted the events, so every member sees one order.
+ * Each event is encoded once and the same bytes are queued on every local member, in
+ * the order the hub accepted the events. The backplane carries the same events to
+ * the other servers of a cluster and brings theirs, so presence, `who` and nickname
+ * uniqueness cover the whole cluster; alone, the hub is all there is.
  */
-export class Hub {
-  readonly #members = new Map<bigint, { member: HubMember; nickname: string }>();
-  /** Nickname key -> the session holding it, for case-insensitive uniqueness. */
+export class Hub implements BackplaneListener {
+  readonly #backplane: Backplane;
+  /** The sessions of this server. */
+  readonly #members = new Map<bigint, HubMember>();
+  /** Every user of the cluster, this server's included. */
+  readonly #users = new Map<bigint, ClusterUser>();
+  /** Nickname key -> the session holding or claiming it, for case-insensitive uniqueness. */
   readonly #owners = new Map<string, bigint>();
 
+  constructor(backplane: Backplane = new LocalBackplane()) {
+    this.#backplane = backplane;
+    backplane.start(this);
+  }
+
+  /** Users online in the whole cluster. */
   get online(): number {
-    return this.#members.size;
+    return this.#users.size;
   }
 
   /** Adds a member and tells the others. */
-  join(member: HubMember, nickname: string): void {
-    this.#members.set(member.id, { member, nickname });
-    this.#owners.set(nicknameKey(nickname), member.id);
-    this.#announce(PresenceKind.JOINED, member.id, nickname, "", member.id);
+  join(member: HubMember): void {
+    const user: ClusterUser = {
+      sessionId: member.id,
+      nickname: member.nickname,
+      node: this.#backplane.node,
+      joinedAt: Date.now(),
+    };
+    this.#members.set(member.id, member);
+    this.#addUser(user, member.id);
+    this.#backplane.publish({ kind: "joined", user });
   }
 
   /** Removes a member and tells the rest. Safe to call for a non-member. */
   leave(member: HubMember): void {
-    const entry = this.#members.get(member.id);
-    if (entry === undefined) return;
-    this.#members.delete(member.id);
-    this.#owners.delete(nicknameKey(entry.nickname));
-    this.#announce(PresenceKind.LEFT, member.id, entry.nickname, "", member.id);
+    if (!this.#members.delete(member.id)) return;
+    this.#removeUser(member.id);
+    this.#backplane.publish({ kind: "left", sessionId: member.id });
   }
 
   /**
-   * Gives a member a new nickname and tells everyone, the member included.
-   * Returns false, changing nothing, when another member holds it.
+   * Gives a member a new nickname and tells everyone, the member included. Changes
+   * nothing unless the answer is "renamed". Synchronous when the server runs alone.
    */
-  rename(member: HubMember, nickname: string): boolean {
-    const entry = this.#members.get(member.id);
-    if (entry === undefined) return false;
+  rename(member: HubMember, nickname: string): RenameResult | Promise<RenameResult> {
+    const user = this.#users.get(member.id);
+    if (user === undefined || !this.#members.has(member.id)) return "taken";
     const key = nicknameKey(nickname);
     const owner = this.#owners.get(key);
-    if (owner !== undefined && owner !== member.id) return false;
-    const previous = entry.nickname;
-    if (previous === nickname) {
+    if (owner !== undefined && owner !== member.id) return "taken";
+    if (member.nickname === nickname) {
       // Nothing changes for the others, but the member still gets its confirmation.
-      member.send(this.#presence(PresenceKind.RENAMED, member.id, nickname, previous));
-      return true;
+      member.send(this.#presence(PresenceKind.RENAMED, member.id, nickname, nickname));
+      return "renamed";
     }
-    this.#owners.delete(nicknameKey(previous));
+    // Reserved while the claim is out, so that no local session claims it meanwhile.
     this.#owners.set(key, member.id);
-    entry.nickname = nickname;
-    this.#announce(PresenceKind.RENAMED, member.id, nickname, previous);
-    return true;
+    const previousKey = nicknameKey(member.nickname);
+    const settle = (claim: "claimed" | "taken" | "unavailable"): RenameResult => {
+      if (claim === "claimed" && this.#members.has(member.id)) {
+        this.#rename(member.id, nickname);
+        this.#backplane.publish({ kind: "renamed", sessionId: member.id, nickname });
+        return "renamed";
+      }
+      if (key !== previousKey && this.#owners.get(key) === member.id) this.#owners.delete(key);
+      return claim === "claimed" ? "taken" : claim;
+    };
+    const claim = this.#backplane.claimNickname({ ...user, nickname }, key, previousKey);
+    return claim instanceof Promise
+      ? claim.then(settle, () => settle("unavailable"))
+      : settle(claim);
   }
 
-  /** Delivers one message to every member. */
+  /** Delivers one message to every member of the cluster. */
   broadcast(message: ServerMessageInit): void {
-    this.#deliver(encodeServerMessage(message));
+    const payload = encodeServerMessage(message);
+    this.#deliver(payload);
+    this.#backplane.publish({ kind: "chat", payload });
   }
 
-  /** Everyone online, in order of arrival. */
+  /** Everyone online in the cluster, in order of arrival. */
   who(): OnlineUser[] {
-    return [...this.#members.values()].map(({ member, nickname }) => ({
-      sessionId: member.id,
-      nickname,
-    }));
+    return [...this.#users.values()]
+      // Stable: users who joined in the same millisecond keep the order this hub saw them in.
+      .sort((a, b) => a.joinedAt - b.joinedAt)
+      .map(({ sessionId, nickname }) => ({ sessionId, nickname }));
+  }
+
+  remote(event: HubEvent): void {
+    switch (event.kind) {
+      case "chat":
+        return this.#deliver(event.payload);
+      case "joined":
+        if (!this.#users.has(event.user.sessionId)) this.#addUser({ ...event.user });
+        return;
+      case "left":
+        return this.#removeUser(event.sessionId);
+      case "renamed":
+        return this.#rename(event.sessionId, event.nickname);
+    }
+  }
+
+  serverUsers(node: number, users: ClusterUser[]): void {
+    // This server's own users are its members; nobody else speaks for them.
+    if (node === this.#backplane.node) return;
+    const now = new Map(users.map((user) => [user.sessionId, user]));
+    for (const user of this.#usersOf(node)) {
+      if (!now.has(user.sessionId)) this.#removeUser(user.sessionId);
+    }
+    for (const user of users) {
+      const known = this.#users.get(user.sessionId);
+      if (known === undefined) this.#addUser({ ...user });
+      else if (known.nickname !== user.nickname) this.#rename(user.sessionId, user.nickname);
+    }
+  }
+
+  serverGone(node: number): void {
+    if (node === this.#backplane.node) return;
+    for (const user of this.#usersOf(node)) this.#removeUser(user.sessionId);
+  }
+
+  nicknameLost(sessionId: bigint): void {
+    const member = this.#members.get(sessionId);
+    if (member === undefined) return;
+    const lost = member.nickname;
+    const guest = guestNickname(sessionId);
+    this.#rename(sessionId, guest);
+    this.#backplane.publish({ kind: "renamed", sessionId, nickname: guest });
+    member.send(encodeServerMessage(errorMessage(
+      ErrorCode.NICKNAME_TAKEN,
+      `Nickname "${lost}" was taken on another server while this one was cut off; you are ${guest} again`,
+    )));
+  }
+
+  localUsers(): ClusterUser[] {
+    return [...this.#members.keys()].map((id) => this.#users.get(id)!);
+  }
+
+  #usersOf(node: number): ClusterUser[] {
+    return [...this.#users.values()].filter((user) => user.node === node);
+  }
+
+  #addUser(user: ClusterUser, exceptId?: bigint): void {
+    this.#users.set(user.sessionId, user);
+    this.#owners.set(nicknameKey(user.nickname), user.sessionId);
+    this.#announce(PresenceKind.JOINED, user.sessionId, user.nickname, "", exceptId);
+  }
+
+  #removeUser(sessionId: bigint): void {
+    const user = this.#users.get(sessionId);
+    if (user === undefined) return;
+    this.#users.delete(sessionId);
+    this.#release(nicknameKey(user.nickname), sessionId);
+    this.#announce(PresenceKind.LEFT, sessionId, user.nickname, "");
+  }
+
+  #rename(sessionId: bigint, nickname: string): void {
+    const user = this.#users.get(sessionId);
+    if (user === undefined || user.nickname === nickname) return;
+    const previous = user.nickname;
+    this.#release(nicknameKey(previous), sessionId);
+    this.#owners.set(nicknameKey(nickname), sessionId);
+    user.nickname = nickname;
+    const member = this.#members.get(sessionId);
+    if (member !== undefined) member.nickname = nickname;
+    this.#announce(PresenceKind.RENAMED, sessionId, nickname, previous);
+  }
+
+  #release(key: string, sessionId: bigint): void {
+    if (this.#owners.get(key) === sessionId) this.#owners.delete(key);
   }
 
   #announce(
@@ -105,7 +225,7 @@ export class Hub {
   }
 
   #deliver(payload: Uint8Array, exceptId?: bigint): void {
-    for (const { member } of this.#members.values()) {
+    for (const member of this.#members.values()) {
       if (member.id !== exceptId) member.send(payload);
     }
   }

@@ -52,6 +52,13 @@ export interface ServerOptions {
   logFormat: "text" | "json";
   /** Leaves out the per-connection lines; start-up, shutdown and problems are still logged. @default false */
   quiet: boolean;
+  /**
+   * Joins a cluster of servers through this Redis (`redis://host:port[/db]`): broadcasts,
+   * presence, `who` and nicknames then span every server. @default undefined (runs alone)
+   */
+  redisUrl: string | undefined;
+  /** With redisUrl: seconds before a crashed server's users leave the others' `who`. @default 10 */
+  clusterExpirySeconds: number;
 }
 
 export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
@@ -74,4 +81,6 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   statsIntervalSeconds: 0,
   logFormat: "text",
   quiet: false,
+  redisUrl: undefined,
+  clusterExpirySeconds: 10,
 });

@@ -27,6 +27,34 @@ export function formatMetrics(stats: ServerStats): string {
     Object.entries(stats.sessionsByTransport).map(([transport, count]) => [{ transport }, count]),
   );
   metric(
+    "chat_users_online",
+    "gauge",
+    "Users online in the whole cluster; the same as chat_sessions when the server runs alone.",
+    single(stats.online),
+  );
+  metric(
+    "chat_backplane_connected",
+    "gauge",
+    "1 while the Redis backplane is connected, 0 while it is not; absent when the server runs alone.",
+    stats.backplane.state === "local" ? [] : single(stats.backplane.state === "connected" ? 1 : 0),
+  );
+  metric(
+    "chat_backplane_events_total",
+    "counter",
+    "Events carried by the Redis backplane: published, received, or dropped during an outage.",
+    stats.backplane.state === "local" ? [] : [
+      [{ direction: "published" }, stats.backplane.eventsPublished],
+      [{ direction: "received" }, stats.backplane.eventsReceived],
+      [{ direction: "dropped" }, stats.backplane.eventsDropped],
+    ],
+  );
+  metric(
+    "chat_backplane_outages_total",
+    "counter",
+    "Times the connection to Redis was lost.",
+    stats.backplane.state === "local" ? [] : single(stats.backplane.outages),
+  );
+  metric(
     "chat_sessions_opened_total",
     "counter",
     "Sessions ever opened.",

@@ -1,9 +1,14 @@
+import type { BackplaneStats } from "./backplane.ts";
 import type { LogFields } from "./logger.ts";
 
 /** What the server has done so far: read by tests, the log's stats lines and, later, /metrics. */
 export interface ServerStats {
   /** Sessions connected now. */
   sessions: number;
+  /** Users online in the whole cluster; the same as sessions when the server runs alone. */
+  online: number;
+  /** The cluster link: its state, and the events it carried. */
+  backplane: BackplaneStats;
   /** Sessions connected now, by transport: tcp, websocket. */
   sessionsByTransport: Record<string, number>;
   /** Sessions ever opened. */
@@ -53,11 +58,15 @@ export class ServerCounters {
     live: SessionTotals[],
     sessionsByTransport: Record<string, number>,
     eventLoopLagMs: number,
+    online: number,
+    backplane: BackplaneStats,
   ): ServerStats {
     const totals = { ...this.#closed };
     for (const session of live) this.#add(totals, session);
     return {
       sessions: live.length,
+      online,
+      backplane,
       sessionsByTransport,
       sessionsOpened: this.sessionsOpened,
       connectionsRefused: this.connectionsRefused,
@@ -89,6 +98,12 @@ export interface SessionTotals {
 export function statsFields(stats: ServerStats): LogFields {
   const fields: LogFields = {
     sessions: stats.sessions,
+    online: stats.online,
+    backplane: stats.backplane.state,
+    backplane_events_published: stats.backplane.eventsPublished,
+    backplane_events_received: stats.backplane.eventsReceived,
+    backplane_events_dropped: stats.backplane.eventsDropped,
+    backplane_outages: stats.backplane.outages,
     sessions_opened: stats.sessionsOpened,
     connections_refused: stats.connectionsRefused,
     frames_in: stats.framesIn,

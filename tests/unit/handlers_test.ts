@@ -20,7 +20,7 @@ import {
   handleFrame,
   type HandlerContext,
 } from "../../lib/server/handlers.ts";
-import type { OnlineUser } from "../../lib/server/hub.ts";
+import type { OnlineUser, RenameResult } from "../../lib/server/hub.ts";
 
 const NOW = 1_700_000_000_123;
 
@@ -33,7 +33,7 @@ class FakeContext implements HandlerContext {
   readonly broadcasts: ServerMessage[] = [];
   readonly renames: string[] = [];
   readonly clientNames: string[] = [];
-  renameResult = true;
+  renameResult: RenameResult | Promise<RenameResult> = "renamed";
   chatAllowed = true;
   users: OnlineUser[] = [];
 
@@ -52,7 +52,7 @@ class FakeContext implements HandlerContext {
   allowChat(): boolean {
     return this.chatAllowed;
   }
-  rename(nickname: string): boolean {
+  rename(nickname: string): RenameResult | Promise<RenameResult> {
     this.renames.push(nickname);
     return this.renameResult;
   }
@@ -204,6 +204,18 @@ Deno.test("handlers - hello with a valid nickname renames, with no reply", () =>
   assert.equal(context.broadcasts.length, 0);
 });
 
+Deno.test("handlers - hello while the cluster is out of reach is UNAVAILABLE, after the claim", async () => {
+  const context = new FakeContext();
+  context.renameResult = Promise.resolve("unavailable");
+  const handled = handleClientMessage(context, hello("bob"));
+  assert.ok(handled instanceof Promise, "the handler waits for the claim");
+  assert.deepEqual(context.replies, []);
+  await handled;
+  const error = context.onlyError();
+  assert.equal(error.code, ErrorCode.UNAVAILABLE);
+  assert.equal(error.fatal, false);
+});
+
 Deno.test("handlers - hello with an invalid nickname is NICKNAME_INVALID and does not rename", () => {
   for (const nickname of ["a b", "x".repeat(33), "guest-8", "😀"]) {
     const context = new FakeContext({ nickname: "guest-7" });
@@ -217,7 +229,7 @@ Deno.test("handlers - hello with an invalid nickname is NICKNAME_INVALID and doe
 
 Deno.test("handlers - hello with a taken nickname is NICKNAME_TAKEN", () => {
   const context = new FakeContext();
-  context.renameResult = false;
+  context.renameResult = "taken";
   handleClientMessage(context, hello("bob"));
   assert.deepEqual(context.renames, ["bob"]);
   const error = context.onlyError();

@@ -6,7 +6,10 @@ import { Hub, type HubMember } from "../../lib/server/hub.ts";
 /** A member that keeps every payload it is sent. */
 class FakeMember implements HubMember {
   readonly sent: Uint8Array[] = [];
-  constructor(readonly id: bigint) {}
+  nickname: string;
+  constructor(readonly id: bigint) {
+    this.nickname = `guest-${id}`;
+  }
   send(payload: Uint8Array): void {
     this.sent.push(payload);
   }
@@ -45,7 +48,7 @@ function hubWith(n: number): { hub: Hub; members: FakeMember[] } {
   const members: FakeMember[] = [];
   for (let id = 1; id <= n; id++) {
     const member = new FakeMember(BigInt(id));
-    hub.join(member, `guest-${id}`);
+    hub.join(member);
     members.push(member);
   }
   for (const member of members) member.sent.length = 0;
@@ -57,15 +60,15 @@ Deno.test("Hub - join tells the others, not the newcomer, with the online count"
   const alice = new FakeMember(1n);
   const bob = new FakeMember(2n);
   const carol = new FakeMember(3n);
-  hub.join(alice, "guest-1");
+  hub.join(alice);
   assert.equal(hub.online, 1);
   assert.deepEqual(alice.sent, []);
-  hub.join(bob, "guest-2");
+  hub.join(bob);
   assert.deepEqual(bob.sent, []);
   assert.deepEqual(alice.takePresence().map(fields), [
     presence(PresenceKind.JOINED, 2n, "guest-2", 2),
   ]);
-  hub.join(carol, "guest-3");
+  hub.join(carol);
   assert.equal(hub.online, 3);
   assert.deepEqual(carol.sent, []);
   for (const member of [alice, bob]) {
@@ -107,16 +110,16 @@ Deno.test("Hub - leave of a non-member is a no-op", () => {
 
 Deno.test("Hub - leave reports the member's current nickname and frees it", () => {
   const { hub, members: [alice, bob] } = hubWith(2);
-  assert.equal(hub.rename(bob, "Bob"), true);
+  assert.equal(hub.rename(bob, "Bob"), "renamed");
   alice.sent.length = 0;
   hub.leave(bob);
   assert.deepEqual(alice.takePresence().map(fields), [presence(PresenceKind.LEFT, 2n, "Bob", 1)]);
-  assert.equal(hub.rename(alice, "bob"), true);
+  assert.equal(hub.rename(alice, "bob"), "renamed");
 });
 
 Deno.test("Hub - rename tells everyone, the renamed member included", () => {
   const { hub, members } = hubWith(3);
-  assert.equal(hub.rename(members[1], "bob"), true);
+  assert.equal(hub.rename(members[1], "bob"), "renamed");
   for (const member of members) {
     assert.deepEqual(member.takePresence().map(fields), [
       presence(PresenceKind.RENAMED, 2n, "bob", 3, "guest-2"),
@@ -125,46 +128,46 @@ Deno.test("Hub - rename tells everyone, the renamed member included", () => {
   assert.deepEqual(hub.who()[1], { sessionId: 2n, nickname: "bob" });
 });
 
-Deno.test("Hub - rename is case-insensitively unique and returns false when taken", () => {
+Deno.test("Hub - rename is case-insensitively unique and answers taken when taken", () => {
   const { hub, members: [alice, bob] } = hubWith(2);
-  assert.equal(hub.rename(alice, "Alice"), true);
+  assert.equal(hub.rename(alice, "Alice"), "renamed");
   alice.sent.length = 0;
   bob.sent.length = 0;
   for (const taken of ["Alice", "alice", "ALICE", "aLiCe"]) {
-    assert.equal(hub.rename(bob, taken), false, taken);
+    assert.equal(hub.rename(bob, taken), "taken", taken);
   }
   // Nothing changed, nobody was told.
   assert.deepEqual(alice.sent, []);
   assert.deepEqual(bob.sent, []);
   assert.deepEqual(hub.who().map((user) => user.nickname), ["Alice", "guest-2"]);
   // A member's guest name is taken too.
-  assert.equal(hub.rename(alice, "GUEST-2"), false);
+  assert.equal(hub.rename(alice, "GUEST-2"), "taken");
 });
 
 Deno.test("Hub - composed and decomposed spellings are the same nickname", () => {
   const { hub, members: [alice, bob] } = hubWith(2);
-  assert.equal(hub.rename(alice, "Jos\u00e9"), true);
-  assert.equal(hub.rename(bob, "jose\u0301"), false);
+  assert.equal(hub.rename(alice, "Jos\u00e9"), "renamed");
+  assert.equal(hub.rename(bob, "jose\u0301"), "taken");
 });
 
 Deno.test("Hub - renaming to one's own name in another case works", () => {
   const { hub, members: [alice, bob] } = hubWith(2);
-  assert.equal(hub.rename(alice, "alice"), true);
+  assert.equal(hub.rename(alice, "alice"), "renamed");
   alice.sent.length = 0;
   bob.sent.length = 0;
-  assert.equal(hub.rename(alice, "ALICE"), true);
+  assert.equal(hub.rename(alice, "ALICE"), "renamed");
   for (const member of [alice, bob]) {
     assert.deepEqual(member.takePresence().map(fields), [
       presence(PresenceKind.RENAMED, 1n, "ALICE", 2, "alice"),
     ]);
   }
   // The name is still held: another member cannot take it in any case.
-  assert.equal(hub.rename(bob, "Alice"), false);
+  assert.equal(hub.rename(bob, "Alice"), "taken");
 });
 
 Deno.test("Hub - renaming to the exact current name confirms to that member only", () => {
   const { hub, members: [alice, bob] } = hubWith(2);
-  assert.equal(hub.rename(alice, "guest-1"), true);
+  assert.equal(hub.rename(alice, "guest-1"), "renamed");
   assert.deepEqual(alice.takePresence().map(fields), [
     presence(PresenceKind.RENAMED, 1n, "guest-1", 2, "guest-1"),
   ]);
@@ -173,16 +176,16 @@ Deno.test("Hub - renaming to the exact current name confirms to that member only
 
 Deno.test("Hub - a renamed member's previous nickname becomes free", () => {
   const { hub, members: [alice, bob] } = hubWith(2);
-  assert.equal(hub.rename(alice, "alice"), true);
-  assert.equal(hub.rename(alice, "alicia"), true);
-  assert.equal(hub.rename(bob, "Alice"), true);
+  assert.equal(hub.rename(alice, "alice"), "renamed");
+  assert.equal(hub.rename(alice, "alicia"), "renamed");
+  assert.equal(hub.rename(bob, "Alice"), "renamed");
 });
 
-Deno.test("Hub - rename of a non-member returns false", () => {
+Deno.test("Hub - rename of a non-member answers taken", () => {
   const { hub, members: [alice] } = hubWith(1);
-  assert.equal(hub.rename(new FakeMember(5n), "zed"), false);
+  assert.equal(hub.rename(new FakeMember(5n), "zed"), "taken");
   assert.deepEqual(alice.sent, []);
-  assert.equal(hub.rename(alice, "zed"), true);
+  assert.equal(hub.rename(alice, "zed"), "renamed");
 });
 
 Deno.test("Hub - broadcast delivers the same Uint8Array instance to every member", () => {
@@ -224,7 +227,7 @@ Deno.test("Hub - who lists everyone in order of arrival", () => {
   const hub = new Hub();
   assert.deepEqual(hub.who(), []);
   const members = [5n, 2n, 9n, 1n].map((id) => new FakeMember(id));
-  for (const member of members) hub.join(member, `guest-${member.id}`);
+  for (const member of members) hub.join(member);
   hub.rename(members[2], "nine");
   assert.deepEqual(hub.who(), [
     { sessionId: 5n, nickname: "guest-5" },

@@ -1,0 +1,45 @@
+/**
+ * Runs a session's frame handlers one after another. Nearly all finish at once; one
+ * that waits (a nickname claim sent to Redis) holds back the frames behind it, so a
+ * client's requests take effect in the order it sent them.
+ */
+export class InOrder<T> {
+  readonly #handle: (item: T) => void | Promise<void>;
+  readonly #maxWaiting: number;
+  readonly #onError: (error: unknown) => void;
+  readonly #waiting: T[] = [];
+  #busy = false;
+
+  /** `maxWaiting` bounds the memory a client can fill while a handler waits. */
+  constructor(
+    handle: (item: T) => void | Promise<void>,
+    maxWaiting: number,
+    onError: (error: unknown) => void,
+  ) {
+    this.#handle = handle;
+    this.#maxWaiting = maxWaiting;
+    this.#onError = onError;
+  }
+
+  /** Runs `item` now, or after the ones waiting. False, dropping it, when too many wait. */
+  push(item: T): boolean {
+    if (!this.#busy) {
+      this.#run(item);
+      return true;
+    }
+    if (this.#waiting.length >= this.#maxWaiting) return false;
+    this.#waiting.push(item);
+    return true;
+  }
+
+  #run(item: T): void {
+    const result = this.#handle(item);
+    if (!(result instanceof Promise)) return;
+    this.#busy = true;
+    // The frames behind a failed one still run.
+    result.catch(this.#onError).finally(() => {
+      this.#busy = false;
+      while (!this.#busy && this.#waiting.length > 0) this.#run(this.#waiting.shift()!);
+    });
+  }
+}

@@ -1,0 +1,131 @@
+import { Buffer } from "node:buffer";
+import type { ClusterUser, HubEvent } from "../backplane.ts";
+
+/** One entry of the events stream: a hub event, or a server's whole list of users. */
+export interface StreamEntry {
+  /** The publishing process's token: a server number can outlive a process. */
+  origin: string;
+  node: number;
+  /** Counts up per process, so that a replayed entry is recognised and skipped. */
+  seq: number;
+  body: HubEvent | { kind: "users"; users: ClusterUser[] };
+}
+
+/** The stream fields of an entry; chat payloads go as raw bytes, the rest as JSON. */
+export function encodeStreamEntry(entry: StreamEntry): (string | Buffer)[] {
+  const { body } = entry;
+  const fields: (string | Buffer)[] = [
+    "o",
+    entry.origin,
+    "n",
+    String(entry.node),
+    "q",
+    String(entry.seq),
+  ];
+  switch (body.kind) {
+    case "chat":
+      fields.push(
+        "t",
+        "c",
+        "d",
+        Buffer.from(body.payload.buffer, body.payload.byteOffset, body.payload.byteLength),
+      );
+      break;
+    case "joined":
+      fields.push("t", "j", "d", JSON.stringify(userJson(body.user)));
+      break;
+    case "left":
+      fields.push("t", "l", "d", String(body.sessionId));
+      break;
+    case "renamed":
+      fields.push("t", "r", "d", JSON.stringify({ s: String(body.sessionId), n: body.nickname }));
+      break;
+    case "users":
+      fields.push("t", "u", "d", JSON.stringify(body.users.map((user) => userJson(user))));
+      break;
+  }
+  return fields;
+}
+
+/** Reads an entry's fields, as XREAD returns them; throws "Cannot read stream entry: ..." on a bad one. */
+export function decodeStreamEntry(fields: Buffer[]): StreamEntry {
+  try {
+    return decodeFields(fields);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Cannot read stream entry: ${reason}`, { cause: error });
+  }
+}
+
+function decodeFields(fields: Buffer[]): StreamEntry {
+  const values = new Map<string, Buffer>();
+  for (let i = 0; i + 1 < fields.length; i += 2) values.set(fields[i].toString(), fields[i + 1]);
+  const field = (name: string): Buffer => {
+    const value = values.get(name);
+    if (value === undefined) throw new Error(`no field "${name}"`);
+    return value;
+  };
+  const text = (name: string) => field(name).toString();
+  const number = (name: string) => {
+    const value = Number(text(name));
+    if (!Number.isSafeInteger(value)) throw new Error(`field "${name}" is not a whole number`);
+    return value;
+  };
+  const node = number("n");
+  const entry = { origin: text("o"), node, seq: number("q") };
+  const type = text("t");
+  switch (type) {
+    case "c": {
+      const data = field("d");
+      return {
+        ...entry,
+        body: {
+          kind: "chat",
+          payload: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+        },
+      };
+    }
+    case "j":
+      return { ...entry, body: { kind: "joined", user: parseUser(JSON.parse(text("d")), node) } };
+    case "l":
+      return { ...entry, body: { kind: "left", sessionId: BigInt(text("d")) } };
+    case "r": {
+      const { s, n } = JSON.parse(text("d"));
+      return { ...entry, body: { kind: "renamed", sessionId: BigInt(s), nickname: String(n) } };
+    }
+    case "u":
+      return {
+        ...entry,
+        body: {
+          kind: "users",
+          users: JSON.parse(text("d")).map((user: UserJson) => parseUser(user, node)),
+        },
+      };
+    default:
+      throw new Error(`unknown type "${type}"`);
+  }
+}
+
+/** A user as stored in Redis: in a stream entry, or as a `users:<n>` record with its session id outside. */
+export interface UserJson {
+  s?: string;
+  /** Nickname. */
+  n: string;
+  /** Joined at, ms since the epoch. */
+  t: number;
+  /** The nickname key claimed in `nicks`; absent for guest names, which need no claim. */
+  k?: string;
+}
+
+export function userJson(user: ClusterUser, claimedKey?: string): UserJson {
+  return { s: String(user.sessionId), n: user.nickname, t: user.joinedAt, k: claimedKey };
+}
+
+export function parseUser(json: UserJson, node: number, sessionId?: string): ClusterUser {
+  return {
+    sessionId: BigInt(sessionId ?? json.s!),
+    nickname: String(json.n),
+    node,
+    joinedAt: Number(json.t),
+  };
+}

@@ -1,0 +1,418 @@
+import assert from "node:assert/strict";
+import {
+  Action,
+  type ChatEvent,
+  ErrorCode,
+  type Presence,
+  PresenceKind,
+  type ServerMessage,
+  type User,
+  type WhoResponse,
+} from "../../gen/chat/v1/chat_pb.ts";
+import { freePort } from "../support/client_process.ts";
+import { startClusterServer } from "../support/cluster.ts";
+import { chat } from "../support/messages.ts";
+import { RedisProcess } from "../support/redis_process.ts";
+import { SERVER_SCRIPT, type ServerProcess } from "../support/server_process.ts";
+import { TestClient } from "../support/test_client.ts";
+
+/** How long the servers may take to notice Redis is gone, or to rejoin once it is back. */
+const WAIT_MS = 15_000;
+const SERVER_ARGS = ["--rate-limit", "0", "--log-format", "json"];
+
+/**
+ * Waits until `compute` finds what it looks for in what the client has received: it
+ * looks again each time a message arrives, instead of sleeping. Everything here reads
+ * `received` rather than the inbox's cursor, so no check can skip a message another needs.
+ */
+async function until<T>(
+  client: TestClient,
+  compute: () => T | undefined,
+  what: string,
+  ms = WAIT_MS,
+): Promise<T> {
+  const giveUpAt = Date.now() + ms;
+  while (true) {
+    const found = compute();
+    if (found !== undefined) return found;
+    // Any message at all wakes this up: the next one not yet looked at, or a new one.
+    await client.nextMatching(() => true, Math.max(1, giveUpAt - Date.now()), what);
+  }
+}
+
+function chatsOf(client: TestClient): ChatEvent[] {
+  return client.received.flatMap((m) => m.body.case === "chat" ? [m.body.value] : []);
+}
+
+function chatsFrom(client: TestClient, sender: TestClient): ChatEvent[] {
+  return chatsOf(client).filter((c) => c.fromSessionId === sender.sessionId);
+}
+
+/** Waits until `client` has `count` chats from `sender` whose content starts with `prefix`. */
+function receive(
+  client: TestClient,
+  sender: TestClient,
+  prefix: string,
+  count: number,
+  ms = WAIT_MS,
+): Promise<ChatEvent[]> {
+  const matching = () => chatsFrom(client, sender).filter((c) => c.content.startsWith(prefix));
+  return until(
+    client,
+    () => matching().length >= count ? matching() : undefined,
+    `${count} chats "${prefix}..." from ${sender.sessionId} at ${client.sessionId}`,
+    ms,
+  );
+}
+
+/** Fails if any chat reached `client` twice. */
+function assertNoDuplicateChats(client: TestClient): void {
+  const seen = new Set<string>();
+  for (const c of chatsOf(client)) {
+    const key = `${c.fromSessionId}/${c.clientSeq}`;
+    assert.ok(!seen.has(key), `client ${client.sessionId} got chat ${key} twice`);
+    seen.add(key);
+  }
+}
+
+function presenceAfter(
+  client: TestClient,
+  from: number,
+  kind: PresenceKind,
+  sessionId: bigint,
+): Presence | undefined {
+  for (const m of client.received.slice(from)) {
+    if (m.body.case === "presence" && m.body.value.kind === kind) {
+      if (m.body.value.sessionId === sessionId) return m.body.value;
+    }
+  }
+  return undefined;
+}
+
+function waitPresence(
+  client: TestClient,
+  from: number,
+  kind: PresenceKind,
+  of: TestClient,
+): Promise<Presence> {
+  return until(
+    client,
+    () => presenceAfter(client, from, kind, of.sessionId),
+    `presence ${PresenceKind[kind]} of ${of.sessionId} at ${client.sessionId}`,
+  );
+}
+
+/** Asks `who` and returns the session ids listed, sorted, with their nicknames. */
+async function who(client: TestClient): Promise<User[]> {
+  const from = client.received.length;
+  await client.send({ body: { case: "who", value: {} } });
+  const answer = await until(
+    client,
+    () => client.received.slice(from).find((m) => m.body.case === "who"),
+    `who at ${client.sessionId}`,
+  );
+  return (answer.body.value as WhoResponse).users;
+}
+
+function sessionIds(users: User[]): bigint[] {
+  return users.map((u) => u.sessionId).sort((a, b) => a < b ? -1 : a > b ? 1 : 0);
+}
+
+function idsOf(...clients: TestClient[]): bigint[] {
+  return sessionIds(clients.map((c) => ({ sessionId: c.sessionId }) as User));
+}
+
+function isPresence(kind: PresenceKind, sessionId: bigint) {
+  return (m: ServerMessage) =>
+    m.body.case === "presence" && m.body.value.kind === kind &&
+    m.body.value.sessionId === sessionId;
+}
+
+/** The backplane fields of the server's stats line. */
+async function backplaneStats(
+  server: ServerProcess,
+): Promise<{ backplane: string; backplane_outages: number }> {
+  return (await server.stats()) as unknown as { backplane: string; backplane_outages: number };
+}
+
+async function metric(httpPort: number, name: string): Promise<string | undefined> {
+  const response = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+  const text = await response.text();
+  return text.split("\n").find((line) => line.startsWith(`${name} `));
+}
+
+/** Waits for the server's "lost Redis" warning, from line `from` on. */
+async function lostRedis(server: ServerProcess, redis: RedisProcess, from: number): Promise<void> {
+  const line = JSON.parse(await server.stdout.waitFor(/"event":"redis_lost"/, WAIT_MS, from));
+  assert.match(
+    line.message,
+    new RegExp(
+      `^lost Redis at 127\\.0\\.0\\.1:${redis.port} \\(.+\\): serving local clients only; retrying$`,
+    ),
+  );
+  assert.equal(line.level, "warn");
+}
+
+/** Waits for the server's "joined the cluster" line, from line `from` on, and returns its fields. */
+async function joinedCluster(
+  server: ServerProcess,
+  from: number,
+): Promise<{ message: string; sent: number; servers: number }> {
+  return JSON.parse(await server.stdout.waitFor("joined the cluster", WAIT_MS, from));
+}
+
+const rename = (nickname: string) => ({ body: { case: "hello" as const, value: { nickname } } });
+
+Deno.test("cluster - when Redis dies, local chat goes on and cross-server chat resumes after it is back", async () => {
+  await using redis = await RedisProcess.start();
+  const http1 = freePort();
+  const http2 = freePort();
+  await using s1 = await startClusterServer(redis.url, [
+    ...SERVER_ARGS,
+    "--http-port",
+    String(http1),
+  ]);
+  await using s2 = await startClusterServer(redis.url, [
+    ...SERVER_ARGS,
+    "--http-port",
+    String(http2),
+  ]);
+  await using a1 = await TestClient.connect(s1.port);
+  await using a2 = await TestClient.connect(s1.port);
+  await using b1 = await TestClient.connect(s2.port);
+  await using b2 = await TestClient.connect(s2.port);
+  const everyone = [a1, a2, b1, b2];
+  const onS1 = [a1, a2];
+  const onS2 = [b1, b2];
+
+  // Cross-server chat works both ways before the outage.
+  await a1.send(chat("before from s1", Action.BROADCAST, 1n));
+  await b1.send(chat("before from s2", Action.BROADCAST, 1n));
+  await Promise.all(everyone.map((c) => receive(c, a1, "before from s1", 1)));
+  await Promise.all(everyone.map((c) => receive(c, b1, "before from s2", 1)));
+  assert.equal(await metric(http1, "chat_backplane_connected"), "chat_backplane_connected 1");
+
+  const lostFrom = [s1.stdout.lines.length, s2.stdout.lines.length];
+  await redis.kill();
+  await lostRedis(s1, redis, lostFrom[0]);
+  await lostRedis(s2, redis, lostFrom[1]);
+  for (const server of [s1, s2]) {
+    const stats = await backplaneStats(server);
+    assert.equal(stats.backplane, "disconnected");
+    assert.equal(stats.backplane_outages, 1);
+  }
+  assert.equal(await metric(http1, "chat_backplane_connected"), "chat_backplane_connected 0");
+  assert.equal(await metric(http2, "chat_backplane_connected"), "chat_backplane_connected 0");
+
+  // Local chat goes on: S1's broadcast reaches S1's clients at once...
+  await a1.send(chat("outage from s1", Action.BROADCAST, 2n));
+  await Promise.all(onS1.map((c) => receive(c, a1, "outage from s1", 1)));
+  // ...and S2's 20 reach S2's clients at once, in order.
+  const N = 20;
+  await b1.send(
+    ...Array.from(
+      { length: N },
+      (_, i) => chat(`outage from s2 #${i + 1}`, Action.BROADCAST, BigInt(101 + i)),
+    ),
+  );
+  for (const c of onS2) {
+    const got = await receive(c, b1, "outage from s2", N);
+    assert.deepEqual(
+      got.map((m) => m.clientSeq),
+      Array.from({ length: N }, (_, i) => 101n + BigInt(i)),
+    );
+  }
+  // Neither side has the other's outage-time chat yet.
+  for (const c of onS2) assert.equal(chatsFrom(c, a1).length, 1, `S2 client ${c.sessionId}`);
+  for (const c of onS1) assert.equal(chatsFrom(c, b1).length, 1, `S1 client ${c.sessionId}`);
+
+  // A rename needs the cluster: refused, not fatal, and nothing changes.
+  const renameFrom = a2.received.length;
+  await a2.send(rename("carol"));
+  const refused = await until(
+    a2,
+    () => a2.received.slice(renameFrom).find((m) => m.body.case === "error"),
+    "the rename's error",
+  );
+  assert.ok(refused.body.case === "error");
+  assert.equal(refused.body.value.code, ErrorCode.UNAVAILABLE);
+  assert.equal(refused.body.value.fatal, false);
+  assert.ok(!a2.received.slice(renameFrom).some(isPresence(PresenceKind.RENAMED, a2.sessionId)));
+
+  const joinedFrom = [s1.stdout.lines.length, s2.stdout.lines.length];
+  await redis.restart();
+  const joined1 = await joinedCluster(s1, joinedFrom[0]);
+  const joined2 = await joinedCluster(s2, joinedFrom[1]);
+  assert.equal(joined1.sent, 1, joined1.message);
+  assert.equal(joined2.sent, N, joined2.message);
+  assert.match(joined1.message, /, 1 events sent from the outbox, 0 dropped so far$/);
+  assert.match(joined2.message, /, 20 events sent from the outbox, 0 dropped so far$/);
+
+  // The outboxes arrive on the other side, in order.
+  for (const c of onS1) {
+    const got = await receive(c, b1, "outage from s2", N);
+    assert.deepEqual(
+      got.map((m) => m.content),
+      Array.from({ length: N }, (_, i) => `outage from s2 #${i + 1}`),
+    );
+  }
+  for (const c of onS2) await receive(c, a1, "outage from s1", 1);
+
+  // Chat crosses servers again, both ways.
+  await b2.send(chat("after from s2", Action.BROADCAST, 1n));
+  await Promise.all(everyone.map((c) => receive(c, b2, "after from s2", 1)));
+  await a2.send(chat("after from s1", Action.BROADCAST, 1n));
+  await Promise.all(everyone.map((c) => receive(c, a2, "after from s1", 1)));
+
+  // Exactly once: 2 before, 1 + 20 during, 2 after; nothing twice.
+  for (const c of everyone) {
+    assertNoDuplicateChats(c);
+    assert.equal(chatsOf(c).length, 2 + 1 + N + 2, `chats at ${c.sessionId}`);
+  }
+
+  // Both servers list all four users again, a2 still under its guest name.
+  for (const c of [a1, b1]) {
+    const users = await who(c);
+    assert.deepEqual(sessionIds(users), idsOf(...everyone), `who at ${c.sessionId}`);
+    assert.equal(users.find((u) => u.sessionId === a2.sessionId)?.nickname, a2.welcome.nickname);
+  }
+
+  // Renames work again once the cluster is back.
+  await a2.send(rename("carol"));
+  for (const c of everyone) {
+    const renamed = await waitPresence(c, 0, PresenceKind.RENAMED, a2);
+    assert.equal(renamed.nickname, "carol");
+  }
+
+  for (const server of [s1, s2]) {
+    const stats = await backplaneStats(server);
+    assert.equal(stats.backplane, "connected");
+    assert.ok(stats.backplane_outages >= 1, `backplane_outages ${stats.backplane_outages}`);
+  }
+  assert.equal(await metric(http1, "chat_backplane_connected"), "chat_backplane_connected 1");
+  assert.equal(await metric(http2, "chat_backplane_connected"), "chat_backplane_connected 1");
+});
+
+Deno.test("cluster - a client that joins during the outage is announced after Redis returns", async () => {
+  await using redis = await RedisProcess.start();
+  await using s1 = await startClusterServer(redis.url, SERVER_ARGS);
+  await using s2 = await startClusterServer(redis.url, SERVER_ARGS);
+  await using a1 = await TestClient.connect(s1.port);
+  await using a2 = await TestClient.connect(s1.port);
+  await using b1 = await TestClient.connect(s2.port);
+  // Everyone knows everyone before the outage.
+  await waitPresence(a1, 0, PresenceKind.JOINED, b1);
+  assert.deepEqual(sessionIds(await who(b1)), idsOf(a1, a2, b1));
+
+  const lostFrom = [s1.stdout.lines.length, s2.stdout.lines.length];
+  await redis.kill();
+  await lostRedis(s1, redis, lostFrom[0]);
+  await lostRedis(s2, redis, lostFrom[1]);
+
+  // During the outage a2 leaves S1 and b2 joins S2: each server sees its own change only.
+  const a1From = a1.received.length;
+  const b1From = b1.received.length;
+  await a2[Symbol.asyncDispose]();
+  await waitPresence(a1, a1From, PresenceKind.LEFT, a2);
+  await using b2 = await TestClient.connect(s2.port);
+  await waitPresence(b1, b1From, PresenceKind.JOINED, b2);
+  assert.deepEqual(sessionIds(await who(a1)), idsOf(a1, b1));
+  assert.deepEqual(sessionIds(await who(b1)), idsOf(a1, a2, b1, b2));
+
+  const joinedFrom = [s1.stdout.lines.length, s2.stdout.lines.length];
+  await redis.restart();
+  await joinedCluster(s1, joinedFrom[0]);
+  await joinedCluster(s2, joinedFrom[1]);
+
+  // S1's clients hear of b2, S2's of a2 leaving.
+  const joined = await waitPresence(a1, a1From, PresenceKind.JOINED, b2);
+  assert.equal(joined.nickname, b2.welcome.nickname);
+  const left = await waitPresence(b1, b1From, PresenceKind.LEFT, a2);
+  assert.equal(left.nickname, a2.welcome.nickname);
+  await waitPresence(b2, 0, PresenceKind.LEFT, a2);
+
+  assert.deepEqual(sessionIds(await who(a1)), idsOf(a1, b1, b2));
+  assert.deepEqual(sessionIds(await who(b1)), idsOf(a1, b1, b2));
+  assert.deepEqual(sessionIds(await who(b2)), idsOf(a1, b1, b2));
+});
+
+Deno.test("cluster - a server cannot start when Redis is unreachable", async () => {
+  const run = async (redisUrl: string) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-env",
+        SERVER_SCRIPT,
+        "--port",
+        "0",
+        "--http-port",
+        "0",
+        "--redis",
+        redisUrl,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decoder = new TextDecoder();
+    return {
+      code: output.code,
+      text: decoder.decode(output.stdout) + decoder.decode(output.stderr),
+    };
+  };
+
+  const port = freePort();
+  const refused = await run(`redis://127.0.0.1:${port}`);
+  assert.equal(refused.code, 1, refused.text);
+  assert.ok(
+    refused.text.includes(`Cannot connect to Redis at 127.0.0.1:${port}: connection refused`),
+    refused.text,
+  );
+  assert.doesNotMatch(refused.text, /^\s+at /m, "no stack trace");
+  assert.doesNotMatch(refused.text, /listening on/, "it never listened");
+
+  const bad = await run("http://x");
+  assert.equal(bad.code, 2, bad.text);
+  assert.match(bad.text, /--redis/);
+  assert.match(bad.text, /Expected a URL such as redis:\/\/127\.0\.0\.1:6379\./);
+  assert.doesNotMatch(bad.text, /^\s+at /m, "no stack trace");
+});
+
+// Ignored: fails today (see the report). After a Redis restart the first server to sync
+// finds no other server registered in the empty Redis and takes them all for dead, so
+// its clients hear LEFT (then JOINED again) for users who never left.
+Deno.test({
+  name: "cluster - users who stay connected through a Redis restart are not announced as leaving",
+  ignore: true,
+  async fn() {
+    await using redis = await RedisProcess.start();
+    await using s1 = await startClusterServer(redis.url, SERVER_ARGS);
+    await using s2 = await startClusterServer(redis.url, SERVER_ARGS);
+    await using a1 = await TestClient.connect(s1.port);
+    await using b1 = await TestClient.connect(s2.port);
+    await waitPresence(a1, 0, PresenceKind.JOINED, b1);
+
+    const from = [s1.stdout.lines.length, s2.stdout.lines.length];
+    await redis.kill();
+    await lostRedis(s1, redis, from[0]);
+    await lostRedis(s2, redis, from[1]);
+    const a1From = a1.received.length;
+    const b1From = b1.received.length;
+    await redis.restart();
+    await joinedCluster(s1, from[0]);
+    await joinedCluster(s2, from[1]);
+    // A broadcast each way after both have synced: each server's reconciliation is behind it.
+    await a1.send(chat("after from s1", Action.BROADCAST, 1n));
+    await b1.send(chat("after from s2", Action.BROADCAST, 1n));
+    await Promise.all([a1, b1].map((c) => receive(c, a1, "after from s1", 1)));
+    await Promise.all([a1, b1].map((c) => receive(c, b1, "after from s2", 1)));
+
+    assert.equal(presenceAfter(a1, a1From, PresenceKind.LEFT, b1.sessionId), undefined);
+    assert.equal(presenceAfter(b1, b1From, PresenceKind.LEFT, a1.sessionId), undefined);
+    for (const [i, server] of [s1, s2].entries()) {
+      const gone = server.stdout.lines.slice(from[i]).find((l) => l.includes("stopped answering"));
+      assert.equal(gone, undefined);
+    }
+  },
+});
