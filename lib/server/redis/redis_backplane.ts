@@ -19,6 +19,7 @@ import {
   FORGET_USER,
   HEARTBEAT,
   LIVE_SERVERS,
+  REGISTER,
   RELEASE_NICKNAME,
 } from "./redis_scripts.ts";
 import {
@@ -72,6 +73,7 @@ interface ScriptCommands {
   claimNickname(...args: string[]): Promise<number>;
   forgetUser(prefix: string, node: number, sessionId: string): Promise<number>;
   releaseNickname(prefix: string, key: string, holder: string): Promise<number>;
+  register(prefix: string, node: number, token: string, ms: number): Promise<number>;
 }
 
 type ScriptedRedis = Redis & ScriptCommands;
@@ -84,7 +86,7 @@ type ScriptedRedis = Redis & ScriptCommands;
  * nicknames are claimed atomically by a Lua script.
  */
 export class RedisBackplane implements Backplane {
-  readonly node: number;
+  #node: number;
   readonly #options: RedisBackplaneOptions;
   readonly #logger: Logger;
   /** This process's token: tells its own entries and heartbeat from a namesake's. */
@@ -124,7 +126,7 @@ export class RedisBackplane implements Backplane {
     options: RedisBackplaneOptions,
     logger: Logger,
   ) {
-    this.node = node;
+    this.#node = node;
     this.#token = token;
     this.#commands = commands;
     this.#reader = reader;
@@ -182,17 +184,20 @@ export class RedisBackplane implements Backplane {
     commands.defineCommand("claimNickname", { numberOfKeys: 0, lua: CLAIM_NICKNAME });
     commands.defineCommand("forgetUser", { numberOfKeys: 0, lua: FORGET_USER });
     commands.defineCommand("releaseNickname", { numberOfKeys: 0, lua: RELEASE_NICKNAME });
+    commands.defineCommand("register", { numberOfKeys: 0, lua: REGISTER });
     const token = crypto.randomUUID();
-    const expiryMs = settings.expirySeconds * 1000;
-    for (let attempt = 0; attempt < 100; attempt++) {
-      const node = 1 + Math.floor(Math.random() * MAX_NODE);
-      if (await commands.set(`${PREFIX}node:${node}`, token, "PX", expiryMs, "NX") === "OK") {
-        return new RedisBackplane(node, token, commands, reader, settings, logger);
-      }
+    try {
+      const node = await takeServerNumber(commands, token, settings.expirySeconds * 1000, where);
+      return new RedisBackplane(node, token, commands, reader, settings, logger);
+    } catch (error) {
+      commands.disconnect();
+      reader.disconnect();
+      throw error;
     }
-    commands.disconnect();
-    reader.disconnect();
-    throw new BackplaneConnectError(`Cannot join the cluster at ${where}: no free server number`);
+  }
+
+  get node(): number {
+    return this.#node;
   }
 
   start(listener: BackplaneListener): void {
@@ -214,19 +219,21 @@ export class RedisBackplane implements Backplane {
       if (event.kind === "chat") this.#stash(seq, fields, event.payload.byteLength);
       return;
     }
-    this.#append(fields).then(
-      () => this.#stats.eventsPublished++,
-      () => {
-        if (event.kind === "chat") this.#stash(seq, fields, event.payload.byteLength);
-      },
-    );
-    // The per-server hash of users is what a server that joins later reads.
+    // The per-server hash of users is what a server that joins later reads. It is written
+    // before the event, so a snapshot taken between the two is corrected by the event,
+    // which the others ignore when they know already.
     if (event.kind === "joined") this.#recordUser(event.user);
     else if (event.kind === "renamed") {
       this.#recordUser(this.#userOf(event.sessionId, event.nickname));
     } else if (event.kind === "left") {
       this.#commands.forgetUser(PREFIX, this.node, String(event.sessionId)).catch(() => {});
     }
+    this.#append(fields).then(
+      () => this.#stats.eventsPublished++,
+      () => {
+        if (event.kind === "chat") this.#stash(seq, fields, event.payload.byteLength);
+      },
+    );
   }
 
   claimNickname(
@@ -379,12 +386,20 @@ export class RedisBackplane implements Backplane {
       const firstSync = this.#runId === "";
       if (runId !== this.#runId) this.#lastId = "0-0";
       this.#runId = runId;
-      await commands.set(
-        `${PREFIX}node:${this.node}`,
-        this.#token,
-        "PX",
-        this.#options.expirySeconds * 1000,
-      );
+      const expiryMs = this.#options.expirySeconds * 1000;
+      if (await commands.register(PREFIX, this.node, this.#token, expiryMs) !== 1) {
+        // Reaped while away, and the number drawn by a newer server: new sessions get a new
+        // number, so their ids stay unique; the users here are registered under it too.
+        const previous = this.node;
+        this.#node = await takeServerNumber(commands, this.#token, expiryMs, this.#where);
+        this.#logger.log(
+          "error",
+          "redis_number_taken",
+          `server number ${previous} was taken by another server while this one was away; ` +
+            `going on as server ${this.node}`,
+          { previous_node: previous, node: this.node },
+        );
+      }
       // Nicknames held here must still be ours: another server may have taken one while
       // this one was away long enough to be reaped.
       const lost: bigint[] = [];
@@ -536,7 +551,7 @@ export class RedisBackplane implements Backplane {
           "redis_registration_lost",
           renewed === 0
             ? `Redis at ${this.#where} forgot this server; registering again`
-            : `another process took server number ${this.node}; registering again`,
+            : `another process took server number ${this.node}; joining again`,
         );
         this.#connected = false;
         this.#sync();
@@ -605,6 +620,22 @@ export class RedisBackplane implements Backplane {
 
 function delay<T>(ms: number, value: T): Promise<T> {
   return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
+}
+
+/** Draws a free server number and holds it with this process's token. */
+async function takeServerNumber(
+  commands: Redis,
+  token: string,
+  expiryMs: number,
+  where: string,
+): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const node = 1 + Math.floor(Math.random() * MAX_NODE);
+    if (await commands.set(`${PREFIX}node:${node}`, token, "PX", expiryMs, "NX") === "OK") {
+      return node;
+    }
+  }
+  throw new BackplaneConnectError(`Cannot join the cluster at ${where}: no free server number`);
 }
 
 /** "host:port" from a Redis URL, without the password. */

@@ -111,3 +111,15 @@ local nicks = ARGV[1] .. 'nicks'
 if redis.call('HGET', nicks, ARGV[2]) == ARGV[3] then redis.call('HDEL', nicks, ARGV[2]) end
 return 1
 `;
+
+/**
+ * ARGV: prefix, node, token, expiry ms. Registers this server under its number, unless
+ * another process holds it (it was reaped while away, and the number drawn again): 1 or 0.
+ */
+export const REGISTER = `
+local key = ARGV[1] .. 'node:' .. ARGV[2]
+local holder = redis.call('GET', key)
+if holder and holder ~= ARGV[3] then return 0 end
+redis.call('SET', key, ARGV[3], 'PX', ARGV[4])
+return 1
+`;
