@@ -42,16 +42,26 @@ export class ServerProcess implements AsyncDisposable {
     }).spawn();
     const stdout = new LineReader(process.stdout);
     const stderr = new LineReader(process.stderr);
+    // A server that exits before it is ready fails the start at once, not after the timeout.
+    const exited = process.status.then((status) => {
+      throw new Error(`the server exited with code ${status.code}`);
+    });
+    exited.catch(() => {}); // Only the races below care.
     try {
-      const line = await stdout.waitFor(/listening on /, 60_000);
+      const line = await Promise.race([stdout.waitFor(/listening on /, 60_000), exited]);
       // Text and JSON logs alike: "listening on 127.0.0.1:38393".
       const port = Number(/listening on [^\s"]*:(\d+)/.exec(line)![1]);
       // Printed once the server handles its signals (SIGINT, SIGUSR1...).
-      await stdout.waitFor("press Ctrl+C to stop", 60_000);
+      await Promise.race([stdout.waitFor("press Ctrl+C to stop", 60_000), exited]);
       return new ServerProcess(port, process, stdout, stderr);
     } catch (error) {
-      process.kill("SIGKILL");
+      try {
+        process.kill("SIGKILL");
+      } catch {
+        // Already exited.
+      }
       await process.status;
+      await stderr.done;
       throw new Error(`Server did not start. stderr:\n${stderr.text}`, { cause: error });
     }
   }

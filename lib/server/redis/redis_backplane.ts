@@ -106,6 +106,8 @@ export class RedisBackplane implements Backplane {
   #epoch = 0;
   #lastId = "0-0";
   #runId = "";
+  /** Until then, servers missing from a Redis that came back empty are not taken for dead. */
+  #graceUntil = 0;
   /** Chat events published while Redis was out of reach, oldest first. */
   #outbox: { seq: number; fields: (string | Buffer)[]; bytes: number }[] = [];
   #outboxBytes = 0;
@@ -385,6 +387,9 @@ export class RedisBackplane implements Backplane {
       // Redis restart, its new stream is all new to this server; after a cut, only the tail is.
       const firstSync = this.#runId === "";
       if (runId !== this.#runId) this.#lastId = "0-0";
+      if (!firstSync && runId !== this.#runId) {
+        this.#graceUntil = Date.now() + this.#options.expirySeconds * 1000;
+      }
       this.#runId = runId;
       const expiryMs = this.#options.expirySeconds * 1000;
       if (await commands.register(PREFIX, this.node, this.#token, expiryMs) !== 1) {
@@ -419,7 +424,8 @@ export class RedisBackplane implements Backplane {
       for (const { fields } of this.#outbox) {
         register.xadd(EVENTS, "MAXLEN", "~", String(this.#options.streamLength), "*", ...fields);
       }
-      const sent = this.#outbox.length;
+      const batch = this.#outbox;
+      const sent = batch.length;
       this.#outbox = [];
       this.#outboxBytes = 0;
       register.del(`${PREFIX}users:${this.node}`);
@@ -450,8 +456,14 @@ export class RedisBackplane implements Backplane {
       this.#connected = true;
       this.#epoch++;
       this.#wake.resolve();
+      const failed = await registered.then(() => false, () => true);
+      if (failed) {
+        // Back to the front of the outbox, for the next sync; receivers skip any repeat.
+        for (const { bytes } of batch) this.#outboxBytes += bytes;
+        this.#outbox = [...batch, ...this.#outbox];
+        throw new Error("the registration did not go through");
+      }
       this.#stats.eventsPublished += sent;
-      await registered;
       this.#logger.log(
         "notice",
         "redis_connected",
@@ -512,6 +524,7 @@ export class RedisBackplane implements Backplane {
   }
 
   #forgetServersNotIn(alive: Set<number>): void {
+    if (Date.now() < this.#graceUntil) return;
     for (const node of this.#servers) {
       if (alive.has(node)) continue;
       this.#servers.delete(node);
