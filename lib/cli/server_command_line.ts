@@ -116,6 +116,12 @@ export async function parseServerCommandLine(args: string[]): Promise<ServerOpti
         .choices(["text", "json"] as const)
         .default(defaults.logFormat),
     )
+    .option(
+      "--presence-limit <count>",
+      "users online past which joins and leaves are no longer announced (who still answers)",
+      parseCount,
+      defaults.presenceLimit,
+    )
     .option("-q, --quiet", "leave out the per-connection log lines", defaults.quiet)
     .option(
       "--redis <url>",
@@ -162,6 +168,7 @@ export async function parseServerCommandLine(args: string[]): Promise<ServerOpti
     statsIntervalSeconds: options.statsInterval,
     logFormat: options.logFormat,
     quiet: options.quiet,
+    presenceLimit: options.presenceLimit,
     redisUrl,
     clusterExpirySeconds: options.clusterExpiry,
   };

@@ -77,7 +77,7 @@ export class ChatServer implements AsyncDisposable {
       createLogger({ format: this.options.logFormat, quiet: this.options.quiet });
     this.#backplane = backplane;
     this.#listener = listen(this.options.host, this.options.port);
-    this.hub = new Hub(backplane);
+    this.hub = new Hub(backplane, this.options.presenceLimit);
     this.address = this.#listener.addr;
     this.#logger.log(
       "notice",

@@ -38,8 +38,12 @@ export class Hub implements BackplaneListener {
   /** Nickname key -> the session holding or claiming it, for case-insensitive uniqueness. */
   readonly #owners = new Map<string, bigint>();
 
-  constructor(backplane: Backplane = new LocalBackplane()) {
+  /** Past this many users online, JOINED and LEFT are not sent (see ServerOptions.presenceLimit). */
+  readonly #presenceLimit: number;
+
+  constructor(backplane: Backplane = new LocalBackplane(), presenceLimit = Infinity) {
     this.#backplane = backplane;
+    this.#presenceLimit = presenceLimit;
     backplane.start(this);
   }
 
@@ -173,7 +177,11 @@ export class Hub implements BackplaneListener {
   #addUser(user: ClusterUser, exceptId?: bigint): void {
     this.#users.set(user.sessionId, user);
     this.#owners.set(nicknameKey(user.nickname), user.sessionId);
-    this.#announce(PresenceKind.JOINED, user.sessionId, user.nickname, "", exceptId);
+    // A notice to everyone for each arrival makes N arrivals cost N² frames: past the limit,
+    // `who` answers instead.
+    if (this.online <= this.#presenceLimit) {
+      this.#announce(PresenceKind.JOINED, user.sessionId, user.nickname, "", exceptId);
+    }
   }
 
   #removeUser(sessionId: bigint): void {
@@ -181,7 +189,10 @@ export class Hub implements BackplaneListener {
     if (user === undefined) return;
     this.#users.delete(sessionId);
     this.#release(nicknameKey(user.nickname), sessionId);
-    this.#announce(PresenceKind.LEFT, sessionId, user.nickname, "");
+    // Counted before the departure, as arrivals are after theirs: the same room either way.
+    if (this.online + 1 <= this.#presenceLimit) {
+      this.#announce(PresenceKind.LEFT, sessionId, user.nickname, "");
+    }
   }
 
   #rename(sessionId: bigint, nickname: string): void {

@@ -50,6 +50,12 @@ export interface ServerOptions {
   statsIntervalSeconds: number;
   /** @default "text" */
   logFormat: "text" | "json";
+  /**
+   * Users online (in the whole cluster) past which JOINED and LEFT notices stop: each
+   * arrival would otherwise cost a frame to everyone, N² frames for N arrivals. RENAMED,
+   * Welcome.online and `who` go on. @default 1000
+   */
+  presenceLimit: number;
   /** Leaves out the per-connection lines; start-up, shutdown and problems are still logged. @default false */
   quiet: boolean;
   /**
@@ -81,6 +87,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   statsIntervalSeconds: 0,
   logFormat: "text",
   quiet: false,
+  presenceLimit: 1000,
   redisUrl: undefined,
   clusterExpirySeconds: 10,
 });

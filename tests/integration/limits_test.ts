@@ -194,3 +194,26 @@ Deno.test("limits - the client pings when idle, so --idle-timeout never cuts a r
     await client.close();
   }
 });
+
+Deno.test("limits - past --presence-limit, arrivals and departures are not announced; who lists everyone", async () => {
+  await using server = await ServerProcess.start(["--presence-limit", "2"]);
+  await using first = await TestClient.connect(server.port);
+  await using second = await TestClient.connect(server.port);
+  assert.equal((await first.nextPresence(PresenceKind.JOINED)).sessionId, second.sessionId);
+  const third = await TestClient.connect(server.port);
+  assert.equal(third.welcome.online, 3);
+  // The who answer comes after anything the server queued for the third arrival.
+  await first.send({ body: { case: "who", value: {} } });
+  assert.equal((await first.next("who")).users.length, 3);
+  await third[Symbol.asyncDispose]();
+  // Back at the limit: the next departure is announced again.
+  await second[Symbol.asyncDispose]();
+  const left = await first.nextPresence(PresenceKind.LEFT);
+  assert.equal(left.sessionId, second.sessionId);
+  assert.ok(
+    !first.received.some((m) =>
+      m.body.case === "presence" && m.body.value.sessionId === third.sessionId
+    ),
+    "nothing about the client past the limit",
+  );
+});

@@ -238,3 +238,24 @@ Deno.test("Hub - who lists everyone in order of arrival", () => {
   hub.leave(members[1]);
   assert.deepEqual(hub.who().map((user) => user.sessionId), [5n, 9n, 1n]);
 });
+
+Deno.test("Hub - past the presence limit, joins and leaves are not announced; who still lists everyone", () => {
+  const hub = new Hub(undefined, 2);
+  const [alice, bob, carol] = [1n, 2n, 3n].map((id) => new FakeMember(id));
+  hub.join(alice);
+  hub.join(bob);
+  assert.deepEqual(alice.takePresence().map(fields), [
+    presence(PresenceKind.JOINED, 2n, "guest-2", 2),
+  ]);
+  hub.join(carol);
+  assert.deepEqual(alice.sent, [], "the third arrival is past the limit");
+  assert.equal(hub.who().length, 3);
+  hub.rename(carol, "carol");
+  assert.equal(alice.takePresence()[0].kind, PresenceKind.RENAMED, "renames are still announced");
+  hub.leave(carol);
+  assert.deepEqual(alice.sent, [], "a departure from past the limit is not announced");
+  hub.leave(bob);
+  assert.deepEqual(alice.takePresence().map(fields), [
+    presence(PresenceKind.LEFT, 2n, "guest-2", 1),
+  ], "within the limit, departures are announced again");
+});
