@@ -1,12 +1,14 @@
+import { chunkBytes, type OutboundChunk } from "./framed_batch.ts";
+
 /**
  * A session's outgoing frames. Frames queued while a write is in flight go out
  * together in the next one, so a burst of events costs one write, and a slow
  * client only ever delays itself: `push` never waits.
  */
 export class OutboundQueue {
-  readonly #write: (payloads: readonly Uint8Array[]) => Promise<void>;
+  readonly #write: (chunks: readonly OutboundChunk[]) => Promise<void>;
   readonly #onWriteError: (error: unknown) => void;
-  #pending: Uint8Array[] = [];
+  #pending: OutboundChunk[] = [];
   #pendingBytes = 0;
   #writingBytes = 0;
   #flushing = false;
@@ -15,7 +17,7 @@ export class OutboundQueue {
   #drainedWaiters: (() => void)[] = [];
 
   constructor(
-    write: (payloads: readonly Uint8Array[]) => Promise<void>,
+    write: (chunks: readonly OutboundChunk[]) => Promise<void>,
     onWriteError: (error: unknown) => void,
   ) {
     this.#write = write;
@@ -37,11 +39,11 @@ export class OutboundQueue {
     return !this.#flushing && this.#pending.length === 0;
   }
 
-  /** Queues an encoded frame payload. The same bytes may be queued on many sessions. */
-  push(payload: Uint8Array): void {
+  /** Queues an encoded frame payload or a batch. The same bytes may be queued on many sessions. */
+  push(chunk: OutboundChunk): void {
     if (this.#stopped) return;
-    this.#pending.push(payload);
-    this.#pendingBytes += payload.length;
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunkBytes(chunk);
     if (!this.#flushing) {
       this.#flushing = true;
       // Wait for the current task to finish so everything it queues shares one write.

@@ -1,6 +1,6 @@
 import { FrameTooLargeError } from "../protocol/errors.ts";
 import { FrameDecoder } from "../protocol/frame_decoder.ts";
-import { encodeFrames } from "../protocol/frame_encoder.ts";
+import { encodeChunks, type OutboundChunk } from "./framed_batch.ts";
 import { formatHostPort } from "./format_host_port.ts";
 import type { ReceiveHandlers, Transport } from "./transport.ts";
 
@@ -56,8 +56,8 @@ export class TcpTransport implements Transport {
     }
   }
 
-  async write(payloads: readonly Uint8Array[]): Promise<void> {
-    const bytes = encodeFrames(payloads);
+  async write(chunks: readonly OutboundChunk[]): Promise<void> {
+    const bytes = encodeChunks(chunks);
     // conn.write may take only part of the buffer.
     for (let written = 0; written < bytes.length;) {
       const count = await this.#conn.write(bytes.subarray(written));

@@ -1,3 +1,5 @@
+import type { OutboundChunk } from "./framed_batch.ts";
+
 /** What a Transport calls as input arrives. */
 export interface ReceiveHandlers {
   /** One complete frame payload, in order; only valid during the call. */
@@ -30,7 +32,7 @@ export interface Transport {
   /** Reads until the peer closes or `close` is called (resolves), or the connection breaks (rejects). */
   receive(handlers: ReceiveHandlers): Promise<void>;
   /** Writes these frames, in order, completely. The caller never has two writes in flight. */
-  write(payloads: readonly Uint8Array[]): Promise<void>;
+  write(chunks: readonly OutboundChunk[]): Promise<void>;
   /** Tells the peer we will send nothing more, and keeps reading. Never throws. */
   closeWrite(): Promise<void>;
   /** Closes the connection; a pending receive resolves. Safe to call twice. */

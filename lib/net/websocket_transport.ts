@@ -1,5 +1,6 @@
 import { FrameTooLargeError } from "../protocol/errors.ts";
 import { formatHostPort } from "./format_host_port.ts";
+import { FramedBatch, type OutboundChunk } from "./framed_batch.ts";
 import type { ReceiveHandlers, Transport } from "./transport.ts";
 
 /** How often a write checks whether the socket has sent what it was given. */
@@ -76,11 +77,13 @@ export class WebSocketTransport implements Transport {
     handlers.frame(payload);
   }
 
-  async write(payloads: readonly Uint8Array[]): Promise<void> {
+  async write(chunks: readonly OutboundChunk[]): Promise<void> {
     await this.#opened;
-    for (const payload of payloads) {
-      this.#socket.send(payload);
-      this.bytesWritten += payload.length;
+    for (const chunk of chunks) {
+      for (const payload of chunk instanceof FramedBatch ? chunk.payloads : [chunk]) {
+        this.#socket.send(payload);
+        this.bytesWritten += payload.length;
+      }
     }
     // send() never waits; the write is only done when the socket has sent it all,
     // which is what lets the session's queue limits and write timeout see a slow reader.

@@ -390,6 +390,8 @@ export class ChatServer implements AsyncDisposable {
         if (message.body?.case === "error") {
           this.#counters.errorSent(ErrorCode[message.body.value.code ?? 0]);
         }
+        // Behind the broadcasts this session has been sent so far, in the order they came.
+        hub.flush();
         session.send(encodeServerMessage(message));
       },
       allowChat: () => session.allowChat(),

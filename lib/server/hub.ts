@@ -4,14 +4,15 @@ import { errorMessage } from "../protocol/error_message.ts";
 import { guestNickname, nicknameKey } from "../protocol/nickname.ts";
 import type { Backplane, BackplaneListener, ClusterUser, HubEvent } from "./backplane.ts";
 import { LocalBackplane } from "./local_backplane.ts";
+import { FramedBatch, type OutboundChunk } from "../net/framed_batch.ts";
 
 /** Anything the hub can deliver to: a session, whatever its transport. */
 export interface HubMember {
   readonly id: bigint;
   /** Kept up to date by the hub, which may rename a member on its own (see nicknameLost). */
   nickname: string;
-  /** Queues an encoded ServerMessage; must not wait for the write. */
-  send(payload: Uint8Array): void;
+  /** Queues an encoded ServerMessage or a shared batch of them; must not wait for the write. */
+  send(chunk: OutboundChunk): void;
 }
 
 export interface OnlineUser {
@@ -37,6 +38,8 @@ export class Hub implements BackplaneListener {
   readonly #users = new Map<bigint, ClusterUser>();
   /** Nickname key -> the session holding or claiming it, for case-insensitive uniqueness. */
   readonly #owners = new Map<string, bigint>();
+  /** Chat events accepted in the current task: they go to every member as one shared batch. */
+  #batch: Uint8Array[] = [];
 
   /** Past this many users online, JOINED and LEFT are not sent (see ServerOptions.presenceLimit). */
   readonly #presenceLimit: number;
@@ -54,6 +57,7 @@ export class Hub implements BackplaneListener {
 
   /** Adds a member and tells the others. */
   join(member: HubMember): void {
+    this.flush();
     const user: ClusterUser = {
       sessionId: member.id,
       nickname: member.nickname,
@@ -67,7 +71,9 @@ export class Hub implements BackplaneListener {
 
   /** Removes a member and tells the rest. Safe to call for a non-member. */
   leave(member: HubMember): void {
-    if (!this.#members.delete(member.id)) return;
+    if (!this.#members.has(member.id)) return;
+    this.flush();
+    this.#members.delete(member.id);
     this.#removeUser(member.id);
     this.#backplane.publish({ kind: "left", sessionId: member.id });
   }
@@ -84,6 +90,7 @@ export class Hub implements BackplaneListener {
     if (owner !== undefined && owner !== member.id) return "taken";
     if (member.nickname === nickname) {
       // Nothing changes for the others, but the member still gets its confirmation.
+      this.flush();
       member.send(this.#presence(PresenceKind.RENAMED, member.id, nickname, nickname));
       return "renamed";
     }
@@ -108,8 +115,21 @@ export class Hub implements BackplaneListener {
   /** Delivers one message to every member of the cluster. */
   broadcast(message: ServerMessageInit): void {
     const payload = encodeServerMessage(message);
-    this.#deliver(payload);
+    this.#queueChat(payload);
     this.#backplane.publish({ kind: "chat", payload });
+  }
+
+  /**
+   * Sends the chat events accepted so far to every member. Runs after each task, and
+   * before anything else is sent to any member, so every member gets its frames in the
+   * order the hub accepted them. Framed once for all: a member with nothing else queued
+   * writes the shared bytes as they are.
+   */
+  flush(): void {
+    if (this.#batch.length === 0) return;
+    const batch = new FramedBatch(this.#batch);
+    this.#batch = [];
+    for (const member of this.#members.values()) member.send(batch);
   }
 
   /** Everyone online in the cluster, in order of arrival. */
@@ -123,7 +143,7 @@ export class Hub implements BackplaneListener {
   remote(event: HubEvent): void {
     switch (event.kind) {
       case "chat":
-        return this.#deliver(event.payload);
+        return this.#queueChat(event.payload);
       case "joined":
         if (!this.#users.has(event.user.sessionId)) this.#addUser({ ...event.user });
         return;
@@ -160,6 +180,7 @@ export class Hub implements BackplaneListener {
     const guest = guestNickname(sessionId);
     this.#rename(sessionId, guest);
     this.#backplane.publish({ kind: "renamed", sessionId, nickname: guest });
+    this.flush();
     member.send(encodeServerMessage(errorMessage(
       ErrorCode.NICKNAME_TAKEN,
       `Nickname "${lost}" was taken on another server while this one was cut off; you are ${guest} again`,
@@ -235,7 +256,13 @@ export class Hub implements BackplaneListener {
     });
   }
 
+  #queueChat(payload: Uint8Array): void {
+    if (this.#batch.length === 0) queueMicrotask(() => this.flush());
+    this.#batch.push(payload);
+  }
+
   #deliver(payload: Uint8Array, exceptId?: bigint): void {
+    this.flush();
     for (const member of this.#members.values()) {
       if (member.id !== exceptId) member.send(payload);
     }

@@ -7,6 +7,7 @@ import { waitAtMost } from "../util/wait_at_most.ts";
 import { TokenBucket } from "./token_bucket.ts";
 import { OutboundQueue } from "../net/outbound_queue.ts";
 import type { HubMember } from "./hub.ts";
+import { FramedBatch, type OutboundChunk } from "../net/framed_batch.ts";
 import type { Transport } from "../net/transport.ts";
 
 /** How long a closing session keeps reading after its last write, so the peer can read it. */
@@ -109,10 +110,10 @@ export class Session implements HubMember {
     return this.#chatBucket?.take() ?? true;
   }
 
-  send(payload: Uint8Array): void {
+  send(chunk: OutboundChunk): void {
     if (this.isClosing) return;
-    this.#framesOut++;
-    this.#queue.push(payload);
+    this.#framesOut += chunk instanceof FramedBatch ? chunk.payloads.length : 1;
+    this.#queue.push(chunk);
     if (this.#queue.pendingBytes > this.#limits.maxQueueBytes) {
       this.#cutAsSlowConsumer(`over ${this.#limits.maxQueueBytes} bytes were waiting for you`);
     }

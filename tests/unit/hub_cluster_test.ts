@@ -15,6 +15,7 @@ import type {
   HubEvent,
   NicknameClaim,
 } from "../../lib/server/backplane.ts";
+import { FramedBatch, type OutboundChunk } from "../../lib/net/framed_batch.ts";
 import { Hub, type HubMember } from "../../lib/server/hub.ts";
 
 const NODE = 7;
@@ -68,8 +69,10 @@ class FakeMember implements HubMember {
   constructor(readonly id: bigint) {
     this.nickname = `guest-${id}`;
   }
-  send(payload: Uint8Array): void {
-    this.sent.push(payload);
+  /** Shared batches are unpacked, so tests see one payload per frame either way. */
+  send(chunk: OutboundChunk): void {
+    if (chunk instanceof FramedBatch) this.sent.push(...chunk.payloads);
+    else this.sent.push(chunk);
   }
   /** Decodes and forgets what was sent so far. */
   take() {
@@ -177,6 +180,7 @@ Deno.test("Hub cluster - broadcast publishes the very payload delivered locally"
       value: { action: Action.BROADCAST, content: "hi all", fromSessionId: 1n, clientSeq: 3n },
     },
   });
+  hub.flush();
   const published = backplane.take();
   assert.equal(published.length, 1);
   const [event] = published;
@@ -237,6 +241,7 @@ Deno.test("Hub cluster - remote chat reaches every local member, none excluded",
   const { hub, backplane, members } = clusterHub(3);
   const payload = new Uint8Array([1, 2, 3]);
   hub.remote({ kind: "chat", payload });
+  hub.flush();
   for (const member of members) {
     assert.equal(member.sent.length, 1);
     assert.ok(member.sent[0] === payload, "relayed byte for byte, not re-encoded");
@@ -490,6 +495,7 @@ Deno.test("Hub cluster - serverGone makes that server's users leave, local membe
   assert.deepEqual(backplane.take(), []);
   // Local members still get chat.
   hub.broadcast({ body: { case: "pong", value: { nonce: 1n } } });
+  hub.flush();
   assert.equal(alice.sent.length, 1);
   assert.equal(bob.sent.length, 1);
   // A server gone twice, or never known, changes nothing.

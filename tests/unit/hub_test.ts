@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Action, type Presence, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { decodeServerMessage } from "../../lib/protocol/codec.ts";
+import { FramedBatch, type OutboundChunk } from "../../lib/net/framed_batch.ts";
 import { Hub, type HubMember } from "../../lib/server/hub.ts";
 
 /** A member that keeps every payload it is sent. */
@@ -10,8 +11,10 @@ class FakeMember implements HubMember {
   constructor(readonly id: bigint) {
     this.nickname = `guest-${id}`;
   }
-  send(payload: Uint8Array): void {
-    this.sent.push(payload);
+  /** Shared batches are unpacked, so tests see one payload per frame either way. */
+  send(chunk: OutboundChunk): void {
+    if (chunk instanceof FramedBatch) this.sent.push(...chunk.payloads);
+    else this.sent.push(chunk);
   }
   /** Decodes and forgets what was sent so far. */
   take() {
@@ -90,6 +93,7 @@ Deno.test("Hub - leave tells the rest, with the online count", () => {
   }
   // A member that left gets nothing more.
   hub.broadcast({ body: { case: "pong", value: { nonce: 1n } } });
+  hub.flush();
   assert.deepEqual(bob.sent, []);
   assert.equal(alice.sent.length, 1);
 });
@@ -196,6 +200,7 @@ Deno.test("Hub - broadcast delivers the same Uint8Array instance to every member
       value: { action: Action.BROADCAST, content: "hello all", fromSessionId: 1n, clientSeq: 5n },
     },
   });
+  hub.flush();
   const first = members[0].sent[0];
   for (const member of members) {
     assert.equal(member.sent.length, 1);
@@ -215,12 +220,35 @@ Deno.test("Hub - presence events share one payload between recipients", () => {
 
 Deno.test("Hub - every member sees events in the order the hub accepted them", () => {
   const { hub, members: [alice, bob] } = hubWith(2);
+  // No explicit flush: anything sent to a member flushes the batch before it.
   hub.broadcast({ body: { case: "pong", value: { nonce: 1n } } });
   hub.rename(alice, "alice");
   hub.broadcast({ body: { case: "pong", value: { nonce: 2n } } });
+  hub.rename(bob, "guest-2");
+  hub.broadcast({ body: { case: "pong", value: { nonce: 3n } } });
+  hub.flush();
   const order = (member: FakeMember) => member.take().map((message) => message.body.case);
-  assert.deepEqual(order(alice), ["pong", "presence", "pong"]);
-  assert.deepEqual(order(bob), ["pong", "presence", "pong"]);
+  assert.deepEqual(order(alice), ["pong", "presence", "pong", "pong"]);
+  assert.deepEqual(order(bob), ["pong", "presence", "pong", "presence", "pong"]);
+});
+
+Deno.test("Hub - the broadcasts of one task go to every member as one shared batch, after the task", async () => {
+  const hub = new Hub();
+  const chunks: OutboundChunk[][] = [[], []];
+  for (const [i, id] of [1n, 2n].entries()) {
+    hub.join({ id, nickname: `guest-${id}`, send: (chunk) => chunks[i].push(chunk) });
+  }
+  chunks[0].length = 0;
+  for (let nonce = 1n; nonce <= 3n; nonce++) {
+    hub.broadcast({ body: { case: "pong", value: { nonce } } });
+  }
+  assert.equal(chunks[0].length + chunks[1].length, 0, "nothing is sent during the task");
+  await Promise.resolve();
+  assert.equal(chunks[0].length, 1);
+  const batch = chunks[0][0];
+  assert.ok(batch instanceof FramedBatch);
+  assert.ok(chunks[1][0] === batch, "one batch, framed once, for everyone");
+  assert.equal(batch.payloads.length, 3);
 });
 
 Deno.test("Hub - who lists everyone in order of arrival", () => {

@@ -1,17 +1,18 @@
 import assert from "node:assert/strict";
 import { OutboundQueue } from "../../lib/net/outbound_queue.ts";
+import type { OutboundChunk } from "../../lib/net/framed_batch.ts";
 
 /** A write whose calls are recorded and settled by hand. */
 class ManualWriter {
   readonly calls: {
-    payloads: readonly Uint8Array[];
+    payloads: readonly OutboundChunk[];
     resolve: () => void;
     reject: (error: unknown) => void;
   }[] = [];
   inFlight = 0;
   maxInFlight = 0;
 
-  readonly write = (payloads: readonly Uint8Array[]): Promise<void> => {
+  readonly write = (payloads: readonly OutboundChunk[]): Promise<void> => {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     return new Promise<void>((resolve, reject) => {
@@ -31,7 +32,7 @@ class ManualWriter {
 
   /** The payloads of every write so far, as plain numbers. */
   batches(): number[][][] {
-    return this.calls.map((call) => call.payloads.map((payload) => [...payload]));
+    return this.calls.map((call) => call.payloads.map((payload) => [...(payload as Uint8Array)]));
   }
 }
 

@@ -5,16 +5,16 @@
  */
 import { Action } from "../../../gen/chat/v1/chat_pb.ts";
 import { Hub, type HubMember } from "../../server/hub.ts";
-import { encodeFrames } from "../../protocol/frame_encoder.ts";
+import { encodeChunks, type OutboundChunk } from "../../net/framed_batch.ts";
 
 class QueueingMember implements HubMember {
   nickname: string;
-  queued: Uint8Array[] = [];
+  queued: OutboundChunk[] = [];
   constructor(readonly id: bigint) {
     this.nickname = `guest-${id}`;
   }
-  send(payload: Uint8Array): void {
-    this.queued.push(payload);
+  send(chunk: OutboundChunk): void {
+    this.queued.push(chunk);
   }
 }
 
@@ -39,8 +39,9 @@ for (const sessions of [100, 1000]) {
     n: 200,
   }, () => {
     for (let i = 0; i < 16; i++) hub.broadcast(message);
+    hub.flush();
     for (const member of members) {
-      encodeFrames(member.queued);
+      encodeChunks(member.queued);
       member.queued = [];
     }
   });
