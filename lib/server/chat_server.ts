@@ -292,9 +292,9 @@ export class ChatServer implements AsyncDisposable {
         );
       },
       // Out of the chat as soon as it starts closing: its name is free and others see it go.
-      // After the current task, though: a cut in the middle of a broadcast must not put
-      // the LEFT before the broadcast for some members and after it for others.
-      closing: () => queueMicrotask(() => this.hub.leave(session)),
+      // After the frames it sent before closing, though, even those waiting behind a
+      // nickname claim: a client that says something and quits is heard.
+      closing: () => frames.idle().then(() => this.hub.leave(session)),
     });
     const context = this.#handlerContext(session);
     this.#sessions.set(id, session);
@@ -332,6 +332,7 @@ export class ChatServer implements AsyncDisposable {
     try {
       reason = await session.run();
     } finally {
+      await frames.idle();
       this.hub.leave(session);
       this.#sessions.delete(id);
       const left = this.#connectionsPerIp.get(ip)! - 1;

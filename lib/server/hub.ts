@@ -162,6 +162,7 @@ export class Hub implements BackplaneListener {
       if (!now.has(user.sessionId)) this.#removeUser(user.sessionId);
     }
     for (const user of users) {
+      if (this.#members.has(user.sessionId)) continue;
       const known = this.#users.get(user.sessionId);
       if (known === undefined) this.#addUser({ ...user });
       else if (known.nickname !== user.nickname) this.#rename(user.sessionId, user.nickname);
@@ -188,11 +189,22 @@ export class Hub implements BackplaneListener {
   }
 
   localUsers(): ClusterUser[] {
-    return [...this.#members.keys()].map((id) => this.#users.get(id)!);
+    const users: ClusterUser[] = [];
+    for (const id of this.#members.keys()) {
+      const user = this.#users.get(id);
+      if (user === undefined) continue;
+      // The backplane may have taken a new number since (see RedisBackplane): ours is current.
+      user.node = this.#backplane.node;
+      users.push(user);
+    }
+    return users;
   }
 
+  /** Another server's users; never a member of this one, whatever its number says. */
   #usersOf(node: number): ClusterUser[] {
-    return [...this.#users.values()].filter((user) => user.node === node);
+    return [...this.#users.values()].filter((user) =>
+      user.node === node && !this.#members.has(user.sessionId)
+    );
   }
 
   #addUser(user: ClusterUser, exceptId?: bigint): void {

@@ -9,6 +9,7 @@ export class InOrder<T> {
   readonly #onError: (error: unknown) => void;
   readonly #waiting: T[] = [];
   #busy = false;
+  #idleWaiters: (() => void)[] = [];
 
   /** `maxWaiting` bounds the memory a client can fill while a handler waits. */
   constructor(
@@ -32,14 +33,30 @@ export class InOrder<T> {
     return true;
   }
 
+  /** Resolves once every item pushed so far has been handled. */
+  idle(): Promise<void> {
+    if (!this.#busy) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
   #run(item: T): void {
-    const result = this.#handle(item);
+    let result: void | Promise<void>;
+    try {
+      result = this.#handle(item);
+    } catch (error) {
+      this.#onError(error);
+      return;
+    }
     if (!(result instanceof Promise)) return;
     this.#busy = true;
     // The frames behind a failed one still run.
     result.catch(this.#onError).finally(() => {
       this.#busy = false;
       while (!this.#busy && this.#waiting.length > 0) this.#run(this.#waiting.shift()!);
+      if (this.#busy) return;
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const wake of waiters) wake();
     });
   }
 }

@@ -118,3 +118,48 @@ Deno.test("InOrder - with maxWaiting 0 nothing queues behind a pending handler",
   assert.equal(inOrder.push("c"), true);
   assert.deepEqual(ran, ["a", "c"]);
 });
+
+Deno.test("InOrder - idle resolves once the items waiting behind a pending one have run", async () => {
+  const handled: number[] = [];
+  const gate = Promise.withResolvers<void>();
+  const queue = new InOrder<number>(
+    (item) => {
+      handled.push(item);
+      return item === 1 ? gate.promise : undefined;
+    },
+    10,
+    () => {},
+  );
+  await queue.idle();
+  queue.push(1);
+  queue.push(2);
+  let idle = false;
+  const waiting = queue.idle().then(() => idle = true);
+  await Promise.resolve();
+  assert.equal(idle, false);
+  gate.resolve();
+  await waiting;
+  assert.deepEqual(handled, [1, 2]);
+});
+
+Deno.test("InOrder - a handler that throws is reported and the rest still run in order", async () => {
+  const errors: unknown[] = [];
+  const handled: number[] = [];
+  const gate = Promise.withResolvers<void>();
+  const queue = new InOrder<number>(
+    (item) => {
+      if (item === 2) throw new Error("boom");
+      handled.push(item);
+      return item === 1 ? gate.promise : undefined;
+    },
+    10,
+    (error) => errors.push(error),
+  );
+  queue.push(1);
+  queue.push(2);
+  queue.push(3);
+  gate.resolve();
+  await queue.idle();
+  assert.deepEqual(handled, [1, 3]);
+  assert.equal(errors.length, 1);
+});

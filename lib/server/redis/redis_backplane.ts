@@ -13,6 +13,7 @@ import type {
   NicknameClaim,
 } from "../backplane.ts";
 import { BackplaneConnectError } from "../errors.ts";
+import { AppliedEntries } from "./applied_entries.ts";
 import type { Logger } from "../logger.ts";
 import {
   CLAIM_NICKNAME,
@@ -106,13 +107,15 @@ export class RedisBackplane implements Backplane {
   #epoch = 0;
   #lastId = "0-0";
   #runId = "";
+  /** True once a sync went through: later ones catch up rather than start fresh. */
+  #synced = false;
+  #retry: ReturnType<typeof setTimeout> | undefined;
   /** Until then, servers missing from a Redis that came back empty are not taken for dead. */
   #graceUntil = 0;
   /** Chat events published while Redis was out of reach, oldest first. */
   #outbox: { seq: number; fields: (string | Buffer)[]; bytes: number }[] = [];
   #outboxBytes = 0;
-  /** The last seq applied from each other process, to skip what is replayed twice. */
-  readonly #lastSeq = new Map<string, { node: number; seq: number }>();
+  readonly #applied = new AppliedEntries();
   /** Servers whose users this one knows of. */
   readonly #servers = new Set<number>();
   readonly #stats = { eventsPublished: 0, eventsReceived: 0, eventsDropped: 0, outages: 0 };
@@ -232,8 +235,11 @@ export class RedisBackplane implements Backplane {
     }
     this.#append(fields).then(
       () => this.#stats.eventsPublished++,
-      () => {
+      (error) => {
         if (event.kind === "chat") this.#stash(seq, fields, event.payload.byteLength);
+        // Refused (out of memory, no replicas...) or cut: start over, so that the outbox
+        // goes out at the next sync.
+        this.#restart(`a write failed: ${describeError(error)}`);
       },
     );
   }
@@ -293,6 +299,7 @@ export class RedisBackplane implements Backplane {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
+    clearTimeout(this.#retry);
     this.#wake.resolve();
     if (this.#connected) {
       // Leave at once rather than after the expiry: the others drop this server's users now.
@@ -356,6 +363,14 @@ export class RedisBackplane implements Backplane {
     }
   }
 
+  /** Marks an outage and drops both connections, which reconnect and sync. */
+  #restart(reason: string): void {
+    if (this.#closed) return;
+    this.#lost(reason);
+    if (this.#commands.status === "ready") this.#commands.disconnect(true);
+    if (this.#reader.status === "ready") this.#reader.disconnect(true);
+  }
+
   #lost(reason: string): void {
     if (this.#closed || !this.#connected) return;
     this.#connected = false;
@@ -385,12 +400,12 @@ export class RedisBackplane implements Backplane {
       const runId = /run_id:(\w+)/.exec(await commands.info("server"))?.[1] ?? "";
       // At start, the past is not replayed: the users as they stand are enough. After a
       // Redis restart, its new stream is all new to this server; after a cut, only the tail is.
-      const firstSync = this.#runId === "";
-      if (runId !== this.#runId) this.#lastId = "0-0";
+      const firstSync = !this.#synced;
       if (!firstSync && runId !== this.#runId) {
+        this.#lastId = "0-0";
+        // The others register again as they notice; until then, missing is not dead.
         this.#graceUntil = Date.now() + this.#options.expirySeconds * 1000;
       }
-      this.#runId = runId;
       const expiryMs = this.#options.expirySeconds * 1000;
       if (await commands.register(PREFIX, this.node, this.#token, expiryMs) !== 1) {
         // Reaped while away, and the number drawn by a newer server: new sessions get a new
@@ -464,6 +479,8 @@ export class RedisBackplane implements Backplane {
         throw new Error("the registration did not go through");
       }
       this.#stats.eventsPublished += sent;
+      this.#runId = runId;
+      this.#synced = true;
       this.#logger.log(
         "notice",
         "redis_connected",
@@ -481,7 +498,7 @@ export class RedisBackplane implements Backplane {
         { redis: this.#where },
       );
       this.#connected = false;
-      if (!this.#closed) setTimeout(() => this.#sync(), 1000);
+      if (!this.#closed) this.#retry = setTimeout(() => this.#sync(), 1000);
     } finally {
       this.#syncing = false;
     }
@@ -528,10 +545,8 @@ export class RedisBackplane implements Backplane {
     for (const node of this.#servers) {
       if (alive.has(node)) continue;
       this.#servers.delete(node);
-      for (const [origin, last] of this.#lastSeq) {
-        if (last.node === node) this.#lastSeq.delete(origin);
-      }
-      this.#logger.log("warn", "server_gone", `server ${node} stopped answering; its users left`, {
+      this.#applied.forgetServer(node);
+      this.#logger.log("info", "server_gone", `server ${node} left the cluster; its users left`, {
         node,
       });
       this.#listener!.serverGone(node);
@@ -549,13 +564,12 @@ export class RedisBackplane implements Backplane {
           this.#token,
           this.#options.expirySeconds * 1000,
         ),
-        delay(this.#options.expirySeconds * 1000 / 3, "timeout" as const),
+        // At least 2 s, so that a busy machine is not taken for a dead Redis.
+        delay(Math.max(2000, this.#options.expirySeconds * 1000 / 3), "timeout" as const),
       ]);
       if (renewed === "timeout") {
         // Redis is there but does not answer (stopped, or a dead network path): start over.
-        this.#lost("Redis stopped answering");
-        this.#commands.disconnect(true);
-        this.#reader.disconnect(true);
+        this.#restart("Redis stopped answering");
         return;
       }
       if (renewed !== 1) {
@@ -572,8 +586,8 @@ export class RedisBackplane implements Backplane {
       }
       const [, live] = await this.#commands.liveServers(PREFIX, "0");
       this.#forgetServersNotIn(new Set((live as string[]).map(Number)));
-    } catch {
-      // The "close" event reports the outage.
+    } catch (error) {
+      if (this.#connected) this.#restart(`the heartbeat failed: ${describeError(error)}`);
     }
   }
 
@@ -596,9 +610,11 @@ export class RedisBackplane implements Backplane {
           EVENTS,
           this.#lastId,
         ) as [Buffer, [Buffer, Buffer[]][]][] | null;
-      } catch {
-        // Redis went away; "close" marks the outage and "ready" brings the sync that wakes this loop.
-        this.#lost("read failed");
+      } catch (error) {
+        // Redis went away, or refused the read: either way the connection starts over, and
+        // its "ready" brings the sync that wakes this loop.
+        this.#lost(`read failed: ${describeError(error)}`);
+        if (this.#reader.status === "ready") this.#reader.disconnect(true);
         continue;
       }
       if (reply === null || epoch !== this.#epoch) continue;
@@ -619,15 +635,23 @@ export class RedisBackplane implements Backplane {
       this.#logger.log("warn", "redis_bad_entry", describeError(error));
       return;
     }
-    if (entry.origin === this.#token) return;
-    const last = this.#lastSeq.get(entry.origin);
-    if (last !== undefined && entry.seq <= last.seq) return;
-    this.#lastSeq.set(entry.origin, { node: entry.node, seq: entry.seq });
+    if (entry.origin === this.#token || !this.#applied.take(entry.origin, entry.node, entry.seq)) {
+      return;
+    }
     this.#stats.eventsReceived++;
     this.#servers.add(entry.node);
     const listener = this.#listener!;
-    if (entry.body.kind === "users") listener.serverUsers(entry.node, entry.body.users);
-    else listener.remote(entry.body);
+    try {
+      if (entry.body.kind === "users") listener.serverUsers(entry.node, entry.body.users);
+      else listener.remote(entry.body);
+    } catch (error) {
+      // A bug in one event's handling must not stop the reading of all the others.
+      this.#logger.log(
+        "error",
+        "redis_apply_failed",
+        `cannot apply an event: ${describeError(error)}`,
+      );
+    }
   }
 }
 
