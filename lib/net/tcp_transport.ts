@@ -4,7 +4,12 @@ import { encodeChunks, type OutboundChunk } from "./framed_batch.ts";
 import { formatHostPort } from "./format_host_port.ts";
 import type { ReceiveHandlers, Transport } from "./transport.ts";
 
-const READ_BUFFER_BYTES = 16 * 1024;
+/**
+ * A pending read holds its buffer, so an idle connection keeps only a small one; a
+ * connection whose reads fill the buffer gets a bigger one, up to the largest.
+ */
+const SMALLEST_READ_BYTES = 512;
+const LARGEST_READ_BYTES = 64 * 1024;
 
 /** A Transport over a TCP connection, with varint-length-delimited frames. */
 export class TcpTransport implements Transport {
@@ -33,7 +38,7 @@ export class TcpTransport implements Transport {
   }
 
   async receive(handlers: ReceiveHandlers): Promise<void> {
-    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    let buffer = new Uint8Array(SMALLEST_READ_BYTES);
     let framed = true;
     while (true) {
       let count: number | null;
@@ -52,6 +57,12 @@ export class TcpTransport implements Transport {
         if (!(error instanceof FrameTooLargeError)) throw error;
         framed = false;
         handlers.framingError(error);
+      }
+      // The decoder copies what it keeps, so the buffer can be swapped between reads.
+      if (count === buffer.length && buffer.length < LARGEST_READ_BYTES) {
+        buffer = new Uint8Array(Math.min(buffer.length * 8, LARGEST_READ_BYTES));
+      } else if (count <= SMALLEST_READ_BYTES && buffer.length > SMALLEST_READ_BYTES) {
+        buffer = new Uint8Array(SMALLEST_READ_BYTES);
       }
     }
   }
