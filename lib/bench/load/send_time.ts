@@ -1,0 +1,48 @@
+/**
+ * The send time every bench message carries at the start of its content: milliseconds
+ * since the Unix epoch with three decimals ("1764121515551.123"), as ASCII so chat
+ * content stays valid UTF-8. `performance.timeOrigin + performance.now()` is comparable
+ * across processes on one machine, so a receiver in another worker can subtract it.
+ * Written and read digit by digit: no string is made per message.
+ */
+export const SEND_TIME_BYTES = 17;
+
+const DIGIT_0 = 0x30;
+const DOT = 0x2e;
+
+/** Now, in ms since the epoch, with sub-millisecond precision. */
+export function wallClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Writes `ms` as 13 digits, a dot and 3 digits at `offset`. */
+export function writeSendTime(buffer: Uint8Array, offset: number, ms: number): void {
+  // An integer below 2^53, so the divisions below are exact.
+  let micros = Math.round(ms * 1000);
+  for (let i = SEND_TIME_BYTES - 1; i >= 0; i--) {
+    if (i === SEND_TIME_BYTES - 4) {
+      buffer[offset + i] = DOT;
+      continue;
+    }
+    const quotient = Math.floor(micros / 10);
+    buffer[offset + i] = DIGIT_0 + micros - quotient * 10;
+    micros = quotient;
+  }
+}
+
+/** Reads what writeSendTime wrote; NaN if the bytes are not a send time. */
+export function readSendTime(buffer: Uint8Array, offset: number, end: number): number {
+  if (end - offset < SEND_TIME_BYTES) return NaN;
+  let micros = 0;
+  for (let i = 0; i < SEND_TIME_BYTES; i++) {
+    const byte = buffer[offset + i];
+    if (i === SEND_TIME_BYTES - 4) {
+      if (byte !== DOT) return NaN;
+      continue;
+    }
+    const digit = byte - DIGIT_0;
+    if (digit < 0 || digit > 9) return NaN;
+    micros = micros * 10 + digit;
+  }
+  return micros / 1000;
+}
