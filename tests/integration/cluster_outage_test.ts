@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Redis } from "ioredis";
 import {
   Action,
   type ChatEvent,
@@ -13,7 +14,7 @@ import { freePort } from "../support/client_process.ts";
 import { startClusterServer } from "../support/cluster.ts";
 import { chat } from "../support/messages.ts";
 import { RedisProcess } from "../support/redis_process.ts";
-import { SERVER_SCRIPT, type ServerProcess } from "../support/server_process.ts";
+import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
 
 /** How long the servers may take to notice Redis is gone, or to rejoin once it is back. */
@@ -397,4 +398,137 @@ Deno.test({
       assert.equal(gone, undefined);
     }
   },
+});
+
+/** A Redis connection of the test's own, to act on Redis as an operator would. */
+function operator(redis: RedisProcess): Redis & AsyncDisposable {
+  const connection = new Redis(redis.url, { maxRetriesPerRequest: 0 });
+  return Object.assign(connection, {
+    [Symbol.asyncDispose]: async () => {
+      await connection.quit().catch(() => connection.disconnect());
+    },
+  });
+}
+
+/** Waits for the server's "lost Redis" line, from line `from` on, and returns its reason. */
+async function lostReason(server: ServerProcess, from: number): Promise<string> {
+  return JSON.parse(await server.stdout.waitFor(/"event":"redis_lost"/, WAIT_MS, from)).reason;
+}
+
+Deno.test("cluster - a read that Redis refuses restarts the connection and the cluster heals", async () => {
+  await using redis = await RedisProcess.start();
+  await using s1 = await startClusterServer(redis.url, SERVER_ARGS);
+  await using s2 = await startClusterServer(redis.url, SERVER_ARGS);
+  await using admin = operator(redis);
+  await using a = await TestClient.connect(s1.port);
+  await using b = await TestClient.connect(s2.port);
+  await a.send(chat("before from s1", Action.BROADCAST, 1n));
+  await receive(b, a, "before from s1", 1);
+
+  // Each server reads the stream on a connection of its own, blocked in XREAD. An error
+  // reply ends the read but leaves the connection up: no "close" tells the server.
+  const from = [s1.stdout.lines.length, s2.stdout.lines.length];
+  const list = String(await admin.client("LIST"));
+  const readers = list.split("\n").filter((line) => / cmd=xread /.test(line))
+    .map((line) => /\bid=(\d+)/.exec(line)![1]);
+  assert.equal(readers.length, 2, list);
+  for (const id of readers) {
+    // Between two reads a reader is not blocked, for a moment: ask again then.
+    const giveUpAt = Date.now() + WAIT_MS;
+    while (await admin.client("UNBLOCK", id, "ERROR") !== 1) {
+      assert.ok(Date.now() < giveUpAt, `reader ${id} never blocked`);
+    }
+  }
+  for (const [i, server] of [s1, s2].entries()) {
+    assert.match(await lostReason(server, from[i]), /^read failed\b/);
+    await joinedCluster(server, from[i]);
+  }
+
+  // Chat crosses servers again, both ways, once.
+  await a.send(chat("after from s1", Action.BROADCAST, 2n));
+  await b.send(chat("after from s2", Action.BROADCAST, 1n));
+  for (const c of [a, b]) {
+    await receive(c, a, "after from s1", 1);
+    await receive(c, b, "after from s2", 1);
+    assertNoDuplicateChats(c);
+    assert.equal(chatsOf(c).length, 3, `chats at ${c.sessionId}`);
+  }
+});
+
+Deno.test("cluster - a write that Redis refuses is sent again, not lost", async () => {
+  await using redis = await RedisProcess.start();
+  await using s1 = await startClusterServer(redis.url, SERVER_ARGS);
+  await using s2 = await startClusterServer(redis.url, SERVER_ARGS);
+  await using admin = operator(redis);
+  await using a = await TestClient.connect(s1.port);
+  await using b = await TestClient.connect(s2.port);
+  await a.send(chat("m1", Action.BROADCAST, 1n));
+  await receive(b, a, "m1", 1);
+
+  // Too few replicas: Redis refuses every write, as when out of memory, on live connections.
+  const from = s1.stdout.lines.length;
+  await admin.config("SET", "min-replicas-to-write", "1");
+  await a.send(chat("m2", Action.BROADCAST, 2n), chat("m3", Action.BROADCAST, 3n));
+  // (The heartbeat, a write too, may be the one refused first.)
+  assert.match(await lostReason(s1, from), /NOREPLICAS/);
+  await admin.config("SET", "min-replicas-to-write", "0");
+  await joinedCluster(s1, from);
+  await a.send(chat("m4", Action.BROADCAST, 4n));
+
+  // Every one arrives, the refused ones perhaps after later ones (the README says so)...
+  const got = await receive(b, a, "m", 4);
+  assert.deepEqual(got.map((c) => c.content).toSorted(), ["m1", "m2", "m3", "m4"]);
+  // ...and once: a repeat of any would come before this last one.
+  await a.send(chat("fence", Action.BROADCAST, 5n));
+  for (const c of [a, b]) {
+    await receive(c, a, "fence", 1);
+    assertNoDuplicateChats(c);
+    assert.equal(chatsFrom(c, a).length, 5, `chats at ${c.sessionId}`);
+  }
+});
+
+Deno.test("cluster - a server whose first sync fails does not replay old chat to its clients", async () => {
+  await using redis = await RedisProcess.start();
+  await using s1 = await startClusterServer(redis.url, SERVER_ARGS);
+  await using admin = operator(redis);
+  await using a = await TestClient.connect(s1.port);
+  // The claim goes to Redis after the chats, on the same connection: once a is renamed,
+  // they are in the stream.
+  await a.send(
+    chat("old 1", Action.BROADCAST, 1n),
+    chat("old 2", Action.BROADCAST, 2n),
+    chat("old 3", Action.BROADCAST, 3n),
+    rename("alice"),
+  );
+  await waitPresence(a, 0, PresenceKind.RENAMED, a);
+
+  // A Redis user whose scripts are refused: the new server takes its number, then its
+  // first sync fails, and it retries.
+  await admin.call(
+    "ACL",
+    "SETUSER",
+    "chat",
+    "on",
+    "nopass",
+    "~*",
+    "&*",
+    "+@all",
+    "-eval",
+    "-evalsha",
+  );
+  await using s2 = await ServerProcess.start(
+    ["--redis", `redis://chat@127.0.0.1:${redis.port}`, ...SERVER_ARGS],
+    [Deno.execPath(), "run", "--allow-net", "--allow-env", SERVER_SCRIPT],
+  );
+  const failed = JSON.parse(await s2.stdout.waitFor(/"event":"redis_sync_failed"/, WAIT_MS));
+  assert.match(failed.message, /NOPERM/);
+  await using c = await TestClient.connect(s2.port);
+  await admin.call("ACL", "SETUSER", "chat", "+eval", "+evalsha");
+  await joinedCluster(s2, 0);
+
+  // What a sent before c's server joined is not c's to hear; anything replayed would come
+  // before a's next message.
+  await a.send(chat("new", Action.BROADCAST, 4n));
+  await receive(c, a, "new", 1);
+  assert.deepEqual(chatsOf(c).map((m) => m.content), ["new"]);
 });

@@ -532,3 +532,47 @@ Deno.test("cluster - bounded load over 3 servers: no loss, no duplicates, per-se
     console.log(`    ${describeLoad("1 server, no Redis", single[i])}`);
   });
 });
+
+/** "RENAMED bot", "chat bot: hi", "LEFT bot": what a listener heard about `sessionId`, in order. */
+function heardAbout(client: TestClient, sessionId: bigint): string[] {
+  return client.received.flatMap((m) => {
+    if (m.body.case === "chat" && m.body.value.fromSessionId === sessionId) {
+      return [`chat ${m.body.value.fromNickname}: ${m.body.value.content}`];
+    }
+    if (m.body.case === "presence" && m.body.value.sessionId === sessionId) {
+      return [`${PresenceKind[m.body.value.kind]} ${m.body.value.nickname}`];
+    }
+    return [];
+  });
+}
+
+Deno.test("cluster - a client that renames, says something and quits at once is heard, then leaves", async () => {
+  await using redis = await RedisProcess.start();
+  await using cluster = await Cluster.start(redis.url, 2);
+  const [a, b] = cluster.servers;
+  await using stack = new AsyncDisposableStack();
+  const local = stack.use(await TestClient.connect(a.port));
+  const remote = stack.use(await TestClient.connect(b.port));
+  const bot = stack.use(await TestClient.connect(a.port));
+  await presenceOf(local, PresenceKind.JOINED, bot.sessionId);
+  await presenceOf(remote, PresenceKind.JOINED, bot.sessionId);
+
+  // One write, then the close: the rename waits for Redis, and the chat and the close
+  // must wait behind it.
+  await bot.send(hello("bot"), chat("bye from bot", 1n));
+  await bot[Symbol.asyncDispose]();
+
+  for (const listener of [local, remote]) {
+    await presenceOf(listener, PresenceKind.LEFT, bot.sessionId);
+    assert.deepEqual(
+      heardAbout(listener, bot.sessionId),
+      [
+        `JOINED ${bot.welcome.nickname}`,
+        "RENAMED bot",
+        "chat bot: bye from bot",
+        "LEFT bot",
+      ],
+      `at ${listener.sessionId}`,
+    );
+  }
+});
