@@ -38,8 +38,13 @@ export class Hub implements BackplaneListener {
   readonly #users = new Map<bigint, ClusterUser>();
   /** Nickname key -> the session holding or claiming it, for case-insensitive uniqueness. */
   readonly #owners = new Map<string, bigint>();
-  /** Chat events accepted in the current task: they go to every member as one shared batch. */
+  /** Events accepted since the last flush: they go to every member as one shared batch. */
   #batch: Uint8Array[] = [];
+  /** Members that must not get some of the batch (a newcomer, its own JOINED), by index. */
+  #batchExceptions = new Map<bigint, Set<number>>();
+  /** How the next flush is due: right after this task (chat), or after this turn (presence). */
+  #flushDue: "task" | "turn" | undefined;
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Past this many users online, JOINED and LEFT are not sent (see ServerOptions.presenceLimit). */
   readonly #presenceLimit: number;
@@ -115,21 +120,36 @@ export class Hub implements BackplaneListener {
   /** Delivers one message to every member of the cluster. */
   broadcast(message: ServerMessageInit): void {
     const payload = encodeServerMessage(message);
-    this.#queueChat(payload);
+    this.#queue(payload);
     this.#backplane.publish({ kind: "chat", payload });
   }
 
   /**
-   * Sends the chat events accepted so far to every member. Runs after each task, and
-   * before anything else is sent to any member, so every member gets its frames in the
-   * order the hub accepted them. Framed once for all: a member with nothing else queued
-   * writes the shared bytes as they are.
+   * Sends the events accepted so far to every member. Runs after the task that accepted
+   * a chat event; after the event loop's turn for presence alone, so that the accepts of
+   * one turn share one write per member; and before anything else is sent to any member,
+   * so every member gets its frames in the order the hub accepted them. Framed once for
+   * all: a member with nothing else queued writes the shared bytes as they are.
    */
   flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    this.#flushDue = undefined;
     if (this.#batch.length === 0) return;
-    const batch = new FramedBatch(this.#batch);
+    const payloads = this.#batch;
+    const exceptions = this.#batchExceptions;
     this.#batch = [];
-    for (const member of this.#members.values()) member.send(batch);
+    this.#batchExceptions = new Map();
+    const shared = new FramedBatch(payloads);
+    for (const member of this.#members.values()) {
+      const excluded = exceptions.get(member.id);
+      if (excluded === undefined) {
+        member.send(shared);
+        continue;
+      }
+      const own = payloads.filter((_, index) => !excluded.has(index));
+      if (own.length > 0) member.send(new FramedBatch(own));
+    }
   }
 
   /** Everyone online in the cluster, in order of arrival. */
@@ -143,7 +163,7 @@ export class Hub implements BackplaneListener {
   remote(event: HubEvent): void {
     switch (event.kind) {
       case "chat":
-        return this.#queueChat(event.payload);
+        return this.#queue(event.payload);
       case "joined":
         if (!this.#users.has(event.user.sessionId)) this.#addUser({ ...event.user });
         return;
@@ -251,7 +271,7 @@ export class Hub implements BackplaneListener {
     previousNickname: string,
     exceptId?: bigint,
   ): void {
-    this.#deliver(this.#presence(kind, sessionId, nickname, previousNickname), exceptId);
+    this.#queue(this.#presence(kind, sessionId, nickname, previousNickname), exceptId, "turn");
   }
 
   #presence(
@@ -268,15 +288,20 @@ export class Hub implements BackplaneListener {
     });
   }
 
-  #queueChat(payload: Uint8Array): void {
-    if (this.#batch.length === 0) queueMicrotask(() => this.flush());
-    this.#batch.push(payload);
-  }
-
-  #deliver(payload: Uint8Array, exceptId?: bigint): void {
-    this.flush();
-    for (const member of this.#members.values()) {
-      if (member.id !== exceptId) member.send(payload);
+  /** Chat waits for the current task only: latency matters more than a shared write. */
+  #queue(payload: Uint8Array, exceptId?: bigint, due: "task" | "turn" = "task"): void {
+    if (due === "task" && this.#flushDue !== "task") {
+      this.#flushDue = "task";
+      queueMicrotask(() => this.flush());
+    } else if (this.#flushDue === undefined) {
+      this.#flushDue = "turn";
+      this.#flushTimer = setTimeout(() => this.flush(), 0);
     }
+    if (exceptId !== undefined) {
+      const excluded = this.#batchExceptions.get(exceptId) ?? new Set();
+      excluded.add(this.#batch.length);
+      this.#batchExceptions.set(exceptId, excluded);
+    }
+    this.#batch.push(payload);
   }
 }

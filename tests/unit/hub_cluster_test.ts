@@ -16,7 +16,8 @@ import type {
   NicknameClaim,
 } from "../../lib/server/backplane.ts";
 import { FramedBatch, type OutboundChunk } from "../../lib/net/framed_batch.ts";
-import { Hub, type HubMember } from "../../lib/server/hub.ts";
+import type { HubMember } from "../../lib/server/hub.ts";
+import { Hub } from "../support/immediate_hub.ts";
 
 const NODE = 7;
 const T0 = 1_700_000_000_000;

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { Action, type Presence, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { decodeServerMessage } from "../../lib/protocol/codec.ts";
 import { FramedBatch, type OutboundChunk } from "../../lib/net/framed_batch.ts";
-import { Hub, type HubMember } from "../../lib/server/hub.ts";
+import { Hub as BatchingHub, type HubMember } from "../../lib/server/hub.ts";
+import { Hub } from "../support/immediate_hub.ts";
 
 /** A member that keeps every payload it is sent. */
 class FakeMember implements HubMember {
@@ -232,18 +233,19 @@ Deno.test("Hub - every member sees events in the order the hub accepted them", (
   assert.deepEqual(order(bob), ["pong", "presence", "pong", "presence", "pong"]);
 });
 
-Deno.test("Hub - the broadcasts of one task go to every member as one shared batch, after the task", async () => {
-  const hub = new Hub();
+Deno.test("Hub - the broadcasts of one turn go to every member as one shared batch, after the turn", async () => {
+  const hub = new BatchingHub();
   const chunks: OutboundChunk[][] = [[], []];
   for (const [i, id] of [1n, 2n].entries()) {
     hub.join({ id, nickname: `guest-${id}`, send: (chunk) => chunks[i].push(chunk) });
   }
+  hub.flush();
   chunks[0].length = 0;
   for (let nonce = 1n; nonce <= 3n; nonce++) {
     hub.broadcast({ body: { case: "pong", value: { nonce } } });
   }
-  assert.equal(chunks[0].length + chunks[1].length, 0, "nothing is sent during the task");
-  await Promise.resolve();
+  assert.equal(chunks[0].length + chunks[1].length, 0, "nothing is sent during the turn");
+  await new Promise((resolve) => setTimeout(resolve, 0));
   assert.equal(chunks[0].length, 1);
   const batch = chunks[0][0];
   assert.ok(batch instanceof FramedBatch);
@@ -286,4 +288,22 @@ Deno.test("Hub - past the presence limit, joins and leaves are not announced; wh
   assert.deepEqual(alice.takePresence().map(fields), [
     presence(PresenceKind.LEFT, 2n, "guest-2", 1),
   ], "within the limit, departures are announced again");
+});
+
+Deno.test("Hub - a newcomer's own JOINED is left out of the shared batch it would share", () => {
+  const hub = new BatchingHub();
+  const sent = new Map<bigint, OutboundChunk[]>();
+  const member = (id: bigint): HubMember => {
+    sent.set(id, []);
+    return { id, nickname: `guest-${id}`, send: (chunk) => sent.get(id)!.push(chunk) };
+  };
+  hub.join(member(1n));
+  hub.join(member(2n));
+  hub.broadcast({ body: { case: "pong", value: { nonce: 1n } } });
+  hub.flush();
+  const kinds = (id: bigint) =>
+    sent.get(id)!.flatMap((chunk) => chunk instanceof FramedBatch ? [...chunk.payloads] : [chunk])
+      .map((payload) => decodeServerMessage(payload).body.case);
+  assert.deepEqual(kinds(1n), ["presence", "pong"], "guest-2 joined, then the pong");
+  assert.deepEqual(kinds(2n), ["pong"], "no JOINED about itself");
 });
