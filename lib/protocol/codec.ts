@@ -6,6 +6,8 @@ import {
   ServerMessageSchema,
 } from "../../gen/chat/v1/chat_pb.ts";
 import { MalformedMessageError } from "./errors.ts";
+import { readChatRequest } from "./chat_request_reader.ts";
+import { writeChatEventMessage } from "./chat_event_writer.ts";
 
 export type ClientMessageInit = MessageInitShape<typeof ClientMessageSchema>;
 export type ServerMessageInit = MessageInitShape<typeof ServerMessageSchema>;
@@ -19,11 +21,29 @@ export function encodeClientMessage(message: ClientMessageInit): Uint8Array {
 }
 
 export function encodeServerMessage(message: ServerMessageInit): Uint8Array {
+  // Chat events, the bulk of what a server sends, take the hand-written path.
+  if (message.body?.case === "chat") {
+    const { value } = message.body;
+    const bytes = writeChatEventMessage({
+      action: value.action ?? 0,
+      content: value.content ?? "",
+      fromSessionId: BigInt(value.fromSessionId ?? 0n),
+      fromNickname: value.fromNickname ?? "",
+      clientSeq: BigInt(value.clientSeq ?? 0n),
+      sentAtUnixMs: BigInt(value.sentAtUnixMs ?? 0n),
+    });
+    if (bytes !== undefined) return bytes;
+  }
   return toBinary(ServerMessageSchema, create(ServerMessageSchema, message));
 }
 
 /** Throws MalformedMessageError when the payload is not a ClientMessage. */
 export function decodeClientMessage(payload: Uint8Array): ClientMessage {
+  // Chat requests, the bulk of what a server receives, take the hand-written path.
+  const chat = readChatRequest(payload);
+  if (chat !== undefined) {
+    return create(ClientMessageSchema, { body: { case: "chat", value: chat } });
+  }
   return decode(() => fromBinary(ClientMessageSchema, payload, readOptions), "ClientMessage");
 }
 
