@@ -97,9 +97,8 @@ program.command("broadcast")
   .option("--size <bytes>", "content bytes", parsePositiveInteger, 32)
   .option("--duration <seconds>", "how long to publish", parseSeconds, 10)
   .addOption(
-    new Option("--target <target>", "what to load").choices(["chat", "redis"] as const).default(
-      "chat" as const,
-    ),
+    new Option("--target <target>", "what to load; both: the chat server, then Redis pub/sub")
+      .choices(["chat", "redis", "both"] as const).default("chat" as const),
   )
   .option(
     "--redis <url>",
@@ -107,29 +106,32 @@ program.command("broadcast")
     parseRedisAddress,
   )
   .action(async (options) => {
-    const { redis, target, ...workload } = options;
-    const minimum = target === "redis" ? REDIS_HEADER_BYTES : SEND_TIME_BYTES;
+    const { redis, target: chosen, ...workload } = options;
+    const minimum = chosen === "chat" ? SEND_TIME_BYTES : REDIS_HEADER_BYTES;
     if (workload.size < minimum) {
       usage(
         `--size must be at least ${minimum} bytes ${
-          target === "redis" ? "for Redis (send time, publisher, sequence)" : "(the send time)"
+          chosen === "chat" ? "(the send time)" : "for Redis (send time, publisher, sequence)"
         }`,
       );
     }
     if (workload.publishers > workload.clients) usage("--publishers exceeds --clients");
     if ((program.opts().processes ?? 1) > workload.clients) usage("--processes exceeds --clients");
-    if (target === "redis" && workload.publishers > 0xffff) usage("at most 65535 publishers");
-    if (target === "redis" && program.opts().server) {
-      usage("--target redis takes --redis, not --server");
+    if (chosen !== "chat" && workload.publishers > 0xffff) usage("at most 65535 publishers");
+    if (chosen !== "chat" && program.opts().server) {
+      usage(`--target ${chosen} takes --redis, not --server`);
     }
-    await run(
-      target,
-      workload.clients + (target === "redis" ? workload.publishers : 0),
-      target === "redis" ? redis : program.opts().server,
-      (link, at) => broadcastWorker({ ...workload, target }, at.hostname, at.port, link),
-      (server, processes, json, setPool) =>
-        coordinateBroadcast({ ...workload, target }, server, processes, json, setPool),
-    );
+    // "both" runs the same workload twice, one target after the other, for one comparison.
+    for (const target of chosen === "both" ? ["chat", "redis"] as const : [chosen]) {
+      await run(
+        target,
+        workload.clients + (target === "redis" ? workload.publishers : 0),
+        target === "redis" ? redis : program.opts().server,
+        (link, at) => broadcastWorker({ ...workload, target }, at.hostname, at.port, link),
+        (server, processes, json, setPool) =>
+          coordinateBroadcast({ ...workload, target }, server, processes, json, setPool),
+      );
+    }
   });
 
 program.command("echo")

@@ -227,6 +227,17 @@ Deno.test("load tool - broadcast against Redis pub/sub", async () => {
   assert.match(result.server, /redis-server/);
 });
 
+Deno.test("load tool - --target both runs the same workload on our server, then on Redis", async () => {
+  const run = await bench(
+    "broadcast",
+    ...["--target", "both", "--clients", "10", "--publishers", "2", "--duration", "1", "--json"],
+  );
+  assert.equal(run.code, 0, run.stderr);
+  const results = run.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(results.map((result) => result.target), ["chat", "redis"]);
+  for (const result of results) assertCleanBroadcast(result);
+});
+
 Deno.test("load tool - echo: every request answered once, in order", async () => {
   const result = await benchJson("echo", "--clients", "5", "--window", "4", "--duration", "1");
   assert.ok(result.replies > 0);
