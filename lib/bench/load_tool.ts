@@ -4,7 +4,13 @@
  * for comparison), echo, connections. See lib/bench/load/ for the parts; this file
  * reads the command line and dispatches.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import {
+  Command,
+  CommanderError,
+  InvalidArgumentError,
+  Option,
+  type OptionValues,
+} from "@commander-js/extra-typings";
 import { fail } from "../cli/exit.ts";
 import { describeError } from "../util/describe_error.ts";
 import {
@@ -21,8 +27,8 @@ import { broadcastWorker, coordinateBroadcast } from "./load/scenarios/broadcast
 import { connectionsWorker, coordinateConnections } from "./load/scenarios/connections.ts";
 import { coordinateEcho, echoWorker } from "./load/scenarios/echo.ts";
 import { SEND_TIME_BYTES } from "./load/send_time.ts";
-import { type Address, serverFor, type ServerUnderTest } from "./load/server_under_test.ts";
-import { processesFor, stopOnSignal, UsageError } from "./load/run_support.ts";
+import { type Address, serverFor } from "./load/server_under_test.ts";
+import { type Harness, processesFor, stopOnSignal, UsageError } from "./load/run_support.ts";
 import { CoordinatorLink, type WorkerPool } from "./load/worker_protocol.ts";
 
 function parseAddress(value: string): Address {
@@ -59,12 +65,7 @@ async function run(
   sockets: number,
   given: Address | undefined,
   worker: (link: CoordinatorLink, server: Address) => Promise<void>,
-  coordinate: (
-    server: ServerUnderTest,
-    processes: number,
-    json: boolean,
-    setPool: (pool: WorkerPool) => void,
-  ) => Promise<void>,
+  coordinate: (harness: Harness) => Promise<void>,
 ): Promise<void> {
   const global = program.opts();
   const processes = global.processes ?? processesFor(sockets);
@@ -76,26 +77,45 @@ async function run(
   await using server = await serverFor(target, given, serverArgs);
   let pool: WorkerPool | undefined;
   using _signals = stopOnSignal(server, () => pool);
-  await coordinate(server, processes, global.json ?? false, (p) => pool = p);
+  await coordinate({ server, processes, json: global.json ?? false, setPool: (p) => pool = p });
+}
+
+/**
+ * Adds --window, --rate, --size and --duration, how a paced scenario sends, described in
+ * its own words: what `messages` each `sender` keeps in flight, and what it does to `verb`.
+ */
+function paced<Args extends unknown[], Opts extends OptionValues, Global extends OptionValues>(
+  command: Command<Args, Opts, Global>,
+  words: { messages: string; sender: string; window: number; verb: string },
+) {
+  return command
+    .option(
+      "--window <count>",
+      `${words.messages} each ${words.sender} has in flight`,
+      parsePositiveInteger,
+      words.window,
+    )
+    .option(
+      "--rate <per-second>",
+      `${words.messages}/s per ${words.sender} (0: window-bound)`,
+      parseNonNegativeNumber,
+      0,
+    )
+    .option("--size <bytes>", "content bytes", parsePositiveInteger, 32)
+    .option("--duration <seconds>", `how long to ${words.verb}`, parseSeconds, 10);
 }
 
 function usage(message: string): never {
   throw new UsageError(message);
 }
 
-program.command("broadcast")
-  .description("N clients, P of them publishing broadcasts; every client counts deliveries")
-  .option("--clients <count>", "connected clients", parsePositiveInteger, 1000)
-  .option("--publishers <count>", "clients that publish", parsePositiveInteger, 5)
-  .option("--window <count>", "broadcasts each publisher has in flight", parsePositiveInteger, 16)
-  .option(
-    "--rate <per-second>",
-    "broadcasts/s per publisher (0: window-bound)",
-    parseNonNegativeNumber,
-    0,
-  )
-  .option("--size <bytes>", "content bytes", parsePositiveInteger, 32)
-  .option("--duration <seconds>", "how long to publish", parseSeconds, 10)
+paced(
+  program.command("broadcast")
+    .description("N clients, P of them publishing broadcasts; every client counts deliveries")
+    .option("--clients <count>", "connected clients", parsePositiveInteger, 1000)
+    .option("--publishers <count>", "clients that publish", parsePositiveInteger, 5),
+  { messages: "broadcasts", sender: "publisher", window: 16, verb: "publish" },
+)
   .addOption(
     new Option("--target <target>", "what to load; both: the chat server, then Redis pub/sub")
       .choices(["chat", "redis", "both"] as const).default("chat" as const),
@@ -128,24 +148,17 @@ program.command("broadcast")
         workload.clients + (target === "redis" ? workload.publishers : 0),
         target === "redis" ? redis : program.opts().server,
         (link, at) => broadcastWorker({ ...workload, target }, at.hostname, at.port, link),
-        (server, processes, json, setPool) =>
-          coordinateBroadcast({ ...workload, target }, server, processes, json, setPool),
+        (harness) => coordinateBroadcast({ ...workload, target }, harness),
       );
     }
   });
 
-program.command("echo")
-  .description("N clients, each keeping W Chat ECHO requests in flight")
-  .option("--clients <count>", "connected clients", parsePositiveInteger, 50)
-  .option("--window <count>", "requests each client has in flight", parsePositiveInteger, 1)
-  .option(
-    "--rate <per-second>",
-    "requests/s per client (0: window-bound)",
-    parseNonNegativeNumber,
-    0,
-  )
-  .option("--size <bytes>", "content bytes", parsePositiveInteger, 32)
-  .option("--duration <seconds>", "how long to send", parseSeconds, 10)
+paced(
+  program.command("echo")
+    .description("N clients, each keeping W Chat ECHO requests in flight")
+    .option("--clients <count>", "connected clients", parsePositiveInteger, 50),
+  { messages: "requests", sender: "client", window: 1, verb: "send" },
+)
   .action(async (options) => {
     if (options.size < SEND_TIME_BYTES) {
       usage(`--size must be at least ${SEND_TIME_BYTES} bytes (the send time)`);
@@ -156,8 +169,7 @@ program.command("echo")
       options.clients,
       program.opts().server,
       (link, at) => echoWorker(options, at.hostname, at.port, link),
-      (server, processes, json, setPool) =>
-        coordinateEcho(options, server, processes, json, setPool),
+      (harness) => coordinateEcho(options, harness),
     );
   });
 
@@ -199,8 +211,7 @@ program.command("connections")
           at.port,
           link,
         ),
-      (server, processes, json, setPool) =>
-        coordinateConnections(workload, server, processes, json, setPool),
+      (harness) => coordinateConnections(workload, harness),
     );
   });
 

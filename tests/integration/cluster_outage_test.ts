@@ -156,21 +156,67 @@ async function joinedCluster(
   return JSON.parse(await server.stdout.waitFor("joined the cluster", WAIT_MS, from));
 }
 
+/** Redis, two cluster servers on it, and clients connected to each server. */
+interface TwoServers extends AsyncDisposable {
+  redis: RedisProcess;
+  s1: ServerProcess;
+  s2: ServerProcess;
+  onS1: TestClient[];
+  onS2: TestClient[];
+}
+
+/**
+ * Starts Redis and two cluster servers on it, then connects `onS1` clients to the first
+ * and `onS2` to the second; disposing closes the clients, stops the servers, then Redis.
+ */
+async function twoServers(onS1: number, onS2: number): Promise<TwoServers> {
+  await using stack = new AsyncDisposableStack();
+  const redis = stack.use(await RedisProcess.start());
+  const s1 = stack.use(await startClusterServer(redis.url, SERVER_ARGS));
+  const s2 = stack.use(await startClusterServer(redis.url, SERVER_ARGS));
+  const connect = async (server: ServerProcess, count: number) => {
+    const clients = [];
+    for (let i = 0; i < count; i++) clients.push(stack.use(await TestClient.connect(server.port)));
+    return clients;
+  };
+  const clients = { onS1: await connect(s1, onS1), onS2: await connect(s2, onS2) };
+  const owned = stack.move();
+  return { redis, s1, s2, ...clients, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+}
+
+/**
+ * Kills Redis and waits for each server's "lost Redis" warning; returns where each
+ * server's output stood before the kill.
+ */
+async function killRedis(redis: RedisProcess, servers: ServerProcess[]): Promise<number[]> {
+  const from = servers.map((server) => server.stdout.lines.length);
+  await redis.kill();
+  for (const [i, server] of servers.entries()) await lostRedis(server, redis, from[i]);
+  return from;
+}
+
+/** Restarts Redis and waits for each server's "joined the cluster" line; returns their fields. */
+async function restartRedis(
+  redis: RedisProcess,
+  servers: ServerProcess[],
+): Promise<{ message: string; sent: number; servers: number }[]> {
+  const from = servers.map((server) => server.stdout.lines.length);
+  await redis.restart();
+  const joined = [];
+  for (const [i, server] of servers.entries()) joined.push(await joinedCluster(server, from[i]));
+  return joined;
+}
+
 const rename = (nickname: string) => ({ body: { case: "hello" as const, value: { nickname } } });
 
 Deno.test("cluster - when Redis dies, local chat goes on and cross-server chat resumes after it is back", async () => {
-  await using redis = await RedisProcess.start();
   // Stats come from SIGUSR1 rather than /metrics: an HTTP port picked ahead could be
   // taken by another process before the server binds it, and the start would then hang.
-  await using s1 = await startClusterServer(redis.url, SERVER_ARGS);
-  await using s2 = await startClusterServer(redis.url, SERVER_ARGS);
-  await using a1 = await TestClient.connect(s1.port);
-  await using a2 = await TestClient.connect(s1.port);
-  await using b1 = await TestClient.connect(s2.port);
-  await using b2 = await TestClient.connect(s2.port);
+  await using cluster = await twoServers(2, 2);
+  const { redis, s1, s2, onS1, onS2 } = cluster;
+  const [a1, a2] = onS1;
+  const [b1, b2] = onS2;
   const everyone = [a1, a2, b1, b2];
-  const onS1 = [a1, a2];
-  const onS2 = [b1, b2];
 
   // Cross-server chat works both ways before the outage.
   await a1.send(chat("before from s1", Action.BROADCAST, 1n));
@@ -178,10 +224,7 @@ Deno.test("cluster - when Redis dies, local chat goes on and cross-server chat r
   await Promise.all(everyone.map((c) => receive(c, a1, "before from s1", 1)));
   await Promise.all(everyone.map((c) => receive(c, b1, "before from s2", 1)));
 
-  const lostFrom = [s1.stdout.lines.length, s2.stdout.lines.length];
-  await redis.kill();
-  await lostRedis(s1, redis, lostFrom[0]);
-  await lostRedis(s2, redis, lostFrom[1]);
+  await killRedis(redis, [s1, s2]);
   for (const server of [s1, s2]) {
     const stats = await backplaneStats(server);
     assert.equal(stats.backplane, "disconnected");
@@ -223,10 +266,7 @@ Deno.test("cluster - when Redis dies, local chat goes on and cross-server chat r
   assert.equal(refused.body.value.fatal, false);
   assert.ok(!a2.received.slice(renameFrom).some(isPresence(PresenceKind.RENAMED, a2.sessionId)));
 
-  const joinedFrom = [s1.stdout.lines.length, s2.stdout.lines.length];
-  await redis.restart();
-  const joined1 = await joinedCluster(s1, joinedFrom[0]);
-  const joined2 = await joinedCluster(s2, joinedFrom[1]);
+  const [joined1, joined2] = await restartRedis(redis, [s1, s2]);
   assert.equal(joined1.sent, 1, joined1.message);
   assert.equal(joined2.sent, N, joined2.message);
   assert.match(joined1.message, /, 1 events sent from the outbox, 0 dropped so far$/);
@@ -276,12 +316,8 @@ Deno.test("cluster - when Redis dies, local chat goes on and cross-server chat r
 });
 
 Deno.test("cluster - a client that joins during the outage is announced after Redis returns", async () => {
-  await using redis = await RedisProcess.start();
-  await using s1 = await startClusterServer(redis.url, SERVER_ARGS);
-  await using s2 = await startClusterServer(redis.url, SERVER_ARGS);
-  await using a1 = await TestClient.connect(s1.port);
-  await using a2 = await TestClient.connect(s1.port);
-  await using b1 = await TestClient.connect(s2.port);
+  await using cluster = await twoServers(2, 1);
+  const { redis, s1, s2, onS1: [a1, a2], onS2: [b1] } = cluster;
   // Everyone knows everyone before the outage: S1 has read b1's join, and S2 has read
   // a2's, which comes before a2's chat.
   await waitPresence(a1, 0, PresenceKind.JOINED, b1);
@@ -289,10 +325,7 @@ Deno.test("cluster - a client that joins during the outage is announced after Re
   await receive(b1, a2, "hello from s1", 1);
   assert.deepEqual(sessionIds(await who(b1)), idsOf(a1, a2, b1));
 
-  const lostFrom = [s1.stdout.lines.length, s2.stdout.lines.length];
-  await redis.kill();
-  await lostRedis(s1, redis, lostFrom[0]);
-  await lostRedis(s2, redis, lostFrom[1]);
+  await killRedis(redis, [s1, s2]);
 
   // During the outage a2 leaves S1 and b2 joins S2: each server sees its own change only.
   const a1From = a1.received.length;
@@ -304,10 +337,7 @@ Deno.test("cluster - a client that joins during the outage is announced after Re
   assert.deepEqual(sessionIds(await who(a1)), idsOf(a1, b1));
   assert.deepEqual(sessionIds(await who(b1)), idsOf(a1, a2, b1, b2));
 
-  const joinedFrom = [s1.stdout.lines.length, s2.stdout.lines.length];
-  await redis.restart();
-  await joinedCluster(s1, joinedFrom[0]);
-  await joinedCluster(s2, joinedFrom[1]);
+  await restartRedis(redis, [s1, s2]);
 
   // S1's clients hear of b2, S2's of a2 leaving.
   const joined = await waitPresence(a1, a1From, PresenceKind.JOINED, b2);
@@ -369,22 +399,14 @@ Deno.test("cluster - a server cannot start when Redis is unreachable", async () 
 Deno.test({
   name: "cluster - users who stay connected through a Redis restart are not announced as leaving",
   async fn() {
-    await using redis = await RedisProcess.start();
-    await using s1 = await startClusterServer(redis.url, SERVER_ARGS);
-    await using s2 = await startClusterServer(redis.url, SERVER_ARGS);
-    await using a1 = await TestClient.connect(s1.port);
-    await using b1 = await TestClient.connect(s2.port);
+    await using cluster = await twoServers(1, 1);
+    const { redis, s1, s2, onS1: [a1], onS2: [b1] } = cluster;
     await waitPresence(a1, 0, PresenceKind.JOINED, b1);
 
-    const from = [s1.stdout.lines.length, s2.stdout.lines.length];
-    await redis.kill();
-    await lostRedis(s1, redis, from[0]);
-    await lostRedis(s2, redis, from[1]);
+    const from = await killRedis(redis, [s1, s2]);
     const a1From = a1.received.length;
     const b1From = b1.received.length;
-    await redis.restart();
-    await joinedCluster(s1, from[0]);
-    await joinedCluster(s2, from[1]);
+    await restartRedis(redis, [s1, s2]);
     // A broadcast each way after both have synced: each server's reconciliation is behind it.
     await a1.send(chat("after from s1", Action.BROADCAST, 1n));
     await b1.send(chat("after from s2", Action.BROADCAST, 1n));
@@ -416,12 +438,9 @@ async function lostReason(server: ServerProcess, from: number): Promise<string> 
 }
 
 Deno.test("cluster - a read that Redis refuses restarts the connection and the cluster heals", async () => {
-  await using redis = await RedisProcess.start();
-  await using s1 = await startClusterServer(redis.url, SERVER_ARGS);
-  await using s2 = await startClusterServer(redis.url, SERVER_ARGS);
+  await using cluster = await twoServers(1, 1);
+  const { redis, s1, s2, onS1: [a], onS2: [b] } = cluster;
   await using admin = operator(redis);
-  await using a = await TestClient.connect(s1.port);
-  await using b = await TestClient.connect(s2.port);
   await a.send(chat("before from s1", Action.BROADCAST, 1n));
   await receive(b, a, "before from s1", 1);
 
@@ -456,12 +475,9 @@ Deno.test("cluster - a read that Redis refuses restarts the connection and the c
 });
 
 Deno.test("cluster - a write that Redis refuses is sent again, not lost", async () => {
-  await using redis = await RedisProcess.start();
-  await using s1 = await startClusterServer(redis.url, SERVER_ARGS);
-  await using s2 = await startClusterServer(redis.url, SERVER_ARGS);
+  await using cluster = await twoServers(1, 1);
+  const { redis, s1, onS1: [a], onS2: [b] } = cluster;
   await using admin = operator(redis);
-  await using a = await TestClient.connect(s1.port);
-  await using b = await TestClient.connect(s2.port);
   await a.send(chat("m1", Action.BROADCAST, 1n));
   await receive(b, a, "m1", 1);
 

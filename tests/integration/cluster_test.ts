@@ -23,11 +23,29 @@ const chat = (content: string, clientSeq: bigint) => ({
 });
 const hello = (nickname: string) => ({ body: { case: "hello" as const, value: { nickname } } });
 
-/** Some servers of one cluster, with the number each took; disposing kills them all. */
+/**
+ * A Redis of its own and some servers of one cluster on it, with the number each took;
+ * disposing kills the servers, then Redis.
+ */
 class Cluster implements AsyncDisposable {
-  private constructor(readonly servers: ServerProcess[], readonly nodes: number[]) {}
+  private constructor(
+    readonly redis: RedisProcess,
+    readonly servers: ServerProcess[],
+    readonly nodes: number[],
+  ) {}
 
-  static async start(redisUrl: string, count: number, args: string[] = []): Promise<Cluster> {
+  static async start(count: number, args: string[] = []): Promise<Cluster> {
+    const redis = await RedisProcess.start();
+    try {
+      const { servers, nodes } = await Cluster.#startServers(redis.url, count, args);
+      return new Cluster(redis, servers, nodes);
+    } catch (error) {
+      await redis[Symbol.asyncDispose]();
+      throw error;
+    }
+  }
+
+  static async #startServers(redisUrl: string, count: number, args: string[]) {
     const started = await Promise.allSettled(
       Array.from({ length: count }, () => startClusterServer(redisUrl, [...SERVER_ARGS, ...args])),
     );
@@ -43,12 +61,23 @@ class Cluster implements AsyncDisposable {
       const line = await server.stdout.waitFor("joined the cluster", 1000);
       return Number(/ as server (\d+):/.exec(line)![1]);
     }));
-    return new Cluster(servers, nodes);
+    return { servers, nodes };
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await Promise.all(this.servers.map((server) => server[Symbol.asyncDispose]()));
+    await this.redis[Symbol.asyncDispose]();
   }
+}
+
+/** Connects a client to each of `servers` in turn, each disposed with `stack`. */
+async function connectEach(
+  stack: AsyncDisposableStack,
+  servers: ServerProcess[],
+): Promise<TestClient[]> {
+  const clients = [];
+  for (const server of servers) clients.push(stack.use(await TestClient.connect(server.port)));
+  return clients;
 }
 
 /** Connects `count` clients to `port`, each disposed with `stack`. */
@@ -156,8 +185,7 @@ function assertPerSenderOrder(events: ChatEvent[], what: string): Map<bigint, bi
 
 Deno.test("cluster - 3 servers x 2 clients x 50 broadcasts: each delivered exactly once everywhere, in per-sender order", async () => {
   const EACH = 50;
-  await using redis = await RedisProcess.start();
-  await using cluster = await Cluster.start(redis.url, 3);
+  await using cluster = await Cluster.start(3);
   await using stack = new AsyncDisposableStack();
   const groups = await Promise.all(cluster.servers.map((s) => connectMany(stack, s.port, 2)));
   const clients = groups.flat();
@@ -197,8 +225,7 @@ Deno.test("cluster - 3 servers x 2 clients x 50 broadcasts: each delivered exact
 
 Deno.test("cluster - observers on a third server see two servers' messages in the Redis stream's order", async () => {
   const EACH = 100;
-  await using redis = await RedisProcess.start();
-  await using cluster = await Cluster.start(redis.url, 3);
+  await using cluster = await Cluster.start(3);
   const [a, b, c] = cluster.servers;
   await using stack = new AsyncDisposableStack();
   const senders = [...await connectMany(stack, a.port, 2), ...await connectMany(stack, b.port, 2)];
@@ -223,7 +250,7 @@ Deno.test("cluster - observers on a third server see two servers' messages in th
   }));
 
   // Everything the observers got came through the stream, so it is all there now.
-  const reader = new Redis(redis.url);
+  const reader = new Redis(cluster.redis.url);
   let stream;
   try {
     stream = await reader.xrangeBuffer("chat:events", "-", "+");
@@ -248,12 +275,10 @@ Deno.test("cluster - observers on a third server see two servers' messages in th
 });
 
 Deno.test("cluster - presence and who span servers: joins, renames and leaves", async () => {
-  await using redis = await RedisProcess.start();
-  await using cluster = await Cluster.start(redis.url, 3);
+  await using cluster = await Cluster.start(3);
   const [s1, s2, s3] = cluster.servers;
   await using stack = new AsyncDisposableStack();
-  const alice = stack.use(await TestClient.connect(s1.port));
-  const carol = stack.use(await TestClient.connect(s3.port));
+  const [alice, carol] = await connectEach(stack, [s1, s3]);
   await knowsOf(alice, [carol.sessionId]);
   await knowsOf(carol, [alice.sessionId]);
 
@@ -305,19 +330,16 @@ Deno.test("cluster - presence and who span servers: joins, renames and leaves", 
 });
 
 Deno.test("cluster - nicknames are unique across servers; a simultaneous claim has one winner", async () => {
-  await using redis = await RedisProcess.start();
-  await using cluster = await Cluster.start(redis.url, 2);
+  await using cluster = await Cluster.start(2);
   const [s1, s2] = cluster.servers;
   await using stack = new AsyncDisposableStack();
-  const alice = stack.use(await TestClient.connect(s1.port));
-  const bob = stack.use(await TestClient.connect(s2.port));
+  const [alice, bob] = await connectEach(stack, [s1, s2]);
 
   assert.equal(await claim(alice, "alice"), "renamed");
   // Whether or not server 2 has heard of the rename yet, Redis refuses the claim.
   assert.equal(await claim(bob, "ALICE"), ErrorCode.NICKNAME_TAKEN);
 
-  const carol = stack.use(await TestClient.connect(s1.port));
-  const dave = stack.use(await TestClient.connect(s2.port));
+  const [carol, dave] = await connectEach(stack, [s1, s2]);
   for (const [round, nickname] of ["zed", "Zed-2", "zed-3", "zed-4", "zed-5"].entries()) {
     const pair = round % 2 === 0 ? [carol, dave] : [dave, carol];
     await Promise.all(pair.map((client) => client.send(hello(nickname))));
@@ -339,18 +361,14 @@ Deno.test("cluster - nicknames are unique across servers; a simultaneous claim h
 
 Deno.test("cluster - a server killed with SIGKILL: its users leave the others' who once it expires, and free their nicknames", async () => {
   const EXPIRY_SECONDS = 2;
-  await using redis = await RedisProcess.start();
-  await using cluster = await Cluster.start(redis.url, 3, [
+  await using cluster = await Cluster.start(3, [
     "--cluster-expiry",
     String(EXPIRY_SECONDS),
   ]);
   const [victim, s2, s3] = cluster.servers;
   await using stack = new AsyncDisposableStack();
   const doomed = await connectMany(stack, victim.port, 2);
-  const survivors = [
-    stack.use(await TestClient.connect(s2.port)),
-    stack.use(await TestClient.connect(s3.port)),
-  ];
+  const survivors = await connectEach(stack, [s2, s3]);
   const all = [...doomed, ...survivors].map((c) => c.sessionId);
   for (const survivor of survivors) await knowsOf(survivor, all);
   assert.equal(await claim(doomed[0], "victim"), "renamed");
@@ -510,8 +528,7 @@ function describeLoad(name: string, figures: LoadFigures): string {
 Deno.test("cluster - bounded load over 3 servers: no loss, no duplicates, per-sender order; compared with one server", async () => {
   const cluster: LoadFigures[] = [];
   {
-    await using redis = await RedisProcess.start();
-    await using servers = await Cluster.start(redis.url, 3);
+    await using servers = await Cluster.start(3);
     const ports = servers.servers.map((server) => server.port);
     for (const window of LOAD_WINDOWS) cluster.push(await runLoad(ports, window));
   }
@@ -547,13 +564,10 @@ function heardAbout(client: TestClient, sessionId: bigint): string[] {
 }
 
 Deno.test("cluster - a client that renames, says something and quits at once is heard, then leaves", async () => {
-  await using redis = await RedisProcess.start();
-  await using cluster = await Cluster.start(redis.url, 2);
+  await using cluster = await Cluster.start(2);
   const [a, b] = cluster.servers;
   await using stack = new AsyncDisposableStack();
-  const local = stack.use(await TestClient.connect(a.port));
-  const remote = stack.use(await TestClient.connect(b.port));
-  const bot = stack.use(await TestClient.connect(a.port));
+  const [local, remote, bot] = await connectEach(stack, [a, b, a]);
   await presenceOf(local, PresenceKind.JOINED, bot.sessionId);
   await presenceOf(remote, PresenceKind.JOINED, bot.sessionId);
 

@@ -15,8 +15,7 @@ import type {
   HubEvent,
   NicknameClaim,
 } from "../../lib/server/backplane.ts";
-import { FramedBatch, type OutboundChunk } from "../../lib/net/framed_batch.ts";
-import type { HubMember } from "../../lib/server/hub.ts";
+import { FakeMember, fields, joinMembers, presence } from "../support/fake_member.ts";
 import { Hub } from "../support/immediate_hub.ts";
 
 const NODE = 7;
@@ -63,47 +62,6 @@ class FakeBackplane implements Backplane {
   }
 }
 
-/** A member that keeps every payload it is sent. */
-class FakeMember implements HubMember {
-  readonly sent: Uint8Array[] = [];
-  nickname: string;
-  constructor(readonly id: bigint) {
-    this.nickname = `guest-${id}`;
-  }
-  /** Shared batches are unpacked, so tests see one payload per frame either way. */
-  send(chunk: OutboundChunk): void {
-    if (chunk instanceof FramedBatch) this.sent.push(...chunk.payloads);
-    else this.sent.push(chunk);
-  }
-  /** Decodes and forgets what was sent so far. */
-  take() {
-    const messages = this.sent.map(decodeServerMessage);
-    this.sent.length = 0;
-    return messages;
-  }
-  /** Decodes and forgets what was sent so far, which must be presence events. */
-  takePresence(): Presence[] {
-    return this.take().map((message) => {
-      assert.equal(message.body.case, "presence");
-      return message.body.value as Presence;
-    });
-  }
-}
-
-function presence(
-  kind: PresenceKind,
-  sessionId: bigint,
-  nickname: string,
-  online: number,
-  previousNickname = "",
-) {
-  return { kind, sessionId, nickname, previousNickname, online };
-}
-
-function fields({ kind, sessionId, nickname, previousNickname, online }: Presence) {
-  return { kind, sessionId, nickname, previousNickname, online };
-}
-
 function remoteUser(sessionId: bigint, nickname: string, node = 3, joinedAt = T0): ClusterUser {
   return { sessionId, nickname, node, joinedAt };
 }
@@ -126,13 +84,7 @@ function withClock<T>(now: () => number, body: () => T): T {
 function clusterHub(n: number): { hub: Hub; backplane: FakeBackplane; members: FakeMember[] } {
   const backplane = new FakeBackplane();
   const hub = new Hub(backplane);
-  const members: FakeMember[] = [];
-  for (let id = 1; id <= n; id++) {
-    const member = new FakeMember(BigInt(id));
-    hub.join(member);
-    members.push(member);
-  }
-  for (const member of members) member.sent.length = 0;
+  const members = joinMembers(hub, n);
   backplane.take();
   return { hub, backplane, members };
 }

@@ -1,62 +1,15 @@
 import assert from "node:assert/strict";
-import { Action, type Presence, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
+import { Action, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { decodeServerMessage } from "../../lib/protocol/codec.ts";
 import { FramedBatch, type OutboundChunk } from "../../lib/net/framed_batch.ts";
 import { Hub as BatchingHub, type HubMember } from "../../lib/server/hub.ts";
+import { FakeMember, fields, joinMembers, presence } from "../support/fake_member.ts";
 import { Hub } from "../support/immediate_hub.ts";
-
-/** A member that keeps every payload it is sent. */
-class FakeMember implements HubMember {
-  readonly sent: Uint8Array[] = [];
-  nickname: string;
-  constructor(readonly id: bigint) {
-    this.nickname = `guest-${id}`;
-  }
-  /** Shared batches are unpacked, so tests see one payload per frame either way. */
-  send(chunk: OutboundChunk): void {
-    if (chunk instanceof FramedBatch) this.sent.push(...chunk.payloads);
-    else this.sent.push(chunk);
-  }
-  /** Decodes and forgets what was sent so far. */
-  take() {
-    const messages = this.sent.map(decodeServerMessage);
-    this.sent.length = 0;
-    return messages;
-  }
-  /** Decodes and forgets what was sent so far, which must be presence events. */
-  takePresence(): Presence[] {
-    return this.take().map((message) => {
-      assert.equal(message.body.case, "presence");
-      return message.body.value as Presence;
-    });
-  }
-}
-
-function presence(
-  kind: PresenceKind,
-  sessionId: bigint,
-  nickname: string,
-  online: number,
-  previousNickname = "",
-) {
-  return { kind, sessionId, nickname, previousNickname, online };
-}
-
-function fields({ kind, sessionId, nickname, previousNickname, online }: Presence) {
-  return { kind, sessionId, nickname, previousNickname, online };
-}
 
 /** A hub with members 1..n joined as guest-1..guest-n, and their join events cleared. */
 function hubWith(n: number): { hub: Hub; members: FakeMember[] } {
   const hub = new Hub();
-  const members: FakeMember[] = [];
-  for (let id = 1; id <= n; id++) {
-    const member = new FakeMember(BigInt(id));
-    hub.join(member);
-    members.push(member);
-  }
-  for (const member of members) member.sent.length = 0;
-  return { hub, members };
+  return { hub, members: joinMembers(hub, n) };
 }
 
 Deno.test("Hub - join tells the others, not the newcomer, with the online count", () => {

@@ -1,5 +1,6 @@
 /** Turning results into what people read: a header line and an aligned table. */
 import type { Histogram } from "./histogram.ts";
+import type { TallyJson } from "./tally.ts";
 
 export interface Percentiles {
   p50: number;
@@ -55,4 +56,89 @@ export function counts(record: Record<string, number>): string {
 export function machineCells(busyPercent: number | null): [string, string][] {
   const busy = busyPercent === null ? "-" : busyPercent.toFixed(0);
   return [[`busy % of ${navigator.hardwareConcurrency} CPUs`, busy]];
+}
+
+/** What a Span measured over a run: what every report ends with. */
+export interface Costs {
+  elapsedSeconds: number;
+  benchCpuSeconds: number;
+  serverCpuSeconds: number | null;
+  machineBusyPercent: number | null;
+}
+
+/** A report's closing fields: the CPU of the bench and of the server, the machine's, the time. */
+export function costFields(costs: Costs) {
+  return {
+    benchCpuSeconds: costs.benchCpuSeconds,
+    serverCpuSeconds: costs.serverCpuSeconds,
+    machineBusyPercent: costs.machineBusyPercent,
+    cpus: navigator.hardwareConcurrency,
+    elapsedSeconds: costs.elapsedSeconds,
+  };
+}
+
+/** A table's closing columns: bench CPU s, server CPU s, machine busy %, elapsed s. */
+export function costCells(costs: Costs): [string, string][] {
+  return [
+    ["bench CPU s", seconds(costs.benchCpuSeconds)],
+    ["server CPU s", seconds(costs.serverCpuSeconds)],
+    ...machineCells(costs.machineBusyPercent),
+    ["elapsed s", seconds(costs.elapsedSeconds)],
+  ];
+}
+
+/**
+ * A checked scenario's closing fields: what the receivers' check found, of `expected`
+ * deliveries (latency, lost, duplicated, out of order, why connections ended, what errors
+ * came back), then the costs.
+ */
+export function deliveryFields(
+  tally: TallyJson & { histogram: Histogram },
+  expected: number,
+  costs: Costs,
+) {
+  return {
+    latencyMs: percentilesMs(tally.histogram),
+    lost: Math.max(0, expected - (tally.received - tally.duplicates)),
+    duplicates: tally.duplicates,
+    outOfOrder: tally.outOfOrder,
+    disconnects: tally.disconnects,
+    errors: tally.errors,
+    ...costFields(costs),
+  };
+}
+
+export type Delivery = ReturnType<typeof deliveryFields>;
+
+/** A checked scenario's closing columns: latency, lost, dup, out-of-order, then the costs. */
+export function deliveryCells(delivery: Delivery): [string, string][] {
+  return [
+    ...latencyCells(delivery.latencyMs),
+    ["lost", `${delivery.lost}`],
+    ["dup", `${delivery.duplicates}`],
+    ["out-of-order", `${delivery.outOfOrder}`],
+    ...costCells(delivery),
+  ];
+}
+
+/** What people read of a run: a header line, a table, then a line for each nonempty count. */
+export interface Readable {
+  header: string;
+  cells: [header: string, value: string][];
+  /** Label -> counts by name, printed as "label: name: n, ..." when there are any. */
+  notes: Record<string, Record<string, number>>;
+}
+
+/** Prints `report` as one line of JSON or, for people, as `readable` describes it. */
+export function printReport(report: object, json: boolean, readable: () => Readable): void {
+  if (json) {
+    console.log(JSON.stringify(report));
+    return;
+  }
+  const { header, cells, notes } = readable();
+  console.log(header);
+  console.log(table(cells));
+  for (const [label, record] of Object.entries(notes)) {
+    if (counts(record)) console.log(`${label}: ${counts(record)}`);
+  }
 }

@@ -53,6 +53,20 @@ export function warnIfServerShort(server: ServerUnderTest, sockets: number): voi
   );
 }
 
+/**
+ * What a scenario's coordinator runs in, besides its options: the server under test, how
+ * many workers, how to print, and where to hand its workers for Ctrl+C.
+ */
+export interface Harness {
+  server: ServerUnderTest;
+  /** Worker processes to spread the clients over. */
+  processes: number;
+  /** Print one JSON object instead of a table. */
+  json: boolean;
+  /** Hands over the workers once started, for Ctrl+C to kill. */
+  setPool: (pool: WorkerPool) => void;
+}
+
 /** A request the tool cannot carry out as asked; exits 2, like a bad option. */
 export class UsageError extends Error {}
 

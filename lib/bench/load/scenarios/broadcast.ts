@@ -6,17 +6,8 @@
  */
 import { ownCpuSeconds } from "../proc.ts";
 import { Pacer, waitUntil } from "../pacer.ts";
-import {
-  counts,
-  latencyCells,
-  machineCells,
-  percentilesMs,
-  seconds,
-  table,
-  whole,
-} from "../report.ts";
-import { checkOpenFiles, DRAIN_MS, SETUP_MS, share, Span } from "../run_support.ts";
-import type { ServerUnderTest } from "../server_under_test.ts";
+import { deliveryCells, deliveryFields, printReport, whole } from "../report.ts";
+import { checkOpenFiles, DRAIN_MS, type Harness, SETUP_MS, share, Span } from "../run_support.ts";
 import { mergeTallies, Tally, type TallyJson } from "../tally.ts";
 import { type CoordinatorLink, WorkerPool } from "../worker_protocol.ts";
 import { chatFleet, type Fleet, redisFleet } from "./fleets.ts";
@@ -122,10 +113,7 @@ export async function broadcastWorker(
 /** The coordinator's part: split the clients over workers, run them, merge, print. */
 export async function coordinateBroadcast(
   options: BroadcastOptions,
-  server: ServerUnderTest,
-  processes: number,
-  json: boolean,
-  setPool: (pool: WorkerPool) => void,
+  { server, processes, json, setPool }: Harness,
 ): Promise<void> {
   const clients = (i: number) => share(options.clients, processes, i);
   const publishers = (i: number) => share(options.publishers, processes, i);
@@ -155,9 +143,7 @@ export async function coordinateBroadcast(
   const sent = (await pool.expectAll<Sent>("sent", waitMs)).reduce((n, m) => n + m.sent, 0);
   await pool.sendAll({ type: "expect", sent } satisfies Expect);
   const results = await pool.expectAll<Result>("result", DRAIN_MS + 30_000);
-  const { elapsedSeconds, benchCpuSeconds, serverCpuSeconds, machineBusyPercent } = span.end(
-    results.map((result) => result.cpuSeconds),
-  );
+  const costs = span.end(results.map((result) => result.cpuSeconds));
 
   const tally = mergeTallies(results.map((result) => result.tally));
   const publishSeconds = Math.max(...results.map((result) => result.publishSeconds));
@@ -173,41 +159,19 @@ export async function coordinateBroadcast(
     publishSeconds,
     deliveriesPerSecond: tally.received / publishSeconds,
     broadcastsPerSecond: sent / publishSeconds,
-    latencyMs: percentilesMs(tally.histogram),
-    lost: Math.max(0, expectedDeliveries - (tally.received - tally.duplicates)),
-    duplicates: tally.duplicates,
-    outOfOrder: tally.outOfOrder,
-    disconnects: tally.disconnects,
-    errors: tally.errors,
-    benchCpuSeconds,
-    serverCpuSeconds,
-    machineBusyPercent,
-    cpus: navigator.hardwareConcurrency,
-    elapsedSeconds,
+    ...deliveryFields(tally, expectedDeliveries, costs),
   };
-  if (json) {
-    console.log(JSON.stringify(report));
-    return;
-  }
   const target = options.target === "redis" ? `Redis pub/sub, ${server.label}` : server.label;
-  console.log(
-    `broadcast: ${options.clients} clients, ${options.publishers} publishers, ` +
+  printReport(report, json, () => ({
+    header: `broadcast: ${options.clients} clients, ${options.publishers} publishers, ` +
       `window ${options.window}, ${options.rate > 0 ? `${options.rate} msg/s each, ` : ""}` +
       `${options.size}-byte messages, ${options.duration} s, ${processes} process(es), ` +
       `target: ${target}`,
-  );
-  console.log(table([
-    ["deliveries/s", whole(report.deliveriesPerSecond)],
-    ["broadcasts/s", whole(report.broadcastsPerSecond)],
-    ...latencyCells(report.latencyMs),
-    ["lost", `${report.lost}`],
-    ["dup", `${report.duplicates}`],
-    ["out-of-order", `${report.outOfOrder}`],
-    ["bench CPU s", seconds(benchCpuSeconds)],
-    ["server CPU s", seconds(serverCpuSeconds)],
-    ...machineCells(machineBusyPercent),
-    ["elapsed s", seconds(elapsedSeconds)],
-  ]));
-  if (counts(report.disconnects)) console.log(`disconnected: ${counts(report.disconnects)}`);
-  if (counts(report.errors)) console.log(`errors received: ${counts(report.errors)}`);
+    cells: [
+      ["deliveries/s", whole(report.deliveriesPerSecond)],
+      ["broadcasts/s", whole(report.broadcastsPerSecond)],
+      ...deliveryCells(report),
+    ],
+    notes: { "disconnected": report.disconnects, "errors received": report.errors },
+  }));
 }

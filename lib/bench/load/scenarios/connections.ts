@@ -8,16 +8,21 @@ import { ChatLoadClient, describe } from "../chat_load_client.ts";
 import { Histogram, type HistogramJson } from "../histogram.ts";
 import { ownCpuSeconds, rssKiBOf } from "../proc.ts";
 import {
-  counts,
+  costCells,
+  costFields,
   latencyCells,
-  machineCells,
   percentilesMs,
-  seconds,
-  table,
+  printReport,
   whole,
 } from "../report.ts";
-import { checkOpenFiles, SETUP_MS, share, Span, warnIfServerShort } from "../run_support.ts";
-import type { ServerUnderTest } from "../server_under_test.ts";
+import {
+  checkOpenFiles,
+  type Harness,
+  SETUP_MS,
+  share,
+  Span,
+  warnIfServerShort,
+} from "../run_support.ts";
 import { type CoordinatorLink, WorkerPool } from "../worker_protocol.ts";
 
 export interface ConnectionsOptions {
@@ -141,10 +146,7 @@ export async function connectionsWorker(
 
 export async function coordinateConnections(
   options: ConnectionsOptions,
-  server: ServerUnderTest,
-  processes: number,
-  json: boolean,
-  setPool: (pool: WorkerPool) => void,
+  { server, processes, json, setPool }: Harness,
 ): Promise<void> {
   const connections = (i: number) => share(options.connections, processes, i);
   checkOpenFiles(connections(0), processes);
@@ -172,9 +174,7 @@ export async function coordinateConnections(
   const worstSeconds = Math.ceil(connections(0) / perWorker) * options.timeout +
     (options.rate > 0 ? options.connections / options.rate : 0);
   const results = await pool.expectAll<Result>("result", (worstSeconds + 60) * 1000);
-  const { elapsedSeconds, benchCpuSeconds, serverCpuSeconds, machineBusyPercent } = span.end(
-    results.map((result) => result.cpuSeconds),
-  );
+  const costs = span.end(results.map((result) => result.cpuSeconds));
   const rssAfter = server.pid === undefined ? NaN : rssKiBOf(server.pid);
   await pool.sendAll({ type: "close" });
 
@@ -207,40 +207,31 @@ export async function coordinateConnections(
     serverRssBeforeKiB: known(rssBefore),
     serverRssAfterKiB: known(rssAfter),
     serverRssPerConnectionKiB: accepted > 0 ? known((rssAfter - rssBefore) / accepted) : null,
-    benchCpuSeconds,
-    serverCpuSeconds,
-    machineBusyPercent,
-    cpus: navigator.hardwareConcurrency,
-    elapsedSeconds,
+    ...costFields(costs),
   };
-  if (json) {
-    console.log(JSON.stringify(report));
-    return;
-  }
   const mib = (kiB: number | null) => kiB === null ? "-" : (kiB / 1024).toFixed(1);
-  console.log(
-    `connections: ${options.connections} ` +
+  printReport(report, json, () => ({
+    header: `connections: ${options.connections} ` +
       `${options.rate > 0 ? `at ${options.rate}/s` : "as fast as possible"}, ` +
       `timeout ${options.timeout} s, ${processes} process(es), target: ${server.label}`,
-  );
-  console.log(table([
-    ["accepted", `${accepted}`],
-    ["failed", `${report.failed}`],
-    ["accepted/s", whole(report.acceptedPerSecond)],
-    ...latencyCells(report.latencyMs),
-    ["RSS before MiB", mib(report.serverRssBeforeKiB)],
-    ["RSS after MiB", mib(report.serverRssAfterKiB)],
-    [
-      "KiB/conn",
-      report.serverRssPerConnectionKiB === null ? "-" : report.serverRssPerConnectionKiB.toFixed(1),
+    cells: [
+      ["accepted", `${accepted}`],
+      ["failed", `${report.failed}`],
+      ["accepted/s", whole(report.acceptedPerSecond)],
+      ...latencyCells(report.latencyMs),
+      ["RSS before MiB", mib(report.serverRssBeforeKiB)],
+      ["RSS after MiB", mib(report.serverRssAfterKiB)],
+      [
+        "KiB/conn",
+        report.serverRssPerConnectionKiB === null
+          ? "-"
+          : report.serverRssPerConnectionKiB.toFixed(1),
+      ],
+      ...costCells(costs),
     ],
-    ["bench CPU s", seconds(benchCpuSeconds)],
-    ["server CPU s", seconds(serverCpuSeconds)],
-    ...machineCells(machineBusyPercent),
-    ["elapsed s", seconds(elapsedSeconds)],
-  ]));
-  if (counts(report.failures)) console.log(`failures: ${counts(report.failures)}`);
-  if (counts(report.disconnectedWhileOpen)) {
-    console.log(`disconnected while open: ${counts(report.disconnectedWhileOpen)}`);
-  }
+    notes: {
+      "failures": report.failures,
+      "disconnected while open": report.disconnectedWhileOpen,
+    },
+  }));
 }

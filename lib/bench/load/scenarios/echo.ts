@@ -9,18 +9,9 @@ import { ChatLoadClient } from "../chat_load_client.ts";
 import { Body } from "../frame_reader.ts";
 import { Pacer, waitUntil } from "../pacer.ts";
 import { ownCpuSeconds } from "../proc.ts";
-import {
-  counts,
-  latencyCells,
-  machineCells,
-  percentilesMs,
-  seconds,
-  table,
-  whole,
-} from "../report.ts";
-import { checkOpenFiles, DRAIN_MS, SETUP_MS, share, Span } from "../run_support.ts";
+import { deliveryCells, deliveryFields, printReport, whole } from "../report.ts";
+import { checkOpenFiles, DRAIN_MS, type Harness, SETUP_MS, share, Span } from "../run_support.ts";
 import { readSendTime } from "../send_time.ts";
-import type { ServerUnderTest } from "../server_under_test.ts";
 import { mergeTallies, Tally, type TallyJson } from "../tally.ts";
 import { type CoordinatorLink, WorkerPool } from "../worker_protocol.ts";
 
@@ -101,10 +92,7 @@ export async function echoWorker(
 
 export async function coordinateEcho(
   options: EchoOptions,
-  server: ServerUnderTest,
-  processes: number,
-  json: boolean,
-  setPool: (pool: WorkerPool) => void,
+  { server, processes, json, setPool }: Harness,
 ): Promise<void> {
   const clients = (i: number) => share(options.clients, processes, i);
   checkOpenFiles(clients(0), processes);
@@ -122,9 +110,7 @@ export async function coordinateEcho(
     "result",
     options.duration * 1000 + DRAIN_MS + 30_000,
   );
-  const { elapsedSeconds, benchCpuSeconds, serverCpuSeconds, machineBusyPercent } = span.end(
-    results.map((result) => result.cpuSeconds),
-  );
+  const costs = span.end(results.map((result) => result.cpuSeconds));
 
   const tally = mergeTallies(results.map((result) => result.tally));
   const sent = results.reduce((n, result) => n + result.sent, 0);
@@ -138,38 +124,16 @@ export async function coordinateEcho(
     replies: tally.received,
     publishSeconds,
     requestsPerSecond: tally.received / publishSeconds,
-    latencyMs: percentilesMs(tally.histogram),
-    lost: Math.max(0, sent - (tally.received - tally.duplicates)),
-    duplicates: tally.duplicates,
-    outOfOrder: tally.outOfOrder,
-    disconnects: tally.disconnects,
-    errors: tally.errors,
-    benchCpuSeconds,
-    serverCpuSeconds,
-    machineBusyPercent,
-    cpus: navigator.hardwareConcurrency,
-    elapsedSeconds,
+    ...deliveryFields(tally, sent, costs),
   };
-  if (json) {
-    console.log(JSON.stringify(report));
-    return;
-  }
-  console.log(
-    `echo: ${options.clients} clients, window ${options.window}, ` +
+  printReport(report, json, () => ({
+    header: `echo: ${options.clients} clients, window ${options.window}, ` +
       `${options.rate > 0 ? `${options.rate} msg/s each, ` : ""}${options.size}-byte messages, ` +
       `${options.duration} s, ${processes} process(es), target: ${server.label}`,
-  );
-  console.log(table([
-    ["requests/s", whole(report.requestsPerSecond)],
-    ...latencyCells(report.latencyMs),
-    ["lost", `${report.lost}`],
-    ["dup", `${report.duplicates}`],
-    ["out-of-order", `${report.outOfOrder}`],
-    ["bench CPU s", seconds(benchCpuSeconds)],
-    ["server CPU s", seconds(serverCpuSeconds)],
-    ...machineCells(machineBusyPercent),
-    ["elapsed s", seconds(elapsedSeconds)],
-  ]));
-  if (counts(report.disconnects)) console.log(`disconnected: ${counts(report.disconnects)}`);
-  if (counts(report.errors)) console.log(`errors received: ${counts(report.errors)}`);
+    cells: [
+      ["requests/s", whole(report.requestsPerSecond)],
+      ...deliveryCells(report),
+    ],
+    notes: { "disconnected": report.disconnects, "errors received": report.errors },
+  }));
 }
