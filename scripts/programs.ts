@@ -2,7 +2,7 @@
 export interface Program {
   name: "server" | "client";
   entry: string;
-  /** What `deno compile` bakes in, and what tests grant the bundle. */
+  /** What `deno compile` bakes in (permissions and unstable flags), and what tests grant the bundle. */
   permissions(os: "windows" | "linux" | "darwin"): string[];
 }
 
@@ -14,11 +14,13 @@ export const PROGRAMS: Program[] = [
     name: "server",
     entry: "server.ts",
     // Listening, plus the network interfaces to print the LAN addresses clients can use;
-    // the environment for REDIS_URL and for the Redis client, which reads it all as it loads.
+    // the environment for REDIS_URL and for the Redis client, which reads it all as it loads;
+    // --unstable-net for --workers, whose listeners share the port (SO_REUSEPORT).
     permissions: (os) => [
       "--allow-net",
       "--allow-sys=networkInterfaces",
       "--allow-env",
+      "--unstable-net",
       ...windowsConsole(os),
     ],
   },

@@ -18,6 +18,15 @@ export function parsePositiveInteger(value: string): number {
   return number;
 }
 
+/** A number of worker threads, 1-999: each is a node, and session ids keep 3 digits for it. */
+export function parseWorkerCount(value: string): number {
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || number < 1 || number > 999) {
+    throw new InvalidArgumentError("Expected a whole number from 1 to 999.");
+  }
+  return number;
+}
+
 /** A whole number of at least 0. */
 export function parseCount(value: string): number {
   const number = Number(value);

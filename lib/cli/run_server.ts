@@ -4,14 +4,25 @@ import type { Backplane } from "../server/backplane.ts";
 import { HttpGateway } from "../server/http_gateway.ts";
 import { createLogger } from "../server/logger.ts";
 import type { ServerOptions } from "../server/options.ts";
-import { clientAddresses } from "./client_addresses.ts";
+import { announceServer } from "./announce_server.ts";
 import { describeError } from "../util/describe_error.ts";
 import { fail } from "./exit.ts";
 import { onStopSignal } from "./shutdown_signals.ts";
+import { runWorkers } from "./run_workers.ts";
 
 /** Runs the server until a stop signal, then shuts it down gracefully. Returns the exit code. */
 export async function runServer(options: ServerOptions): Promise<number> {
   const logger = createLogger({ format: options.logFormat, quiet: options.quiet });
+  if (options.workers > 1) {
+    // Several listeners on one port are shared out by the kernel on Linux only.
+    if (Deno.build.os === "linux") return runWorkers(options, logger);
+    logger.log(
+      "notice",
+      "workers_unsupported",
+      "--workers needs Linux (SO_REUSEPORT); running 1 worker",
+      { workers: 1 },
+    );
+  }
   let backplane: Backplane | undefined;
   if (options.redisUrl !== undefined) {
     try {
@@ -65,23 +76,7 @@ export async function runServer(options: ServerOptions): Promise<number> {
     (gateway ?? server).shutdown().then(stopped.resolve, stopped.reject)
   );
 
-  // Said last: once it is printed, every signal above is handled.
-  const addresses = clientAddresses(server.address.hostname, server.address.port);
-  logger.log("notice", "addresses", `clients can connect to ${addresses.join(", ")}`, {
-    addresses: addresses.join(" "),
-  });
-  if (gateway !== undefined) {
-    const pages = clientAddresses(gateway.address.hostname, gateway.address.port);
-    logger.log(
-      "notice",
-      "browser",
-      `open ${pages.map((page) => `http://${page}`).join(" or ")} in a browser`,
-      {
-        urls: pages.map((page) => `http://${page}`).join(" "),
-      },
-    );
-  }
-  logger.log("notice", "how_to_stop", "press Ctrl+C to stop");
+  announceServer(logger, server.address.hostname, server.address.port, gateway?.address);
   await stopped.promise;
   return 0;
 }

@@ -9,6 +9,7 @@ import {
   parsePositiveInteger,
   parseRedisUrl,
   parseSeconds,
+  parseWorkerCount,
 } from "./option_parsers.ts";
 import { optionalEnv } from "../util/optional_env.ts";
 import { describeError } from "../util/describe_error.ts";
@@ -133,6 +134,12 @@ export async function parseServerCommandLine(args: string[]): Promise<ServerOpti
       "with --redis: how long a crashed server's users stay in the others' who",
       parseSeconds,
       defaults.clusterExpirySeconds,
+    )
+    .option(
+      "--workers <count>",
+      "threads serving clients on the same port (Linux; needs deno run --unstable-net)",
+      parseWorkerCount,
+      defaults.workers,
     );
   await runProgram(() => program.parseAsync(args, { from: "user" }));
   const options = program.opts();
@@ -171,5 +178,7 @@ export async function parseServerCommandLine(args: string[]): Promise<ServerOpti
     presenceLimit: options.presenceLimit,
     redisUrl,
     clusterExpirySeconds: options.clusterExpiry,
+    workers: options.workers,
+    reusePort: false,
   };
 }

@@ -76,7 +76,7 @@ export class ChatServer implements AsyncDisposable {
     this.#logger = logger ??
       createLogger({ format: this.options.logFormat, quiet: this.options.quiet });
     this.#backplane = backplane;
-    this.#listener = listen(this.options.host, this.options.port);
+    this.#listener = listen(this.options.host, this.options.port, this.options.reusePort);
     this.hub = new Hub(backplane, this.options.presenceLimit);
     this.address = this.#listener.addr;
     this.#logger.log(
@@ -428,9 +428,14 @@ export class ChatServer implements AsyncDisposable {
   }
 }
 
-function listen(hostname: string, port: number): Deno.TcpListener {
+function listen(hostname: string, port: number, reusePort: boolean): Deno.TcpListener {
   try {
-    return Deno.listen({ hostname, port, transport: "tcp" });
+    // Only when asked: reusePort is an unstable API, refused without --unstable-net.
+    return Deno.listen(
+      reusePort
+        ? { hostname, port, transport: "tcp", reusePort }
+        : { hostname, port, transport: "tcp" },
+    );
   } catch (error) {
     throw ListenError.from(hostname, port, error);
   }

@@ -13,6 +13,11 @@ export interface LoggerOptions {
   quiet?: boolean;
   /** Where lines go. @default standard output */
   write?: (line: string) => void;
+  /**
+   * The worker thread logging (see ServerOptions.workers): a `worker` field in JSON, a
+   * "[worker 2] " prefix in text. @default undefined (the only thread, or the main one)
+   */
+  worker?: number;
 }
 
 const encoder = new TextEncoder();
@@ -37,19 +42,20 @@ function writeStdout(line: string): void {
 
 /** A logger writing one line per entry, as plain text or as JSON objects. */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const { format = "text", quiet = false, write = writeStdout } = options;
+  const { format = "text", quiet = false, write = writeStdout, worker } = options;
+  const prefix = worker === undefined ? "" : `[worker ${worker}] `;
   return {
     log(level, event, message, fields = {}) {
       if (quiet && level === "info") return;
       const time = new Date().toISOString();
       if (format === "json") {
         write(JSON.stringify(
-          { time, level, event, message, ...fields },
+          { time, level, event, message, worker, ...fields },
           (_key, value) => typeof value === "bigint" ? Number(value) : value,
         ));
       } else {
         const marker = level === "warn" ? " WARN" : level === "error" ? " ERROR" : "";
-        write(`${time}${marker} ${message}`);
+        write(`${time}${marker} ${prefix}${message}`);
       }
     },
   };

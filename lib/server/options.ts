@@ -65,6 +65,18 @@ export interface ServerOptions {
   redisUrl: string | undefined;
   /** With redisUrl: seconds before a crashed server's users leave the others' `who`. @default 10 */
   clusterExpirySeconds: number;
+  /**
+   * Threads serving clients, each with its own ChatServer on the same TCP port (Linux's
+   * SO_REUSEPORT shares the connections out); more than 1 needs Deno's `--unstable-net`.
+   * Elsewhere the server runs 1. @default 1
+   */
+  workers: number;
+  /**
+   * Listens with SO_REUSEPORT, so that several listeners share the port. Not an option of
+   * the command line: `workers` sets it for each of its threads. Linux only, and needs
+   * `--unstable-net`. @default false
+   */
+  reusePort: boolean;
 }
 
 export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
@@ -90,4 +102,6 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   presenceLimit: 1000,
   redisUrl: undefined,
   clusterExpirySeconds: 10,
+  workers: 1,
+  reusePort: false,
 });

@@ -5,6 +5,7 @@
 import { formatHostPort } from "../../net/format_host_port.ts";
 
 const SERVER_SCRIPT = new URL("../../../server.ts", import.meta.url).pathname;
+const PROJECT_ROOT = new URL("../../../", import.meta.url).pathname;
 const STARTUP_MS = 60_000;
 const STOP_MS = 5_000;
 
@@ -30,6 +31,9 @@ export function startChatServer(extraArgs: string[]): Promise<ServerUnderTest> {
       "run",
       "--allow-net",
       "--allow-env",
+      // For --server-args "--workers N": workers load the server's modules and share the port.
+      `--allow-read=${PROJECT_ROOT}`,
+      "--unstable-net",
       SERVER_SCRIPT,
       "--host",
       "0.0.0.0",

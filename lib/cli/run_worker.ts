@@ -1,0 +1,149 @@
+import { ChatServer } from "../server/chat_server.ts";
+import { BackplaneConnectError, ListenError } from "../server/errors.ts";
+import type { Backplane } from "../server/backplane.ts";
+import { HttpGateway } from "../server/http_gateway.ts";
+import { createLogger, type Logger } from "../server/logger.ts";
+import type { ServerOptions } from "../server/options.ts";
+import { WorkerBackplane } from "../server/workers/worker_backplane.ts";
+import type { MainToWorker, WorkerToMain } from "../server/workers/worker_messages.ts";
+import { describeError } from "../util/describe_error.ts";
+
+/** A worker thread's global scope, as far as we use it. */
+interface WorkerScope {
+  postMessage(message: WorkerToMain): void;
+  addEventListener(type: "message", listener: (event: MessageEvent<MainToWorker>) => void): void;
+}
+
+/** True in a Web Worker: the server's script then runs as one thread of `--workers`. */
+export function isWorkerThread(): boolean {
+  const scope = (globalThis as { WorkerGlobalScope?: abstract new () => unknown })
+    .WorkerGlobalScope;
+  return scope !== undefined && globalThis instanceof scope;
+}
+
+/**
+ * One thread of a server run with `--workers` (runWorkers is the other half): a
+ * ChatServer of its own on the shared port, with its backplane, and the HTTP gateway
+ * in worker 1. It does what the main thread says: init, listen, stats, shutdown.
+ */
+export function runWorker(): void {
+  const scope = globalThis as unknown as WorkerScope;
+  const post = (message: WorkerToMain) => scope.postMessage(message);
+  let worker = 0;
+  let options: ServerOptions | undefined;
+  let logger: Logger | undefined;
+  let backplane: Backplane | undefined;
+  let server: ChatServer | undefined;
+  let gateway: HttpGateway | undefined;
+  let stopping: PromiseLike<void> | undefined;
+
+  // As in a server alone: a bug in one connection's handling must not take everyone's chat down.
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    logger?.log("error", "unexpected", `unexpected error: ${describeError(event.reason)}`);
+  });
+
+  async function init(message: Extract<MainToWorker, { type: "init" }>): Promise<void> {
+    worker = message.worker;
+    options = message.options;
+    logger = createLogger({ format: options.logFormat, quiet: options.quiet, worker });
+    try {
+      backplane = await connectBackplane(message, logger, post);
+    } catch (error) {
+      return post({ type: "failed", message: startFailure(error) });
+    }
+    post({ type: "ready" });
+  }
+
+  function listen(port: number): void {
+    try {
+      server = new ChatServer(
+        { ...options!, port, reusePort: true },
+        // The main thread says "listening on" once, when every worker listens.
+        withoutListeningLine(logger!),
+        backplane,
+      );
+      if (worker === 1 && options!.httpPort > 0) {
+        gateway = new HttpGateway(server, {
+          hostname: options!.host,
+          port: options!.httpPort,
+          allowedOrigins: options!.allowedOrigins,
+        });
+      }
+    } catch (error) {
+      server?.shutdown();
+      return post({ type: "failed", message: startFailure(error) });
+    }
+    post({
+      type: "listening",
+      hostname: server.address.hostname,
+      port: server.address.port,
+      http: gateway && { hostname: gateway.address.hostname, port: gateway.address.port },
+    });
+  }
+
+  async function shutdown(): Promise<void> {
+    // The gateway's shutdown includes the chat server's, in the order that loses nothing.
+    stopping ??= server !== undefined
+      ? (gateway ?? server).shutdown()
+      : backplane?.[Symbol.asyncDispose]() ?? Promise.resolve();
+    await stopping;
+    post({ type: "stopped" });
+  }
+
+  scope.addEventListener("message", ({ data: message }) => {
+    switch (message.type) {
+      case "init":
+        return void init(message);
+      case "listen":
+        return listen(message.port);
+      case "claim_answer":
+        if (backplane instanceof WorkerBackplane) {
+          backplane.claimAnswered(message.id, message.claim);
+        }
+        return;
+      case "stats":
+        return server?.logStats();
+      case "shutdown":
+        return void shutdown();
+    }
+  });
+}
+
+/**
+ * With --redis each worker is a node of the cluster, with a Redis connection of its own;
+ * otherwise the workers are the nodes, with a port to each other.
+ */
+async function connectBackplane(
+  init: Extract<MainToWorker, { type: "init" }>,
+  logger: Logger,
+  post: (message: WorkerToMain) => void,
+): Promise<Backplane> {
+  const { options } = init;
+  if (options.redisUrl === undefined) return new WorkerBackplane(init.worker, init.peers, post);
+  for (const peer of init.peers) peer.close();
+  const { RedisBackplane } = await import("../server/redis/redis_backplane.ts");
+  return await RedisBackplane.connect(
+    { url: options.redisUrl, expirySeconds: options.clusterExpirySeconds },
+    logger,
+  );
+}
+
+/** Why a worker cannot start, in the words a server alone would use. */
+function startFailure(error: unknown): string {
+  if (error instanceof ListenError || error instanceof BackplaneConnectError) {
+    return error.message;
+  }
+  if (error instanceof Deno.errors.NotCapable) {
+    return "Cannot load the Redis client: run the server with --allow-env for --redis";
+  }
+  return `Unexpected error: ${error instanceof Error ? error.stack : String(error)}`;
+}
+
+function withoutListeningLine(logger: Logger): Logger {
+  return {
+    log(level, event, message, fields) {
+      if (event !== "listening") logger.log(level, event, message, fields);
+    },
+  };
+}
