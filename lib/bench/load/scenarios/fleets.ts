@@ -32,6 +32,9 @@ export interface Fleet {
   close(): void;
 }
 
+/** Connects under way at once, per worker process: well under the accept queue's 511. */
+const CONNECTS_IN_FLIGHT = 128;
+
 export const REDIS_CHANNEL = "bench:load:broadcast";
 const READ_BUFFER_BYTES = 64 * 1024;
 
@@ -42,6 +45,24 @@ function watch(ended: Promise<string>, tally: Tally): void {
   });
 }
 
+/**
+ * Opens `count` connections, a bounded number at a time: thousands of connects at once
+ * overflow the server's accept queue, and the kernel then retries the dropped ones only
+ * after 1, 3, 7, 15... seconds.
+ */
+async function connectAll<T>(count: number, connect: (index: number) => Promise<T>): Promise<T[]> {
+  const connections: T[] = new Array(count);
+  let next = 0;
+  const opener = async () => {
+    while (next < count) {
+      const index = next++;
+      connections[index] = await connect(index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONNECTS_IN_FLIGHT, count) }, opener));
+  return connections;
+}
+
 export async function chatFleet(
   hostname: string,
   port: number,
@@ -50,12 +71,12 @@ export async function chatFleet(
   contentBytes: number,
   tally: Tally,
 ): Promise<Fleet> {
-  const connections = await Promise.all(Array.from({ length: clients }, async () => {
+  const connections = await connectAll(clients, async () => {
     const client = await ChatLoadClient.connect(hostname, port, READ_BUFFER_BYTES);
     await client.welcomed;
     watch(client.ended, tally);
     return client;
-  }));
+  });
   const encoder = new ChatFrameEncoder(contentBytes, Action.BROADCAST);
   return {
     publisherIds: connections.slice(0, publishers).map((client) => client.sessionId),
@@ -90,7 +111,7 @@ export async function redisFleet(
   payloadBytes: number,
   tally: Tally,
 ): Promise<Fleet> {
-  const connections = await Promise.all(Array.from({ length: clients }, async (_, index) => {
+  const connections = await connectAll(clients, async (index) => {
     const client = await RedisLoadClient.connect(
       hostname,
       port,
@@ -99,7 +120,7 @@ export async function redisFleet(
     );
     watch(client.ended, tally);
     return client;
-  }));
+  });
   let encoders: PublishEncoder[] = [];
   return {
     // Redis says nothing of who published: the payload carries the global index.
