@@ -6,8 +6,9 @@ import { errorMessage } from "../protocol/error_message.ts";
 import { formatHostPort } from "../net/format_host_port.ts";
 import { VERSION } from "../version.ts";
 import { ListenError } from "./errors.ts";
-import { handleFrame, type HandlerContext } from "./handlers.ts";
-import { Hub, type RenameResult } from "./hub.ts";
+import { handleFrame } from "./handlers.ts";
+import { Hub } from "./hub.ts";
+import { SessionContext, type SessionContextShared } from "./session_context.ts";
 import { InOrder } from "./in_order.ts";
 import type { Backplane } from "./backplane.ts";
 import { LocalBackplane } from "./local_backplane.ts";
@@ -59,6 +60,7 @@ export class ChatServer implements AsyncDisposable {
   readonly #counters = new ServerCounters();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly #eventLoopLag = new EventLoopLag();
+  readonly #contextShared: SessionContextShared;
   #sessionCount = 0n;
   #refusing = 0;
   #shutdown: Promise<void> | undefined;
@@ -78,6 +80,12 @@ export class ChatServer implements AsyncDisposable {
     this.#backplane = backplane;
     this.#listener = listen(this.options.host, this.options.port, this.options.reusePort);
     this.hub = new Hub(backplane, this.options.presenceLimit);
+    this.#contextShared = {
+      hub: this.hub,
+      logger: this.#logger,
+      counters: this.#counters,
+      maxContentBytes: this.options.maxContentBytes,
+    };
     this.address = this.#listener.addr;
     this.#logger.log(
       "notice",
@@ -296,7 +304,7 @@ export class ChatServer implements AsyncDisposable {
       // nickname claim: a client that says something and quits is heard.
       closing: () => frames.idle().then(() => this.hub.leave(session)),
     });
-    const context = this.#handlerContext(session);
+    const context = new SessionContext(session, this.#contextShared);
     this.#sessions.set(id, session);
     this.#counters.sessionsOpened++;
     const ip = transport.remoteHostname;
@@ -375,55 +383,6 @@ export class ChatServer implements AsyncDisposable {
       closeTimeoutMs: options.shutdownTimeoutSeconds * 1000,
       rateLimitPerSecond: options.rateLimitPerSecond,
       rateBurst: options.rateBurst,
-    };
-  }
-
-  #handlerContext(session: Session): HandlerContext {
-    const { hub, options } = this;
-    const logger = this.#logger;
-    return {
-      sessionId: session.id,
-      get nickname() {
-        return session.nickname;
-      },
-      maxContentBytes: options.maxContentBytes,
-      reply: (message) => {
-        if (message.body?.case === "error") {
-          this.#counters.errorSent(ErrorCode[message.body.value.code ?? 0]);
-        }
-        // Behind the broadcasts this session has been sent so far, in the order they came.
-        hub.flush();
-        session.send(encodeServerMessage(message));
-      },
-      allowChat: () => session.allowChat(),
-      broadcast: (message) => {
-        this.#counters.broadcasts++;
-        hub.broadcast(message);
-      },
-      rename(nickname) {
-        const previous = session.nickname;
-        const logRename = (result: RenameResult) => {
-          if (result !== "renamed" || previous === nickname) return result;
-          logger.log(
-            "info",
-            "rename",
-            `${previous} is now ${nickname} (${session.transport.peer})`,
-            {
-              session_id: session.id,
-              nickname,
-              previous_nickname: previous,
-            },
-          );
-          return result;
-        };
-        const result = hub.rename(session, nickname);
-        return result instanceof Promise ? result.then(logRename) : logRename(result);
-      },
-      setClientName(name) {
-        session.clientName = name;
-      },
-      who: () => hub.who(),
-      now: () => Date.now(),
     };
   }
 }
