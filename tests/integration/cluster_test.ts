@@ -13,7 +13,7 @@ import { decodeStreamEntry } from "../../lib/server/redis/stream_entry.ts";
 import { startClusterServer } from "../support/cluster.ts";
 import { RedisProcess } from "../support/redis_process.ts";
 import { ServerProcess } from "../support/server_process.ts";
-import { TestClient } from "../support/test_client.ts";
+import { connectMany, TestClient } from "../support/test_client.ts";
 
 /** No rate limit: the tests send as fast as they can. */
 const SERVER_ARGS = ["--rate-limit", "0", "--quiet"];
@@ -77,17 +77,6 @@ async function connectEach(
 ): Promise<TestClient[]> {
   const clients = [];
   for (const server of servers) clients.push(stack.use(await TestClient.connect(server.port)));
-  return clients;
-}
-
-/** Connects `count` clients to `port`, each disposed with `stack`. */
-async function connectMany(
-  stack: AsyncDisposableStack,
-  port: number,
-  count: number,
-): Promise<TestClient[]> {
-  const clients = [];
-  for (let i = 0; i < count; i++) clients.push(stack.use(await TestClient.connect(port)));
   return clients;
 }
 

@@ -3,7 +3,7 @@ import { Action, ErrorCode, PresenceKind, type ServerMessage } from "../../gen/c
 import { NODE_ID_SPACE } from "../../lib/server/chat_server.ts";
 import { RedisProcess } from "../support/redis_process.ts";
 import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
-import { TestClient } from "../support/test_client.ts";
+import { connectMany, TestClient } from "../support/test_client.ts";
 import { chat } from "../support/messages.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -34,17 +34,6 @@ const nodeOf = (client: TestClient) => Number(client.sessionId % BigInt(NODE_ID_
 
 function startWorkers(args: string[] = []): Promise<ServerProcess> {
   return ServerProcess.start([...SERVER_ARGS, ...args], WORKERS_LAUNCHER);
-}
-
-/** Connects `count` clients to `port`, each disposed with `stack`. */
-async function connectMany(
-  stack: AsyncDisposableStack,
-  port: number,
-  count: number,
-): Promise<TestClient[]> {
-  const clients = [];
-  for (let i = 0; i < count; i++) clients.push(stack.use(await TestClient.connect(port)));
-  return clients;
 }
 
 /** One client of each worker, out of 20 clients (the kernel shares connections out by hash). */

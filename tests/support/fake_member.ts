@@ -17,9 +17,13 @@ export class FakeMember implements HubMember {
     if (chunk instanceof FramedBatch) this.sent.push(...chunk.payloads);
     else this.sent.push(chunk);
   }
+  /** Decodes what was sent so far. */
+  messages() {
+    return this.sent.map(decodeServerMessage);
+  }
   /** Decodes and forgets what was sent so far. */
   take() {
-    const messages = this.sent.map(decodeServerMessage);
+    const messages = this.messages();
     this.sent.length = 0;
     return messages;
   }

@@ -69,3 +69,14 @@ export class TestClient extends Inbox implements AsyncDisposable {
     await this.closed;
   }
 }
+
+/** Connects `count` clients to `port`, one after another, each disposed with `stack`. */
+export async function connectMany(
+  stack: AsyncDisposableStack,
+  port: number,
+  count: number,
+): Promise<TestClient[]> {
+  const clients = [];
+  for (let i = 0; i < count; i++) clients.push(stack.use(await TestClient.connect(port)));
+  return clients;
+}

@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
+import { FakeMember } from "../support/fake_member.ts";
 import { ErrorCode, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
-import { decodeServerMessage } from "../../lib/protocol/codec.ts";
-import { FramedBatch, type OutboundChunk } from "../../lib/net/framed_batch.ts";
 import type { BackplaneListener, HubEvent } from "../../lib/server/backplane.ts";
-import type { HubMember } from "../../lib/server/hub.ts";
 import { NicknameCoordinator } from "../../lib/server/workers/nickname_coordinator.ts";
 import { WorkerBackplane } from "../../lib/server/workers/worker_backplane.ts";
 import type { WorkerToMain } from "../../lib/server/workers/worker_messages.ts";
@@ -42,21 +40,6 @@ class ObservedBackplane extends WorkerBackplane {
       5000,
       () => `an event; got ${JSON.stringify(this.received.map((e) => e.kind))}`,
     );
-  }
-}
-
-class FakeMember implements HubMember {
-  readonly sent: Uint8Array[] = [];
-  nickname: string;
-  constructor(readonly id: bigint) {
-    this.nickname = `guest-${id}`;
-  }
-  send(chunk: OutboundChunk): void {
-    if (chunk instanceof FramedBatch) this.sent.push(...chunk.payloads);
-    else this.sent.push(chunk);
-  }
-  messages() {
-    return this.sent.map(decodeServerMessage);
   }
 }
 
