@@ -9,6 +9,7 @@ import { describeError } from "../util/describe_error.ts";
 import { fail } from "./exit.ts";
 import { onStopSignal } from "./shutdown_signals.ts";
 import { runWorkers } from "./run_workers.ts";
+import { connectRedisBackplane } from "./connect_redis_backplane.ts";
 
 /** Runs the server until a stop signal, then shuts it down gracefully. Returns the exit code. */
 export async function runServer(options: ServerOptions): Promise<number> {
@@ -26,18 +27,9 @@ export async function runServer(options: ServerOptions): Promise<number> {
   let backplane: Backplane | undefined;
   if (options.redisUrl !== undefined) {
     try {
-      // Loaded only for a cluster: ioredis reads the whole environment (for DEBUG) as it
-      // loads, so a server that runs alone needs no --allow-env.
-      const { RedisBackplane } = await import("../server/redis/redis_backplane.ts");
-      backplane = await RedisBackplane.connect(
-        { url: options.redisUrl, expirySeconds: options.clusterExpirySeconds },
-        logger,
-      );
+      backplane = await connectRedisBackplane({ ...options, redisUrl: options.redisUrl }, logger);
     } catch (error) {
       if (error instanceof BackplaneConnectError) return fail(error.message);
-      if (error instanceof Deno.errors.NotCapable) {
-        return fail("Cannot load the Redis client: run the server with --allow-env for --redis");
-      }
       throw error;
     }
   }

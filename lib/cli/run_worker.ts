@@ -1,4 +1,5 @@
 import { ChatServer } from "../server/chat_server.ts";
+import { connectRedisBackplane } from "./connect_redis_backplane.ts";
 import { BackplaneConnectError, ListenError } from "../server/errors.ts";
 import type { Backplane } from "../server/backplane.ts";
 import { HttpGateway } from "../server/http_gateway.ts";
@@ -122,20 +123,13 @@ async function connectBackplane(
   const { options } = init;
   if (options.redisUrl === undefined) return new WorkerBackplane(init.worker, init.peers, post);
   for (const peer of init.peers) peer.close();
-  const { RedisBackplane } = await import("../server/redis/redis_backplane.ts");
-  return await RedisBackplane.connect(
-    { url: options.redisUrl, expirySeconds: options.clusterExpirySeconds },
-    logger,
-  );
+  return await connectRedisBackplane({ ...options, redisUrl: options.redisUrl }, logger);
 }
 
 /** Why a worker cannot start, in the words a server alone would use. */
 function startFailure(error: unknown): string {
   if (error instanceof ListenError || error instanceof BackplaneConnectError) {
     return error.message;
-  }
-  if (error instanceof Deno.errors.NotCapable) {
-    return "Cannot load the Redis client: run the server with --allow-env for --redis";
   }
   return `Unexpected error: ${error instanceof Error ? error.stack : String(error)}`;
 }
