@@ -28,6 +28,8 @@ export interface BackplaneListener {
   nicknameLost(sessionId: bigint): void;
   /** The users connected to this server, to register again after an outage. */
   localUsers(): ClusterUser[];
+  /** One user connected to this server, or undefined when it is not (or no longer) here. */
+  localUser(sessionId: bigint): ClusterUser | undefined;
 }
 
 /** The answer to a nickname claim. */

@@ -220,6 +220,10 @@ export class Hub implements BackplaneListener {
     return users;
   }
 
+  localUser(sessionId: bigint): ClusterUser | undefined {
+    return this.#members.has(sessionId) ? this.#users.get(sessionId) : undefined;
+  }
+
   /** Another server's users; never a member of this one, whatever its number says. */
   #usersOf(node: number): ClusterUser[] {
     return [...this.#users.values()].filter((user) =>

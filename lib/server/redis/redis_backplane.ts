@@ -279,7 +279,7 @@ export class RedisBackplane implements Backplane {
 
   /** Gives the previous nickname back to a session whose claim of `key` came too late. */
   async #undoClaim(sessionId: bigint, key: string, previousKey: string): Promise<void> {
-    const user = this.#listener!.localUsers().find((user) => user.sessionId === sessionId);
+    const user = this.#listener!.localUser(sessionId);
     if (user === undefined) return;
     if (user.nickname === guestNickname(sessionId)) {
       // A guest name needs no claim: free the key, and record the user as a guest again.
@@ -328,7 +328,7 @@ export class RedisBackplane implements Backplane {
   }
 
   #userOf(sessionId: bigint, nickname: string): ClusterUser {
-    const user = this.#listener!.localUsers().find((user) => user.sessionId === sessionId);
+    const user = this.#listener!.localUser(sessionId);
     return { sessionId, nickname, node: this.node, joinedAt: user?.joinedAt ?? Date.now() };
   }
 
