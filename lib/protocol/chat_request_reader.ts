@@ -1,13 +1,7 @@
-import type { Action } from "../../gen/chat/v1/chat_pb.ts";
+import type { Chat } from "../../gen/chat/v1/chat_pb.ts";
 import { varint } from "./varint.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-export interface ChatRequest {
-  content: string;
-  action: Action;
-  clientSeq: bigint;
-}
 
 /**
  * Reads ClientMessage{chat: {content, action, client_seq}} by hand, the frame a chat
@@ -15,7 +9,7 @@ export interface ChatRequest {
  * bodies, unknown or repeated fields, bad UTF-8) gives undefined, and the codec decodes
  * it in full, with protobuf-es's rules and errors.
  */
-export function readChatRequest(payload: Uint8Array): ChatRequest | undefined {
+export function readChatRequest(payload: Uint8Array): Chat | undefined {
   if (payload[0] !== 0x12) return undefined; // ClientMessage.chat, length-delimited
   const outer = varint.read32(payload, 1);
   if (outer === undefined || outer[1] + outer[0] !== payload.length) return undefined;
@@ -49,7 +43,9 @@ export function readChatRequest(payload: Uint8Array): ChatRequest | undefined {
       return undefined;
     }
   }
-  return { content, action, clientSeq };
+  // The message protobuf-es's create() would make, built as a literal: create() costs
+  // more than the whole read.
+  return { $typeName: "chat.v1.Chat", content, action, clientSeq };
 }
 
 /** Short ASCII, most chat, is read byte by byte; the rest by TextDecoder, which checks it. */

@@ -42,7 +42,7 @@ export function decodeClientMessage(payload: Uint8Array): ClientMessage {
   // Chat requests, the bulk of what a server receives, take the hand-written path.
   const chat = readChatRequest(payload);
   if (chat !== undefined) {
-    return create(ClientMessageSchema, { body: { case: "chat", value: chat } });
+    return { $typeName: "chat.v1.ClientMessage", body: { case: "chat", value: chat } };
   }
   return decode(() => fromBinary(ClientMessageSchema, payload, readOptions), "ClientMessage");
 }
