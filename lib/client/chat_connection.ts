@@ -27,13 +27,12 @@ export class ChatConnection {
   private constructor(address: string, conn: Deno.TcpConn) {
     this.address = address;
     this.#transport = new TcpTransport(conn, MAX_SERVER_FRAME_BYTES);
-    this.#queue = new OutboundQueue(
-      (payloads) => this.#transport.write(payloads),
-      (error) => {
+    this.#queue = new OutboundQueue(this.#transport, {
+      writeFailed: (error) => {
         this.#failure ??= `write failed: ${describeError(error)}`;
         this.#transport.close();
       },
-    );
+    });
   }
 
   /** Connects, or throws ConnectError with a reason a person can act on. */

@@ -1,27 +1,38 @@
 import { chunkBytes, type OutboundChunk } from "./framed_batch.ts";
 
+/** Where a queue's writes go: a Transport, say. */
+export interface ChunkWriter {
+  /** Writes these chunks completely; the queue never has two writes in flight. */
+  write(chunks: readonly OutboundChunk[]): Promise<void>;
+}
+
+/** Told when a write fails; the queue has stopped by then. */
+export interface WriteFailureListener {
+  writeFailed(error: unknown): void;
+}
+
 /**
  * A session's outgoing frames. Frames queued while a write is in flight go out
  * together in the next one, so a burst of events costs one write, and a slow
  * client only ever delays itself: `push` never waits.
+ *
+ * It takes objects rather than callbacks, and makes its drained promise only when
+ * asked: every idle connection has a queue, so what each one holds adds up.
  */
 export class OutboundQueue {
-  readonly #write: (chunks: readonly OutboundChunk[]) => Promise<void>;
-  readonly #onWriteError: (error: unknown) => void;
+  readonly #writer: ChunkWriter;
+  readonly #writeFailure: WriteFailureListener;
   #pending: OutboundChunk[] = [];
   #pendingBytes = 0;
   #writingBytes = 0;
   #flushing = false;
   #writeStartedAt: number | undefined;
   #stopped = false;
-  #drainedWaiters: (() => void)[] = [];
+  #drained: PromiseWithResolvers<void> | undefined;
 
-  constructor(
-    write: (chunks: readonly OutboundChunk[]) => Promise<void>,
-    onWriteError: (error: unknown) => void,
-  ) {
-    this.#write = write;
-    this.#onWriteError = onWriteError;
+  constructor(writer: ChunkWriter, writeFailure: WriteFailureListener) {
+    this.#writer = writer;
+    this.#writeFailure = writeFailure;
   }
 
   /** Bytes not yet written: queued, plus those of the write in flight. */
@@ -54,7 +65,8 @@ export class OutboundQueue {
   /** Resolves once everything queued so far is written, or the queue is stopped. */
   drained(): Promise<void> {
     if (this.isDrained || this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => this.#drainedWaiters.push(resolve));
+    this.#drained ??= Promise.withResolvers<void>();
+    return this.#drained.promise;
   }
 
   /** Drops what is queued but not yet handed to a write; a write in flight goes on. */
@@ -68,7 +80,7 @@ export class OutboundQueue {
     this.#stopped = true;
     this.#pending = [];
     this.#pendingBytes = 0;
-    this.#wakeDrainedWaiters();
+    this.#resolveDrained();
   }
 
   async #flush(): Promise<void> {
@@ -79,25 +91,24 @@ export class OutboundQueue {
         this.#pending = [];
         this.#pendingBytes = 0;
         this.#writeStartedAt = performance.now();
-        await this.#write(batch);
+        await this.#writer.write(batch);
         this.#writingBytes = 0;
         this.#writeStartedAt = undefined;
       }
     } catch (error) {
       this.stop();
-      this.#onWriteError(error);
+      this.#writeFailure.writeFailed(error);
     } finally {
       this.#writingBytes = 0;
       this.#writeStartedAt = undefined;
       this.#flushing = false;
-      this.#wakeDrainedWaiters();
+      this.#resolveDrained();
     }
   }
 
-  #wakeDrainedWaiters(): void {
+  #resolveDrained(): void {
     if (!this.isDrained && !this.#stopped) return;
-    const waiters = this.#drainedWaiters;
-    this.#drainedWaiters = [];
-    for (const wake of waiters) wake();
+    this.#drained?.resolve();
+    this.#drained = undefined;
   }
 }

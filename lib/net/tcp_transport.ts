@@ -40,6 +40,8 @@ export class TcpTransport implements Transport {
   async receive(handlers: ReceiveHandlers): Promise<void> {
     let buffer = new Uint8Array(SMALLEST_READ_BYTES);
     let framed = true;
+    // Called as a method: `frame` may live on the handlers' prototype.
+    const onFrame = (payload: Uint8Array) => handlers.frame(payload);
     while (true) {
       let count: number | null;
       try {
@@ -52,7 +54,7 @@ export class TcpTransport implements Transport {
       this.bytesRead += count;
       if (!framed) continue;
       try {
-        this.#decoder.push(buffer.subarray(0, count), handlers.frame);
+        this.#decoder.push(buffer.subarray(0, count), onFrame);
       } catch (error) {
         if (!(error instanceof FrameTooLargeError)) throw error;
         framed = false;

@@ -1,19 +1,18 @@
 import { ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
 import { describeError } from "../util/describe_error.ts";
+import { TaskGroup } from "../util/task_group.ts";
 import { waitAtMost } from "../util/wait_at_most.ts";
 import { encodeServerMessage } from "../protocol/codec.ts";
 import { errorMessage } from "../protocol/error_message.ts";
 import { formatHostPort } from "../net/format_host_port.ts";
 import { VERSION } from "../version.ts";
 import { ListenError } from "./errors.ts";
-import { handleFrame } from "./handlers.ts";
 import { Hub } from "./hub.ts";
-import { SessionContext, type SessionContextShared } from "./session_context.ts";
-import { InOrder } from "./in_order.ts";
+import type { SessionContextShared } from "./session_context.ts";
+import { ServedSession } from "./served_session.ts";
 import type { Backplane } from "./backplane.ts";
 import { LocalBackplane } from "./local_backplane.ts";
 import { createLogger, type Logger } from "./logger.ts";
-import { guestNickname } from "../protocol/nickname.ts";
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./options.ts";
 import {
   ServerCounters,
@@ -35,9 +34,6 @@ const ACCEPT_RETRY_MS = 100;
 /** Refusals (SERVER_FULL) being sent at once; past this, extra connections are just closed. */
 const MAX_REFUSALS_IN_PROGRESS = 64;
 
-/** Frames of one session that may wait behind a nickname claim sent to the cluster. */
-const MAX_FRAMES_WAITING = 256;
-
 /** In a cluster, session ids are `local counter * NODE_ID_SPACE + node`, unique across servers. */
 export const NODE_ID_SPACE = 1000;
 
@@ -54,13 +50,17 @@ export class ChatServer implements AsyncDisposable {
   readonly #listener: Deno.TcpListener;
   readonly #logger: Logger;
   readonly #sessions = new Map<bigint, Session>();
-  readonly #running = new Set<Promise<void>>();
+  /** The connections' tasks, for the shutdown to wait on; a failure is logged, never thrown. */
+  readonly #connectionTasks = new TaskGroup((error) => {
+    this.#logger.log("error", "session_failed", `unexpected error: ${describeError(error)}`);
+  });
   readonly #acceptLoop: Promise<void>;
   readonly #connectionsPerIp = new Map<string, number>();
   readonly #counters = new ServerCounters();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly #eventLoopLag = new EventLoopLag();
   readonly #contextShared: SessionContextShared;
+  readonly #sessionLimits: SessionLimits;
   #sessionCount = 0n;
   #refusing = 0;
   #shutdown: Promise<void> | undefined;
@@ -86,6 +86,7 @@ export class ChatServer implements AsyncDisposable {
       counters: this.#counters,
       maxContentBytes: this.options.maxContentBytes,
     };
+    this.#sessionLimits = sessionLimits(this.options);
     this.address = this.#listener.addr;
     this.#logger.log(
       "notice",
@@ -167,7 +168,7 @@ export class ChatServer implements AsyncDisposable {
     for (const session of this.#sessions.values()) session.end("server shutting down", farewell);
     // Every session closes itself within the close timeout; this is only a backstop.
     await waitAtMost(
-      Promise.allSettled(this.#running),
+      this.#connectionTasks.idle(),
       this.options.shutdownTimeoutSeconds * 1000 + 1000,
     );
     await this.#backplane[Symbol.asyncDispose]();
@@ -218,9 +219,9 @@ export class ChatServer implements AsyncDisposable {
       return;
     }
     const refusal = this.refusal(transport.remoteHostname);
-    if (refusal === undefined) this.#track(this.#serve(transport));
+    if (refusal === undefined) this.#connectionTasks.add(this.#serve(transport));
     else if (this.#refusing < MAX_REFUSALS_IN_PROGRESS) {
-      this.#track(this.#refuse(transport, refusal));
+      this.#connectionTasks.add(this.#refuse(transport, refusal));
     } else {
       this.#counters.connectionsRefused++;
       transport.close();
@@ -241,15 +242,6 @@ export class ChatServer implements AsyncDisposable {
       return `Too many connections from ${hostname} (${maxConnectionsPerIp}); close some and try again`;
     }
     return undefined;
-  }
-
-  /** Keeps a connection's task for the shutdown to wait on; its failure is logged, never thrown. */
-  #track(task: Promise<void>): void {
-    const running = task.catch((error) => {
-      this.#logger.log("error", "session_failed", `unexpected error: ${describeError(error)}`);
-    });
-    this.#running.add(running);
-    running.finally(() => this.#running.delete(running));
   }
 
   async #refuse(transport: Transport, why: string): Promise<void> {
@@ -276,35 +268,8 @@ export class ChatServer implements AsyncDisposable {
   async #serve(transport: Transport): Promise<void> {
     const id = this.#newSessionId();
     const before = this.#sessions.size;
-    const frames = new InOrder<Uint8Array>(
-      (payload) => handleFrame(context, payload),
-      MAX_FRAMES_WAITING,
-      (error) => {
-        this.#logger.log("error", "session_failed", `unexpected error: ${describeError(error)}`);
-      },
-    );
-    const session: Session = new Session(id, guestNickname(id), transport, this.#sessionLimits, {
-      frame: (payload) => {
-        if (!frames.push(payload)) {
-          context.reply(errorMessage(
-            ErrorCode.RATE_LIMITED,
-            "Too many requests while a nickname change is pending; this one was dropped",
-          ));
-        }
-      },
-      unreadable: (reason) => context.reply(errorMessage(ErrorCode.MALFORMED, reason)),
-      framingError: (error) => {
-        session.end(
-          "frame too large",
-          encodeServerMessage(errorMessage(ErrorCode.FRAME_TOO_LARGE, error.message)),
-        );
-      },
-      // Out of the chat as soon as it starts closing: its name is free and others see it go.
-      // After the frames it sent before closing, though, even those waiting behind a
-      // nickname claim: a client that says something and quits is heard.
-      closing: () => frames.idle().then(() => this.hub.leave(session)),
-    });
-    const context = new SessionContext(session, this.#contextShared);
+    const served = new ServedSession(id, transport, this.#sessionLimits, this.#contextShared);
+    const session = served.session;
     this.#sessions.set(id, session);
     this.#counters.sessionsOpened++;
     const ip = transport.remoteHostname;
@@ -340,7 +305,7 @@ export class ChatServer implements AsyncDisposable {
     try {
       reason = await session.run();
     } finally {
-      await frames.idle();
+      await served.framesHandled();
       this.hub.leave(session);
       this.#sessions.delete(id);
       const left = this.#connectionsPerIp.get(ip)! - 1;
@@ -372,19 +337,18 @@ export class ChatServer implements AsyncDisposable {
     const node = this.#backplane.node;
     return node === 0 ? local : local * BigInt(NODE_ID_SPACE) + BigInt(node);
   }
+}
 
-  get #sessionLimits(): SessionLimits {
-    const options = this.options;
-    return {
-      maxQueueBytes: options.maxQueueBytes,
-      writeTimeoutMs: options.writeTimeoutSeconds * 1000,
-      idleTimeoutMs: options.idleTimeoutSeconds * 1000,
-      frameTimeoutMs: options.frameTimeoutSeconds * 1000,
-      closeTimeoutMs: options.shutdownTimeoutSeconds * 1000,
-      rateLimitPerSecond: options.rateLimitPerSecond,
-      rateBurst: options.rateBurst,
-    };
-  }
+function sessionLimits(options: Readonly<ServerOptions>): SessionLimits {
+  return {
+    maxQueueBytes: options.maxQueueBytes,
+    writeTimeoutMs: options.writeTimeoutSeconds * 1000,
+    idleTimeoutMs: options.idleTimeoutSeconds * 1000,
+    frameTimeoutMs: options.frameTimeoutSeconds * 1000,
+    closeTimeoutMs: options.shutdownTimeoutSeconds * 1000,
+    rateLimitPerSecond: options.rateLimitPerSecond,
+    rateBurst: options.rateBurst,
+  };
 }
 
 function listen(hostname: string, port: number, reusePort: boolean): Deno.TcpListener {

@@ -1,25 +1,28 @@
+/** What an InOrder runs its items with. */
+export interface InOrderHandler<T> {
+  /** Handles one item; a promise holds back the items behind it until it settles. */
+  handle(item: T): void | Promise<void>;
+  /** `handle` threw or its promise rejected; the items behind it still run. */
+  handleFailed(error: unknown): void;
+}
+
 /**
  * Runs a session's frame handlers one after another. Nearly all finish at once; one
  * that waits (a nickname claim sent to Redis) holds back the frames behind it, so a
  * client's requests take effect in the order it sent them.
  */
 export class InOrder<T> {
-  readonly #handle: (item: T) => void | Promise<void>;
+  readonly #handler: InOrderHandler<T>;
   readonly #maxWaiting: number;
-  readonly #onError: (error: unknown) => void;
   readonly #waiting: T[] = [];
   #busy = false;
-  #idleWaiters: (() => void)[] = [];
+  /** Made only when idle() is called while busy: rare, and every session has an InOrder. */
+  #idle: PromiseWithResolvers<void> | undefined;
 
   /** `maxWaiting` bounds the memory a client can fill while a handler waits. */
-  constructor(
-    handle: (item: T) => void | Promise<void>,
-    maxWaiting: number,
-    onError: (error: unknown) => void,
-  ) {
-    this.#handle = handle;
+  constructor(handler: InOrderHandler<T>, maxWaiting: number) {
+    this.#handler = handler;
     this.#maxWaiting = maxWaiting;
-    this.#onError = onError;
   }
 
   /** Runs `item` now, or after the ones waiting. False, dropping it, when too many wait. */
@@ -36,27 +39,27 @@ export class InOrder<T> {
   /** Resolves once every item pushed so far has been handled. */
   idle(): Promise<void> {
     if (!this.#busy) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    this.#idle ??= Promise.withResolvers<void>();
+    return this.#idle.promise;
   }
 
   #run(item: T): void {
     let result: void | Promise<void>;
     try {
-      result = this.#handle(item);
+      result = this.#handler.handle(item);
     } catch (error) {
-      this.#onError(error);
+      this.#handler.handleFailed(error);
       return;
     }
     if (!(result instanceof Promise)) return;
     this.#busy = true;
     // The frames behind a failed one still run.
-    result.catch(this.#onError).finally(() => {
+    result.catch((error) => this.#handler.handleFailed(error)).finally(() => {
       this.#busy = false;
       while (!this.#busy && this.#waiting.length > 0) this.#run(this.#waiting.shift()!);
       if (this.#busy) return;
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const wake of waiters) wake();
+      this.#idle?.resolve();
+      this.#idle = undefined;
     });
   }
 }

@@ -5,10 +5,10 @@ import { describeError } from "../util/describe_error.ts";
 import { realClock } from "../util/clock.ts";
 import { waitAtMost } from "../util/wait_at_most.ts";
 import { TokenBucket } from "./token_bucket.ts";
-import { OutboundQueue } from "../net/outbound_queue.ts";
+import { OutboundQueue, type WriteFailureListener } from "../net/outbound_queue.ts";
 import type { HubMember } from "./hub.ts";
 import { FramedBatch, type OutboundChunk } from "../net/framed_batch.ts";
-import type { Transport } from "../net/transport.ts";
+import type { ReceiveHandlers, Transport } from "../net/transport.ts";
 
 /** How long a closing session keeps reading after its last write, so the peer can read it. */
 const LINGER_MS = 2000;
@@ -47,8 +47,11 @@ export interface SessionEvents {
 /**
  * One connection's state: identity, limits, outbound queue and lifecycle. It
  * knows nothing of what frames mean; its owner does.
+ *
+ * It is its own transport's ReceiveHandlers and its queue's WriteFailureListener:
+ * methods on the prototype cost an idle session nothing, closures would.
  */
-export class Session implements HubMember {
+export class Session implements HubMember, ReceiveHandlers, WriteFailureListener {
   readonly id: bigint;
   readonly transport: Transport;
   nickname: string;
@@ -57,7 +60,7 @@ export class Session implements HubMember {
   readonly #limits: SessionLimits;
   readonly #events: SessionEvents;
   readonly #queue: OutboundQueue;
-  readonly #chatBucket: TokenBucket | undefined;
+  #chatBucket: TokenBucket | undefined;
   #lastFrameAt: number;
   #partialFrameSince: number | undefined;
   #framesIn = 0;
@@ -79,16 +82,7 @@ export class Session implements HubMember {
     this.#limits = limits;
     this.#events = events;
     this.#lastFrameAt = realClock.now();
-    this.#chatBucket = limits.rateLimitPerSecond > 0
-      ? new TokenBucket(limits.rateLimitPerSecond, limits.rateBurst, realClock)
-      : undefined;
-    this.#queue = new OutboundQueue(
-      (payloads) => transport.write(payloads),
-      (error) => {
-        this.#beginClose(`write failed: ${describeError(error)}`);
-        transport.close();
-      },
-    );
+    this.#queue = new OutboundQueue(transport, this);
   }
 
   /** True once the session has started to close: its frames are ignored from then on. */
@@ -107,7 +101,11 @@ export class Session implements HubMember {
 
   /** Takes a token from the chat rate limit: false when the client is over it. */
   allowChat(): boolean {
-    return this.#chatBucket?.take() ?? true;
+    const { rateLimitPerSecond, rateBurst } = this.#limits;
+    if (rateLimitPerSecond <= 0) return true;
+    // Made at the first chat, not at connect: it would be full by then anyway.
+    this.#chatBucket ??= new TokenBucket(rateLimitPerSecond, rateBurst, realClock);
+    return this.#chatBucket.take();
   }
 
   send(chunk: OutboundChunk): void {
@@ -133,18 +131,7 @@ export class Session implements HubMember {
 
   /** Reads frames until the connection ends, and returns why it ended. */
   async run(): Promise<string> {
-    this.#received = this.transport.receive({
-      frame: (payload) => {
-        this.#framesIn++;
-        this.#lastFrameAt = realClock.now();
-        this.#partialFrameSince = undefined;
-        if (!this.isClosing) this.#events.frame(payload);
-      },
-      framingError: (error) => this.#events.framingError(error),
-      unreadable: (reason) => {
-        if (!this.isClosing) this.#events.unreadable(reason);
-      },
-    });
+    this.#received = this.transport.receive(this);
     try {
       await this.#received;
       // The client may have shut only its sending side: it still gets its replies.
@@ -156,6 +143,30 @@ export class Session implements HubMember {
     }
     await this.#ending;
     return this.#closeReason ?? "closed";
+  }
+
+  /** For the transport: a frame arrived. */
+  frame(payload: Uint8Array): void {
+    this.#framesIn++;
+    this.#lastFrameAt = realClock.now();
+    this.#partialFrameSince = undefined;
+    if (!this.isClosing) this.#events.frame(payload);
+  }
+
+  /** For the transport: the stream cannot be framed. */
+  framingError(error: Error): void {
+    this.#events.framingError(error);
+  }
+
+  /** For the transport: a message that can never be a frame arrived. */
+  unreadable(reason: string): void {
+    if (!this.isClosing) this.#events.unreadable(reason);
+  }
+
+  /** For the queue: a write failed, so the connection is broken. */
+  writeFailed(error: unknown): void {
+    this.#beginClose(`write failed: ${describeError(error)}`);
+    this.transport.close();
   }
 
   /**

@@ -14,14 +14,13 @@ function recorder(maxWaiting = 100) {
   const ran: string[] = [];
   const errors: unknown[] = [];
   const waits = new Map<string, Promise<void>>();
-  const inOrder = new InOrder<string>(
-    (item) => {
+  const inOrder = new InOrder<string>({
+    handle(item) {
       ran.push(item);
       return waits.get(item);
     },
-    maxWaiting,
-    (error) => errors.push(error),
-  );
+    handleFailed: (error) => errors.push(error),
+  }, maxWaiting);
   return { inOrder, ran, errors, waits };
 }
 
@@ -122,14 +121,13 @@ Deno.test("InOrder - with maxWaiting 0 nothing queues behind a pending handler",
 Deno.test("InOrder - idle resolves once the items waiting behind a pending one have run", async () => {
   const handled: number[] = [];
   const gate = Promise.withResolvers<void>();
-  const queue = new InOrder<number>(
-    (item) => {
+  const queue = new InOrder<number>({
+    handle(item) {
       handled.push(item);
       return item === 1 ? gate.promise : undefined;
     },
-    10,
-    () => {},
-  );
+    handleFailed() {},
+  }, 10);
   await queue.idle();
   queue.push(1);
   queue.push(2);
@@ -146,15 +144,14 @@ Deno.test("InOrder - a handler that throws is reported and the rest still run in
   const errors: unknown[] = [];
   const handled: number[] = [];
   const gate = Promise.withResolvers<void>();
-  const queue = new InOrder<number>(
-    (item) => {
+  const queue = new InOrder<number>({
+    handle(item) {
       if (item === 2) throw new Error("boom");
       handled.push(item);
       return item === 1 ? gate.promise : undefined;
     },
-    10,
-    (error) => errors.push(error),
-  );
+    handleFailed: (error) => errors.push(error),
+  }, 10);
   queue.push(1);
   queue.push(2);
   queue.push(3);

@@ -59,13 +59,15 @@ function track(promise: Promise<void>): { done: boolean } {
 
 const bytes = (...values: number[]) => new Uint8Array(values);
 
-function noWriteError(error: unknown): never {
-  throw new Error(`unexpected write error: ${error}`);
-}
+const noWriteError = {
+  writeFailed(error: unknown): never {
+    throw new Error(`unexpected write error: ${error}`);
+  },
+};
 
 Deno.test("OutboundQueue - frames pushed in one synchronous burst go out in one write, in order", async () => {
   const writer = new ManualWriter();
-  const queue = new OutboundQueue(writer.write, noWriteError);
+  const queue = new OutboundQueue(writer, noWriteError);
   queue.push(bytes(1));
   queue.push(bytes(2, 2));
   queue.push(bytes(3, 3, 3));
@@ -86,7 +88,7 @@ Deno.test("OutboundQueue - frames pushed in one synchronous burst go out in one 
 
 Deno.test("OutboundQueue - never has two writes in flight; the next write takes all that queued meanwhile", async () => {
   const writer = new ManualWriter();
-  const queue = new OutboundQueue(writer.write, noWriteError);
+  const queue = new OutboundQueue(writer, noWriteError);
   queue.push(bytes(1));
   await until(() => writer.calls.length === 1, "first write");
   queue.push(bytes(2));
@@ -112,7 +114,7 @@ Deno.test("OutboundQueue - never has two writes in flight; the next write takes 
 
 Deno.test("OutboundQueue - the same payload may be queued many times", async () => {
   const writer = new ManualWriter();
-  const queue = new OutboundQueue(writer.write, noWriteError);
+  const queue = new OutboundQueue(writer, noWriteError);
   const shared = bytes(7, 7);
   queue.push(shared);
   queue.push(shared);
@@ -124,7 +126,7 @@ Deno.test("OutboundQueue - the same payload may be queued many times", async () 
 
 Deno.test("OutboundQueue - drained() resolves after the last write completes", async () => {
   const writer = new ManualWriter();
-  const queue = new OutboundQueue(writer.write, noWriteError);
+  const queue = new OutboundQueue(writer, noWriteError);
   await queue.drained(); // Empty: resolves at once.
   queue.push(bytes(1));
   const drained = track(queue.drained());
@@ -144,7 +146,7 @@ Deno.test("OutboundQueue - drained() resolves after the last write completes", a
 Deno.test("OutboundQueue - a failed write reports the error once and later pushes are ignored", async () => {
   const writer = new ManualWriter();
   const errors: unknown[] = [];
-  const queue = new OutboundQueue(writer.write, (error) => errors.push(error));
+  const queue = new OutboundQueue(writer, { writeFailed: (error) => errors.push(error) });
   queue.push(bytes(1));
   await until(() => writer.calls.length === 1, "first write");
   queue.push(bytes(2));
@@ -167,9 +169,11 @@ Deno.test("OutboundQueue - a failed write reports the error once and later pushe
 Deno.test("OutboundQueue - a write that throws synchronously is reported like a rejection", async () => {
   const errors: unknown[] = [];
   const failure = new Error("closed");
-  const queue = new OutboundQueue(() => {
-    throw failure;
-  }, (error) => errors.push(error));
+  const queue = new OutboundQueue({
+    write() {
+      throw failure;
+    },
+  }, { writeFailed: (error) => errors.push(error) });
   queue.push(bytes(1));
   await until(() => errors.length > 0, "write error reported");
   assert.deepEqual(errors, [failure]);
@@ -178,7 +182,7 @@ Deno.test("OutboundQueue - a write that throws synchronously is reported like a 
 
 Deno.test("OutboundQueue - stop() drops what is pending and resolves drained waiters", async () => {
   const writer = new ManualWriter();
-  const queue = new OutboundQueue(writer.write, noWriteError);
+  const queue = new OutboundQueue(writer, noWriteError);
   queue.push(bytes(1));
   await until(() => writer.calls.length === 1, "first write");
   queue.push(bytes(2, 2));
@@ -200,7 +204,7 @@ Deno.test("OutboundQueue - stop() drops what is pending and resolves drained wai
 
 Deno.test("OutboundQueue - stop() before the first write means nothing is written", async () => {
   const writer = new ManualWriter();
-  const queue = new OutboundQueue(writer.write, noWriteError);
+  const queue = new OutboundQueue(writer, noWriteError);
   queue.push(bytes(1));
   queue.stop();
   await settle();
