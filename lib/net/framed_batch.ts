@@ -1,3 +1,4 @@
+import { allocateBytes } from "../protocol/allocate_bytes.ts";
 import { encodeFrames } from "../protocol/frame_encoder.ts";
 
 /**
@@ -40,7 +41,7 @@ export function encodeChunks(chunks: readonly OutboundChunk[]): Uint8Array {
   }
   if (run.length > 0) parts.push(encodeFrames(run));
   if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((size, part) => size + part.length, 0));
+  const out = allocateBytes(parts.reduce((size, part) => size + part.length, 0));
   let offset = 0;
   for (const part of parts) {
     out.set(part, offset);

@@ -1,4 +1,5 @@
 import type { ChatEvent } from "../../gen/chat/v1/chat_pb.ts";
+import { allocateBytes } from "./allocate_bytes.ts";
 import { varint } from "./varint.ts";
 
 const utf8 = new TextEncoder();
@@ -43,12 +44,12 @@ export function writeChatEventMessage(
     offset = varint.write(scratch, offset, sentAtUnixMs);
   }
   const bodyLength = offset - 6;
-  const header = new Uint8Array(6);
-  header[0] = 0x12; // ServerMessage.chat, length-delimited
-  const headerLength = varint.write(header, 1, bodyLength);
-  const out = new Uint8Array(headerLength + bodyLength);
-  out.set(header.subarray(0, headerLength));
-  out.set(scratch.subarray(6, offset), headerLength);
+  // The ServerMessage tag and length go right before the event, in the bytes kept for them.
+  const start = 6 - 1 - varint.size(bodyLength);
+  scratch[start] = 0x12; // ServerMessage.chat, length-delimited
+  varint.write(scratch, start + 1, bodyLength);
+  const out = allocateBytes(offset - start);
+  out.set(scratch.subarray(start, offset));
   return out;
 }
 
@@ -62,7 +63,7 @@ function writeString(tag: number, value: string, offset: number): number {
     scratch[offset] = written;
     return start + written;
   }
-  const lengthBytes = varint.write(new Uint8Array(5), 0, written);
+  const lengthBytes = varint.size(written);
   scratch.copyWithin(offset + lengthBytes, start, start + written);
   varint.write(scratch, offset, written);
   return offset + lengthBytes + written;

@@ -1,11 +1,14 @@
+import { allocateBytes } from "./allocate_bytes.ts";
+import { varint } from "./varint.ts";
+
 /**
  * Joins payloads into one buffer, each preceded by its length as a varint, so a
  * batch of frames goes out in a single write.
  */
 export function encodeFrames(payloads: readonly Uint8Array[]): Uint8Array {
   let size = 0;
-  for (const payload of payloads) size += varintSize(payload.length) + payload.length;
-  const out = new Uint8Array(size);
+  for (const payload of payloads) size += varint.size(payload.length) + payload.length;
+  const out = allocateBytes(size);
   let offset = 0;
   for (const payload of payloads) {
     let length = payload.length;
@@ -18,13 +21,4 @@ export function encodeFrames(payloads: readonly Uint8Array[]): Uint8Array {
     offset += payload.length;
   }
   return out;
-}
-
-function varintSize(value: number): number {
-  let size = 1;
-  while (value >= 0x80) {
-    value >>>= 7;
-    size++;
-  }
-  return size;
 }

@@ -5,6 +5,16 @@
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 export const varint = {
+  /** How many bytes `write` takes for `value` (0 to 2^53 - 1). */
+  size(value: number): number {
+    let size = 1;
+    while (value >= 0x80) {
+      value = Math.floor(value / 0x80);
+      size++;
+    }
+    return size;
+  },
+
   /** Writes `value` (0 to 2^64 - 1) at `offset`; returns the offset after it. */
   write(buffer: Uint8Array, offset: number, value: bigint | number): number {
     if (typeof value === "number" || value <= MAX_SAFE) {
