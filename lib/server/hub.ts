@@ -6,6 +6,13 @@ import type { Backplane, BackplaneListener, ClusterUser, HubEvent } from "./back
 import { LocalBackplane } from "./local_backplane.ts";
 import { FramedBatch, type OutboundChunk } from "../net/framed_batch.ts";
 
+/**
+ * How long presence notices may wait for company. A crowd arriving comes one accept per
+ * event-loop turn, so flushing each turn would cost every member a write per arrival;
+ * nobody notices 20 ms on a JOINED, and chat flushes whatever waits at once.
+ */
+const PRESENCE_DELAY_MS = 20;
+
 /** Anything the hub can deliver to: a session, whatever its transport. */
 export interface HubMember {
   readonly id: bigint;
@@ -42,8 +49,8 @@ export class Hub implements BackplaneListener {
   #batch: Uint8Array[] = [];
   /** Members that must not get some of the batch (a newcomer, its own JOINED), by index. */
   #batchExceptions = new Map<bigint, Set<number>>();
-  /** How the next flush is due: right after this task (chat), or after this turn (presence). */
-  #flushDue: "task" | "turn" | undefined;
+  /** How the next flush is due: right after this task (chat), or PRESENCE_DELAY_MS later (presence). */
+  #flushDue: "task" | "later" | undefined;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Past this many users online, JOINED and LEFT are not sent (see ServerOptions.presenceLimit). */
@@ -60,9 +67,13 @@ export class Hub implements BackplaneListener {
     return this.#users.size;
   }
 
-  /** Adds a member and tells the others. */
+  /**
+   * Adds a member and tells the others. What the batch holds already is not for the
+   * newcomer, which joined after it; left out for it rather than flushed to everyone, so
+   * that a crowd arriving costs each member one write per batch, not one per arrival.
+   */
   join(member: HubMember): void {
-    this.flush();
+    for (let index = 0; index < this.#batch.length; index++) this.#exclude(member.id, index);
     const user: ClusterUser = {
       sessionId: member.id,
       nickname: member.nickname,
@@ -74,10 +85,16 @@ export class Hub implements BackplaneListener {
     this.#backplane.publish({ kind: "joined", user });
   }
 
-  /** Removes a member and tells the rest. Safe to call for a non-member. */
+  /**
+   * Removes a member and tells the rest. Safe to call for a non-member. The member gets
+   * its share of the batch first, alone: a crowd leaving costs no write per departure.
+   */
   leave(member: HubMember): void {
     if (!this.#members.has(member.id)) return;
-    this.flush();
+    if (this.#batch.length > 0) {
+      this.#sendShare(member, this.#batch, this.#batchExceptions.get(member.id));
+      this.#batchExceptions.delete(member.id);
+    }
     this.#members.delete(member.id);
     this.#removeUser(member.id);
     this.#backplane.publish({ kind: "left", sessionId: member.id });
@@ -126,8 +143,8 @@ export class Hub implements BackplaneListener {
 
   /**
    * Sends the events accepted so far to every member. Runs after the task that accepted
-   * a chat event; after the event loop's turn for presence alone, so that the accepts of
-   * one turn share one write per member; and before anything else is sent to any member,
+   * a chat event; PRESENCE_DELAY_MS later for presence alone, so that a crowd's arrivals
+   * share one write per member; and before anything else is sent to any member,
    * so every member gets its frames in the order the hub accepted them. Framed once for
    * all: a member with nothing else queued writes the shared bytes as they are.
    */
@@ -143,13 +160,17 @@ export class Hub implements BackplaneListener {
     const shared = new FramedBatch(payloads);
     for (const member of this.#members.values()) {
       const excluded = exceptions.get(member.id);
-      if (excluded === undefined) {
-        member.send(shared);
-        continue;
-      }
-      const own = payloads.filter((_, index) => !excluded.has(index));
-      if (own.length > 0) member.send(new FramedBatch(own));
+      if (excluded === undefined) member.send(shared);
+      else this.#sendShare(member, payloads, excluded);
     }
+  }
+
+  /** Sends `member` the payloads not excluded for it, as a batch of its own. */
+  #sendShare(member: HubMember, payloads: Uint8Array[], excluded: Set<number> | undefined): void {
+    const own = excluded === undefined
+      ? payloads
+      : payloads.filter((_, index) => !excluded.has(index));
+    if (own.length > 0) member.send(new FramedBatch(own));
   }
 
   /** Everyone online in the cluster, in order of arrival. */
@@ -275,7 +296,7 @@ export class Hub implements BackplaneListener {
     previousNickname: string,
     exceptId?: bigint,
   ): void {
-    this.#queue(this.#presence(kind, sessionId, nickname, previousNickname), exceptId, "turn");
+    this.#queue(this.#presence(kind, sessionId, nickname, previousNickname), exceptId, "later");
   }
 
   #presence(
@@ -293,19 +314,22 @@ export class Hub implements BackplaneListener {
   }
 
   /** Chat waits for the current task only: latency matters more than a shared write. */
-  #queue(payload: Uint8Array, exceptId?: bigint, due: "task" | "turn" = "task"): void {
+  #queue(payload: Uint8Array, exceptId?: bigint, due: "task" | "later" = "task"): void {
     if (due === "task" && this.#flushDue !== "task") {
       this.#flushDue = "task";
       queueMicrotask(() => this.flush());
     } else if (this.#flushDue === undefined) {
-      this.#flushDue = "turn";
-      this.#flushTimer = setTimeout(() => this.flush(), 0);
+      this.#flushDue = "later";
+      this.#flushTimer = setTimeout(() => this.flush(), PRESENCE_DELAY_MS);
     }
-    if (exceptId !== undefined) {
-      const excluded = this.#batchExceptions.get(exceptId) ?? new Set();
-      excluded.add(this.#batch.length);
-      this.#batchExceptions.set(exceptId, excluded);
-    }
+    if (exceptId !== undefined) this.#exclude(exceptId, this.#batch.length);
     this.#batch.push(payload);
+  }
+
+  /** Keeps the batch's payload at `index` from member `id`. */
+  #exclude(id: bigint, index: number): void {
+    const excluded = this.#batchExceptions.get(id);
+    if (excluded === undefined) this.#batchExceptions.set(id, new Set([index]));
+    else excluded.add(index);
   }
 }

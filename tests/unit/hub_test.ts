@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Action, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
+import { Action, type Presence, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { decodeServerMessage } from "../../lib/protocol/codec.ts";
 import { FramedBatch, type OutboundChunk } from "../../lib/net/framed_batch.ts";
 import { Hub as BatchingHub, type HubMember } from "../../lib/server/hub.ts";
@@ -259,4 +259,62 @@ Deno.test("Hub - a newcomer's own JOINED is left out of the shared batch it woul
       .map((payload) => decodeServerMessage(payload).body.case);
   assert.deepEqual(kinds(1n), ["presence", "pong"], "guest-2 joined, then the pong");
   assert.deepEqual(kinds(2n), ["pong"], "no JOINED about itself");
+});
+
+Deno.test("Hub - a crowd arriving costs each member one write, not one per arrival", () => {
+  const hub = new BatchingHub();
+  const writes = new Map<bigint, OutboundChunk[]>();
+  const member = (id: bigint): HubMember => {
+    writes.set(id, []);
+    return { id, nickname: `guest-${id}`, send: (chunk) => writes.get(id)!.push(chunk) };
+  };
+  hub.join(member(1n));
+  hub.flush();
+  for (let id = 2n; id <= 50n; id++) hub.join(member(id));
+  hub.flush();
+  const joined = (id: bigint) =>
+    writes.get(id)!.flatMap((chunk) => chunk instanceof FramedBatch ? [...chunk.payloads] : [chunk])
+      .map((payload) => decodeServerMessage(payload).body.value as Presence)
+      .map((event) => event.sessionId);
+  assert.equal(writes.get(1n)!.length, 1, "one batch for 49 arrivals");
+  assert.deepEqual(joined(1n), Array.from({ length: 49 }, (_, i) => BigInt(i + 2)));
+  // Each newcomer hears of those who came after it, never of itself or those before.
+  assert.deepEqual(joined(2n), Array.from({ length: 48 }, (_, i) => BigInt(i + 3)));
+  assert.deepEqual(joined(49n), [50n]);
+  assert.deepEqual(writes.get(50n), []);
+});
+
+Deno.test("Hub - a member leaving gets what was queued before, the others get it with the LEFT", () => {
+  const hub = new BatchingHub();
+  const [alice, bob] = [1n, 2n].map((id) => new FakeMember(id));
+  hub.join(alice);
+  hub.join(bob);
+  hub.flush();
+  alice.sent.length = 0;
+  hub.broadcast({ body: { case: "pong", value: { nonce: 7n } } });
+  hub.leave(bob);
+  assert.deepEqual(bob.take().map((message) => message.body.case), ["pong"]);
+  assert.deepEqual(alice.sent, [], "the others wait for the flush");
+  hub.flush();
+  assert.deepEqual(alice.take().map((message) => message.body.case), ["pong", "presence"]);
+  assert.deepEqual(bob.sent, [], "nothing after it left");
+});
+
+Deno.test("Hub - presence goes out by itself, without a chat to carry it", async () => {
+  const hub = new BatchingHub();
+  const alice = new FakeMember(1n);
+  hub.join(alice);
+  const arrived = Promise.withResolvers<void>();
+  const send = alice.send.bind(alice);
+  alice.send = (chunk) => {
+    send(chunk);
+    arrived.resolve();
+  };
+  hub.join(new FakeMember(2n));
+  const timeout = setTimeout(() => arrived.reject(new Error("no JOINED within 2 s")), 2000);
+  await arrived.promise.finally(() => clearTimeout(timeout));
+  assert.deepEqual(alice.takePresence().map(fields), [
+    presence(PresenceKind.JOINED, 2n, "guest-2", 2),
+  ]);
+  hub.flush();
 });
