@@ -1,5 +1,6 @@
 import { FrameTooLargeError } from "./errors.ts";
 import { MAX_VARINT_PREFIX_BYTES } from "./limits.ts";
+import { varint } from "./varint.ts";
 
 /**
  * Splits a byte stream into varint-length-delimited frames, whatever the read
@@ -48,8 +49,7 @@ export class FrameDecoder {
         continue;
       }
       const byte = chunk[offset++];
-      // Multiplication, not shifts: the 5th byte would overflow 32-bit shifts.
-      this.#length += (byte & 0x7f) * 2 ** (7 * this.#prefixBytes);
+      this.#length += (byte & 0x7f) * varint.weight[this.#prefixBytes];
       this.#prefixBytes++;
       if (byte & 0x80) {
         if (this.#prefixBytes === MAX_VARINT_PREFIX_BYTES) {

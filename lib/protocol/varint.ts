@@ -5,6 +5,12 @@
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 export const varint = {
+  /**
+   * What the i-th byte's 7 bits are worth, 128^i: a lookup, because `2 ** n` is a call
+   * to pow() on the hot path and shifts wrap past 31 bits.
+   */
+  weight: [1, 2 ** 7, 2 ** 14, 2 ** 21, 2 ** 28, 2 ** 35, 2 ** 42, 2 ** 49] as const,
+
   /** How many bytes `write` takes for `value` (0 to 2^53 - 1). */
   size(value: number): number {
     let size = 1;
@@ -19,9 +25,14 @@ export const varint = {
   write(buffer: Uint8Array, offset: number, value: bigint | number): number {
     if (typeof value === "number" || value <= MAX_SAFE) {
       let n = Number(value);
-      while (n >= 0x80) {
+      // Shifts while the value fits 32 bits; division above, where shifts would wrap.
+      while (n > 0xffffffff) {
         buffer[offset++] = (n % 0x80) | 0x80;
         n = Math.floor(n / 0x80);
+      }
+      while (n >= 0x80) {
+        buffer[offset++] = (n & 0x7f) | 0x80;
+        n >>>= 7;
       }
       buffer[offset++] = n;
       return offset;
@@ -44,7 +55,7 @@ export const varint = {
     for (let i = 0; i < 5; i++) {
       if (offset >= buffer.length) return undefined;
       const byte = buffer[offset++];
-      value += (byte & 0x7f) * 2 ** (7 * i);
+      value += (byte & 0x7f) * varint.weight[i];
       if (byte < 0x80) return value <= 0xffffffff ? [value, offset] : undefined;
     }
     return undefined;
@@ -57,7 +68,7 @@ export const varint = {
     for (let i = 0; i < 7; i++) {
       if (offset >= buffer.length) return undefined;
       const byte = buffer[offset++];
-      low += (byte & 0x7f) * 2 ** (7 * i);
+      low += (byte & 0x7f) * varint.weight[i];
       if (byte < 0x80) return [BigInt(low), offset];
     }
     let value = BigInt(low);

@@ -80,7 +80,10 @@ function handleChat(context: HandlerContext, chat: Chat): void {
     ));
     return;
   }
-  const contentBytes = utf8Length(chat.content);
+  // A UTF-16 unit takes at most 3 bytes in UTF-8: most messages need no counting.
+  const contentBytes = chat.content.length * 3 <= context.maxContentBytes
+    ? 0
+    : utf8Length(chat.content);
   if (contentBytes > context.maxContentBytes) {
     context.reply(errorMessage(
       ErrorCode.CONTENT_TOO_LONG,

@@ -7,6 +7,7 @@
  * which hands each frame out as a new subarray: here a frame is read in place.
  */
 import { MAX_VARINT_PREFIX_BYTES } from "../../protocol/limits.ts";
+import { varint } from "../../protocol/varint.ts";
 
 /** ServerMessage's body field numbers (0: no body). */
 export const Body = { None: 0, Welcome: 1, Chat: 2, Error: 6 } as const;
@@ -71,7 +72,7 @@ export class FrameReader {
         continue;
       }
       const byte = chunk[offset++];
-      this.#length += (byte & 0x7f) * 2 ** (7 * this.#prefixBytes);
+      this.#length += (byte & 0x7f) * varint.weight[this.#prefixBytes];
       this.#prefixBytes++;
       if (byte & 0x80) {
         if (this.#prefixBytes === MAX_VARINT_PREFIX_BYTES) {
