@@ -35,15 +35,21 @@ export class SocketWriter {
     return this.#length;
   }
 
-  /** Queues the `bytes` written after `reserve` and starts writing if idle. */
+  /**
+   * Queues the `bytes` written after `reserve`. When idle, writes once the current task
+   * is done, so that everything it commits (a window refilled after a read full of
+   * replies) goes out in one write.
+   */
   commit(bytes: number): void {
     if (this.failure !== undefined) return;
     this.#length += bytes;
-    if (!this.#writing) this.#flush();
+    if (!this.#writing) {
+      this.#writing = true;
+      queueMicrotask(() => this.#flush());
+    }
   }
 
   async #flush(): Promise<void> {
-    this.#writing = true;
     try {
       while (this.#length > 0) {
         const out = this.#pending;
