@@ -169,6 +169,12 @@ export class FrameReader {
 
   /** A varint as a number: exact below 2^53, which session ids and sequence numbers are. */
   #varint(bytes: Uint8Array, end: number): number {
+    // Tags, lengths and small numbers take one byte: the common case, without the loop.
+    const first = bytes[this.#at];
+    if (first < 0x80 && this.#at < end) {
+      this.#at++;
+      return first;
+    }
     let value = 0;
     for (let scale = 1; this.#at < end; scale *= 128) {
       const byte = bytes[this.#at++];
@@ -186,8 +192,10 @@ export class FrameReader {
   }
 
   #skip(bytes: Uint8Array, end: number, wireType: number): void {
-    if (wireType === WIRE_VARINT) this.#varint(bytes, end);
-    else if (wireType === WIRE_FIXED64) this.#at += 8;
+    if (wireType === WIRE_VARINT) {
+      while (this.#at < end && bytes[this.#at] >= 0x80) this.#at++;
+      this.#at++;
+    } else if (wireType === WIRE_FIXED64) this.#at += 8;
     else if (wireType === WIRE_LENGTH) this.#at = this.#lengthEnd(bytes, end);
     else if (wireType === WIRE_FIXED32) this.#at += 4;
     else throw new BadFrameError(`wire type ${wireType}`);

@@ -32,17 +32,23 @@ export function writeSendTime(buffer: Uint8Array, offset: number, ms: number): v
 
 /** Reads what writeSendTime wrote; NaN if the bytes are not a send time. */
 export function readSendTime(buffer: Uint8Array, offset: number, end: number): number {
-  if (end - offset < SEND_TIME_BYTES) return NaN;
-  let micros = 0;
-  for (let i = 0; i < SEND_TIME_BYTES; i++) {
-    const byte = buffer[offset + i];
-    if (i === SEND_TIME_BYTES - 4) {
-      if (byte !== DOT) return NaN;
-      continue;
-    }
-    const digit = byte - DIGIT_0;
-    if (digit < 0 || digit > 9) return NaN;
-    micros = micros * 10 + digit;
+  if (end - offset < SEND_TIME_BYTES || buffer[offset + 13] !== DOT) return NaN;
+  // In pieces that stay small integers: one 17-digit number would be a double all along,
+  // about three times slower, and this runs for every delivery the tool counts.
+  const millionsOfMs = readDigits(buffer, offset, offset + 7);
+  const ms = readDigits(buffer, offset + 7, offset + 13);
+  const micros = readDigits(buffer, offset + 14, offset + 17);
+  if ((millionsOfMs | ms | micros) < 0) return NaN;
+  return (millionsOfMs * 1e9 + ms * 1e3 + micros) / 1000;
+}
+
+/** The decimal number in `buffer[start..end)`, or -1 if a byte is not a digit. */
+function readDigits(buffer: Uint8Array, start: number, end: number): number {
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = buffer[i] - DIGIT_0;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
   }
-  return micros / 1000;
+  return value;
 }
