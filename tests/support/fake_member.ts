@@ -8,12 +8,15 @@ import type { HubMember } from "../../lib/server/hub.ts";
 /** A member that keeps every payload it is sent. */
 export class FakeMember implements HubMember {
   readonly sent: Uint8Array[] = [];
+  /** How many times `send` was called: the writes a session would make. */
+  writes = 0;
   nickname: string;
   constructor(readonly id: bigint) {
     this.nickname = `guest-${id}`;
   }
   /** Shared batches are unpacked, so tests see one payload per frame either way. */
   send(chunk: OutboundChunk): void {
+    this.writes++;
     if (chunk instanceof FramedBatch) this.sent.push(...chunk.payloads);
     else this.sent.push(chunk);
   }

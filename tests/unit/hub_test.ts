@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { Action, type Presence, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
+import { Action, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { decodeServerMessage } from "../../lib/protocol/codec.ts";
 import { FramedBatch, type OutboundChunk } from "../../lib/net/framed_batch.ts";
-import { Hub as BatchingHub, type HubMember } from "../../lib/server/hub.ts";
+import { Hub as BatchingHub } from "../../lib/server/hub.ts";
 import { FakeMember, fields, joinMembers, presence } from "../support/fake_member.ts";
 import { Hub } from "../support/immediate_hub.ts";
 
@@ -245,43 +245,31 @@ Deno.test("Hub - past the presence limit, joins and leaves are not announced; wh
 
 Deno.test("Hub - a newcomer's own JOINED is left out of the shared batch it would share", () => {
   const hub = new BatchingHub();
-  const sent = new Map<bigint, OutboundChunk[]>();
-  const member = (id: bigint): HubMember => {
-    sent.set(id, []);
-    return { id, nickname: `guest-${id}`, send: (chunk) => sent.get(id)!.push(chunk) };
-  };
-  hub.join(member(1n));
-  hub.join(member(2n));
+  const [alice, bob] = [1n, 2n].map((id) => new FakeMember(id));
+  hub.join(alice);
+  hub.join(bob);
   hub.broadcast({ body: { case: "pong", value: { nonce: 1n } } });
   hub.flush();
-  const kinds = (id: bigint) =>
-    sent.get(id)!.flatMap((chunk) => chunk instanceof FramedBatch ? [...chunk.payloads] : [chunk])
-      .map((payload) => decodeServerMessage(payload).body.case);
-  assert.deepEqual(kinds(1n), ["presence", "pong"], "guest-2 joined, then the pong");
-  assert.deepEqual(kinds(2n), ["pong"], "no JOINED about itself");
+  const kinds = (member: FakeMember) => member.messages().map((message) => message.body.case);
+  assert.deepEqual(kinds(alice), ["presence", "pong"], "guest-2 joined, then the pong");
+  assert.deepEqual(kinds(bob), ["pong"], "no JOINED about itself");
 });
 
 Deno.test("Hub - a crowd arriving costs each member one write, not one per arrival", () => {
   const hub = new BatchingHub();
-  const writes = new Map<bigint, OutboundChunk[]>();
-  const member = (id: bigint): HubMember => {
-    writes.set(id, []);
-    return { id, nickname: `guest-${id}`, send: (chunk) => writes.get(id)!.push(chunk) };
-  };
-  hub.join(member(1n));
+  const members = Array.from({ length: 50 }, (_, i) => new FakeMember(BigInt(i + 1)));
+  hub.join(members[0]);
   hub.flush();
-  for (let id = 2n; id <= 50n; id++) hub.join(member(id));
+  for (const member of members.slice(1)) hub.join(member);
   hub.flush();
-  const joined = (id: bigint) =>
-    writes.get(id)!.flatMap((chunk) => chunk instanceof FramedBatch ? [...chunk.payloads] : [chunk])
-      .map((payload) => decodeServerMessage(payload).body.value as Presence)
-      .map((event) => event.sessionId);
-  assert.equal(writes.get(1n)!.length, 1, "one batch for 49 arrivals");
-  assert.deepEqual(joined(1n), Array.from({ length: 49 }, (_, i) => BigInt(i + 2)));
+  const joined = (member: FakeMember) => member.takePresence().map((event) => event.sessionId);
+  const ids = (from: number) => Array.from({ length: 51 - from }, (_, i) => BigInt(from + i));
+  assert.equal(members[0].writes, 1, "one batch for 49 arrivals");
+  assert.deepEqual(joined(members[0]), ids(2));
   // Each newcomer hears of those who came after it, never of itself or those before.
-  assert.deepEqual(joined(2n), Array.from({ length: 48 }, (_, i) => BigInt(i + 3)));
-  assert.deepEqual(joined(49n), [50n]);
-  assert.deepEqual(writes.get(50n), []);
+  assert.deepEqual(joined(members[1]), ids(3));
+  assert.deepEqual(joined(members[48]), [50n]);
+  assert.equal(members[49].writes, 0);
 });
 
 Deno.test("Hub - a member leaving gets what was queued before, the others get it with the LEFT", () => {
