@@ -1,5 +1,6 @@
 import { allocateBytes } from "../protocol/allocate_bytes.ts";
 import { encodeFrames } from "../protocol/frame_encoder.ts";
+import { varint } from "../protocol/varint.ts";
 
 /**
  * Frames encoded once and shared by every recipient of a broadcast: a TCP session whose
@@ -11,9 +12,30 @@ export class FramedBatch {
   /** The payloads, each preceded by its varint length. */
   readonly framed: Uint8Array;
 
-  constructor(payloads: readonly Uint8Array[]) {
+  constructor(payloads: readonly Uint8Array[], framed = encodeFrames(payloads)) {
     this.payloads = payloads;
-    this.framed = encodeFrames(payloads);
+    this.framed = framed;
+  }
+
+  /**
+   * The frames of `chunks` as one batch in memory of its own. Chunks may be views into
+   * shared slabs (allocateBytes), each keeping its whole slab alive: a queue that holds
+   * many of them compacts them, so that what it keeps is what it counts.
+   */
+  static compact(chunks: readonly OutboundChunk[]): FramedBatch {
+    const payloads = chunks.flatMap((chunk) =>
+      chunk instanceof FramedBatch ? chunk.payloads : [chunk]
+    );
+    const encoded = encodeFrames(payloads);
+    const framed = encoded.byteLength === encoded.buffer.byteLength ? encoded : encoded.slice();
+    let offset = 0;
+    const views = payloads.map((payload) => {
+      offset += varint.size(payload.length);
+      const view = framed.subarray(offset, offset + payload.length);
+      offset += payload.length;
+      return view;
+    });
+    return new FramedBatch(views, framed);
   }
 }
 

@@ -1,4 +1,11 @@
-import { chunkBytes, type OutboundChunk } from "./framed_batch.ts";
+import { chunkBytes, FramedBatch, type OutboundChunk } from "./framed_batch.ts";
+
+/**
+ * Chunks queued behind a write past which they are compacted into one of their own
+ * (FramedBatch.compact): a client that stops reading then holds what its queue counts,
+ * not the shared slabs its chunks are views into.
+ */
+const COMPACT_AFTER = 16;
 
 /** Where a queue's writes go: a Transport, say. */
 export interface ChunkWriter {
@@ -24,6 +31,8 @@ export class OutboundQueue {
   readonly #writeFailure: WriteFailureListener;
   #pending: OutboundChunk[] = [];
   #pendingBytes = 0;
+  /** Chunks pushed since the queue was last emptied or compacted. */
+  #loose = 0;
   #writingBytes = 0;
   #flushing = false;
   #writeStartedAt: number | undefined;
@@ -55,6 +64,7 @@ export class OutboundQueue {
     if (this.#stopped) return;
     this.#pending.push(chunk);
     this.#pendingBytes += chunkBytes(chunk);
+    if (++this.#loose === COMPACT_AFTER) this.#compact();
     if (!this.#flushing) {
       this.#flushing = true;
       // Wait for the current task to finish so everything it queues shares one write.
@@ -73,6 +83,7 @@ export class OutboundQueue {
   clear(): void {
     this.#pending = [];
     this.#pendingBytes = 0;
+    this.#loose = 0;
   }
 
   /** Drops what is queued and accepts nothing more. */
@@ -80,6 +91,7 @@ export class OutboundQueue {
     this.#stopped = true;
     this.#pending = [];
     this.#pendingBytes = 0;
+    this.#loose = 0;
     this.#resolveDrained();
   }
 
@@ -90,6 +102,7 @@ export class OutboundQueue {
         this.#writingBytes = this.#pendingBytes;
         this.#pending = [];
         this.#pendingBytes = 0;
+        this.#loose = 0;
         this.#writeStartedAt = performance.now();
         await this.#writer.write(batch);
         this.#writingBytes = 0;
@@ -104,6 +117,15 @@ export class OutboundQueue {
       this.#flushing = false;
       this.#resolveDrained();
     }
+  }
+
+  #compact(): void {
+    const loose = this.#pending.splice(this.#pending.length - this.#loose);
+    const batch = FramedBatch.compact(loose);
+    this.#pending.push(batch);
+    for (const chunk of loose) this.#pendingBytes -= chunkBytes(chunk);
+    this.#pendingBytes += chunkBytes(batch);
+    this.#loose = 0;
   }
 
   #resolveDrained(): void {

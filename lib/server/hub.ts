@@ -86,15 +86,13 @@ export class Hub implements BackplaneListener {
   }
 
   /**
-   * Removes a member and tells the rest. Safe to call for a non-member. The member gets
-   * its share of the batch first, alone: a crowd leaving costs no write per departure.
+   * Removes a member and tells the rest. Safe to call for a non-member. The batch is not
+   * flushed for it, so that a crowd leaving costs no write per departure: a member leaves
+   * as its session closes, and a closing session takes no more frames.
    */
   leave(member: HubMember): void {
     if (!this.#members.has(member.id)) return;
-    if (this.#batch.length > 0) {
-      this.#sendShare(member, this.#batch, this.#batchExceptions.get(member.id));
-      this.#batchExceptions.delete(member.id);
-    }
+    this.#batchExceptions.delete(member.id);
     this.#members.delete(member.id);
     this.#removeUser(member.id);
     this.#backplane.publish({ kind: "left", sessionId: member.id });
@@ -160,17 +158,13 @@ export class Hub implements BackplaneListener {
     const shared = new FramedBatch(payloads);
     for (const member of this.#members.values()) {
       const excluded = exceptions.get(member.id);
-      if (excluded === undefined) member.send(shared);
-      else this.#sendShare(member, payloads, excluded);
+      if (excluded === undefined) {
+        member.send(shared);
+        continue;
+      }
+      const own = payloads.filter((_, index) => !excluded.has(index));
+      if (own.length > 0) member.send(new FramedBatch(own));
     }
-  }
-
-  /** Sends `member` the payloads not excluded for it, as a batch of its own. */
-  #sendShare(member: HubMember, payloads: Uint8Array[], excluded: Set<number> | undefined): void {
-    const own = excluded === undefined
-      ? payloads
-      : payloads.filter((_, index) => !excluded.has(index));
-    if (own.length > 0) member.send(new FramedBatch(own));
   }
 
   /** Everyone online in the cluster, in order of arrival. */

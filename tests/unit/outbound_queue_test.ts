@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { OutboundQueue } from "../../lib/net/outbound_queue.ts";
-import type { OutboundChunk } from "../../lib/net/framed_batch.ts";
+import { allocateBytes } from "../../lib/protocol/allocate_bytes.ts";
+import { chunkBytes, FramedBatch, type OutboundChunk } from "../../lib/net/framed_batch.ts";
 
 /** A write whose calls are recorded and settled by hand. */
 class ManualWriter {
@@ -209,5 +210,30 @@ Deno.test("OutboundQueue - stop() before the first write means nothing is writte
   queue.stop();
   await settle();
   assert.equal(writer.calls.length, 0);
+  await queue.drained();
+});
+
+Deno.test("OutboundQueue - chunks piling up behind a write are compacted into memory of their own, in order", async () => {
+  const writer = new ManualWriter();
+  const queue = new OutboundQueue(writer, noWriteError);
+  queue.push(allocateBytes(3).fill(200));
+  await until(() => writer.calls.length === 1, "the first write starts");
+  // Views into the shared slab, as encoded frames are; 40 of them wait behind the write.
+  const sent = Array.from({ length: 40 }, (_, i) => allocateBytes(1 + i % 5).fill(i));
+  for (const chunk of sent) queue.push(chunk);
+  writer.calls[0].resolve();
+  await until(() => writer.calls.length === 2, "the second write starts");
+  const chunks = writer.calls[1].payloads;
+  assert.ok(chunks.length < 40, `${chunks.length} chunks: not compacted`);
+  const payloads = chunks.flatMap((chunk) =>
+    chunk instanceof FramedBatch ? chunk.payloads : [chunk]
+  );
+  assert.deepEqual(payloads.map((payload) => [...payload]), sent.map((payload) => [...payload]));
+  for (const chunk of chunks) {
+    if (!(chunk instanceof FramedBatch)) continue;
+    assert.equal(chunk.framed.buffer.byteLength, chunk.framed.byteLength, "a buffer of its own");
+  }
+  assert.equal(queue.pendingBytes, chunks.reduce((n, chunk) => n + chunkBytes(chunk), 0));
+  writer.calls[1].resolve();
   await queue.drained();
 });

@@ -1,3 +1,4 @@
+import { allocateBytes } from "../../lib/protocol/allocate_bytes.ts";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import type { ClusterUser } from "../../lib/server/backplane.ts";
@@ -229,4 +230,12 @@ Deno.test("Stream entry - a chat entry missing its payload cannot be read", () =
 
 Deno.test("Stream entry - an empty entry cannot be read", () => {
   assert.throws(() => decodeStreamEntry([]), /^Error: Cannot read stream entry/);
+});
+
+Deno.test("Stream entry - a chat payload cut from a shared slab is kept in a buffer of its own", () => {
+  const payload = allocateBytes(5).fill(7);
+  const field = encodeStreamEntry(entry({ kind: "chat", payload }))[9] as Buffer;
+  assert.deepEqual([...field], [7, 7, 7, 7, 7]);
+  // An entry may wait in the outbox through an outage: it must not keep the slab alive.
+  assert.equal(field.buffer.byteLength, 5);
 });

@@ -133,3 +133,15 @@ Deno.test("worker backplane - a closed backplane answers claims unavailable and 
   plane.publish({ kind: "left", sessionId: 1001n });
   assert.equal(plane.stats().eventsPublished, 0);
 });
+
+Deno.test("worker backplane - a broadcast crosses with its own bytes, not the slab around them", async () => {
+  await using workers = twoWorkers();
+  const [one] = workers.hubs;
+  const [, planeTwo] = workers.backplanes;
+  one.broadcast({ body: { case: "chat", value: { content: "hi", fromSessionId: 1001n } } });
+  await planeTwo.receivedOne((event) => event.kind === "chat");
+  const event = planeTwo.received.find((event) => event.kind === "chat");
+  assert.ok(event?.kind === "chat");
+  // postMessage clones a view's whole buffer: a payload cut from a slab would bring 8 KiB.
+  assert.equal(event.payload.buffer.byteLength, event.payload.byteLength);
+});

@@ -28,7 +28,10 @@ export function encodeStreamEntry(entry: StreamEntry): (string | Buffer)[] {
         "t",
         "c",
         "d",
-        Buffer.from(body.payload.buffer, body.payload.byteOffset, body.payload.byteLength),
+        // A copy in a buffer of its own: the payload may be a view into a shared slab
+        // (allocateBytes), and the entry may wait in the outbox for the length of an outage
+        // (Buffer.from(payload) would copy into Node's shared pool, a slab again).
+        Buffer.from(body.payload.slice().buffer),
       );
       break;
     case "joined":

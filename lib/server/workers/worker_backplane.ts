@@ -62,7 +62,11 @@ export class WorkerBackplane implements Backplane {
       this.#post({ type: "release", holder: this.#holder(event.sessionId) });
     }
     if (this.#outgoing.length === 0) queueMicrotask(() => this.#send());
-    this.#outgoing.push(event);
+    // postMessage copies a view's whole buffer, and chat payloads may be views into shared
+    // slabs (allocateBytes): posted as they are, each would take kilobytes along.
+    this.#outgoing.push(
+      event.kind === "chat" ? { kind: "chat", payload: event.payload.slice() } : event,
+    );
     this.#stats.eventsPublished++;
   }
 
