@@ -3,7 +3,9 @@
  * however small it is, while a view into an existing buffer costs a tenth of that
  * (`deno task bench:micro`). Small arrays are therefore cut from shared slabs. A slab
  * is never reused: the GC frees it once no view into it is left, so a view stays valid
- * for as long as it is held, at the price of keeping up to a slab alive.
+ * for as long as it is held, at the price of keeping its whole slab alive. Whatever may
+ * be kept long is therefore copied: a session's queue compacts the chunks waiting behind
+ * a stalled write, and the backplanes copy the payloads they post or hold.
  */
 const SLAB_BYTES = 8 * 1024;
 /** Past this, an allocation is small beside the bytes it holds, and not worth a slab. */
