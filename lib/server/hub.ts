@@ -7,9 +7,10 @@ import { LocalBackplane } from "./local_backplane.ts";
 import { FramedBatch, type OutboundChunk } from "../net/framed_batch.ts";
 
 /**
- * How long presence notices may wait for company. A crowd arriving comes one accept per
- * event-loop turn, so flushing each turn would cost every member a write per arrival;
- * nobody notices 20 ms on a JOINED, and chat flushes whatever waits at once.
+ * How long JOINED and LEFT notices may wait for company. A crowd arriving comes one
+ * accept per event-loop turn, so flushing each turn would cost every member a write per
+ * arrival; nobody notices 20 ms on a JOINED, and chat (or a rename) flushes whatever
+ * waits at once.
  */
 const PRESENCE_DELAY_MS = 20;
 
@@ -49,7 +50,7 @@ export class Hub implements BackplaneListener {
   #batch: Uint8Array[] = [];
   /** Members that must not get some of the batch (a newcomer, its own JOINED), by index. */
   #batchExceptions = new Map<bigint, Set<number>>();
-  /** How the next flush is due: right after this task (chat), or PRESENCE_DELAY_MS later (presence). */
+  /** How the next flush is due: right after this task (chat, renames), or PRESENCE_DELAY_MS later. */
   #flushDue: "task" | "later" | undefined;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -141,10 +142,11 @@ export class Hub implements BackplaneListener {
 
   /**
    * Sends the events accepted so far to every member. Runs after the task that accepted
-   * a chat event; PRESENCE_DELAY_MS later for presence alone, so that a crowd's arrivals
-   * share one write per member; and before anything else is sent to any member,
-   * so every member gets its frames in the order the hub accepted them. Framed once for
-   * all: a member with nothing else queued writes the shared bytes as they are.
+   * a chat event or a rename; PRESENCE_DELAY_MS later for arrivals and departures alone,
+   * so that a crowd's arrivals share one write per member; and before anything else is
+   * sent to any member, so every member gets its frames in the order the hub accepted
+   * them. Framed once for all: a member with nothing else queued writes the shared bytes
+   * as they are.
    */
   flush(): void {
     clearTimeout(this.#flushTimer);
@@ -290,7 +292,9 @@ export class Hub implements BackplaneListener {
     previousNickname: string,
     exceptId?: bigint,
   ): void {
-    this.#queue(this.#presence(kind, sessionId, nickname, previousNickname), exceptId, "later");
+    // A rename answers a user waiting for it; arrivals and departures come in crowds.
+    const due = kind === PresenceKind.RENAMED ? "task" : "later";
+    this.#queue(this.#presence(kind, sessionId, nickname, previousNickname), exceptId, due);
   }
 
   #presence(

@@ -306,3 +306,15 @@ Deno.test("Hub - presence goes out by itself, without a chat to carry it", async
   ]);
   hub.flush();
 });
+
+Deno.test("Hub - a rename goes out after the task, without the presence delay", async () => {
+  const hub = new BatchingHub();
+  const alice = new FakeMember(1n);
+  hub.join(alice);
+  hub.flush();
+  assert.equal(hub.rename(alice, "al"), "renamed");
+  await Promise.resolve();
+  assert.deepEqual(alice.takePresence().map(fields), [
+    presence(PresenceKind.RENAMED, 1n, "al", 1, "guest-1"),
+  ]);
+});
