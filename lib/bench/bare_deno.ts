@@ -17,12 +17,11 @@
  */
 import { Command } from "commander";
 import { cpuSecondsOf, ownCpuSeconds } from "./load/proc.ts";
+import { loopbackAddress } from "./load/run_support.ts";
 
 const MESSAGE_BYTES = 32;
 const GREETING_BYTES = 16;
 const CONNECTS_IN_FLIGHT = 128;
-/** Connections per loopback source address: one address has about 28000 ports. */
-const PER_ADDRESS = 8000;
 
 interface ClientReport {
   count: number;
@@ -276,7 +275,7 @@ async function connectClients(port: number, connections: number): Promise<Client
   const start = performance.now();
   await Promise.all(Array.from({ length: CONNECTS_IN_FLIGHT }, async () => {
     while (next < connections) {
-      const hostname = `127.0.0.${1 + Math.floor(next++ / PER_ADDRESS)}`;
+      const hostname = loopbackAddress(next++);
       const conn = await Deno.connect({ hostname, port });
       const greeting = new Uint8Array(GREETING_BYTES);
       for (let filled = 0; filled < GREETING_BYTES;) {

@@ -9,6 +9,14 @@ export const SETUP_MS = 180_000;
 /** How long, after publishing stops, receivers may take to get what was sent. */
 export const DRAIN_MS = 5_000;
 
+/** Connections per loopback source address: one address has about 28000 source ports. */
+const CONNECTIONS_PER_ADDRESS = 8000;
+
+/** The loopback source address for connection number `index`: 127.0.0.1, then .2, ... */
+export function loopbackAddress(index: number): string {
+  return `127.0.0.${1 + Math.floor(index / CONNECTIONS_PER_ADDRESS)}`;
+}
+
 /** `count` split over `parts` as evenly as possible: share of part `index`. */
 export function share(count: number, parts: number, index: number): number {
   return Math.floor(count / parts) + (index < count % parts ? 1 : 0);

@@ -18,6 +18,7 @@ import {
 import {
   checkOpenFiles,
   type Harness,
+  loopbackAddress,
   SETUP_MS,
   share,
   Span,
@@ -49,8 +50,6 @@ interface Result {
   cpuSeconds: number;
 }
 
-/** Connections per loopback address: one address has about 28000 source ports. */
-const PER_ADDRESS = 8000;
 /** Presence frames are all these connections get; small buffers keep 20000 of them cheap. */
 const READ_BUFFER_BYTES = 4096;
 
@@ -75,9 +74,7 @@ export async function connectionsWorker(
     record[reason] = (record[reason] ?? 0) + 1;
 
   const attempt = async (index: number) => {
-    const address = placement.spread
-      ? `127.0.0.${1 + Math.floor((placement.firstIndex + index) / PER_ADDRESS)}`
-      : hostname;
+    const address = placement.spread ? loopbackAddress(placement.firstIndex + index) : hostname;
     const begun = performance.now();
     let timer: ReturnType<typeof setTimeout> | undefined;
     let client: ChatLoadClient | undefined;
