@@ -11,12 +11,7 @@ export function encodeFrames(payloads: readonly Uint8Array[]): Uint8Array {
   const out = allocateBytes(size);
   let offset = 0;
   for (const payload of payloads) {
-    let length = payload.length;
-    while (length >= 0x80) {
-      out[offset++] = (length & 0x7f) | 0x80;
-      length >>>= 7;
-    }
-    out[offset++] = length;
+    offset = varint.write(out, offset, payload.length);
     out.set(payload, offset);
     offset += payload.length;
   }
