@@ -1,6 +1,6 @@
 /**
  * `deno task bench:bare`: the load tool's workloads on plain Deno sockets, with no chat
- * protocol, so BENCHMARKS.md can say how much of a figure is Deno's and this machine's.
+ * protocol, so docs/performance.md can say how much of a figure is Deno's and this machine's.
  *
  * - `echo`: the server writes back every byte it reads; N clients each keep W 32-byte
  *   messages in flight. Nothing is decoded: a floor for the chat server's echo.

@@ -1,6 +1,6 @@
 /**
  * `deno task bench:redis-transport`: compares two ways of carrying events between chat
- * server processes through Redis, to back the choice made in the README:
+ * server processes through Redis, to back the choice made in docs/scaling-out.md:
  *
  * 1. PUBLISH / SUBSCRIBE on one channel: fire and forget, nothing stored;
  * 2. Redis Streams: XADD (MAXLEN ~ 100000) and each reader looping XREAD BLOCK from

@@ -491,7 +491,7 @@ Deno.test("cluster - a write that Redis refuses is sent again, not lost", async 
   await joinedCluster(s1, from);
   await a.send(chat("m4", Action.BROADCAST, 4n));
 
-  // Every one arrives, the refused ones perhaps after later ones (the README says so)...
+  // Every one arrives, the refused ones perhaps after later ones (docs/scaling-out.md says so)...
   const got = await receive(b, a, "m", 4);
   assert.deepEqual(got.map((c) => c.content).toSorted(), ["m1", "m2", "m3", "m4"]);
   // ...and once: a repeat of any would come before this last one.
