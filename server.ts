@@ -12,4 +12,9 @@ import { runServer } from "./lib/cli/run_server.ts";
 import { isWorkerThread, runWorker } from "./lib/cli/run_worker.ts";
 
 if (isWorkerThread()) runWorker();
-else await runMain(async () => runServer(await parseServerCommandLine(Deno.args)));
+else {
+  await runMain(async () => {
+    const { options, settingsFile } = await parseServerCommandLine(Deno.args);
+    return runServer(options, settingsFile);
+  });
+}

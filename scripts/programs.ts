@@ -16,10 +16,16 @@ export const PROGRAMS: Program[] = [
     // Listening, plus the network interfaces to print the LAN addresses clients can use;
     // the environment for REDIS_URL and for the Redis client, which reads it all as it loads;
     // --unstable-net for --workers, whose listeners share the port (SO_REUSEPORT).
+    // Files: any may be read, as --config may name a settings file anywhere, and the
+    // server serves no file from disk (its page is built in); any may be written, for
+    // --write-config, and the server drops that permission before it opens a port. Both
+    // whole: a narrower grant would fail as soon as --config names another folder.
     permissions: (os) => [
       "--allow-net",
       "--allow-sys=networkInterfaces",
       "--allow-env",
+      "--allow-read",
+      "--allow-write",
       "--unstable-net",
       ...windowsConsole(os),
     ],

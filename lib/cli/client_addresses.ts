@@ -7,14 +7,14 @@ import { formatHostPort } from "../net/format_host_port.ts";
 export function clientAddresses(hostname: string, port: number): string[] {
   if (hostname !== "0.0.0.0" && hostname !== "::") return [formatHostPort(hostname, port)];
   const addresses = ["127.0.0.1"];
-  try {
-    for (const { family, address } of Deno.networkInterfaces()) {
-      if (family === "IPv4" && !address.startsWith("127.") && !addresses.includes(address)) {
-        addresses.push(address);
-      }
+  // Asked first: without --allow-sys, Deno would stop at a prompt on a terminal. The tasks
+  // and programs grant it; `deno run --allow-net server.ts` just shows loopback alone.
+  const granted =
+    Deno.permissions.querySync({ name: "sys", kind: "networkInterfaces" }).state === "granted";
+  for (const { family, address } of granted ? Deno.networkInterfaces() : []) {
+    if (family === "IPv4" && !address.startsWith("127.") && !addresses.includes(address)) {
+      addresses.push(address);
     }
-  } catch {
-    // Without --allow-sys the LAN addresses are unknown; loopback still works.
   }
   return addresses.map((address) => formatHostPort(address, port));
 }

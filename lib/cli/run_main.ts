@@ -11,6 +11,8 @@ export async function runMain(main: () => Promise<number>): Promise<never> {
   try {
     code = await main();
   } catch (error) {
+    // A permission the program was not given (it never prompts): Deno's one line says which.
+    if (error instanceof Deno.errors.NotCapable) return fail(error.message);
     return fail(`Unexpected error: ${error instanceof Error ? error.stack : String(error)}`);
   }
   return exit(code);

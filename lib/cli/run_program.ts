@@ -29,3 +29,14 @@ export async function runProgram(parse: () => Promise<unknown>): Promise<void> {
     await exit(error.exitCode === 0 ? 0 : USAGE_EXIT_CODE);
   }
 }
+
+/**
+ * Parses a program's arguments, as `runProgram` does. A leading "--" is dropped: npm's
+ * habit, `deno task server -- --port 9000`, passes it on, and commander would take every
+ * option after it for an argument.
+ */
+// deno-lint-ignore no-explicit-any
+export function parseArguments(program: Command<any, any, any>, args: string[]): Promise<void> {
+  const options = args[0] === "--" ? args.slice(1) : args;
+  return runProgram(() => program.parseAsync(options, { from: "user" }));
+}

@@ -10,10 +10,21 @@ import { fail } from "./exit.ts";
 import { onStopSignal } from "./shutdown_signals.ts";
 import { runWorkers } from "./run_workers.ts";
 import { connectRedisBackplane } from "./connect_redis_backplane.ts";
+import { listenFailure } from "./listen_failure.ts";
+import { SilentUntilStarted } from "./silent_until_started.ts";
+import { STATS_SIGNAL } from "./stats_signal.ts";
 
-/** Runs the server until a stop signal, then shuts it down gracefully. Returns the exit code. */
-export async function runServer(options: ServerOptions): Promise<number> {
+/**
+ * Runs the server until a stop signal, then shuts it down gracefully. Returns the exit code.
+ * `settingsFile` is the settings file the options were read from, if any, for the log.
+ */
+export async function runServer(options: ServerOptions, settingsFile?: string): Promise<number> {
+  // Writing is granted for --write-config alone: a server that serves writes no file.
+  Deno.permissions.revokeSync({ name: "write" });
   const logger = createLogger({ format: options.logFormat, quiet: options.quiet });
+  if (settingsFile !== undefined) {
+    logger.log("notice", "settings", `settings from ${settingsFile}`, { file: settingsFile });
+  }
   if (options.workers > 1) {
     // Several listeners on one port are shared out by the kernel on Linux only.
     if (Deno.build.os === "linux") return runWorkers(options, logger);
@@ -33,21 +44,15 @@ export async function runServer(options: ServerOptions): Promise<number> {
       throw error;
     }
   }
+  const serverLogger = new SilentUntilStarted(logger);
   let server: ChatServer;
   try {
-    server = new ChatServer(options, logger, backplane);
+    server = new ChatServer(options, serverLogger, backplane);
   } catch (error) {
     await backplane?.[Symbol.asyncDispose]();
-    if (error instanceof ListenError) return fail(error.message);
+    if (error instanceof ListenError) return fail(listenFailure(error, "chat"));
     throw error;
   }
-  // A bug in one connection's handling must not take everyone else's chat down.
-  globalThis.addEventListener("unhandledrejection", (event) => {
-    event.preventDefault();
-    logger.log("error", "unexpected", `unexpected error: ${describeError(event.reason)}`);
-  });
-  // SIGUSR1 asks for the counters, as `kill -USR1 <pid>`; Windows has no such signal.
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGUSR1", () => server.logStats());
   let gateway: HttpGateway | undefined;
   if (options.httpPort > 0) {
     try {
@@ -58,17 +63,24 @@ export async function runServer(options: ServerOptions): Promise<number> {
       });
     } catch (error) {
       await server.shutdown();
-      if (error instanceof ListenError) return fail(error.message);
+      if (error instanceof ListenError) return fail(listenFailure(error, "http"));
       throw error;
     }
   }
+  serverLogger.start();
+  // A bug in one connection's handling must not take everyone else's chat down.
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    logger.log("error", "unexpected", `unexpected error: ${describeError(event.reason)}`);
+  });
+  if (STATS_SIGNAL !== undefined) Deno.addSignalListener(STATS_SIGNAL, () => server.logStats());
   const stopped = Promise.withResolvers<void>();
   // The gateway's shutdown includes the chat server's, in the order that loses nothing.
   using _signals = onStopSignal(() =>
     (gateway ?? server).shutdown().then(stopped.resolve, stopped.reject)
   );
 
-  announceServer(logger, server.address.hostname, server.address.port, gateway?.address);
+  announceServer(logger, server.address, gateway?.address);
   await stopped.promise;
   return 0;
 }

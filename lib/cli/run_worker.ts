@@ -8,6 +8,8 @@ import type { ServerOptions } from "../server/options.ts";
 import { WorkerBackplane } from "../server/workers/worker_backplane.ts";
 import type { MainToWorker, WorkerToMain } from "../server/workers/worker_messages.ts";
 import { describeError } from "../util/describe_error.ts";
+import { listenFailure } from "./listen_failure.ts";
+import { SilentUntilStarted } from "./silent_until_started.ts";
 
 /** A worker thread's global scope, as far as we use it. */
 interface WorkerScope {
@@ -57,24 +59,25 @@ export function runWorker(): void {
   }
 
   function listen(port: number): void {
+    const serverLogger = new SilentUntilStarted(logger!);
     try {
-      server = new ChatServer(
-        { ...options!, port, reusePort: true },
-        // The main thread says "listening on" once, when every worker listens.
-        withoutListeningLine(logger!),
-        backplane,
-      );
-      if (worker === 1 && options!.httpPort > 0) {
+      server = new ChatServer({ ...options!, port, reusePort: true }, serverLogger, backplane);
+    } catch (error) {
+      return post({ type: "failed", message: startFailure(error, "chat") });
+    }
+    if (worker === 1 && options!.httpPort > 0) {
+      try {
         gateway = new HttpGateway(server, {
           hostname: options!.host,
           port: options!.httpPort,
           allowedOrigins: options!.allowedOrigins,
         });
+      } catch (error) {
+        server.shutdown();
+        return post({ type: "failed", message: startFailure(error, "http") });
       }
-    } catch (error) {
-      server?.shutdown();
-      return post({ type: "failed", message: startFailure(error) });
     }
+    serverLogger.start();
     post({
       type: "listening",
       hostname: server.address.hostname,
@@ -127,17 +130,8 @@ async function connectBackplane(
 }
 
 /** Why a worker cannot start, in the words a server alone would use. */
-function startFailure(error: unknown): string {
-  if (error instanceof ListenError || error instanceof BackplaneConnectError) {
-    return error.message;
-  }
+function startFailure(error: unknown, listener?: "chat" | "http"): string {
+  if (error instanceof ListenError && listener !== undefined) return listenFailure(error, listener);
+  if (error instanceof BackplaneConnectError) return error.message;
   return `Unexpected error: ${error instanceof Error ? error.stack : String(error)}`;
-}
-
-function withoutListeningLine(logger: Logger): Logger {
-  return {
-    log(level, event, message, fields) {
-      if (event !== "listening") logger.log(level, event, message, fields);
-    },
-  };
 }

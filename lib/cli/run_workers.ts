@@ -2,11 +2,11 @@ import type { Logger } from "../server/logger.ts";
 import type { ServerOptions } from "../server/options.ts";
 import { NicknameCoordinator } from "../server/workers/nickname_coordinator.ts";
 import type { MainToWorker, WorkerToMain } from "../server/workers/worker_messages.ts";
-import { formatHostPort } from "../net/format_host_port.ts";
 import { waitAtMost } from "../util/wait_at_most.ts";
 import { fail } from "./exit.ts";
 import { onStopSignal } from "./shutdown_signals.ts";
 import { announceServer } from "./announce_server.ts";
+import { STATS_SIGNAL } from "./stats_signal.ts";
 
 /** How long past --shutdown-timeout the workers may take to stop: their backplanes close too. */
 const STOP_MARGIN_MS = 5000;
@@ -128,18 +128,14 @@ export async function runWorkers(
   }
 
   const stopRequested = Promise.withResolvers<void>();
-  // SIGUSR1 asks every worker for its counters, one line each.
-  Deno.addSignalListener("SIGUSR1", () => {
-    for (const thread of threads) thread.send({ type: "stats" });
-  });
+  // The stats signal asks every worker for its counters, one line each.
+  if (STATS_SIGNAL !== undefined) {
+    Deno.addSignalListener(STATS_SIGNAL, () => {
+      for (const thread of threads) thread.send({ type: "stats" });
+    });
+  }
   using _signals = onStopSignal(() => stopRequested.resolve());
-  logger.log(
-    "notice",
-    "listening",
-    `listening on ${formatHostPort(started.hostname, started.port)} (${threads.length} workers)`,
-    { host: started.hostname, port: started.port, workers: threads.length },
-  );
-  announceServer(logger, started.hostname, started.port, started.http);
+  announceServer(logger, started, started.http, threads.length);
 
   const stop = await Promise.race([stopRequested.promise, failure.promise]);
   if (stop !== undefined) {

@@ -13,10 +13,18 @@ import {
 } from "./option_parsers.ts";
 import { optionalEnv } from "../util/optional_env.ts";
 import { describeError } from "../util/describe_error.ts";
-import { configureProgram, runProgram } from "./run_program.ts";
+import { configureProgram, parseArguments, runProgram } from "./run_program.ts";
+import { exit } from "./exit.ts";
+import { ServerSettingsFile } from "./server_settings_file.ts";
 
-/** Reads the server's options from the command line; exits on --help, --version or a usage error. */
-export async function parseServerCommandLine(args: string[]): Promise<ServerOptions> {
+/**
+ * Reads the server's options from the command line and the settings file (see
+ * ServerSettingsFile), and says which file that was, if any. Exits on --help, --version,
+ * --write-config, or a usage error.
+ */
+export async function parseServerCommandLine(
+  args: string[],
+): Promise<{ options: ServerOptions; settingsFile: string | undefined }> {
   const defaults = DEFAULT_SERVER_OPTIONS;
   const program = configureProgram(new Command())
     .name("server")
@@ -31,7 +39,7 @@ export async function parseServerCommandLine(args: string[]): Promise<ServerOpti
       defaults.httpPort,
     )
     .option(
-      "--allowed-origins <origins>",
+      "--allowed-origins <origin,...>",
       "comma-separated origins whose pages may open /ws, or * (default: this host and localhost)",
       parseOrigins,
     )
@@ -108,7 +116,7 @@ export async function parseServerCommandLine(args: string[]): Promise<ServerOpti
     )
     .option(
       "--stats-interval <seconds>",
-      "log the counters this often (0: only on SIGUSR1)",
+      "log the counters this often (0: only on SIGUSR2)",
       parseNonNegativeNumber,
       defaults.statsIntervalSeconds,
     )
@@ -140,12 +148,31 @@ export async function parseServerCommandLine(args: string[]): Promise<ServerOpti
       "threads serving clients on the same port (Linux; needs deno run --unstable-net)",
       parseWorkerCount,
       defaults.workers,
+    )
+    .option(
+      "--config <file>",
+      `read the settings from this TOML file (default: ${ServerSettingsFile.NAME}, if there)`,
+    )
+    .option(
+      "--write-config",
+      `write every setting with its default to ${ServerSettingsFile.NAME} (or --config), then exit`,
     );
-  await runProgram(() => program.parseAsync(args, { from: "user" }));
+  await parseArguments(program, args);
+  const settings = new ServerSettingsFile(program);
+  const path = program.opts().config ?? ServerSettingsFile.NAME;
+  let settingsFile: string | undefined;
+  await runProgram(async () => {
+    if (program.opts().writeConfig) {
+      console.log(settings.write(path));
+      await exit(0);
+    }
+    settingsFile = settings.read(path, program.opts().config !== undefined);
+  });
   const options = program.opts();
   let redisUrl = options.redis;
   const fromEnv = optionalEnv("REDIS_URL");
-  if (redisUrl === undefined && fromEnv) {
+  // As commander ranks them: the command line, then the environment, then the file.
+  if (program.getOptionValueSource("redis") !== "cli" && fromEnv) {
     // deno-lint-ignore require-await
     await runProgram(async () => {
       try {
@@ -156,29 +183,32 @@ export async function parseServerCommandLine(args: string[]): Promise<ServerOpti
     });
   }
   return {
-    host: options.host,
-    port: options.port,
-    httpPort: options.httpPort,
-    allowedOrigins: options.allowedOrigins,
-    maxFrameBytes: options.maxFrameBytes,
-    maxContentBytes: options.maxContentBytes,
-    maxConnections: options.maxConnections,
-    maxConnectionsPerIp: options.maxConnectionsPerIp,
-    limitLoopback: options.limitLoopback,
-    maxQueueBytes: options.maxQueueBytes,
-    writeTimeoutSeconds: options.writeTimeout,
-    rateLimitPerSecond: options.rateLimit,
-    rateBurst: options.rateBurst,
-    idleTimeoutSeconds: options.idleTimeout,
-    frameTimeoutSeconds: options.frameTimeout,
-    shutdownTimeoutSeconds: options.shutdownTimeout,
-    statsIntervalSeconds: options.statsInterval,
-    logFormat: options.logFormat,
-    quiet: options.quiet,
-    presenceLimit: options.presenceLimit,
-    redisUrl,
-    clusterExpirySeconds: options.clusterExpiry,
-    workers: options.workers,
-    reusePort: false,
+    settingsFile,
+    options: {
+      host: options.host,
+      port: options.port,
+      httpPort: options.httpPort,
+      allowedOrigins: options.allowedOrigins,
+      maxFrameBytes: options.maxFrameBytes,
+      maxContentBytes: options.maxContentBytes,
+      maxConnections: options.maxConnections,
+      maxConnectionsPerIp: options.maxConnectionsPerIp,
+      limitLoopback: options.limitLoopback,
+      maxQueueBytes: options.maxQueueBytes,
+      writeTimeoutSeconds: options.writeTimeout,
+      rateLimitPerSecond: options.rateLimit,
+      rateBurst: options.rateBurst,
+      idleTimeoutSeconds: options.idleTimeout,
+      frameTimeoutSeconds: options.frameTimeout,
+      shutdownTimeoutSeconds: options.shutdownTimeout,
+      statsIntervalSeconds: options.statsInterval,
+      logFormat: options.logFormat,
+      quiet: options.quiet,
+      presenceLimit: options.presenceLimit,
+      redisUrl,
+      clusterExpirySeconds: options.clusterExpiry,
+      workers: options.workers,
+      reusePort: false,
+    },
   };
 }

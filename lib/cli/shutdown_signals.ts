@@ -1,3 +1,5 @@
+import { StopRequests } from "./stop_requests.ts";
+
 /**
  * The signals that mean "stop": Ctrl+C everywhere; on Windows also Ctrl+Break and
  * the console window being closed (SIGHUP). Deno rejects other signal names on
@@ -8,15 +10,19 @@ const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
   : ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /**
- * Calls `onStop` at the first stop signal. A second one means the user will not
- * wait: the process exits at once with 130, the shell's code for an interrupt.
+ * Calls `onStop` at the first stop signal. Another one a second or more later means the
+ * user will not wait: the process exits at once with 130, the shell's code for an
+ * interrupt. One sooner is the same Ctrl+C again (see StopRequests), and changes nothing.
  */
 export function onStopSignal(onStop: (signal: Deno.Signal) => void): Disposable {
-  let stopping = false;
+  const requests = new StopRequests();
   const listener = (signal: Deno.Signal) => () => {
-    if (stopping) Deno.exit(130);
-    stopping = true;
-    onStop(signal);
+    switch (requests.receive()) {
+      case "stop":
+        return onStop(signal);
+      case "force":
+        return Deno.exit(130);
+    }
   };
   const listeners = SIGNALS.map((signal) => {
     const handler = listener(signal);

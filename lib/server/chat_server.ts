@@ -1,10 +1,10 @@
 import { ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
 import { describeError } from "../util/describe_error.ts";
+import { countNoun } from "../util/count_noun.ts";
 import { TaskGroup } from "../util/task_group.ts";
 import { waitAtMost } from "../util/wait_at_most.ts";
 import { encodeServerMessage } from "../protocol/codec.ts";
 import { errorMessage } from "../protocol/error_message.ts";
-import { formatHostPort } from "../net/format_host_port.ts";
 import { VERSION } from "../version.ts";
 import { ListenError } from "./errors.ts";
 import { Hub } from "./hub.ts";
@@ -87,13 +87,8 @@ export class ChatServer implements AsyncDisposable {
       maxContentBytes: this.options.maxContentBytes,
     };
     this.#sessionLimits = sessionLimits(this.options);
+    // Not announced here: the program says "listening on" once all its ports are open.
     this.address = this.#listener.addr;
-    this.#logger.log(
-      "notice",
-      "listening",
-      `listening on ${formatHostPort(this.address.hostname, this.address.port)}`,
-      { host: this.address.hostname, port: this.address.port },
-    );
     this.#acceptLoop = this.#accept();
     this.#timers.push(setInterval(() => this.#enforceDeadlines(), this.#deadlineCheckMs));
     if (this.options.statsIntervalSeconds > 0) {
@@ -120,10 +115,11 @@ export class ChatServer implements AsyncDisposable {
   /** Writes the counters to the log as one line. */
   logStats(): void {
     const stats = this.stats();
+    const sessions = countNoun(stats.sessions, "session");
     this.#logger.log(
       "notice",
       "stats",
-      `stats: ${stats.sessions} sessions, ${stats.framesIn} frames in, ${stats.framesOut} out, ` +
+      `stats: ${sessions}, ${stats.framesIn} frames in, ${stats.framesOut} out, ` +
         `rss ${(stats.rssBytes / 1048576).toFixed(1)} MiB`,
       statsFields(stats),
     );
@@ -159,9 +155,12 @@ export class ChatServer implements AsyncDisposable {
     this.#eventLoopLag.stop();
     this.#listener.close();
     await this.#acceptLoop;
-    this.#logger.log("notice", "shutting_down", `shutting down: ${this.#sessions.size} sessions`, {
-      sessions: this.#sessions.size,
-    });
+    this.#logger.log(
+      "notice",
+      "shutting_down",
+      `shutting down: ${countNoun(this.#sessions.size, "session")}`,
+      { sessions: this.#sessions.size },
+    );
     const farewell = encodeServerMessage(
       errorMessage(ErrorCode.SHUTTING_DOWN, "The server is shutting down"),
     );
@@ -257,8 +256,9 @@ export class ChatServer implements AsyncDisposable {
       const running = session.run();
       session.end("refused", encodeServerMessage(errorMessage(ErrorCode.SERVER_FULL, why)));
       await running;
-      this.#logger.log("warn", "refused", `refused ${transport.peer}: ${why}`, {
+      this.#logger.log("warn", "refused", `refused ${transport.peer} (${transport.kind}): ${why}`, {
         peer: transport.peer,
+        transport: transport.kind,
       });
     } finally {
       this.#refusing--;
@@ -285,6 +285,9 @@ export class ChatServer implements AsyncDisposable {
           maxFrameBytes: this.options.maxFrameBytes,
           maxContentBytes: this.options.maxContentBytes,
           online: this.hub.online + 1,
+          // Advertised so that clients pace themselves rather than have lines refused.
+          rateLimitPerSecond: this.options.rateLimitPerSecond,
+          rateBurst: this.options.rateLimitPerSecond > 0 ? this.options.rateBurst : 0,
         },
       },
     }));
@@ -292,9 +295,11 @@ export class ChatServer implements AsyncDisposable {
     this.#logger.log(
       "info",
       "connect",
-      `connected ${transport.peer} as ${session.nickname} (sessions ${before}->${this.#sessions.size})`,
+      `connected ${transport.peer} (${transport.kind}) as ${session.nickname} ` +
+        `(sessions ${before}->${this.#sessions.size})`,
       {
         peer: transport.peer,
+        transport: transport.kind,
         session_id: id,
         nickname: session.nickname,
         sessions: this.#sessions.size,
@@ -316,11 +321,11 @@ export class ChatServer implements AsyncDisposable {
     this.#logger.log(
       "info",
       "disconnect",
-      `disconnected ${transport.peer} ${session.nickname}: ${reason} (sessions ${
-        this.#sessions.size + 1
-      }->${this.#sessions.size})`,
+      `disconnected ${transport.peer} (${transport.kind}) ${session.nickname}: ${reason} ` +
+        `(sessions ${this.#sessions.size + 1}->${this.#sessions.size})`,
       {
         peer: transport.peer,
+        transport: transport.kind,
         session_id: id,
         nickname: session.nickname,
         // Hello.client, which the protocol says is for the server's log.

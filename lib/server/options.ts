@@ -46,7 +46,7 @@ export interface ServerOptions {
   frameTimeoutSeconds: number;
   /** Seconds a shutdown waits for queued frames to be written before it closes anyway. @default 10 */
   shutdownTimeoutSeconds: number;
-  /** Seconds between counter lines in the log; 0 for none. SIGUSR1 asks for one at any time. @default 0 */
+  /** Seconds between counter lines in the log; 0 for none. SIGUSR2 asks for one at any time. @default 0 */
   statsIntervalSeconds: number;
   /** @default "text" */
   logFormat: "text" | "json";

@@ -210,7 +210,7 @@ async function restartRedis(
 const rename = (nickname: string) => ({ body: { case: "hello" as const, value: { nickname } } });
 
 Deno.test("cluster - when Redis dies, local chat goes on and cross-server chat resumes after it is back", async () => {
-  // Stats come from SIGUSR1 rather than /metrics: an HTTP port picked ahead could be
+  // Stats come from SIGUSR2 rather than /metrics: an HTTP port picked ahead could be
   // taken by another process before the server binds it, and the start would then hang.
   await using cluster = await twoServers(2, 2);
   const { redis, s1, s2, onS1, onS2 } = cluster;
@@ -269,7 +269,7 @@ Deno.test("cluster - when Redis dies, local chat goes on and cross-server chat r
   const [joined1, joined2] = await restartRedis(redis, [s1, s2]);
   assert.equal(joined1.sent, 1, joined1.message);
   assert.equal(joined2.sent, N, joined2.message);
-  assert.match(joined1.message, /, 1 events sent from the outbox, 0 dropped so far$/);
+  assert.match(joined1.message, /, 1 event sent from the outbox, 0 dropped so far$/);
   assert.match(joined2.message, /, 20 events sent from the outbox, 0 dropped so far$/);
 
   // The outboxes arrive on the other side, in order.

@@ -1,34 +1,30 @@
 import assert from "node:assert/strict";
 import { Action, ErrorCode, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
-import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
+import { ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
 import { flood } from "../support/messages.ts";
+import { freePort } from "../support/client_process.ts";
+import { WebSocketTestClient } from "../support/websocket_test_client.ts";
 
-async function runServerCommand(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", SERVER_SCRIPT, ...args],
-    stdin: "null",
-  }).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
-}
-
-Deno.test("lifecycle - each connect and disconnect is logged with the pool size", async () => {
-  await using server = await ServerProcess.start();
+Deno.test("lifecycle - each connect and disconnect is logged with its transport and the pool size", async () => {
+  const httpPort = freePort();
+  await using server = await ServerProcess.start(["--http-port", String(httpPort)]);
   const alice = await TestClient.connect(server.port);
-  await server.stdout.waitFor(`as guest-${alice.sessionId} (sessions 0->1)`);
-  const bob = await TestClient.connect(server.port);
-  await server.stdout.waitFor(/connected 127\.0\.0\.1:\d+ as guest-\d+ \(sessions 1->2\)/);
+  await server.stdout.waitFor(`(tcp) as guest-${alice.sessionId} (sessions 0->1)`);
+  const bob = await WebSocketTestClient.connect(httpPort);
+  await server.stdout.waitFor(
+    new RegExp(
+      `connected 127\\.0\\.0\\.1:\\d+ \\(websocket\\) as guest-${bob.sessionId} \\(sessions 1->2\\)`,
+    ),
+  );
   await alice[Symbol.asyncDispose]();
   await server.stdout.waitFor(
     new RegExp(
-      `disconnected 127\\.0\\.0\\.1:\\d+ guest-${alice.sessionId}: closed by client \\(sessions 2->1\\)`,
+      `disconnected 127\\.0\\.0\\.1:\\d+ \\(tcp\\) guest-${alice.sessionId}: closed by client \\(sessions 2->1\\)`,
     ),
   );
   await bob[Symbol.asyncDispose]();
-  await server.stdout.waitFor("(sessions 1->0)");
+  await server.stdout.waitFor(/\(websocket\) guest-\d+: .*\(sessions 1->0\)/);
 });
 
 Deno.test("lifecycle - --log-format json writes one JSON object per line; --quiet drops connection lines", async () => {
@@ -39,6 +35,7 @@ Deno.test("lifecycle - --log-format json writes one JSON object per line; --quie
   assert.equal(entry.level, "info");
   assert.equal(entry.sessions, 0);
   assert.match(entry.peer, /^127\.0\.0\.1:\d+$/);
+  assert.equal(entry.transport, "tcp");
   assert.ok(json.stdout.lines.every((l) => l === "" || JSON.parse(l)));
 
   const quiet = await ServerProcess.start(["--quiet"]);
@@ -81,6 +78,7 @@ Deno.test("lifecycle - SIGTERM also shuts down gracefully", async () => {
   await using client = await TestClient.connect(server.port);
   assert.equal((await server.stop("SIGTERM")).code, 0);
   assert.equal((await client.next("error")).code, ErrorCode.SHUTTING_DOWN);
+  assert.match(server.stdout.text, / shutting down: 1 session$/m);
 });
 
 Deno.test("lifecycle - a client that never reads cannot hold the exit past --shutdown-timeout", async () => {
@@ -113,7 +111,7 @@ Deno.test("lifecycle - a client that never reads is cut as a slow consumer; the 
   await talker.send(...flood(4000));
   // More than the kernel's socket buffers can hold for the client that does not read.
   assert.equal((await listener.take("chat", 4000, 30_000)).length, 4000);
-  await server.stdout.waitFor(/disconnected 127\.0\.0\.1:\d+ guest-1: slow consumer/);
+  await server.stdout.waitFor(/disconnected 127\.0\.0\.1:\d+ \(tcp\) guest-1: slow consumer/);
   await listener.seen((m) =>
     m.body.case === "presence" && m.body.value.kind === PresenceKind.LEFT &&
     m.body.value.sessionId === 1n
@@ -154,9 +152,14 @@ Deno.test("lifecycle - --max-connections: one more gets SERVER_FULL and is close
 
 Deno.test("lifecycle - a port in use is one plain line and exit code 1", async () => {
   await using first = await ServerProcess.start();
-  const second = await runServerCommand(["--host", "127.0.0.1", "--port", String(first.port)]);
+  const second = await ServerProcess.run(["--host", "127.0.0.1", "--port", String(first.port)]);
   assert.equal(second.code, 1);
-  assert.equal(second.stderr, `Cannot listen on 127.0.0.1:${first.port}: address already in use\n`);
+  assert.equal(
+    second.stderr,
+    `Cannot listen on 127.0.0.1:${first.port} (TCP, for chat clients): address already in use. ` +
+      "Another server is probably running; pick another port with --port\n",
+  );
+  assert.equal(second.stdout, "", "nothing logged: it never started");
 });
 
 Deno.test("lifecycle - bad option values are one line and exit code 2; --help and --version exit 0", async () => {
@@ -168,15 +171,15 @@ Deno.test("lifecycle - bad option values are one line and exit code 2; --help an
       "--bogus",
     ]]
   ) {
-    const result = await runServerCommand(args);
+    const result = await ServerProcess.run(args);
     assert.equal(result.code, 2, `for ${args.join(" ")}`);
     assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
     assert.match(result.stderr, /^error: /);
   }
-  const help = await runServerCommand(["--help"]);
+  const help = await ServerProcess.run(["--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--max-connections <count>/);
-  const version = await runServerCommand(["--version"]);
+  const version = await ServerProcess.run(["--version"]);
   assert.equal(version.code, 0);
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
 });

@@ -26,14 +26,17 @@ export class ServerProcess implements AsyncDisposable {
 
   /**
    * Starts the server with `--host 127.0.0.1 --port 0 ...args` and waits for its
-   * "listening" line. `launcher` runs it: `deno run server.ts` unless told otherwise.
+   * "listening" line. `launcher` runs it: `deno run server.ts` unless told otherwise; in
+   * folder `cwd` if given.
    */
   static async start(
     args: string[] = [],
     launcher: string[] = [Deno.execPath(), "run", "--allow-net", SERVER_SCRIPT],
+    { cwd }: { cwd?: string } = {},
   ): Promise<ServerProcess> {
     const [command, ...launcherArgs] = launcher;
     const process = new Deno.Command(command, {
+      cwd,
       // No HTTP unless a test asks for it: many servers run at once, and 8081 is one port.
       args: [...launcherArgs, "--host", "127.0.0.1", "--port", "0", "--http-port", "0", ...args],
       stdin: "null",
@@ -51,7 +54,7 @@ export class ServerProcess implements AsyncDisposable {
       const line = await Promise.race([stdout.waitFor(/listening on /, 60_000), exited]);
       // Text and JSON logs alike: "listening on 127.0.0.1:38393".
       const port = Number(/listening on [^\s"]*:(\d+)/.exec(line)![1]);
-      // Printed once the server handles its signals (SIGINT, SIGUSR1...).
+      // Printed once the server handles its signals (SIGINT, SIGUSR2...).
       await Promise.race([stdout.waitFor("press Ctrl+C to stop", 60_000), exited]);
       return new ServerProcess(port, process, stdout, stderr);
     } catch (error) {
@@ -67,12 +70,31 @@ export class ServerProcess implements AsyncDisposable {
   }
 
   /**
-   * The server's counters, asked for with SIGUSR1. Needs a server started with
+   * Runs the server with `args` alone (no --host or --port added) to its exit, for the
+   * runs that fail at start-up or exit at once. `launcher` and `cwd` as for `start`.
+   */
+  static async run(
+    args: string[],
+    launcher: string[] = [Deno.execPath(), "run", "--allow-net", SERVER_SCRIPT],
+    { cwd }: { cwd?: string } = {},
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
+    const [command, ...launcherArgs] = launcher;
+    const output = await new Deno.Command(command, {
+      args: [...launcherArgs, ...args],
+      cwd,
+      stdin: "null",
+    }).output();
+    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+  }
+
+  /**
+   * The server's counters, asked for with SIGUSR2. Needs a server started with
    * `--log-format json`, whose stats line carries them as fields.
    */
   async stats(): Promise<Record<string, number>> {
     const from = this.stdout.lines.length;
-    this.process.kill("SIGUSR1");
+    this.process.kill("SIGUSR2");
     return JSON.parse(await this.stdout.waitFor(/"event":"stats"/, 10_000, from));
   }
 

@@ -54,7 +54,7 @@ Deno.test("windows - the Windows server serves Linux clients: echo, broadcast, n
     ]);
     assert.equal(oneShot.stdout, "(echo) from linux\n");
     await server.stdout.waitFor(
-      /disconnected 127\.0\.0\.1:\d+ guest-\d+: closed by client \(sessions 4->3\)/,
+      /disconnected 127\.0\.0\.1:\d+ \(tcp\) guest-\d+: closed by client \(sessions 4->3\)/,
     );
 
     assert.equal((await server.stop("SIGINT", 60_000)).code, 0);
@@ -123,7 +123,8 @@ Deno.test("windows - started from a script, failures exit at once with a plain m
   assert.equal(busy.code, 1);
   assert.equal(
     new TextDecoder().decode(busy.stderr).trim(),
-    `Cannot listen on 127.0.0.1:${first.port}: address already in use`,
+    `Cannot listen on 127.0.0.1:${first.port} (TCP, for chat clients): address already in use. ` +
+      "Another server is probably running; pick another port with --port",
   );
 
   const unreachable = await runClient(

@@ -1,3 +1,4 @@
+import { countNoun } from "../../util/count_noun.ts";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Buffer } from "node:buffer";
 import { backoffDelay } from "../../client/backoff.ts";
@@ -485,8 +486,10 @@ export class RedisBackplane implements Backplane {
         "notice",
         "redis_connected",
         `joined the cluster at ${this.#where} as server ${this.node}: ${
-          this.#servers.size + 1
-        } servers, ${sent} events sent from the outbox, ${this.#stats.eventsDropped} dropped so far`,
+          countNoun(this.#servers.size + 1, "server")
+        }, ${
+          countNoun(sent, "event")
+        } sent from the outbox, ${this.#stats.eventsDropped} dropped so far`,
         { redis: this.#where, node: this.node, servers: this.#servers.size + 1, sent },
       );
       for (const sessionId of lost) listener.nicknameLost(sessionId);

@@ -1,0 +1,240 @@
+/**
+ * The server's command line as its users meet it: the settings file beside a double-clicked
+ * server, two servers on one machine, the stats signal. Run with the permissions that the
+ * tasks and the compiled programs have, so that what they lack shows here.
+ */
+import assert from "node:assert/strict";
+import { parse } from "smol-toml";
+import { ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
+import { PROGRAMS } from "../../scripts/programs.ts";
+import { freePort } from "../support/client_process.ts";
+import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
+import { TestClient } from "../support/test_client.ts";
+import { WebSocketTestClient } from "../support/websocket_test_client.ts";
+
+const SERVER = PROGRAMS.find((program) => program.name === "server")!;
+const LAUNCHER = [
+  Deno.execPath(),
+  "run",
+  "--no-prompt",
+  ...SERVER.permissions("linux"),
+  SERVER_SCRIPT,
+];
+
+/** A folder of its own, with `chat-server.toml` holding `settings` if given. */
+function folder(settings?: string): string & Disposable {
+  const path = Deno.realPathSync(Deno.makeTempDirSync({ prefix: "server-cli-" }));
+  if (settings !== undefined) Deno.writeTextFileSync(`${path}/chat-server.toml`, settings);
+  return Object.assign(path, {
+    [Symbol.dispose]: () => Deno.removeSync(path, { recursive: true }),
+  });
+}
+
+/** The server started in `cwd`, as a double-click starts it in its own folder. */
+function startIn(cwd: string, args: string[] = []): Promise<ServerProcess> {
+  return ServerProcess.start(args, LAUNCHER, { cwd });
+}
+
+Deno.test("server cli - reads chat-server.toml from the folder it starts in, and says so", async () => {
+  using dir = folder('log-format = "json"\nmax-connections = 1\n');
+  await using server = await startIn(dir);
+  const settings = JSON.parse(server.stdout.lines[0]);
+  assert.equal(settings.message, `settings from ${dir}/chat-server.toml`);
+  await using _first = await TestClient.connect(server.port);
+  await using second = await TestClient.connect(server.port, false);
+  assert.equal((await second.next("error")).code, ErrorCode.SERVER_FULL);
+});
+
+Deno.test("server cli - the command line overrides the file", async () => {
+  using dir = folder('log-format = "json"\nmax-connections = 1\n');
+  await using server = await startIn(dir, ["--max-connections", "2"]);
+  await using _first = await TestClient.connect(server.port);
+  await using second = await TestClient.connect(server.port);
+  assert.equal(second.welcome.online, 2);
+  // What the command line left alone still comes from the file.
+  assert.equal(JSON.parse(server.stdout.lines[0]).event, "settings");
+});
+
+Deno.test("server cli - with --workers, every worker serves with the file's settings", async () => {
+  using dir = folder('workers = 2\nmax-content-bytes = 10\nlog-format = "json"\n');
+  await using server = await startIn(dir);
+  assert.equal(JSON.parse(await server.stdout.waitFor(/"event":"listening"/)).workers, 2);
+  await using stack = new AsyncDisposableStack();
+  // The kernel shares connections out between the workers: 20 reach both, but for 1 in 500,000.
+  const workers = new Set<number>();
+  let line = -1;
+  for (let i = 0; i < 20; i++) {
+    const client = stack.use(await TestClient.connect(server.port));
+    assert.equal(client.welcome.maxContentBytes, 10);
+    const connect = await server.stdout.waitFor(/"event":"connect"/, 10_000, line + 1);
+    line = server.stdout.lines.indexOf(connect, line + 1);
+    workers.add(JSON.parse(connect).worker);
+  }
+  assert.deepEqual(workers, new Set([1, 2]));
+});
+
+Deno.test("server cli - a list option takes a TOML array or a comma-separated string", async () => {
+  for (
+    const origins of [
+      '["https://a.example", "https://b.example"]',
+      '"https://a.example,https://b.example"',
+    ]
+  ) {
+    using dir = folder(`allowed-origins = ${origins}\n`);
+    const httpPort = freePort();
+    await using _server = await startIn(dir, ["--http-port", String(httpPort)]);
+    await using _allowed = await WebSocketTestClient.connect(httpPort, "https://b.example");
+    await assert.rejects(WebSocketTestClient.connect(httpPort, "http://localhost:3000"));
+  }
+});
+
+Deno.test("server cli - a bad settings file is one line naming the file and the key, and exit code 2", async () => {
+  const cases: [settings: string, stderr: RegExp][] = [
+    [
+      "prot = 9000\n",
+      /: unknown setting "prot"; the settings are the long options of server --help/,
+    ],
+    ['port = "abc"\n', /: port = "abc" is invalid\. Expected a port number from 0 to 65535\.$/],
+    ["max-connections = -1\n", /: max-connections = -1 is invalid\. Expected a whole number/],
+    ['log-format = "xml"\n', /: log-format = "xml" is invalid\. Allowed choices are text, json\.$/],
+    ['quiet = "yes"\n', /: quiet must be true or false, not "yes"$/],
+    ["port = [9000]\n", /: port must be a string or a number, not \[9000\]$/],
+    [
+      "allowed-origins = [1]\n",
+      /: allowed-origins must be a string or a list of strings, not \[1\]/,
+    ],
+    ["port = 9000\nhost = = 1\n", /: line 2, column 8: invalid value$/],
+    ["config = 'other.toml'\n", /: unknown setting "config"/],
+  ];
+  for (const [settings, stderr] of cases) {
+    using dir = folder(settings);
+    const run = await ServerProcess.run([], LAUNCHER, { cwd: dir });
+    assert.equal(run.code, 2, `for ${settings}: ${run.stderr}`);
+    const lines = run.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, run.stderr);
+    assert.ok(lines[0].startsWith(`error: ${dir}/chat-server.toml: `), run.stderr);
+    assert.match(lines[0], stderr);
+    assert.equal(run.stdout, "", "it never started");
+  }
+});
+
+Deno.test("server cli - --config names another file, which must be there", async () => {
+  using dir = folder();
+  Deno.writeTextFileSync(`${dir}/other.toml`, 'log-format = "json"\n');
+  await using server = await startIn(dir, ["--config", "other.toml"]);
+  assert.equal(JSON.parse(server.stdout.lines[0]).file, `${dir}/other.toml`);
+
+  const missing = await ServerProcess.run(["--config", "gone.toml"], LAUNCHER, { cwd: dir });
+  assert.equal(missing.code, 2);
+  assert.equal(missing.stderr, "error: Cannot read the settings file gone.toml: no such file\n");
+});
+
+Deno.test("server cli - --write-config writes every setting commented out at its default; the file starts a server", async () => {
+  using dir = folder();
+  const written = await ServerProcess.run(["--write-config"], LAUNCHER, { cwd: dir });
+  assert.equal(written.code, 0, written.stderr);
+  assert.match(
+    written.stdout,
+    new RegExp(
+      `^wrote ${dir}/chat-server\\.toml: \\d+ settings, each commented out at its default\\n$`,
+    ),
+  );
+  const text = Deno.readTextFileSync(`${dir}/chat-server.toml`);
+  assert.deepEqual({ ...parse(text) }, {}, "everything commented out");
+  // Each option of --help is there, under its help text.
+  const help = await ServerProcess.run(["--help"], LAUNCHER);
+  const options = [...help.stdout.matchAll(/^ +(?:-\w, )?--([a-z-]+)/gm)].map((match) => match[1])
+    .filter((name) => !["help", "version", "config", "write-config"].includes(name));
+  assert.equal(options.length, 23);
+  for (const name of options) assert.match(text, new RegExp(`^# ${name} = `, "m"));
+  assert.match(text, /^# TCP port \(0 picks a free one\)\n# port = 8080$/m);
+
+  // Every default uncommented (all but those with none) is a file the server takes.
+  Deno.writeTextFileSync(
+    `${dir}/chat-server.toml`,
+    text.replace(/^# ([a-z-]+ = (?!"<|\["<))/gm, "$1"),
+  );
+  assert.equal(Object.keys(parse(Deno.readTextFileSync(`${dir}/chat-server.toml`))).length, 21);
+  await using server = await startIn(dir);
+  assert.equal(server.stdout.lines[0].endsWith(`settings from ${dir}/chat-server.toml`), true);
+  await using _client = await TestClient.connect(server.port);
+
+  const again = await ServerProcess.run(["--write-config"], LAUNCHER, { cwd: dir });
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /^error: .*chat-server\.toml already exists; not overwriting it/);
+  assert.equal(Deno.readTextFileSync(`${dir}/chat-server.toml`).includes("\nport = 8080"), true);
+});
+
+Deno.test("server cli - --write-config sets the options given with it", async () => {
+  using dir = folder();
+  const written = await ServerProcess.run(
+    [
+      "--write-config",
+      "--config",
+      "mine.toml",
+      "--port",
+      "9000",
+      "--allowed-origins",
+      "https://a.example",
+    ],
+    LAUNCHER,
+    { cwd: dir },
+  );
+  assert.equal(written.code, 0, written.stderr);
+  assert.match(written.stdout, /mine\.toml: \d+ settings, port, allowed-origins as given/);
+  assert.deepEqual({ ...parse(Deno.readTextFileSync(`${dir}/mine.toml`)) }, {
+    port: 9000,
+    "allowed-origins": ["https://a.example"],
+  });
+});
+
+Deno.test("server cli - an HTTP port in use: one line that names it and how to move it, nothing logged", async () => {
+  const httpPort = freePort();
+  await using _first = await ServerProcess.start(["--http-port", String(httpPort)]);
+  const second = await ServerProcess.run(
+    ["--host", "127.0.0.1", "--port", "0", "--http-port", String(httpPort)],
+    LAUNCHER,
+  );
+  assert.equal(second.code, 1);
+  assert.equal(
+    second.stderr,
+    `Cannot listen on 127.0.0.1:${httpPort} (HTTP, for the browser page): address already in use. ` +
+      "Another server is probably running; pick another port with --http-port, " +
+      "or turn HTTP off with --http-port 0\n",
+  );
+  // Its chat port was open for a moment: neither "listening" nor "stopped" for it.
+  assert.equal(second.stdout, "");
+});
+
+Deno.test("server cli - a permission the server lacks is one line, not a prompt", async () => {
+  const run = await ServerProcess.run(
+    ["--host", "127.0.0.1", "--port", "0"],
+    [Deno.execPath(), "run", "--no-prompt", SERVER_SCRIPT],
+  );
+  assert.equal(run.code, 1);
+  assert.match(
+    run.stderr,
+    /^Cannot listen on 127\.0\.0\.1:0 \(TCP, for chat clients\): Requires net access to "127\.0\.0\.1:0"[^\n]*\n$/,
+  );
+});
+
+Deno.test("server cli - SIGUSR2 logs the counters and opens no port (SIGUSR1 would open the inspector)", async () => {
+  const inspectorRefused = () =>
+    assert.rejects(
+      Deno.connect({ hostname: "127.0.0.1", port: 9229 }),
+      Deno.errors.ConnectionRefused,
+    );
+  await inspectorRefused();
+  await using server = await ServerProcess.start([], LAUNCHER);
+  await using _client = await TestClient.connect(server.port);
+  const from = server.stdout.lines.length;
+  server.process.kill("SIGUSR2");
+  await server.stdout.waitFor(
+    / stats: 1 session, \d+ frames in, \d+ out, rss [\d.]+ MiB$/,
+    10_000,
+    from,
+  );
+  await inspectorRefused();
+  // Still serving.
+  await using _other = await TestClient.connect(server.port);
+});
