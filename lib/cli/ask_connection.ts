@@ -22,7 +22,9 @@ export async function askConnection(defaults: ServerAddress): Promise<Connection
       const answer = await rl.question(`Server address (Enter for ${fallback}): `);
       address = parseServerAddress(answer, defaults);
       if (address === undefined) {
-        console.log(`"${answer.trim()}" is not an address; type it like ${fallback}`);
+        console.log(
+          `"${answer.trim()}" is not an address; type it like ${fallback}, or just a port`,
+        );
       }
     }
     while (true) {

@@ -1,8 +1,8 @@
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { Action } from "../../gen/chat/v1/chat_pb.ts";
 import { VERSION } from "../version.ts";
-import { parseCount, parsePort, parseSeconds } from "./option_parsers.ts";
-import { configureProgram, runProgram } from "./run_program.ts";
+import { parseCount, parseSeconds } from "./option_parsers.ts";
+import { configureProgram, parseArguments } from "./run_program.ts";
 
 /** What the client was asked to do. */
 export interface ClientCommandLine {
@@ -31,7 +31,7 @@ export async function parseClientCommandLine(args: string[]): Promise<ClientComm
     .version(VERSION, "-V, --version")
     .configureHelp({ showGlobalOptions: true })
     .option("--host <address>", "server address", "127.0.0.1")
-    .option("-p, --port <port>", "server port", parsePort, 8080)
+    .option("-p, --port <port>", "server port", parseServerPort, 8080)
     .option("-n, --nick <name>", "nickname (default: the guest name the server assigns)")
     .addOption(new Option("--echo", "send lines as echo (back to you only)").conflicts("broadcast"))
     .addOption(new Option("--broadcast", "send lines as broadcast (to everyone; the default)"))
@@ -48,10 +48,11 @@ export async function parseClientCommandLine(args: string[]): Promise<ClientComm
     .command("send")
     .description("send one message, print the reply and exit")
     .argument("<text...>", "the message")
-    .action((words) => {
+    .action((words, _options, command) => {
       oneShotText = words.join(" ");
+      if (oneShotText.trim() === "") command.error("error: the message to send is empty");
     });
-  await runProgram(() => program.parseAsync(args, { from: "user" }));
+  await parseArguments(program, args);
   const options = program.opts();
   return {
     hostname: options.host,
@@ -63,4 +64,13 @@ export async function parseClientCommandLine(args: string[]): Promise<ClientComm
     oneShotText,
     noArguments: args.length === 0,
   };
+}
+
+/** A port to connect to: unlike a port to listen on, 0 (any free port) makes no sense. */
+function parseServerPort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) {
+    throw new InvalidArgumentError("Expected a port number from 1 to 65535.");
+  }
+  return port;
 }

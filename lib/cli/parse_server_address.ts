@@ -5,8 +5,10 @@ export interface ServerAddress {
 }
 
 /**
- * Reads "host:port", "host", ":port", "[::1]:port" or "::1"; missing parts come
- * from `defaults`. Undefined when it cannot be an address.
+ * Reads "host:port", "host", ":port", "port", "[::1]:port" or "::1"; missing parts
+ * come from `defaults`. A bare number is a port: no host is named so, and a person
+ * who knows a port (as a server prints it) types just that. Undefined when it
+ * cannot be an address.
  */
 export function parseServerAddress(
   text: string,
@@ -14,6 +16,7 @@ export function parseServerAddress(
 ): ServerAddress | undefined {
   const trimmed = text.trim();
   if (trimmed === "") return defaults;
+  if (/^\d+$/.test(trimmed)) return withPort(defaults.hostname, trimmed);
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(trimmed);
   const plain = /^([^\s:]*)(?::(\d+))?$/.exec(trimmed);
   let hostname: string;
@@ -22,7 +25,10 @@ export function parseServerAddress(
   else if (plain) [, hostname, port] = plain;
   else if (/^[0-9a-fA-F:]+$/.test(trimmed)) hostname = trimmed; // a bare IPv6 address
   else return undefined;
-  const portNumber = port === undefined ? defaults.port : Number(port);
-  if (!Number.isInteger(portNumber) || portNumber < 1 || portNumber > 65535) return undefined;
-  return { hostname: hostname === "" ? defaults.hostname : hostname, port: portNumber };
+  return withPort(hostname === "" ? defaults.hostname : hostname, port ?? String(defaults.port));
+}
+
+function withPort(hostname: string, port: string): ServerAddress | undefined {
+  const number = Number(port);
+  return number >= 1 && number <= 65535 ? { hostname, port: number } : undefined;
 }

@@ -8,7 +8,9 @@ import { VERSION } from "../version.ts";
 import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
 import { ChatConnection } from "./chat_connection.ts";
 import { ConnectError } from "./errors.ts";
+import { Outbox } from "./outbox.ts";
 import { formatHostPort } from "../net/format_host_port.ts";
+import type { ClientMessageInit } from "../protocol/codec.ts";
 
 /** What happens to a client, in order. Consumers (terminal UI, scripts, load tool) render these. */
 export type ClientEvent =
@@ -17,9 +19,18 @@ export type ClientEvent =
   | { type: "connect_failed"; error: ConnectError; retryInMs?: number }
   /** requestedNickname: the nickname asked for in the Hello just sent ("" for none). */
   | { type: "connected"; welcome: Welcome; requestedNickname: string }
+  /**
+   * A message from the server. RATE_LIMITED refusals of lines that the client sends
+   * again are not passed on: only the last, when it gives up on the line.
+   */
   | { type: "message"; message: ServerMessage }
-  /** retryInMs is undefined when the client will not reconnect. */
-  | { type: "disconnected"; reason: string; retryInMs?: number };
+  /** A request made with chat(), setNickname(), who() or ping() has left the outbox. */
+  | { type: "sent"; message: ClientMessageInit }
+  /**
+   * retryInMs is undefined when the client will not reconnect. unsent: requests
+   * that were still waiting in the outbox, and are dropped.
+   */
+  | { type: "disconnected"; reason: string; retryInMs?: number; unsent: number };
 
 export interface ChatClientOptions {
   /** @default "127.0.0.1" */
@@ -56,6 +67,8 @@ export const CLIENT_NAME = `deno-chat-client/${VERSION}`;
 /**
  * A chat client that stays connected: it retries with backoff, re-sends its
  * nickname after a reconnect, and turns the connection's life into ClientEvents.
+ * Requests go out in order through an Outbox, which keeps chat lines under the
+ * server's rate limit: none is refused for going too fast.
  */
 export class ChatClient {
   readonly hostname: string;
@@ -63,6 +76,8 @@ export class ChatClient {
   readonly #options: Required<Omit<ChatClientOptions, "hostname" | "port">>;
   #connection: ChatConnection | undefined;
   #welcome: Welcome | undefined;
+  /** Made at each Welcome, from the limits it advertises. */
+  #outbox: Outbox | undefined;
   #nickname: string;
   #nextSeq = 1n;
   #nextKeepaliveNonce = KEEPALIVE_NONCE_BASE;
@@ -102,7 +117,20 @@ export class ChatClient {
     return this.#welcome?.nickname;
   }
 
-  /** Sends a chat line; returns its client_seq, or undefined when not connected. */
+  /** The longest chat line the server takes, in UTF-8 bytes, once connected. */
+  get maxContentBytes(): number | undefined {
+    return this.#welcome?.maxContentBytes;
+  }
+
+  /** Requests waiting in the outbox, not sent yet. */
+  get unsent(): number {
+    return this.#outbox?.unsent ?? 0;
+  }
+
+  /**
+   * Queues a chat line, sent as soon as the rate limit allows; returns its
+   * client_seq, or undefined when not connected.
+   */
   chat(content: string, action: Action): bigint | undefined {
     const clientSeq = this.#nextSeq++;
     const sent = this.#send({ body: { case: "chat", value: { content, action, clientSeq } } });
@@ -122,25 +150,38 @@ export class ChatClient {
     return this.#send({ body: { case: "ping", value: { nonce } } });
   }
 
-  /** Sends what is queued, disconnects and stops reconnecting. */
+  /**
+   * Sends what has left the outbox, drops what still waits in it (`unsent`),
+   * disconnects and stops reconnecting.
+   */
   async close(): Promise<void> {
     this.#stopped = true;
+    this.#outbox?.[Symbol.dispose]();
     this.#wakeFromBackoff?.();
     await this.#connection?.close();
     await this.done;
   }
 
-  #send(message: Parameters<ChatConnection["send"]>[0]): boolean {
-    if (this.#connection === undefined || this.#welcome === undefined) return false;
-    this.#connection.send(message);
-    this.#lastSentAt = Date.now();
+  /** Queues a request behind the others; false when not connected. */
+  #send(message: ClientMessageInit): boolean {
+    if (this.#outbox === undefined) return false;
+    this.#outbox.push(message);
     return true;
   }
 
+  #write(connection: ChatConnection, message: ClientMessageInit): void {
+    connection.send(message);
+    this.#lastSentAt = Date.now();
+  }
+
   /** Pings when nothing was sent for a while, so the server knows we are still here. */
-  #keepAlive(): void {
+  #keepAlive(connection: ChatConnection): void {
+    if (this.#welcome === undefined) return;
     if (Date.now() - this.#lastSentAt < this.#options.keepaliveMs) return;
-    this.#send({ body: { case: "ping", value: { nonce: this.#nextKeepaliveNonce++ } } });
+    // Past the outbox: a line waiting there for the rate limit must not hold this back.
+    this.#write(connection, {
+      body: { case: "ping", value: { nonce: this.#nextKeepaliveNonce++ } },
+    });
   }
 
   async #run(): Promise<boolean> {
@@ -155,7 +196,7 @@ export class ChatClient {
       } catch (error) {
         if (!(error instanceof ConnectError)) throw error;
         failures++;
-        const retryInMs = this.#retryDelay(failures, everWelcomed);
+        const retryInMs = error.final ? undefined : this.#retryDelay(failures, everWelcomed);
         this.#emit({ type: "connect_failed", error, retryInMs });
         if (retryInMs === undefined) return this.#stopped;
         await this.#pause(retryInMs);
@@ -174,7 +215,10 @@ export class ChatClient {
         this.#options.welcomeTimeoutMs,
       );
       this.#lastSentAt = Date.now();
-      const keepalive = setInterval(() => this.#keepAlive(), this.#options.keepaliveMs / 3);
+      const keepalive = setInterval(
+        () => this.#keepAlive(connection),
+        this.#options.keepaliveMs / 3,
+      );
       const reason = await connection.run((message) => {
         if (message.body.case === "welcome") clearTimeout(welcomeTimer);
         this.#receive(connection, message);
@@ -183,6 +227,9 @@ export class ChatClient {
       clearInterval(keepalive);
       const welcomed = this.#welcome !== undefined;
       everWelcomed ||= welcomed;
+      const unsent = this.unsent;
+      this.#outbox?.[Symbol.dispose]();
+      this.#outbox = undefined;
       this.#connection = undefined;
       this.#welcome = undefined;
       if (this.#stopped) return true;
@@ -191,7 +238,7 @@ export class ChatClient {
       const retryInMs = this.#options.reconnect || !everWelcomed
         ? this.#retryDelay(failures, everWelcomed)
         : undefined;
-      this.#emit({ type: "disconnected", reason, retryInMs });
+      this.#emit({ type: "disconnected", reason, retryInMs, unsent });
       if (retryInMs === undefined) return false;
       await this.#pause(retryInMs);
     }
@@ -214,12 +261,20 @@ export class ChatClient {
     if (body.case === "welcome") {
       this.#welcome = body.value;
       // An empty nickname keeps the guest name; the client name is logged either way.
-      connection.send({
+      this.#write(connection, {
         body: { case: "hello", value: { nickname: this.#nickname, client: CLIENT_NAME } },
+      });
+      this.#outbox?.[Symbol.dispose]();
+      this.#outbox = new Outbox({
+        write: (message) => this.#write(connection, message),
+        sent: (message) => this.#emit({ type: "sent", message }),
+        ratePerSecond: body.value.rateLimitPerSecond,
+        burst: body.value.rateBurst,
       });
       this.#emit({ type: "connected", welcome: body.value, requestedNickname: this.#nickname });
       return;
     }
+    if (this.#outbox?.receive(message, this.#welcome!.sessionId)) return;
     if (
       body.case === "presence" && body.value.kind === PresenceKind.RENAMED &&
       this.#welcome !== undefined && body.value.sessionId === this.#welcome.sessionId

@@ -9,6 +9,7 @@ import { OutboundQueue } from "../net/outbound_queue.ts";
 import { TcpTransport } from "../net/tcp_transport.ts";
 import { describeError } from "../util/describe_error.ts";
 import { waitAtMost } from "../util/wait_at_most.ts";
+import { describeNetworkError } from "./describe_network_error.ts";
 import { ConnectError } from "./errors.ts";
 
 /** Server frames can be far larger than client ones: a WhoResponse lists everyone. */
@@ -29,7 +30,7 @@ export class ChatConnection {
     this.#transport = new TcpTransport(conn, MAX_SERVER_FRAME_BYTES);
     this.#queue = new OutboundQueue(this.#transport, {
       writeFailed: (error) => {
-        this.#failure ??= `write failed: ${describeError(error)}`;
+        this.#failure ??= `write failed: ${describeNetworkError(error)}`;
         this.#transport.close();
       },
     });
@@ -51,8 +52,10 @@ export class ChatConnection {
       throw new ConnectError(`Cannot connect to ${address}: timed out`);
     }
     if (conn === undefined) {
-      throw new ConnectError(`Cannot connect to ${address}: ${connectFailure(failure)}`, {
+      throw new ConnectError(`Cannot connect to ${address}: ${describeNetworkError(failure)}`, {
         cause: failure,
+        // Run without --allow-net: no retry will be granted what the first was not.
+        final: failure instanceof Deno.errors.NotCapable,
       });
     }
     return new ChatConnection(address, conn);
@@ -84,7 +87,7 @@ export class ChatConnection {
       });
       return this.#failure ?? "the server closed the connection";
     } catch (error) {
-      return this.#failure ?? `connection lost (${describeError(error)})`;
+      return this.#failure ?? `connection lost (${describeNetworkError(error)})`;
     } finally {
       this.#queue.stop();
       this.#transport.close();
@@ -105,14 +108,4 @@ export class ChatConnection {
     }
     this.#transport.close();
   }
-}
-
-function connectFailure(error: unknown): string {
-  if (error instanceof Deno.errors.ConnectionRefused) {
-    return "connection refused - is the server running?";
-  }
-  if (error instanceof Deno.errors.NotFound) return "no such host";
-  if (error instanceof Deno.errors.TimedOut) return "timed out";
-  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
-  return describeError(error);
 }

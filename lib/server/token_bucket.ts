@@ -2,7 +2,8 @@ import type { Clock } from "../util/clock.ts";
 
 /**
  * Allows `burst` events at once, then `perSecond` on average: the bucket holds up
- * to `burst` tokens, refills continuously, and each event takes one.
+ * to `burst` tokens, refills continuously, and each event takes one. The server
+ * limits each session with one; the client paces itself with one of its own.
  */
 export class TokenBucket {
   readonly #perSecond: number;
@@ -21,14 +22,30 @@ export class TokenBucket {
 
   /** Takes a token if there is one. */
   take(): boolean {
+    this.#refill();
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  /** Milliseconds until `take` can succeed; 0 when it can now. */
+  msUntilToken(): number {
+    this.#refill();
+    return this.#tokens >= 1 ? 0 : ((1 - this.#tokens) / this.#perSecond) * 1000;
+  }
+
+  /** Drops every token, as when the other side says it has none left. */
+  empty(): void {
+    this.#refill();
+    this.#tokens = 0;
+  }
+
+  #refill(): void {
     const now = this.#clock.now();
     this.#tokens = Math.min(
       this.#burst,
       this.#tokens + ((now - this.#updatedAt) / 1000) * this.#perSecond,
     );
     this.#updatedAt = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
   }
 }

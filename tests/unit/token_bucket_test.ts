@@ -36,3 +36,28 @@ Deno.test("TokenBucket - a steady sender under the rate is never refused", () =>
     assert.ok(bucket.take(), `event ${i}`);
   }
 });
+
+Deno.test("TokenBucket - msUntilToken says when the next take succeeds", () => {
+  const clock = fakeClock();
+  const bucket = new TokenBucket(20, 2, clock);
+  assert.equal(bucket.msUntilToken(), 0);
+  bucket.take();
+  bucket.take();
+  assert.equal(bucket.msUntilToken(), 50);
+  clock.time += 20;
+  assert.equal(Math.round(bucket.msUntilToken()), 30);
+  clock.time += 30;
+  assert.equal(bucket.msUntilToken(), 0);
+  assert.ok(bucket.take());
+});
+
+Deno.test("TokenBucket - empty drops the tokens, which then refill at the rate", () => {
+  const clock = fakeClock();
+  const bucket = new TokenBucket(10, 5, clock);
+  bucket.empty();
+  assert.equal(bucket.take(), false);
+  assert.equal(bucket.msUntilToken(), 100);
+  clock.time += 100;
+  assert.ok(bucket.take());
+  assert.equal(bucket.take(), false);
+});
