@@ -1,3 +1,4 @@
+import { nextStdinChunk } from "./next_stdin_chunk.ts";
 import { ownsConsoleWindow } from "./windows_console.ts";
 
 const encoder = new TextEncoder();
@@ -10,10 +11,10 @@ const encoder = new TextEncoder();
 export async function exit(code: number): Promise<never> {
   if (code !== 0 && Deno.stdin.isTerminal() && ownsConsoleWindow()) {
     Deno.stderr.writeSync(encoder.encode("\nPress Enter to close\n"));
-    const buffer = new Uint8Array(256);
     while (true) {
-      const count = await Deno.stdin.read(buffer);
-      if (count === null || buffer.subarray(0, count).includes(0x0a)) break;
+      const chunk = await nextStdinChunk();
+      // Enter is CR in a raw console, LF in a cooked one.
+      if (!chunk || chunk.includes(0x0a) || chunk.includes(0x0d)) break;
     }
   }
   Deno.exit(code);

@@ -1,58 +1,185 @@
-import process from "node:process";
-import * as readline from "node:readline";
 import type { ChatConsoleOptions } from "./chat_console.ts";
 import { ChatConsole } from "./chat_console.ts";
+import { KeyDecoder } from "./key_decoder.ts";
+import { LineEditor } from "./line_editor.ts";
+import { printable } from "./printable.ts";
+import { type PromptFrame, PromptRenderer, type TerminalSize } from "./prompt_renderer.ts";
+import { nextStdinChunk } from "./next_stdin_chunk.ts";
 import { onStopSignal } from "./shutdown_signals.ts";
+import { waitAtMost } from "../util/wait_at_most.ts";
 
 /**
  * The interactive console: a prompt showing the mode and nickname, with incoming
- * lines printed above it so a half-typed line is never clobbered. Returns the
- * exit code.
+ * lines printed above it so a half-typed line is never clobbered. The line
+ * editor is our own rather than node:readline, whose Deno version measures the
+ * whole line again for every character, so a pasted paragraph took seconds.
+ * Returns the exit code.
  */
 export async function runTerminalUi(
   options: Omit<ChatConsoleOptions, "output">,
 ): Promise<number> {
   const { style } = options;
-  const rl = readline.createInterface({
-    input: process.stdin,
-    output: process.stdout,
-    terminal: true,
-    prompt: "",
-  });
-  // Clear the prompt line, print, then redraw the prompt with what was typed so far.
-  const printAbove = (line: string) => {
-    readline.clearLine(process.stdout, 0);
-    readline.cursorTo(process.stdout, 0);
-    process.stdout.write(`${line}\n`);
-    rl.prompt(true);
-  };
+  const editor = new LineEditor();
+  let prompt = "";
+  /** A line the console would not send (too long), given back to edit. */
+  let notSent: string | undefined;
+  using terminal = new RawTerminal(() => ({ prompt, line: editor.text, cursor: editor.cursor }));
   const chat = new ChatConsole({
     ...options,
     output: {
-      event: printAbove,
-      status: printAbove,
-      prompt(prompt) {
-        rl.setPrompt(style.prompt(prompt));
-        rl.prompt(true);
+      event: (line) => terminal.print(line),
+      status: (line) => terminal.print(line),
+      prompt(text) {
+        prompt = style.prompt(text);
+        terminal.changed();
+      },
+      notSent(line) {
+        notSent = line;
       },
     },
   });
 
   const quit = Promise.withResolvers<void>();
-  rl.on("line", (line) => {
-    if (chat.input(line)) rl.prompt();
-    else quit.resolve();
+  /** A stop signal: leave without waiting for queued lines. */
+  const leaveNow = Promise.withResolvers<void>();
+  using _signals = onStopSignal(() => {
+    quit.resolve();
+    leaveNow.resolve();
   });
-  rl.on("close", () => quit.resolve()); // Ctrl+D
-  rl.on("SIGINT", () => quit.resolve()); // Ctrl+C while the line editor has the terminal
-  using _signals = onStopSignal(() => quit.resolve());
+  const stopTyping = new AbortController();
+  const typing = (async () => {
+    const keys = new KeyDecoder();
+    while (true) {
+      const chunk = await nextStdinChunk(stopTyping.signal);
+      if (!chunk) return;
+      // A whole chunk before one redraw: a paste is a chunk of thousands of characters.
+      for (const key of keys.decode(chunk)) {
+        const outcome = editor.press(key);
+        if (outcome?.kind === "quit") return;
+        if (outcome?.kind === "submit") {
+          // What was typed stays on the screen, as in a shell.
+          terminal.print(prompt + printable(outcome.line));
+          if (!chat.input(outcome.line)) return;
+        }
+      }
+      // Unless more was typed after it (the next lines of a paste), as those would join it.
+      if (notSent !== undefined && editor.text === "") editor.replace(notSent);
+      notSent = undefined;
+      terminal.render();
+    }
+  })();
 
   const gaveUp = chat.client.done.then((closed) => !closed);
-  await Promise.race([quit.promise, gaveUp]);
-  rl.close();
-  // Leave the shell a clean line, not our prompt.
-  readline.clearLine(process.stdout, 0);
-  readline.cursorTo(process.stdout, 0);
+  await Promise.race([quit.promise, typing, gaveUp]);
+  stopTyping.abort();
+  // Leave the shell a clean line, not our prompt. Out of raw mode, Ctrl+C is a signal again.
+  terminal.close();
+  const queued = chat.pendingReplies;
+  if (queued > 0 && chat.client.isConnected) {
+    // A paste followed by Ctrl+D: the lines still paced by the rate limit go out first.
+    const sent = Promise.race([chat.settled(), chat.client.done, leaveNow.promise]);
+    if (!await waitAtMost(sent, 250)) {
+      terminal.print(
+        style.notice(`* waiting for ${queued} request(s) to go out (Ctrl+C to leave now)`),
+      );
+      // Bounded: the reply timeout, plus a second a line for the pacing.
+      await waitAtMost(sent, options.replyTimeoutMs + queued * 1000);
+    }
+  }
   await chat.client.close();
   return (await gaveUp) ? 1 : 0;
+}
+
+/**
+ * The terminal in raw mode, with bracketed paste on, the prompt drawn at the
+ * bottom and lines printed above it. Every way out puts it back: dispose, an
+ * uncaught error, Deno.exit.
+ */
+class RawTerminal implements Disposable {
+  readonly #frame: () => PromptFrame;
+  readonly #renderer = new PromptRenderer();
+  #above: string[] = [];
+  #dirty = false;
+  #closed = false;
+  readonly #close = () => this.close();
+  readonly #render = () => this.render();
+
+  constructor(frame: () => PromptFrame) {
+    this.#frame = frame;
+    Deno.stdin.setRaw(true);
+    write(BRACKETED_PASTE_ON);
+    for (const event of EXIT_EVENTS) globalThis.addEventListener(event, this.#close);
+    if (RESIZE_SIGNAL) Deno.addSignalListener(RESIZE_SIGNAL, this.#render);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Prints `line` above the prompt, at the next redraw. */
+  print(line: string): void {
+    if (this.#closed) {
+      write(`${line}\n`);
+      return;
+    }
+    this.#above.push(line);
+    this.changed();
+  }
+
+  /** Redraws soon: once for all the events that arrive in one read from the server. */
+  changed(): void {
+    if (this.#dirty) return;
+    this.#dirty = true;
+    queueMicrotask(() => {
+      if (this.#dirty) this.render();
+    });
+  }
+
+  render(): void {
+    if (this.#closed) return;
+    this.#dirty = false;
+    write(this.#renderer.render(this.#above.splice(0), this.#frame(), terminalSize()));
+  }
+
+  /** Prints what is still to be printed, erases the prompt and puts the terminal back. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const event of EXIT_EVENTS) globalThis.removeEventListener(event, this.#close);
+    if (RESIZE_SIGNAL) Deno.removeSignalListener(RESIZE_SIGNAL, this.#render);
+    try {
+      write(this.#renderer.render(this.#above.splice(0), undefined, terminalSize()));
+      write(BRACKETED_PASTE_OFF);
+    } finally {
+      Deno.stdin.setRaw(false);
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+const BRACKETED_PASTE_ON = "\x1b[?2004h";
+const BRACKETED_PASTE_OFF = "\x1b[?2004l";
+const EXIT_EVENTS = ["unload", "error", "unhandledrejection"] as const;
+/** Windows has no resize signal; there the size is read at every redraw only. */
+const RESIZE_SIGNAL: Deno.Signal | undefined = Deno.build.os === "windows" ? undefined : "SIGWINCH";
+
+const encoder = new TextEncoder();
+
+function write(text: string): void {
+  const bytes = encoder.encode(text);
+  for (let written = 0; written < bytes.length;) {
+    written += Deno.stdout.writeSync(bytes.subarray(written));
+  }
+}
+
+function terminalSize(): TerminalSize {
+  try {
+    return Deno.consoleSize();
+  } catch {
+    // Standard output is not the terminal (the UI only needs standard input to be one).
+    return { columns: 80, rows: 24 };
+  }
 }

@@ -4,6 +4,14 @@ import { freePort, runClient } from "../support/client_process.ts";
 import { LineReader } from "../support/line_reader.ts";
 import { CLIENT_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
+import { TmuxSession } from "../support/tmux.ts";
+import { UnadvertisedLimitServer } from "../support/unadvertised_limit_server.ts";
+
+/** `count` numbered lines, and the same as standard input. */
+const numberedLines = (count: number, prefix = "") => {
+  const lines = Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
+  return { lines, input: lines.map((line) => `${line}\n`).join("") };
+};
 
 Deno.test("client - send --echo prints the echo and exits 0", async () => {
   await using server = await ServerProcess.start();
@@ -67,14 +75,19 @@ Deno.test("client - piped stdin: each line sent, events on stdout, exit 0 after 
   assert.deepEqual(seen.map((e) => e.content), ["first line", "second line", "/slash"]);
 });
 
-Deno.test("client - a refused request is shown and makes the exit code 1", async () => {
+Deno.test("client - a line over the server's limit is not sent, is named, and makes the exit code 1", async () => {
   await using server = await ServerProcess.start(["--max-content-bytes", "5"]);
   const run = await runClient(
     ["--port", String(server.port), "--echo"],
-    "short\ntoo long a line\n",
+    "short\ntoo long a line\nfine\n",
   );
   assert.equal(run.code, 1);
-  assert.equal(run.stdout, "(echo) short\n! Message is 15 bytes long; the limit is 5\n");
+  assert.equal(
+    run.stdout,
+    "(echo) short\n" +
+      '! line 2 ("too long a line") was not sent: it is 15 bytes long; the limit is 5\n' +
+      "(echo) fine\n",
+  );
 });
 
 Deno.test("client - an unreachable server is named, retried with backoff, then exit 1", async () => {
@@ -165,15 +178,19 @@ Deno.test("client - another user's control characters cannot forge lines or reac
   );
 });
 
-Deno.test("client - a refused --nick is shown and fails a one-shot send", async () => {
+Deno.test("client - a refused --nick sends nothing, one-shot or piped, and exits 1", async () => {
   await using server = await ServerProcess.start();
   await using alice = await TestClient.connect(server.port);
   await alice.send({ body: { case: "hello", value: { nickname: "alice" } } });
   await alice.nextPresence(PresenceKind.RENAMED);
-  const run = await runClient(["--port", String(server.port), "--nick", "ALICE", "send", "hi"]);
-  assert.equal(run.code, 1);
-  assert.match(run.stdout, /^! Nickname "ALICE" is already taken$/m);
-  assert.match(run.stdout, /^\(broadcast\) guest-\d+: hi$/m);
+  for (const [args, input] of [[["send", "hi"], ""], [[], "hi\nthere\n"]] as const) {
+    const run = await runClient(["--port", String(server.port), "--nick", "ALICE", ...args], input);
+    assert.equal(run.code, 1, run.stderr);
+    assert.equal(run.stdout, '! Nickname "ALICE" is already taken\n');
+    // The server handles what a client sent before it announces the client's leaving.
+    await alice.nextPresence(PresenceKind.LEFT);
+  }
+  assert.ok(!alice.received.some((m) => m.body.case === "chat"), "no chat reached alice");
 });
 
 Deno.test("client - /nick after --nick gets its own answer", async () => {
@@ -209,4 +226,186 @@ Deno.test("client - a listener that never sends Welcome is given up on after --t
   for (const conn of accepted) conn.close();
   silent.close();
   await accepting.catch(() => {});
+});
+
+Deno.test("client - an 80-line pipe under the default rate limit is delivered whole, in order", async () => {
+  await using server = await ServerProcess.start();
+  await using bystander = await TestClient.connect(server.port);
+  const { lines, input } = numberedLines(80);
+  const run = await runClient(["--port", String(server.port)], input);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.deepEqual((await bystander.take("chat", 80)).map((e) => e.content), lines);
+  assert.deepEqual(run.stdout.trimEnd().split("\n").map((line) => line.split(": ")[1]), lines);
+});
+
+Deno.test("client - under a low rate limit, piped lines are paced to it, not refused, nor timed out", async () => {
+  await using server = await ServerProcess.start(["--rate-limit", "2", "--rate-burst", "1"]);
+  await using bystander = await TestClient.connect(server.port);
+  const { lines, input } = numberedLines(6);
+  // Six lines take nearly 3 s at this rate: --timeout is for replies, not for the wait to send.
+  const run = await runClient(["--port", String(server.port), "--timeout", "1.5"], input);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.deepEqual((await bystander.take("chat", 6)).map((e) => e.content), lines);
+  assert.ok(!run.stdout.includes("!"), run.stdout);
+});
+
+Deno.test("client - a server that does not advertise its limit: refused lines go again, in order", async () => {
+  await using server = new UnadvertisedLimitServer({ perSecond: 20, burst: 5 });
+  const { lines, input } = numberedLines(15);
+  const run = await runClient(["--port", String(server.port)], input);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.ok(server.refused > 0, "the server refused some lines");
+  assert.deepEqual(server.accepted, lines);
+  assert.deepEqual(run.stdout.trimEnd().split("\n").map((line) => line.split(": ")[1]), lines);
+});
+
+Deno.test("client - a line the server keeps refusing is named, and the others still go", async () => {
+  await using server = new UnadvertisedLimitServer({
+    perSecond: 100,
+    burst: 100,
+    alwaysRefused: "never",
+  });
+  const run = await runClient(["--port", String(server.port)], "one\nnever\nthree\n");
+  assert.equal(run.code, 1, run.stdout + run.stderr);
+  assert.match(run.stdout, /^! line 2 \("never"\) was refused: Too fast$/m);
+  assert.deepEqual(server.accepted, ["one", "three"]);
+  assert.equal(server.refused, 6, "sent once and again 5 times");
+});
+
+Deno.test("client - a request sent without a reply within --timeout fails the run", async () => {
+  await using server = new UnadvertisedLimitServer({ perSecond: 1, burst: 1, silent: true });
+  const run = await runClient(["--port", String(server.port), "--timeout", "0.5"], "hi\n");
+  assert.equal(run.code, 1, run.stdout + run.stderr);
+  assert.match(run.stderr, /^! no reply from the server within 0\.5 s$/m);
+});
+
+Deno.test("client - exit codes and messages, from the command line to the last reply", async () => {
+  await using server = await ServerProcess.start();
+  const port = String(server.port);
+  const closed = String(freePort());
+  const unknown = "! Unknown command /frob - type /help for the list";
+  const cases: {
+    args: string[];
+    input?: string;
+    /** How the client is started, when not with --allow-net. */
+    launcher?: string[];
+    code: number;
+    /** Exactly this, or matching this. */
+    stdout?: string | RegExp;
+    stderr?: string | RegExp;
+  }[] = [
+    { args: ["--port", port, "send", "hi"], code: 0, stdout: /^\(broadcast\) guest-\d+: hi\n$/ },
+    {
+      // As `deno task client -- --port N send hi` passes it on.
+      args: ["--", "--port", port, "send", "hi"],
+      code: 0,
+      stdout: /^\(broadcast\) guest-\d+: hi\n$/,
+    },
+    {
+      args: ["--port", port, "send", "/frob"],
+      code: 1,
+      stdout: `${unknown}\n`,
+    },
+    {
+      args: ["--port", port, "send", ""],
+      code: 2,
+      stderr: "error: the message to send is empty\n",
+    },
+    {
+      args: ["--port", "0", "send", "hi"],
+      code: 2,
+      stderr: /^error: .*argument '0' is invalid\. Expected a port number from 1 to 65535\.\n$/,
+    },
+    {
+      args: ["--port", "abc", "send", "hi"],
+      code: 2,
+      stderr: /^error: .*argument 'abc' is invalid/,
+    },
+    {
+      // An unknown command's error comes in its turn: after the replies to the lines before it.
+      args: ["--port", port, "--echo"],
+      input: "one\ntwo\n/frob\nthree\n",
+      code: 1,
+      stdout: `(echo) one\n(echo) two\n${unknown}\n(echo) three\n`,
+    },
+    {
+      args: ["--port", closed, "--retries", "0", "send", "hi"],
+      code: 1,
+      stderr:
+        `Cannot connect to 127.0.0.1:${closed}: connection refused - is the server running?\n`,
+    },
+    {
+      // Without network permission no retry can succeed: one line, no retries, no prompt.
+      args: ["--port", port, "send", "hi"],
+      launcher: [Deno.execPath(), "run", "--no-prompt", CLIENT_SCRIPT],
+      code: 1,
+      stderr: new RegExp(
+        `^Cannot connect to 127\\.0\\.0\\.1:${port}: requires net access to "127\\.0\\.0\\.1:${port}".*\n$`,
+      ),
+    },
+  ];
+  for (const { args, input, launcher, code, stdout, stderr } of cases) {
+    const run = await runClient(args, input, launcher);
+    const what = `client ${args.join(" ")}: ${JSON.stringify(run)}`;
+    assert.equal(run.code, code, what);
+    for (const [actual, expected] of [[run.stdout, stdout], [run.stderr, stderr]] as const) {
+      if (typeof expected === "string") assert.equal(actual, expected, what);
+      else if (expected !== undefined) assert.match(actual, expected, what);
+    }
+    assert.doesNotMatch(run.stdout + run.stderr, /os error|\n\s+at /, what);
+  }
+});
+
+Deno.test("client - with no arguments on a console, a bare number at the address prompt is a port on 127.0.0.1", async () => {
+  await using server = await ServerProcess.start();
+  await using terminal = await TmuxSession.start(
+    [Deno.execPath(), "run", "--allow-net", CLIENT_SCRIPT],
+    { NO_COLOR: "1" },
+  );
+  await terminal.waitForScreen(/^Server address \(Enter for 127\.0\.0\.1:8080\):$/m);
+  await terminal.type(String(server.port));
+  await terminal.press("Enter");
+  await terminal.waitForScreen(/^Nickname \(Enter for a guest name\):$/m);
+  await terminal.press("Enter");
+  await terminal.waitForScreen(
+    new RegExp(`^connecting to 127\\.0\\.0\\.1:${server.port} \\.\\.\\.$`, "m"),
+  );
+  await terminal.waitForScreen(/^connected as guest-\d+ - 1 online$/m);
+  await terminal.type("/quit");
+  await terminal.press("Enter");
+  assert.equal(await terminal.exitStatus(), 0);
+});
+
+Deno.test("client - 60 lines pasted into the console all reach the others, in order", async () => {
+  await using server = await ServerProcess.start();
+  await using bystander = await TestClient.connect(server.port);
+  await using terminal = await TmuxSession.start(
+    [Deno.execPath(), "run", "--allow-net", CLIENT_SCRIPT, "--port", String(server.port)],
+    { NO_COLOR: "1" },
+  );
+  await terminal.waitForScreen(/^\[broadcast\] guest-\d+>/m);
+  const { lines } = numberedLines(60, "pasted ");
+  await terminal.type(lines.map((line) => `${line}\r`).join(""));
+  assert.deepEqual((await bystander.take("chat", 60)).map((e) => e.content), lines);
+  await terminal.waitForScreen(/^\(broadcast\) guest-\d+: pasted 60$/m);
+  assert.doesNotMatch(await terminal.screen(), /^!/m);
+  await terminal.type("/quit");
+  await terminal.press("Enter");
+  assert.equal(await terminal.exitStatus(), 0);
+});
+
+Deno.test("client - Ctrl+D right after a paste leaves once the paced lines have gone out", async () => {
+  await using server = await ServerProcess.start(["--rate-limit", "20", "--rate-burst", "5"]);
+  await using bystander = await TestClient.connect(server.port);
+  await using terminal = await TmuxSession.start(
+    [Deno.execPath(), "run", "--allow-net", CLIENT_SCRIPT, "--port", String(server.port)],
+    { NO_COLOR: "1" },
+  );
+  await terminal.waitForScreen(/^\[broadcast\] guest-\d+>/m);
+  const { lines } = numberedLines(30, "before leaving ");
+  await terminal.paste(lines.map((line) => `${line}\r`).join(""));
+  await terminal.press("C-d");
+  assert.deepEqual((await bystander.take("chat", 30)).map((e) => e.content), lines);
+  assert.equal(await terminal.exitStatus(), 0);
+  assert.match(await terminal.screen(), /^\* waiting for \d+ request\(s\) to go out/m);
 });

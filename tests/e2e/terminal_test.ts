@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Action, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { freePort } from "../support/client_process.ts";
+import { chat } from "../support/messages.ts";
 import { CLIENT_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
 import { TmuxSession } from "../support/tmux.ts";
@@ -119,4 +120,141 @@ Deno.test("terminal - the unknown-command and help texts are shown", async () =>
   await terminal.type("/help");
   await terminal.press("Enter");
   await terminal.waitForScreen(/\/nick NAME\s+change your nickname/);
+});
+
+const PROMPT = "[broadcast] alice> ";
+/** With the prompt, 119 columns: two rows of an 80-column pane. */
+const LONG_LINE = Array.from({ length: 100 }, (_, i) => String.fromCharCode(97 + (i % 26))).join(
+  "",
+);
+
+/** Alice's client in a pane `columns` wide, and bob (a raw client) connected and named. */
+async function aliceWithBob(stack: AsyncDisposableStack, port: number, columns: number) {
+  const terminal = stack.use(
+    await TmuxSession.start(client(port, "--nick", "alice"), { NO_COLOR: "1" }, { columns }),
+  );
+  await terminal.waitForScreen(/^\[broadcast\] alice>$/m);
+  const bob = stack.use(await TestClient.connect(port));
+  await bob.send({ body: { case: "hello", value: { nickname: "bob" } } });
+  await terminal.waitForScreen(/^\* guest-\d+ is now bob$/m);
+  return { terminal, bob };
+}
+
+async function broadcast(from: TestClient, content: string, clientSeq: bigint): Promise<void> {
+  await from.send(chat(content, Action.BROADCAST, clientSeq));
+}
+
+/**
+ * Waits for `messages` to be shown, then checks that each is there once, with the
+ * prompt and the typed text once, on the last line, below them.
+ */
+async function assertTypedLineBelow(terminal: TmuxSession, messages: string[], typed: string) {
+  const promptLine = PROMPT + typed;
+  const lines = await terminal.waitForTranscript((lines) =>
+    messages.every((message) => lines.includes(message)) && lines.at(-1) === promptLine
+  );
+  for (const message of messages) {
+    assert.equal(lines.filter((line) => line === message).length, 1, `shown once: ${message}`);
+  }
+  assert.deepEqual(lines.filter((line) => line.startsWith(PROMPT.trimEnd())), [promptLine]);
+  assert.deepEqual(lines.slice(-messages.length - 1), [...messages, promptLine]);
+}
+
+async function sentByAlice(bob: TestClient): Promise<string> {
+  const message = await bob.nextMatching((m) =>
+    m.body.case === "chat" && m.body.value.fromNickname === "alice"
+  );
+  return message.body.case === "chat" ? message.body.value.content : "";
+}
+
+Deno.test("terminal - a typed line wider than the pane stays whole, once, below the messages that arrive", async () => {
+  await using server = await ServerProcess.start();
+  await using stack = new AsyncDisposableStack();
+  const { terminal, bob } = await aliceWithBob(stack, server.port, 80);
+  await terminal.type(LONG_LINE);
+  await terminal.waitForTranscript((lines) => lines.at(-1) === PROMPT + LONG_LINE);
+
+  const messages = [1, 2, 3].map((n) => `message ${n}`);
+  for (const [i, message] of messages.entries()) await broadcast(bob, message, BigInt(i + 1));
+  await assertTypedLineBelow(terminal, messages.map((m) => `(broadcast) bob: ${m}`), LONG_LINE);
+  await terminal.waitForCursorColumn(19 + 100 - 80);
+
+  await terminal.press("Enter");
+  assert.equal(await sentByAlice(bob), LONG_LINE);
+});
+
+Deno.test("terminal - wide characters (CJK, emoji) that do not fit at a row's end wrap whole", async () => {
+  await using server = await ServerProcess.start();
+  await using stack = new AsyncDisposableStack();
+  const { terminal, bob } = await aliceWithBob(stack, server.port, 80);
+  // The prompt and the a's take 79 columns, so 日 starts the second row; there the
+  // CJK and the b's take 79 again, and 🙂 starts the third.
+  const typed = `${"a".repeat(60)}日本語${"b".repeat(73)}🙂と絵文字🎉です`;
+  await terminal.type(typed);
+  await terminal.waitForTranscript((lines) => lines.at(-1) === PROMPT + typed);
+  await terminal.waitForCursorColumn(2 + 8 + 2 + 4);
+
+  const messages = ["一つ目 🙂", "second", "third"];
+  for (const [i, message] of messages.entries()) await broadcast(bob, message, BigInt(i + 1));
+  await assertTypedLineBelow(terminal, messages.map((m) => `(broadcast) bob: ${m}`), typed);
+  await terminal.waitForCursorColumn(16);
+
+  await terminal.press("Enter");
+  assert.equal(await sentByAlice(bob), typed);
+});
+
+Deno.test("terminal - after a resize, a wrapped line is drawn again once, below the next message", async () => {
+  await using server = await ServerProcess.start();
+  await using stack = new AsyncDisposableStack();
+  const { terminal, bob } = await aliceWithBob(stack, server.port, 80);
+  await terminal.type(LONG_LINE);
+  await terminal.waitForTranscript((lines) => lines.at(-1) === PROMPT + LONG_LINE);
+
+  await terminal.resize(50, 30);
+  await broadcast(bob, "after narrowing", 1n);
+  await assertTypedLineBelow(terminal, ["(broadcast) bob: after narrowing"], LONG_LINE);
+  await terminal.waitForCursorColumn(119 - 2 * 50);
+
+  await terminal.resize(120, 30);
+  await broadcast(bob, "after widening", 2n);
+  await assertTypedLineBelow(
+    terminal,
+    ["(broadcast) bob: after narrowing", "(broadcast) bob: after widening"],
+    LONG_LINE,
+  );
+  await terminal.waitForCursorColumn(119);
+
+  await terminal.press("Enter");
+  assert.equal(await sentByAlice(bob), LONG_LINE);
+});
+
+Deno.test("terminal - a 4,000-character line typed at once arrives whole", async () => {
+  await using server = await ServerProcess.start();
+  await using stack = new AsyncDisposableStack();
+  const { terminal, bob } = await aliceWithBob(stack, server.port, 80);
+  const pasted = Array.from({ length: 4000 }, (_, i) => String.fromCharCode(33 + (i % 94))).join(
+    "",
+  );
+  // Keys as a paste without bracketing sends them: one burst, not one read per key.
+  await terminal.type(pasted);
+  await terminal.press("Enter");
+  assert.equal(await sentByAlice(bob), pasted);
+  await terminal.waitForTranscript((lines) => lines.includes(`(broadcast) alice: ${pasted}`));
+});
+
+Deno.test("terminal - a pasted block of lines sends each line, in order", async () => {
+  await using server = await ServerProcess.start();
+  await using stack = new AsyncDisposableStack();
+  const { terminal, bob } = await aliceWithBob(stack, server.port, 80);
+  await terminal.paste("first line\nsecond\tline\nthird line\n");
+  assert.deepEqual(
+    [await sentByAlice(bob), await sentByAlice(bob), await sentByAlice(bob)],
+    ["first line", "second\tline", "third line"],
+  );
+  const lines = await terminal.waitForTranscript((lines) => lines.at(-1) === PROMPT.trimEnd());
+  assert.deepEqual(lines.filter((line) => line.startsWith(PROMPT)), [
+    `${PROMPT}first line`,
+    `${PROMPT}second\u2409line`,
+    `${PROMPT}third line`,
+  ]);
 });

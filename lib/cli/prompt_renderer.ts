@@ -1,0 +1,132 @@
+import { printable } from "./printable.ts";
+import { textWidth } from "./text_width.ts";
+
+/** The prompt, the line being typed and where in it the cursor is (an index into `line`). */
+export interface PromptFrame {
+  /** May hold colour codes (SGR), which take no room. */
+  prompt: string;
+  line: string;
+  cursor: number;
+}
+
+export interface TerminalSize {
+  columns: number;
+  rows: number;
+}
+
+/**
+ * Keeps the prompt and the typed line at the bottom of the terminal, below
+ * everything else printed, however many rows they wrap onto. It knows where it
+ * left the cursor, so a redraw starts at the prompt's first row, clears to the
+ * end of the screen, prints any new lines there and draws the prompt again below
+ * them. Its output is the escape codes to write; it writes nothing itself.
+ *
+ * A line taller than the screen is shown by the rows around the cursor, as rows
+ * scrolled off the top could not be cleared again. After a resize, it assumes the
+ * terminal rewrapped what was drawn (as tmux, the Windows console and most
+ * others do) and works out where that put the cursor.
+ */
+export class PromptRenderer {
+  /** Rows from the first row drawn down to the cursor. */
+  #cursorRow = 0;
+  /** The text the last draw wrote (colour codes left out) and the cursor's index in it. */
+  #drawn = { text: "", cursor: 0, lineEndAfter: false };
+  #columns = 0;
+
+  /**
+   * Erases what was drawn, prints `above` (lines that stay, each ended with a
+   * line end), then draws `frame`, or nothing and leaves the cursor at the start
+   * of a clean row.
+   */
+  render(above: readonly string[], frame: PromptFrame | undefined, size: TerminalSize): string {
+    const columns = Math.max(2, size.columns);
+    if (this.#columns !== 0 && columns !== this.#columns) {
+      this.#cursorRow = rewrappedCursorRow(this.#drawn, columns);
+    }
+    this.#columns = columns;
+    let out = up(this.#cursorRow) + "\r\x1b[J";
+    for (const line of above) out += line.replaceAll("\n", "\r\n") + "\r\n";
+    this.#cursorRow = 0;
+    this.#drawn = { text: "", cursor: 0, lineEndAfter: false };
+    return frame === undefined ? out : out + this.#draw(frame, columns, Math.max(1, size.rows - 1));
+  }
+
+  #draw({ prompt, line, cursor }: PromptFrame, columns: number, maxRows: number): string {
+    const plainPrompt = prompt.replace(SGR, "");
+    const text = plainPrompt + printable(line);
+    const layout = place(text, columns);
+    // The cursor at the very end of a full row shows at the start of the next one.
+    const lineEndAfter = layout.columns[text.length] >= columns;
+    const totalRows = layout.rows[text.length] + (lineEndAfter ? 2 : 1);
+    const cursorIndex = plainPrompt.length + cursor;
+    const onNextRow = cursorIndex === text.length && lineEndAfter;
+    const cursorRow = onNextRow ? totalRows - 1 : layout.rows[cursorIndex];
+    const cursorColumn = onNextRow ? 0 : layout.columns[cursorIndex];
+
+    const top = Math.max(0, cursorRow - maxRows + 1);
+    const bottom = Math.min(totalRows, top + maxRows);
+    let from = 0;
+    while (from < text.length && layout.rows[from] < top) from++;
+    let to = from;
+    while (to < text.length && layout.rows[to] < bottom) to++;
+    const drawn = text.slice(from, to);
+    const lineEnd = bottom === totalRows && lineEndAfter;
+    let out = from === 0 && to >= plainPrompt.length
+      ? prompt + text.slice(plainPrompt.length, to)
+      : drawn;
+    if (lineEnd) out += "\r\n";
+    // A write that fills a row leaves the cursor on that row until the next character comes.
+    const lastRow = lineEnd ? totalRows - 1 : to > from ? layout.rows[to - 1] : top;
+    out += up(lastRow - cursorRow) + "\r" + (cursorColumn > 0 ? `\x1b[${cursorColumn}C` : "");
+
+    this.#cursorRow = cursorRow - top;
+    this.#drawn = { text: drawn, cursor: cursorIndex - from, lineEndAfter: lineEnd };
+    return out;
+  }
+}
+
+// deno-lint-ignore no-control-regex -- colour codes are what we remove
+const SGR = /\x1b\[[0-9;]*m/g;
+
+function up(rows: number): string {
+  return rows > 0 ? `\x1b[${rows}A` : "";
+}
+
+/**
+ * The row and column of each UTF-16 index of `text` written from the start of
+ * a row `columns` wide, and at `text.length` where the next character would go
+ * (its column may equal `columns`: the terminal wraps only when a character
+ * comes). A wide character that does not fit in a row's last column starts the
+ * next row, as terminals do.
+ */
+function place(text: string, columns: number): { rows: Int32Array; columns: Int32Array } {
+  const rows = new Int32Array(text.length + 1);
+  const cols = new Int32Array(text.length + 1);
+  let row = 0;
+  let column = 0;
+  let index = 0;
+  for (const character of text) {
+    const width = textWidth(character);
+    if (width > 0 && column + width > columns) {
+      row++;
+      column = 0;
+    }
+    rows.fill(row, index, index + character.length);
+    cols.fill(column, index, index + character.length);
+    index += character.length;
+    column += width;
+  }
+  rows[index] = row;
+  cols[index] = column;
+  return { rows, columns: cols };
+}
+
+/** Where the cursor is once the terminal has rewrapped the drawn text to `columns`. */
+function rewrappedCursorRow(
+  drawn: { text: string; cursor: number; lineEndAfter: boolean },
+  columns: number,
+): number {
+  const layout = place(drawn.text, columns);
+  const row = layout.rows[drawn.cursor];
+  return drawn.cursor === drawn.text.length && drawn.lineEndAfter ? row + 1 : row;
+}

@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { LineEditor } from "../../lib/cli/line_editor.ts";
+import { type PromptFrame, PromptRenderer } from "../../lib/cli/prompt_renderer.ts";
+import { VirtualTerminal } from "../support/virtual_terminal.ts";
+
+const PROMPT = "[broadcast] alice> ";
+
+/** A renderer drawing on a terminal `columns` by `rows`. */
+function screen(columns: number, rows: number) {
+  const terminal = new VirtualTerminal(columns, rows);
+  const renderer = new PromptRenderer();
+  const draw = (above: string[], frame?: PromptFrame) =>
+    terminal.write(renderer.render(above, frame, terminal.size));
+  return { terminal, draw };
+}
+
+const typed = (line: string, cursor = line.length): PromptFrame => ({
+  prompt: PROMPT,
+  line,
+  cursor,
+});
+
+Deno.test("prompt renderer - a wrapped line is drawn again below each line printed above it", () => {
+  const { terminal, draw } = screen(80, 24);
+  const line = "x".repeat(100);
+  draw([], typed(line));
+  for (const message of ["one", "two", "three"]) draw([message], typed(line));
+  assert.deepEqual(terminal.transcript, ["one", "two", "three", PROMPT + line]);
+  assert.deepEqual(terminal.cursor, { row: 4, column: 39 });
+  draw([], typed(line, 3));
+  assert.deepEqual(terminal.cursor, { row: 3, column: 22 });
+});
+
+Deno.test("prompt renderer - colour codes in the prompt take no room", () => {
+  const { terminal, draw } = screen(40, 10);
+  draw([], { prompt: `\x1b[1m${PROMPT}\x1b[0m`, line: "abc", cursor: 1 });
+  assert.deepEqual(terminal.transcript, [PROMPT + "abc"]);
+  assert.deepEqual(terminal.cursor, { row: 0, column: PROMPT.length + 1 });
+});
+
+Deno.test("prompt renderer - a wide character that does not fit starts the next row", () => {
+  const { terminal, draw } = screen(20, 10);
+  draw([], { prompt: "> ", line: "a".repeat(17) + "日本", cursor: 17 });
+  assert.deepEqual(terminal.cursor, { row: 1, column: 0 });
+  draw(["hi"], { prompt: "> ", line: "a".repeat(17) + "日本", cursor: 19 });
+  assert.deepEqual(terminal.transcript, ["hi", "> " + "a".repeat(17) + "日本"]);
+  assert.deepEqual(terminal.cursor, { row: 2, column: 4 });
+});
+
+Deno.test("prompt renderer - a line that fills its last row puts the cursor on the next", () => {
+  const { terminal, draw } = screen(20, 10);
+  draw([], { prompt: "> ", line: "a".repeat(38), cursor: 38 });
+  assert.deepEqual(terminal.cursor, { row: 2, column: 0 });
+  draw(["hi"], { prompt: "> ", line: "a".repeat(38), cursor: 38 });
+  assert.deepEqual(terminal.transcript, ["hi", "> " + "a".repeat(38)]);
+  assert.deepEqual(terminal.cursor, { row: 3, column: 0 });
+});
+
+Deno.test("prompt renderer - control characters in the line are shown as symbols", () => {
+  const { terminal, draw } = screen(40, 10);
+  draw([], typed("a\tb\x1b[2Jc"));
+  assert.deepEqual(terminal.transcript, [`${PROMPT}a\u2409b\u241b[2Jc`]);
+});
+
+Deno.test("prompt renderer - a line taller than the screen shows the rows around the cursor, drawn once", () => {
+  const { terminal, draw } = screen(20, 5);
+  const line = Array.from({ length: 200 }, (_, i) => String(i % 10)).join("");
+  draw([], { prompt: "> ", line, cursor: line.length });
+  // Four rows (one is kept for what is printed above): the last 62 characters and the cursor.
+  assert.deepEqual(terminal.transcript, [line.slice(-62)]);
+  assert.deepEqual(terminal.cursor, { row: 3, column: 2 });
+  draw(["hi"], { prompt: "> ", line, cursor: 5 });
+  assert.deepEqual(terminal.transcript, ["hi", "> " + line.slice(0, 78)]);
+  assert.deepEqual(terminal.cursor, { row: 1, column: 7 });
+  // Once entered, the line is printed whole above the next prompt.
+  draw([`> ${line}`], { prompt: "> ", line: "", cursor: 0 });
+  assert.deepEqual(terminal.transcript, ["hi", `> ${line}`, ">"]);
+});
+
+Deno.test("prompt renderer - after a resize, the rewrapped line is drawn again in its place", () => {
+  const { terminal, draw } = screen(80, 24);
+  const line = "x".repeat(100);
+  draw(["before"], typed(line));
+  for (const [columns, message] of [[50, "narrower"], [120, "wider"], [30, "narrowest"]] as const) {
+    terminal.resize(columns, 24);
+    draw([message], typed(line));
+  }
+  assert.deepEqual(terminal.transcript, [
+    "before",
+    "narrower",
+    "wider",
+    "narrowest",
+    PROMPT + line,
+  ]);
+  assert.equal(terminal.cursor.column, 119 % 30);
+});
+
+Deno.test("prompt renderer - nothing to draw leaves the cursor at the start of a clean row", () => {
+  const { terminal, draw } = screen(20, 10);
+  draw([], typed("x".repeat(30), 2));
+  draw(["bye"]);
+  assert.deepEqual(terminal.transcript, ["bye"]);
+  assert.deepEqual(terminal.cursor, { row: 1, column: 0 });
+});
+
+const step = fc.oneof(
+  fc.record({
+    type: fc.constant("type" as const),
+    text: fc.array(fc.constantFrom("a", "b", " ", "日", "🙂", "e\u0301", "\t"), {
+      minLength: 1,
+      maxLength: 30,
+    }).map((characters) => characters.join("")),
+  }),
+  fc.record({
+    type: fc.constant("key" as const),
+    kind: fc.constantFrom("left", "right", "home", "end", "backspace", "delete" as const),
+  }),
+  fc.record({
+    type: fc.constant("print" as const),
+    text: fc.constantFrom("hi", "日本", "x".repeat(70)),
+  }),
+  fc.record({ type: fc.constant("resize" as const), columns: fc.integer({ min: 20, max: 100 }) }),
+);
+
+Deno.test("prompt renderer - whatever is typed, printed or resized, each printed line shows once above one prompt line", () => {
+  fc.assert(
+    fc.property(fc.array(step, { maxLength: 25 }), (steps) => {
+      const { terminal, draw } = screen(60, 40);
+      const editor = new LineEditor();
+      // Lines above, for the prompt to grow into when a narrowing rewraps it: tmux keeps
+      // the cursor's row and pushes the rows above into the history, out of reach.
+      const printed = Array.from({ length: 10 }, (_, i) => `line ${i}`);
+      draw(printed, typed(""));
+      for (const step of steps) {
+        // Short enough to fit on the screen at any width: a taller one is cut to the screen.
+        if (step.type === "type" && editor.text.length < 150) {
+          editor.press({ kind: "text", text: step.text });
+        } else if (step.type === "key") editor.press({ kind: step.kind });
+        else if (step.type === "resize") terminal.resize(step.columns, 40);
+        const above = step.type === "print" ? [step.text] : [];
+        printed.push(...above);
+        draw(above, typed(editor.text, editor.cursor));
+      }
+      const shownLine = (PROMPT + editor.text.replaceAll("\t", "\u2409")).trimEnd();
+      assert.deepEqual(terminal.transcript, [...printed, shownLine]);
+      const next = [...new Intl.Segmenter().segment(editor.text.slice(editor.cursor))][0];
+      assert.equal(terminal.underCursor, next?.segment.replaceAll("\t", "\u2409") ?? "");
+    }),
+    { numRuns: 500 },
+  );
+});
