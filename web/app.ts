@@ -23,6 +23,7 @@ import { parseInputLine } from "../lib/cli/input_line.ts";
 import { printable } from "../lib/cli/printable.ts";
 import { createStyle } from "../lib/cli/style.ts";
 import { backoffDelay } from "../lib/client/backoff.ts";
+import { utf8Length } from "../lib/protocol/utf8_length.ts";
 import { VERSION } from "../lib/version.ts";
 
 const CLIENT_NAME = `deno-chat-web/${VERSION}`;
@@ -83,6 +84,11 @@ let wantedNickname = "";
 let silentWho = 0;
 
 let nextSeq = 1n;
+/**
+ * The text of each chat line sent and not yet seen back, by client_seq: a line the
+ * server refuses goes back into the box rather than being lost.
+ */
+const unconfirmed = new Map<bigint, string>();
 let nextPingNonce = 1n;
 let nextKeepaliveNonce = KEEPALIVE_NONCE_BASE;
 /** /ping nonces waiting for their Pong, with when they were sent. */
@@ -173,8 +179,19 @@ function submitLine(line: string): boolean {
     case "empty":
       return true;
     case "chat": {
+      const bytes = utf8Length(command.text);
+      if (welcome !== undefined && bytes > welcome.maxContentBytes) {
+        // As the server would answer, but the text stays in the box to be shortened.
+        addLine(
+          `! Message is ${bytes} bytes long; the limit is ${welcome.maxContentBytes}`,
+          "error",
+        );
+        return false;
+      }
       const value = { content: command.text, action: command.action, clientSeq: nextSeq++ };
-      return send({ body: { case: "chat", value } });
+      if (!send({ body: { case: "chat", value } })) return false;
+      unconfirmed.set(value.clientSeq, line);
+      return true;
     }
     case "mode":
       ui.mode.value = command.action === Action.ECHO ? "echo" : "broadcast";
@@ -217,11 +234,27 @@ ui.nicknameForm.addEventListener("submit", (event) => {
 
 // ---------------------------------------------------------------- receiving
 
+/**
+ * Puts a refused line back into the box, or, if something new was typed meanwhile,
+ * into the log, where it can be copied. The server answers each chat line in order, so
+ * the older lines still unconfirmed were accepted: their copies go too.
+ */
+function restoreRefused(clientSeq: bigint): void {
+  const line = unconfirmed.get(clientSeq);
+  if (line === undefined) return;
+  for (const seq of unconfirmed.keys()) if (seq <= clientSeq) unconfirmed.delete(seq);
+  if (ui.input.value === "") ui.input.value = line;
+  else addLine(`! not sent: ${line}`, "error");
+}
+
 function receive(message: ServerMessage): void {
   const body = message.body;
   switch (body.case) {
     case "welcome":
       return welcomed(body.value);
+    case "chat":
+      if (body.value.fromSessionId === welcome?.sessionId) unconfirmed.delete(body.value.clientSeq);
+      break;
     case "presence": {
       const { kind, sessionId, nickname } = body.value;
       online = body.value.online;
@@ -266,6 +299,7 @@ function receive(message: ServerMessage): void {
         // The name asked for after a reconnect was taken meanwhile: stop asking for it.
         wantedNickname = "";
       }
+      if (!body.value.fatal) restoreRefused(body.value.clientSeq);
       break;
     }
   }
@@ -331,6 +365,8 @@ function connect(): void {
     socket = undefined;
     welcome = undefined;
     pings.clear();
+    // Whether the server got them is unknown now; none can be refused any more.
+    unconfirmed.clear();
     silentWho = 0;
     // Who is online is unknown until the next Welcome; a stale list would mislead.
     users.clear();

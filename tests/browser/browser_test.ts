@@ -51,11 +51,13 @@ class Harness implements AsyncDisposable {
     public server: ServerProcess,
     readonly httpPort: number,
     readonly browser: playwright.Browser,
+    readonly serverArgs: string[],
   ) {}
 
-  static async start(name: string): Promise<Harness> {
+  /** `serverArgs` go to the server, and to the one started again. */
+  static async start(name: string, serverArgs: string[] = []): Promise<Harness> {
     const httpPort = freePort();
-    const server = await startServer(httpPort);
+    const server = await startServer(httpPort, serverArgs);
     try {
       const browser = await playwright.chromium.launch({
         executablePath: CHROMIUM,
@@ -72,7 +74,7 @@ class Harness implements AsyncDisposable {
         ],
         timeout: 30_000,
       });
-      return new Harness(name, server, httpPort, browser);
+      return new Harness(name, server, httpPort, browser, serverArgs);
     } catch (error) {
       await server.stop("SIGKILL");
       throw error;
@@ -117,7 +119,11 @@ class Harness implements AsyncDisposable {
 
   /** Starts a new server on the same TCP and HTTP ports as the stopped one. */
   async startServerAgain(): Promise<void> {
-    this.server = await startServer(this.httpPort, ["--port", String(this.server.port)]);
+    this.server = await startServer(this.httpPort, [
+      ...this.serverArgs,
+      "--port",
+      String(this.server.port),
+    ]);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -423,6 +429,40 @@ Deno.test("browser - markup in a message is shown as text, never run", async () 
     assert.equal(page.dialogs, 0);
     page.assertNoProblems();
   }
+});
+
+Deno.test("browser - a line too long or too fast stays in the box, with the error shown", async () => {
+  await using room = await Harness.start("refused", [
+    "--max-content-bytes",
+    "100",
+    // One line, then one every 100 s: the second line is refused however slow the machine.
+    "--rate-burst",
+    "1",
+    "--rate-limit",
+    "0.01",
+  ]);
+  const alice = await room.open("alice", { nickname: "alice" });
+  const carol = await room.terminal("carol");
+  await alice.waitForOnline(["alice (you)", "carol"]);
+
+  // 34 characters, 102 bytes: the limit counts UTF-8 bytes, as the server does.
+  const long = "안".repeat(34);
+  await alice.page.fill("#input", long);
+  await alice.page.press("#input", "Enter");
+  await alice.waitForLine("! Message is 102 bytes long; the limit is 100");
+  assert.equal(await alice.page.inputValue("#input"), long);
+
+  // The first line the server sees is the shortened one: the long one never left the page.
+  await alice.page.fill("#input", "안".repeat(33));
+  await alice.page.press("#input", "Enter");
+  await alice.waitFor("#input", (texts) => texts[0] === "", "the line to be sent");
+  assert.equal((await carol.next("chat")).content, "안".repeat(33));
+
+  await alice.page.fill("#input", "/echo too soon");
+  await alice.page.press("#input", "Enter");
+  await alice.waitForLine(/^! You are sending messages too fast/);
+  await alice.waitFor("#input", (texts) => texts[0] === "/echo too soon", "the line to come back");
+  alice.assertNoProblems();
 });
 
 Deno.test("browser - the page reconnects after a server restart and chats again", async () => {
