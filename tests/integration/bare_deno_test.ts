@@ -1,18 +1,20 @@
 import assert from "node:assert/strict";
+import { runCommand } from "../support/run_command.ts";
 
 const TOOL = new URL("../../lib/bench/bare_deno.ts", import.meta.url).pathname;
 
 /** Runs `deno task bench:bare` with `args` and returns its one line of output. */
 async function bare(...args: string[]): Promise<string> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--v8-flags=--expose-gc", TOOL, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.equal(output.code, 0, stderr);
-  return new TextDecoder().decode(output.stdout).trim();
+  const { code, stdout, stderr } = await runCommand([
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--v8-flags=--expose-gc",
+    TOOL,
+    ...args,
+  ]);
+  assert.equal(code, 0, stderr);
+  return stdout.trim();
 }
 
 /** The rate and both sides' CPU from a rate line. */

@@ -353,28 +353,11 @@ Deno.test("cluster - a client that joins during the outage is announced after Re
 
 Deno.test("cluster - a server cannot start when Redis is unreachable", async () => {
   const run = async (redisUrl: string) => {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net",
-        "--allow-env",
-        SERVER_SCRIPT,
-        "--port",
-        "0",
-        "--http-port",
-        "0",
-        "--redis",
-        redisUrl,
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const decoder = new TextDecoder();
-    return {
-      code: output.code,
-      text: decoder.decode(output.stdout) + decoder.decode(output.stderr),
-    };
+    const { code, stdout, stderr } = await ServerProcess.run(
+      ["--port", "0", "--http-port", "0", "--redis", redisUrl],
+      [Deno.execPath(), "run", "--allow-net", "--allow-env", SERVER_SCRIPT],
+    );
+    return { code, text: stdout + stderr };
   };
 
   const port = freePort();

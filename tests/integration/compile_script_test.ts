@@ -1,30 +1,16 @@
 /** `deno task compile`, run as a user runs it: its exit codes and what it says when offline. */
 import assert from "node:assert/strict";
+import { freePort } from "../support/client_process.ts";
+import { runCommand } from "../support/run_command.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** Runs `deno task compile ...args` (which bundles first) in the repository. */
-async function compileTask(args: string[], env: Record<string, string> = {}) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "compile", ...args],
+function compileTask(args: string[], env: Record<string, string> = {}) {
+  return runCommand([Deno.execPath(), "task", "compile", ...args], {
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
-
-/** A loopback port that nothing listens on. */
-function closedPort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
+  });
 }
 
 Deno.test("compile script - an unknown target exits 2 and lists the valid ones", async () => {
@@ -47,7 +33,7 @@ Deno.test("compile script - an unknown option exits 2", async () => {
 
 Deno.test("compile script - an unreachable dl.deno.land is one line, pointing to the bundles", async () => {
   // A proxy that refuses every connection makes dl.deno.land unreachable on any machine.
-  const proxy = `http://127.0.0.1:${closedPort()}`;
+  const proxy = `http://127.0.0.1:${freePort()}`;
   const { code, stdout, stderr } = await compileTask(["x86_64-apple-darwin"], {
     HTTPS_PROXY: proxy,
     https_proxy: proxy,

@@ -1,3 +1,4 @@
+import { type CommandRun, runCommand } from "./run_command.ts";
 import { deadline } from "./deadline.ts";
 import { LineReader } from "./line_reader.ts";
 
@@ -73,19 +74,12 @@ export class ServerProcess implements AsyncDisposable {
    * Runs the server with `args` alone (no --host or --port added) to its exit, for the
    * runs that fail at start-up or exit at once. `launcher` and `cwd` as for `start`.
    */
-  static async run(
+  static run(
     args: string[],
     launcher: string[] = [Deno.execPath(), "run", "--allow-net", SERVER_SCRIPT],
     { cwd }: { cwd?: string } = {},
-  ): Promise<{ code: number; stdout: string; stderr: string }> {
-    const [command, ...launcherArgs] = launcher;
-    const output = await new Deno.Command(command, {
-      args: [...launcherArgs, ...args],
-      cwd,
-      stdin: "null",
-    }).output();
-    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-    return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+  ): Promise<CommandRun> {
+    return runCommand([...launcher, ...args], { cwd });
   }
 
   /**
