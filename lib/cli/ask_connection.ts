@@ -12,14 +12,25 @@ export interface ConnectionAnswers extends ServerAddress {
 /**
  * Asks for the server address and a nickname, for a client started with no
  * arguments (a double-click). Enter takes the default; a bad answer is asked again.
+ * Undefined when the user leaves instead (Ctrl+C or Ctrl+D).
  */
-export async function askConnection(defaults: ServerAddress): Promise<ConnectionAnswers> {
+export async function askConnection(
+  defaults: ServerAddress,
+): Promise<ConnectionAnswers | undefined> {
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  // A question pending when the input closes is never answered: race it with leaving.
+  let answered = false;
+  const left = new Promise<undefined>((resolve) => {
+    rl.once("close", () => resolve(undefined));
+    rl.once("SIGINT", () => resolve(undefined));
+  });
+  const ask = (question: string) => Promise.race([rl.question(question), left]);
   try {
     const fallback = formatHostPort(defaults.hostname, defaults.port);
     let address: ServerAddress | undefined;
     while (address === undefined) {
-      const answer = await rl.question(`Server address (Enter for ${fallback}): `);
+      const answer = await ask(`Server address (Enter for ${fallback}): `);
+      if (answer === undefined) return undefined;
       address = parseServerAddress(answer, defaults);
       if (address === undefined) {
         console.log(
@@ -28,13 +39,20 @@ export async function askConnection(defaults: ServerAddress): Promise<Connection
       }
     }
     while (true) {
-      const nickname = (await rl.question("Nickname (Enter for a guest name): ")).trim();
+      const answer = await ask("Nickname (Enter for a guest name): ");
+      if (answer === undefined) return undefined;
+      const nickname = answer.trim();
       // The server checks too; asking again here saves a round trip and a confusing error.
       const problem = nickname === "" ? undefined : nicknameProblem(nickname, "");
-      if (problem === undefined) return { ...address, nickname };
+      if (problem === undefined) {
+        answered = true;
+        return { ...address, nickname };
+      }
       console.log(problem);
     }
   } finally {
     rl.close();
+    // After ^C or ^D, leave the shell a line of its own.
+    if (!answered) console.log();
   }
 }

@@ -8,9 +8,12 @@ import { runTerminalUi } from "./terminal_ui.ts";
 
 /** Picks the mode (one-shot, piped or interactive) and runs it; returns the exit code. */
 export async function runClient(commandLine: ClientCommandLine): Promise<number> {
-  const { hostname, port, nickname } = commandLine.noArguments && Deno.stdin.isTerminal()
+  const answers = commandLine.noArguments && Deno.stdin.isTerminal()
     ? await askConnection(commandLine)
     : commandLine;
+  // Left at the address or nickname prompt: nothing was asked of the server.
+  if (answers === undefined) return 0;
+  const { hostname, port, nickname } = answers;
   const common = {
     hostname,
     port,

@@ -1,5 +1,6 @@
 import {
   Action,
+  ErrorCode,
   PresenceKind,
   type ServerMessage,
   type Welcome,
@@ -79,6 +80,8 @@ export class ChatClient {
   /** Made at each Welcome, from the limits it advertises. */
   #outbox: Outbox | undefined;
   #nickname: string;
+  /** The Hello sent after Welcome asked for #nickname, and no answer has come yet. */
+  #nicknameAsked = false;
   #nextSeq = 1n;
   #nextKeepaliveNonce = KEEPALIVE_NONCE_BASE;
   #lastSentAt = 0;
@@ -264,6 +267,7 @@ export class ChatClient {
       this.#write(connection, {
         body: { case: "hello", value: { nickname: this.#nickname, client: CLIENT_NAME } },
       });
+      this.#nicknameAsked = this.#nickname !== "";
       this.#outbox?.[Symbol.dispose]();
       this.#outbox = new Outbox({
         write: (message) => this.#write(connection, message),
@@ -281,6 +285,16 @@ export class ChatClient {
     ) {
       this.#welcome.nickname = body.value.nickname;
       this.#nickname = body.value.nickname;
+      this.#nicknameAsked = false;
+    } else if (
+      this.#nicknameAsked && body.case === "error" &&
+      (body.value.code === ErrorCode.NICKNAME_TAKEN ||
+        body.value.code === ErrorCode.NICKNAME_INVALID)
+    ) {
+      // Refused for good: asking again after a reconnect could take the name from its owner
+      // while they reconnect. The client keeps the guest name it is given.
+      this.#nickname = "";
+      this.#nicknameAsked = false;
     }
     this.#emit({ type: "message", message });
   }

@@ -376,6 +376,29 @@ Deno.test("client - with no arguments on a console, a bare number at the address
   assert.equal(await terminal.exitStatus(), 0);
 });
 
+Deno.test("client - Ctrl+C or Ctrl+D at the address and nickname prompts leaves quietly", async () => {
+  const cases: [string[], string][] = [[[], "C-c"], [[], "C-d"], [["29999"], "C-c"], [
+    ["29999"],
+    "C-d",
+  ]];
+  for (const [answers, key] of cases) {
+    await using terminal = await TmuxSession.start(
+      [Deno.execPath(), "run", "--allow-net", CLIENT_SCRIPT],
+      { NO_COLOR: "1" },
+    );
+    await terminal.waitForScreen(/^Server address \(Enter for 127\.0\.0\.1:8080\):$/m);
+    for (const answer of answers) {
+      await terminal.type(answer);
+      await terminal.press("Enter");
+      await terminal.waitForScreen(/^Nickname \(Enter for a guest name\):$/m);
+    }
+    await terminal.press(key);
+    const what = `${key} after ${answers.length} answer(s)`;
+    assert.equal(await terminal.exitStatus(), 0, what);
+    assert.doesNotMatch(await terminal.screen(), /error|connecting/i, what);
+  }
+});
+
 Deno.test("client - 60 lines pasted into the console all reach the others, in order", async () => {
   await using server = await ServerProcess.start();
   await using bystander = await TestClient.connect(server.port);

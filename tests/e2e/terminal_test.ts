@@ -110,6 +110,30 @@ Deno.test("terminal - reconnects after the server restarts and takes its nicknam
   ]);
 });
 
+Deno.test("terminal - a nickname refused at connect is not asked for again after a reconnect", async () => {
+  const port = freePort();
+  const first = await ServerProcess.start(["--port", String(port)]);
+  const owner = await TestClient.connect(port);
+  await owner.send({ body: { case: "hello", value: { nickname: "alice" } } });
+  await owner.nextPresence(PresenceKind.RENAMED);
+  await using terminal = await TmuxSession.start(client(port, "--nick", "alice"), {
+    NO_COLOR: "1",
+  });
+  await terminal.waitForScreen(/^! Nickname "alice" is already taken$/m);
+  await owner[Symbol.asyncDispose]();
+  assert.equal((await first.stop("SIGINT")).code, 0);
+  await terminal.waitForScreen(/^disconnected: .* - reconnecting in \d+\.\d s$/m);
+
+  // The console is back first, on a new server: the name is free, but it was never its own.
+  await using second = await ServerProcess.start(["--port", String(port)]);
+  await terminal.waitForScreen(/^\* reconnected after /m);
+  await using bob = await TestClient.connect(second.port);
+  await bob.send({ body: { case: "who", value: {} } });
+  const names = (await bob.next("who")).users.map((u) => u.nickname);
+  assert.ok(!names.includes("alice"), names.join(", "));
+  assert.doesNotMatch(await terminal.screen(), /you are now alice/);
+});
+
 Deno.test("terminal - the unknown-command and help texts are shown", async () => {
   await using server = await ServerProcess.start();
   await using terminal = await TmuxSession.start(client(server.port), { NO_COLOR: "1" });
