@@ -14,7 +14,7 @@ import { isWorkerThread, runWorker } from "./lib/cli/run_worker.ts";
 if (isWorkerThread()) runWorker();
 else {
   await runMain(async () => {
-    const { options, settingsFile } = await parseServerCommandLine(Deno.args);
-    return runServer(options, settingsFile);
+    const { options, settings } = await parseServerCommandLine(Deno.args);
+    return runServer(options, settings);
   });
 }

@@ -14,16 +14,33 @@ import { listenFailure } from "./listen_failure.ts";
 import { SilentUntilStarted } from "./silent_until_started.ts";
 import { STATS_SIGNAL } from "./stats_signal.ts";
 
+/** Where the options came from: a settings file read, or one not looked for without permission. */
+export interface SettingsSource {
+  file?: string;
+  unread?: string;
+}
+
 /**
  * Runs the server until a stop signal, then shuts it down gracefully. Returns the exit code.
- * `settingsFile` is the settings file the options were read from, if any, for the log.
+ * `settings` says where the options came from, for the log.
  */
-export async function runServer(options: ServerOptions, settingsFile?: string): Promise<number> {
+export async function runServer(
+  options: ServerOptions,
+  settings: SettingsSource = {},
+): Promise<number> {
   // Writing is granted for --write-config alone: a server that serves writes no file.
   Deno.permissions.revokeSync({ name: "write" });
   const logger = createLogger({ format: options.logFormat, quiet: options.quiet });
-  if (settingsFile !== undefined) {
-    logger.log("notice", "settings", `settings from ${settingsFile}`, { file: settingsFile });
+  if (settings.file !== undefined) {
+    logger.log("notice", "settings", `settings from ${settings.file}`, { file: settings.file });
+  } else if (settings.unread !== undefined) {
+    // Silence would leave a user wondering why the file's port is not the one in use.
+    logger.log(
+      "notice",
+      "settings_unread",
+      `not looking for ${settings.unread}: run with --allow-read to use a settings file`,
+      { file: settings.unread },
+    );
   }
   if (options.workers > 1) {
     // Several listeners on one port are shared out by the kernel on Linux only.

@@ -16,6 +16,7 @@ import { describeError } from "../util/describe_error.ts";
 import { configureProgram, parseArguments, runProgram } from "./run_program.ts";
 import { exit } from "./exit.ts";
 import { ServerSettingsFile } from "./server_settings_file.ts";
+import type { SettingsSource } from "./run_server.ts";
 
 /**
  * Reads the server's options from the command line and the settings file (see
@@ -24,7 +25,7 @@ import { ServerSettingsFile } from "./server_settings_file.ts";
  */
 export async function parseServerCommandLine(
   args: string[],
-): Promise<{ options: ServerOptions; settingsFile: string | undefined }> {
+): Promise<{ options: ServerOptions; settings: SettingsSource }> {
   const defaults = DEFAULT_SERVER_OPTIONS;
   const program = configureProgram(new Command())
     .name("server")
@@ -158,15 +159,17 @@ export async function parseServerCommandLine(
       `write every setting with its default to ${ServerSettingsFile.NAME} (or --config), then exit`,
     );
   await parseArguments(program, args);
-  const settings = new ServerSettingsFile(program);
+  const settingsFile = new ServerSettingsFile(program);
   const path = program.opts().config ?? ServerSettingsFile.NAME;
-  let settingsFile: string | undefined;
+  let settings: SettingsSource = {};
   await runProgram(async () => {
     if (program.opts().writeConfig) {
-      console.log(settings.write(path));
+      console.log(settingsFile.write(path));
       await exit(0);
     }
-    settingsFile = settings.read(path, program.opts().config !== undefined);
+    const file = settingsFile.read(path, program.opts().config !== undefined);
+    if (file !== undefined) settings = { file };
+    else if (!ServerSettingsFile.mayRead(path)) settings = { unread: path };
   });
   const options = program.opts();
   let redisUrl = options.redis;
@@ -183,7 +186,7 @@ export async function parseServerCommandLine(
     });
   }
   return {
-    settingsFile,
+    settings,
     options: {
       host: options.host,
       port: options.port,

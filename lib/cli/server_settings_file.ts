@@ -27,6 +27,11 @@ export class ServerSettingsFile {
   readonly #program: CommandUnknownOpts;
   readonly #settings: Option[];
 
+  /** False when the program may not read `path`: looking for it would prompt, or fail. */
+  static mayRead(path: string): boolean {
+    return Deno.permissions.querySync({ name: "read", path }).state === "granted";
+  }
+
   constructor(program: CommandUnknownOpts) {
     this.#program = program;
     this.#settings = program.options.filter((option) =>
@@ -40,9 +45,7 @@ export class ServerSettingsFile {
    * the program may not read (`deno run --allow-net server.ts`): asking would prompt.
    */
   read(path: string, required: boolean): string | undefined {
-    if (!required && Deno.permissions.querySync({ name: "read", path }).state !== "granted") {
-      return undefined;
-    }
+    if (!required && !ServerSettingsFile.mayRead(path)) return undefined;
     let text: string;
     let fullPath: string;
     try {
