@@ -134,7 +134,8 @@ export class ChatConsole {
   /** `[broadcast] guest-3> ` */
   get prompt(): string {
     const mode = this.#mode === Action.ECHO ? "echo" : "broadcast";
-    return `[${mode}] ${this.client.nickname ?? "offline"}> `;
+    // The nickname is the server's word: a hostile one could carry escape sequences.
+    return `[${mode}] ${printable(this.client.nickname ?? "offline")}> `;
   }
 
   /** Resolves when no request is waiting for its reply. */

@@ -76,15 +76,20 @@ export async function runTerminalUi(
   terminal.close();
   const queued = chat.pendingReplies;
   if (queued > 0 && chat.client.isConnected) {
-    // A paste followed by Ctrl+D: the lines still paced by the rate limit go out first.
-    const sent = Promise.race([chat.settled(), chat.client.done, leaveNow.promise]);
-    if (!await waitAtMost(sent, 250)) {
+    // A paste followed by Ctrl+D: the lines still paced by the rate limit go out first, for
+    // as long as they keep going (no progress for --timeout ends the wait).
+    const done = Promise.race([chat.settled(), chat.client.done, leaveNow.promise]);
+    if (!await waitAtMost(done, 250)) {
       terminal.print(
         style.notice(`* waiting for ${queued} request(s) to go out (Ctrl+C to leave now)`),
       );
-      // Bounded: the reply timeout, plus a second a line for the pacing.
-      await waitAtMost(sent, options.replyTimeoutMs + queued * 1000);
+      for (let before = queued; !await waitAtMost(done, options.replyTimeoutMs);) {
+        if (chat.pendingReplies >= before) break;
+        before = chat.pendingReplies;
+      }
     }
+    const left = chat.pendingReplies;
+    if (left > 0) terminal.print(style.error(`! ${left} request(s) were not sent or not answered`));
   }
   await chat.client.close();
   return (await gaveUp) ? 1 : 0;

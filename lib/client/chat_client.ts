@@ -213,7 +213,7 @@ export class ChatClient {
       const welcomeTimer = setTimeout(
         () =>
           connection.abort(
-            `no Welcome from ${address} within ${waitSeconds} s - is it a chat server?`,
+            `no Welcome within ${waitSeconds} s - is it the chat port (not the HTTP port for browsers)?`,
           ),
         this.#options.welcomeTimeoutMs,
       );
@@ -241,7 +241,12 @@ export class ChatClient {
       const retryInMs = this.#options.reconnect || !everWelcomed
         ? this.#retryDelay(failures, everWelcomed)
         : undefined;
-      this.#emit({ type: "disconnected", reason, retryInMs, unsent });
+      if (welcomed) this.#emit({ type: "disconnected", reason, retryInMs, unsent });
+      else {
+        // Never a chat session: a failed attempt to connect, told as one.
+        const error = new ConnectError(`Cannot connect to ${address}: ${reason}`);
+        this.#emit({ type: "connect_failed", error, retryInMs });
+      }
       if (retryInMs === undefined) return false;
       await this.#pause(retryInMs);
     }

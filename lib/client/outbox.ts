@@ -35,6 +35,9 @@ interface Entry {
  */
 const PACING_MARGIN = 0.9;
 
+/** The longest delay setTimeout keeps (2^31 - 1 ms, about 24 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * A connection's requests, in order, sent no faster than the server's chat rate
  * limit allows: the server's token bucket, as Welcome advertises it, mirrored on
@@ -161,10 +164,11 @@ export class Outbox implements Disposable {
           this.#bucket?.msUntilToken() ?? 0,
         );
         if (wait > 0) {
+          // A longer timer would fire at once (Deno keeps delays in 32 bits); the pump waits again.
           this.#timer = setTimeout(() => {
             this.#timer = undefined;
             this.#pump();
-          }, Math.ceil(wait));
+          }, Math.min(Math.ceil(wait), MAX_TIMER_MS));
           return;
         }
         this.#bucket?.take();

@@ -232,7 +232,7 @@ export class ChatServer implements AsyncDisposable {
     if (this.#shutdown !== undefined) return "The server is shutting down";
     const { maxConnections, maxConnectionsPerIp, limitLoopback } = this.options;
     if (this.#sessions.size >= maxConnections) {
-      return `The server is full (${maxConnections} connections); try again later`;
+      return `The server is full (${countNoun(maxConnections, "connection")}); try again later`;
     }
     if (
       (limitLoopback || !isLoopback(hostname)) &&

@@ -105,11 +105,12 @@ Deno.test("client - an unreachable server is named, retried with backoff, then e
 });
 
 Deno.test("client - a fatal error from the server is shown with its message", async () => {
-  await using server = await ServerProcess.start(["--max-connections", "0"]);
+  await using server = await ServerProcess.start(["--max-connections", "1"]);
+  await using _first = await TestClient.connect(server.port);
   const run = await runClient(["--port", String(server.port), "--retries", "0", "send", "x"]);
   assert.equal(run.code, 1);
-  assert.match(run.stdout, /^! The server is full \(0 connections\); try again later$/m);
-  assert.match(run.stderr, /disconnected: the server closed the connection/);
+  assert.match(run.stdout, /^! The server is full \(1 connection\); try again later$/m);
+  assert.match(run.stderr, /^Cannot connect to [\d.:]+: the server closed the connection$/m);
 });
 
 Deno.test("client - bad options are one line and exit code 2", async () => {
@@ -220,7 +221,8 @@ Deno.test("client - a listener that never sends Welcome is given up on after --t
   assert.match(
     run.stderr,
     new RegExp(
-      `no Welcome from 127\\.0\\.0\\.1:${silent.addr.port} within 0\\.5 s - is it a chat server\\?`,
+      `^Cannot connect to 127\\.0\\.0\\.1:${silent.addr.port}: no Welcome within 0\\.5 s - is it the chat port \\(not the HTTP port for browsers\\)\\?$`,
+      "m",
     ),
   );
   for (const conn of accepted) conn.close();

@@ -254,6 +254,6 @@ Deno.test("http - /ws refuses HEAD, half-made upgrades (400, no stack trace) and
   await using first = await WebSocketTestClient.connect(httpPort);
   const full = await fetch(`http://127.0.0.1:${httpPort}/ws`, { headers: upgradeHeaders });
   assert.equal(full.status, 503);
-  assert.match(await full.text(), /The server is full \(1 connections\)/);
+  assert.match(await full.text(), /The server is full \(1 connection\)/);
   assert.equal(first.welcome.online, 1);
 });

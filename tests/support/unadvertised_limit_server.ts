@@ -17,6 +17,8 @@ export interface UnadvertisedLimitOptions {
   alwaysRefused?: string;
   /** Welcomes, then answers nothing. @default false */
   silent?: boolean;
+  /** The guest name its Welcome gives, as a hostile server might choose it. @default "guest-1" */
+  nickname?: string;
 }
 
 /**
@@ -68,7 +70,7 @@ export class UnadvertisedLimitServer implements AsyncDisposable {
         case: "welcome",
         value: {
           sessionId: 1n,
-          nickname: "guest-1",
+          nickname: this.#options.nickname ?? "guest-1",
           server: "unadvertised-limit-test-server",
           maxFrameBytes: 65536,
           maxContentBytes: 4096,
