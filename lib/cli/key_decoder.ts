@@ -26,7 +26,7 @@ type NamedKey = Exclude<Key, { kind: "text" }>["kind"];
  * any size: a UTF-8 character or an escape sequence cut by the end of a chunk is
  * finished by the next one. Text comes out in runs, not a character at a time, so
  * a paste costs one edit, not thousands. Inside a bracketed paste (ESC[200~ ...
- * ESC[201~) everything but line ends is text, control characters included.
+ * ESC[201~) everything but line ends and Ctrl+C is text, control characters included.
  */
 export class KeyDecoder {
   readonly #utf8 = new TextDecoder();
@@ -72,6 +72,15 @@ export class KeyDecoder {
   #pasted(input: string, start: number, keys: Key[]): number {
     let end = input.indexOf(PASTE_END, start);
     let next = end + PASTE_END.length;
+    // Ctrl+C ends the paste and interrupts: a paste whose end marker never comes
+    // (a terminal cut off, a stray ESC[200~) would otherwise take every key as text.
+    const interrupt = input.indexOf("\x03", start);
+    if (interrupt !== -1 && (end === -1 || interrupt < end)) {
+      this.#pasting = false;
+      this.#pastedText(input.slice(start, interrupt), keys);
+      this.#named(keys, "interrupt", "\x03");
+      return interrupt + 1;
+    }
     if (end === -1) {
       // Keep back what may be the first bytes of the end marker.
       end = Math.max(start, input.length - partialSuffixLength(input, PASTE_END));
@@ -80,12 +89,16 @@ export class KeyDecoder {
     } else {
       this.#pasting = false;
     }
+    this.#pastedText(input.slice(start, end), keys);
+    return next;
+  }
+
+  #pastedText(text: string, keys: Key[]): void {
     // Split by a capturing pattern, line ends are the odd pieces.
-    for (const [i, piece] of input.slice(start, end).split(LINE_END).entries()) {
+    for (const [i, piece] of text.split(LINE_END).entries()) {
       if (i % 2 === 1) this.#named(keys, "enter", piece);
       else if (piece !== "") this.#text(keys, piece);
     }
-    return next;
   }
 
   #escape(keys: Key[], sequence: string): void {

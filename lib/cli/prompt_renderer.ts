@@ -1,5 +1,5 @@
 import { printable } from "./printable.ts";
-import { textWidth } from "./text_width.ts";
+import { glyphs } from "./glyphs.ts";
 
 /** The prompt, the line being typed and where in it the cursor is (an index into `line`). */
 export interface PromptFrame {
@@ -94,7 +94,7 @@ function up(rows: number): string {
 
 /**
  * The row and column of each UTF-16 index of `text` written from the start of
- * a row `columns` wide, and at `text.length` where the next character would go
+ * a row `columns` wide, glyph by glyph (see glyphs.ts), and at `text.length` where the next character would go
  * (its column may equal `columns`: the terminal wraps only when a character
  * comes). A wide character that does not fit in a row's last column starts the
  * next row, as terminals do.
@@ -104,20 +104,17 @@ function place(text: string, columns: number): { rows: Int32Array; columns: Int3
   const cols = new Int32Array(text.length + 1);
   let row = 0;
   let column = 0;
-  let index = 0;
-  for (const character of text) {
-    const width = textWidth(character);
+  for (const { index, length, width } of glyphs(text)) {
     if (width > 0 && column + width > columns) {
       row++;
       column = 0;
     }
-    rows.fill(row, index, index + character.length);
-    cols.fill(column, index, index + character.length);
-    index += character.length;
+    rows.fill(row, index, index + length);
+    cols.fill(column, index, index + length);
     column += width;
   }
-  rows[index] = row;
-  cols[index] = column;
+  rows[text.length] = row;
+  cols[text.length] = column;
   return { rows, columns: cols };
 }
 

@@ -5,6 +5,7 @@ import { chat } from "../support/messages.ts";
 import { CLIENT_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
 import { TmuxSession } from "../support/tmux.ts";
+import { UnadvertisedLimitServer } from "../support/unadvertised_limit_server.ts";
 
 const client = (port: number, ...args: string[]) => [
   Deno.execPath(),
@@ -134,6 +135,18 @@ Deno.test("terminal - a nickname refused at connect is not asked for again after
   assert.doesNotMatch(await terminal.screen(), /you are now alice/);
 });
 
+Deno.test("terminal - a nickname from the server reaches the prompt without its escape sequences", async () => {
+  await using server = new UnadvertisedLimitServer({
+    perSecond: 20,
+    burst: 5,
+    nickname: "x\x1b]2;PWNED\x07\x1b[41mRED\x1b[0m",
+  });
+  await using terminal = await TmuxSession.start(client(server.port), { NO_COLOR: "1" });
+  await terminal.waitForScreen(/^\[broadcast\] x␛\]2;PWNED␇␛\[41mRED␛\[0m>$/m);
+  // With NO_COLOR the client draws no colour: any on the screen would be the server's.
+  assert.ok(!(await terminal.screen(true)).includes("\x1b[41m"));
+});
+
 Deno.test("terminal - the unknown-command and help texts are shown", async () => {
   await using server = await ServerProcess.start();
   await using terminal = await TmuxSession.start(client(server.port), { NO_COLOR: "1" });
@@ -222,6 +235,27 @@ Deno.test("terminal - wide characters (CJK, emoji) that do not fit at a row's en
   for (const [i, message] of messages.entries()) await broadcast(bob, message, BigInt(i + 1));
   await assertTypedLineBelow(terminal, messages.map((m) => `(broadcast) bob: ${m}`), typed);
   await terminal.waitForCursorColumn(16);
+
+  await terminal.press("Enter");
+  assert.equal(await sentByAlice(bob), typed);
+});
+
+Deno.test("terminal - a line of flags and ZWJ emoji stays whole, once, below the messages that arrive", async () => {
+  await using server = await ServerProcess.start();
+  await using stack = new AsyncDisposableStack();
+  const { terminal, bob } = await aliceWithBob(stack, server.port, 80);
+  // tmux draws a flag as its two one-column letters and a family as one emoji: the
+  // prompt and 30 flags take 79 columns, the 31st flag's letters straddle the row's end,
+  // and the families take 20 columns of the second row. (A cell of tmux holds 21 bytes:
+  // a family of four would draw as wide, but read back without the last child.)
+  const typed = "🇯🇵".repeat(31) + "👨\u200d👩\u200d👧".repeat(10);
+  await terminal.type(typed);
+  await terminal.waitForTranscript((lines) => lines.at(-1) === PROMPT + typed);
+
+  const messages = ["first", "second", "third"];
+  for (const [i, message] of messages.entries()) await broadcast(bob, message, BigInt(i + 1));
+  await assertTypedLineBelow(terminal, messages.map((m) => `(broadcast) bob: ${m}`), typed);
+  await terminal.waitForCursorColumn(1 + 20);
 
   await terminal.press("Enter");
   assert.equal(await sentByAlice(bob), typed);

@@ -14,7 +14,7 @@ interface Row {
 
 /**
  * A terminal screen in memory, for unit tests of what a program draws: it
- * understands text (wide characters included), CR, LF and the few escape codes
+ * understands text (wide characters and ZWJ sequences included), CR, LF and the few escape codes
  * the prompt renderer writes (cursor up, cursor forward, clear to the end of the
  * screen, colours). It wraps as tmux does, keeps what scrolls off in history,
  * and on a resize rewraps every line and keeps the cursor on the same character
@@ -166,8 +166,9 @@ export class VirtualTerminal {
   #print(character: string): void {
     const width = textWidth(character);
     const row = this.#rows[this.#row];
-    if (width === 0) {
-      const previous = row.cells.findLast((cell, i) => i <= this.#column && cell.width > 0);
+    const previous = row.cells.findLast((cell, i) => i <= this.#column && cell.width > 0);
+    // tmux draws a wide character after a ZWJ in the joiner's cell: one emoji (👩‍👧).
+    if (width === 0 || (width === 2 && previous?.text.endsWith("\u200d"))) {
       if (previous !== undefined) previous.text += character;
       return;
     }

@@ -96,12 +96,28 @@ Deno.test("key decoder - Ctrl+letter editing keys, DEL and BS", () => {
 });
 
 Deno.test("key decoder - a bracketed paste is text but for its line ends, its end marker maybe cut", () => {
-  assert.deepEqual(decode("\x1b[200~a\x03b\x1b[Ac\r\nd\x1b[201~\x03"), [
-    text("a\x03b\x1b[Ac"),
+  assert.deepEqual(decode("\x1b[200~a\x04b\x1b[Ac\r\nd\x1b[201~\x03"), [
+    text("a\x04b\x1b[Ac"),
     key("enter"),
     text("d"),
     key("interrupt"),
   ]);
   assert.deepEqual(decode("\x1b[200~abc\x1b[20", "1~\x7f"), [text("abc"), key("backspace")]);
   assert.deepEqual(decode("\x1b[200~a\x1b", "b\x1b[201~"), [text("a"), text("\x1bb")]);
+});
+
+Deno.test("key decoder - Ctrl+C interrupts a paste whose end marker never comes, and ends it", () => {
+  assert.deepEqual(decode("\x1b[200~abc", "\x04de\x03", "\x04"), [
+    text("abc"),
+    text("\x04de"),
+    key("interrupt"),
+    key("endOfInput"),
+  ]);
+  assert.deepEqual(decode("\x1b[200~a\rb\x03\x1b[201~x"), [
+    text("a"),
+    key("enter"),
+    text("b"),
+    key("interrupt"),
+    text("x"),
+  ]);
 });
