@@ -1,4 +1,18 @@
 import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { excerpt } from "./excerpt.ts";
+
+/**
+ * An address to listen on: a host name or an IPv4 or IPv6 address (a zone after "%"), as
+ * DNS bounds it to 253 characters. Anything else would only fail later, quoted whole.
+ */
+export function parseHost(value: string): string {
+  if (!/^[A-Za-z0-9._:%-]{1,253}$/.test(value)) {
+    throw new InvalidArgumentError(
+      "Expected a host name or IP address, such as 0.0.0.0, :: or 127.0.0.1.",
+    );
+  }
+  return value;
+}
 
 /** A TCP port, 0-65535 (0 lets the system pick). */
 export function parsePort(value: string): number {
@@ -36,11 +50,30 @@ export function parseCount(value: string): number {
   return number;
 }
 
-/** A duration in seconds, fractions allowed: "10", "0.5". */
+/**
+ * The longest duration a timer takes: Deno's setTimeout fires at once past 2^31 - 1 ms,
+ * so a longer interval would log its line a thousand times a second.
+ */
+const MAX_SECONDS = 2147483;
+
+/** A duration in seconds, fractions allowed: "10", "0.5"; at most MAX_SECONDS. */
 export function parseSeconds(value: string): number {
   const seconds = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value) || seconds <= 0) {
-    throw new InvalidArgumentError("Expected a number of seconds above 0, such as 10 or 0.5.");
+  if (!/^\d+(\.\d+)?$/.test(value) || seconds <= 0 || seconds > MAX_SECONDS) {
+    throw new InvalidArgumentError(
+      `Expected a number of seconds above 0, up to ${MAX_SECONDS} (24 days), such as 10 or 0.5.`,
+    );
+  }
+  return seconds;
+}
+
+/** A duration in seconds, or 0 for none: "0", "20", "0.5"; at most MAX_SECONDS. */
+export function parseSecondsOrZero(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || seconds > MAX_SECONDS) {
+    throw new InvalidArgumentError(
+      `Expected a number of seconds from 0 to ${MAX_SECONDS} (24 days), such as 0, 20 or 0.5.`,
+    );
   }
   return seconds;
 }
@@ -63,11 +96,13 @@ export function parseOrigins(value: string): string[] {
       url = new URL(origin);
     } catch {
       throw new InvalidArgumentError(
-        `"${origin}" is not an origin such as https://chat.example.com.`,
+        `"${excerpt(origin)}" is not an origin such as https://chat.example.com.`,
       );
     }
     if (url.origin !== origin) {
-      throw new InvalidArgumentError(`"${origin}" is not an origin; did you mean ${url.origin}?`);
+      throw new InvalidArgumentError(
+        `"${excerpt(origin)}" is not an origin; did you mean ${excerpt(url.origin)}?`,
+      );
     }
   }
   if (origins.length === 0) throw new InvalidArgumentError("Expected at least one origin.");

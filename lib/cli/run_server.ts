@@ -2,7 +2,7 @@ import { ChatServer } from "../server/chat_server.ts";
 import { BackplaneConnectError, ListenError } from "../server/errors.ts";
 import type { Backplane } from "../server/backplane.ts";
 import { HttpGateway } from "../server/http_gateway.ts";
-import { createLogger } from "../server/logger.ts";
+import { createLogger, type Logger } from "../server/logger.ts";
 import type { ServerOptions } from "../server/options.ts";
 import { announceServer } from "./announce_server.ts";
 import { describeError } from "../util/describe_error.ts";
@@ -17,6 +17,8 @@ import { STATS_SIGNAL } from "./stats_signal.ts";
 /** Where the options came from: a settings file read, or one not looked for without permission. */
 export interface SettingsSource {
   file?: string;
+  /** The settings that `file` gave (the command line left them alone), by key. */
+  keys?: string[];
   unread?: string;
 }
 
@@ -28,23 +30,19 @@ export async function runServer(
   options: ServerOptions,
   settings: SettingsSource = {},
 ): Promise<number> {
+  // At once: until a listener is added, the signal's default action ends the process, and
+  // Redis and the ports take a while. Nothing to count before the server exists.
+  let logStats = () => {};
+  if (STATS_SIGNAL !== undefined) Deno.addSignalListener(STATS_SIGNAL, () => logStats());
   // Writing is granted for --write-config alone: a server that serves writes no file.
   Deno.permissions.revokeSync({ name: "write" });
   const logger = createLogger({ format: options.logFormat, quiet: options.quiet });
-  if (settings.file !== undefined) {
-    logger.log("notice", "settings", `settings from ${settings.file}`, { file: settings.file });
-  } else if (settings.unread !== undefined) {
-    // Silence would leave a user wondering why the file's port is not the one in use.
-    logger.log(
-      "notice",
-      "settings_unread",
-      `not looking for ${settings.unread}: run with --allow-read to use a settings file`,
-      { file: settings.unread },
-    );
-  }
   if (options.workers > 1) {
     // Several listeners on one port are shared out by the kernel on Linux only.
-    if (Deno.build.os === "linux") return runWorkers(options, logger);
+    if (Deno.build.os === "linux") {
+      logSettings(logger, settings);
+      return runWorkers(options, logger);
+    }
     logger.log(
       "notice",
       "workers_unsupported",
@@ -67,7 +65,7 @@ export async function runServer(
     server = new ChatServer(options, serverLogger, backplane);
   } catch (error) {
     await backplane?.[Symbol.asyncDispose]();
-    if (error instanceof ListenError) return fail(listenFailure(error, "chat"));
+    if (error instanceof ListenError) return fail(listenFailure(error, "chat", settings));
     throw error;
   }
   let gateway: HttpGateway | undefined;
@@ -80,17 +78,19 @@ export async function runServer(
       });
     } catch (error) {
       await server.shutdown();
-      if (error instanceof ListenError) return fail(listenFailure(error, "http"));
+      if (error instanceof ListenError) return fail(listenFailure(error, "http", settings));
       throw error;
     }
   }
   serverLogger.start();
+  // Only now: a server that cannot open its ports says that alone.
+  logSettings(logger, settings);
   // A bug in one connection's handling must not take everyone else's chat down.
   globalThis.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
     logger.log("error", "unexpected", `unexpected error: ${describeError(event.reason)}`);
   });
-  if (STATS_SIGNAL !== undefined) Deno.addSignalListener(STATS_SIGNAL, () => server.logStats());
+  logStats = () => server.logStats();
   const stopped = Promise.withResolvers<void>();
   // The gateway's shutdown includes the chat server's, in the order that loses nothing.
   using _signals = onStopSignal(() =>
@@ -100,4 +100,18 @@ export async function runServer(
   announceServer(logger, server.address, gateway?.address);
   await stopped.promise;
   return 0;
+}
+
+function logSettings(logger: Logger, settings: SettingsSource): void {
+  if (settings.file !== undefined) {
+    logger.log("notice", "settings", `settings from ${settings.file}`, { file: settings.file });
+  } else if (settings.unread !== undefined) {
+    // Silence would leave a user wondering why the file's port is not the one in use.
+    logger.log(
+      "notice",
+      "settings_unread",
+      `not looking for ${settings.unread}: run with --allow-read to use a settings file`,
+      { file: settings.unread },
+    );
+  }
 }

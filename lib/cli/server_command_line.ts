@@ -1,14 +1,17 @@
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, type CommandUnknownOpts, Option } from "@commander-js/extra-typings";
+import { varint } from "../protocol/varint.ts";
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "../server/options.ts";
 import { VERSION } from "../version.ts";
 import {
   parseCount,
+  parseHost,
   parseNonNegativeNumber,
   parseOrigins,
   parsePort,
   parsePositiveInteger,
   parseRedisUrl,
   parseSeconds,
+  parseSecondsOrZero,
   parseWorkerCount,
 } from "./option_parsers.ts";
 import { optionalEnv } from "../util/optional_env.ts";
@@ -31,7 +34,7 @@ export async function parseServerCommandLine(
     .name("server")
     .description("Chat server: echo and broadcast over length-delimited protobuf on TCP.")
     .version(VERSION, "-V, --version")
-    .option("--host <address>", "address to listen on", defaults.host)
+    .option("--host <address>", "address to listen on", parseHost, defaults.host)
     .option("-p, --port <port>", "TCP port (0 picks a free one)", parsePort, defaults.port)
     .option(
       "--http-port <port>",
@@ -59,13 +62,13 @@ export async function parseServerCommandLine(
     .option(
       "--max-connections <count>",
       "connections served at once",
-      parseCount,
+      parsePositiveInteger,
       defaults.maxConnections,
     )
     .option(
       "--max-connections-per-ip <count>",
       "connections from one IP address (loopback exempt unless --limit-loopback)",
-      parseCount,
+      parsePositiveInteger,
       defaults.maxConnectionsPerIp,
     )
     .option(
@@ -118,7 +121,7 @@ export async function parseServerCommandLine(
     .option(
       "--stats-interval <seconds>",
       "log the counters this often (0: only on SIGUSR2)",
-      parseNonNegativeNumber,
+      parseSecondsOrZero,
       defaults.statsIntervalSeconds,
     )
     .addOption(
@@ -164,12 +167,15 @@ export async function parseServerCommandLine(
   let settings: SettingsSource = {};
   await runProgram(async () => {
     if (program.opts().writeConfig) {
+      // A file that would not start the server is not worth writing.
+      checkTogether(program);
       console.log(settingsFile.write(path));
       await exit(0);
     }
     const file = settingsFile.read(path, program.opts().config !== undefined);
-    if (file !== undefined) settings = { file };
+    if (file !== undefined) settings = { file, keys: settingsFile.keys() };
     else if (!ServerSettingsFile.mayRead(path)) settings = { unread: path };
+    checkTogether(program);
   });
   const options = program.opts();
   let redisUrl = options.redis;
@@ -214,4 +220,40 @@ export async function parseServerCommandLine(
       reusePort: false,
     },
   };
+}
+
+/**
+ * What no one option can check alone, once the file has given its values too: either of
+ * a pair may come from it. Exits 2, as for a bad flag.
+ */
+function checkTogether(program: CommandUnknownOpts): void {
+  const { port, httpPort, maxFrameBytes, maxContentBytes } = program.opts() as Pick<
+    ServerOptions,
+    "port" | "httpPort" | "maxFrameBytes" | "maxContentBytes"
+  >;
+  if (port !== 0 && port === httpPort) {
+    program.error(
+      `error: --port and --http-port are both ${port}; give them different ports`,
+      { exitCode: 2 },
+    );
+  }
+  const needed = chatFrameBytes(maxContentBytes);
+  if (maxFrameBytes < needed) {
+    program.error(
+      `error: --max-frame-bytes ${maxFrameBytes} is too small for a chat message of ` +
+        `--max-content-bytes ${maxContentBytes}; it must be at least ${needed}`,
+      { exitCode: 2 },
+    );
+  }
+}
+
+/**
+ * The largest frame a chat message of `contentBytes` makes, at worst: ClientMessage.chat
+ * around Chat's content, action and client_seq, each with its tag, and the varints at their
+ * longest (10 bytes for an action or a client_seq). A smaller limit cuts a client off for a
+ * message the server would take.
+ */
+function chatFrameBytes(contentBytes: number): number {
+  const chat = 1 + varint.size(contentBytes) + contentBytes + (1 + 10) + (1 + 10);
+  return 1 + varint.size(chat) + chat;
 }

@@ -1,10 +1,15 @@
 import { parse, stringify, TomlError } from "smol-toml";
 import {
+  CommanderError,
   type CommandUnknownOpts,
   InvalidArgumentError,
   type Option,
 } from "@commander-js/extra-typings";
 import { describeError } from "../util/describe_error.ts";
+import { excerpt } from "./excerpt.ts";
+
+/** The largest settings file read: anything larger is not one, and reading it could last forever. */
+const MAX_FILE_BYTES = 1024 * 1024;
 
 /** Long options that are about the settings file itself, or not settings at all. */
 const NOT_SETTINGS = new Set(["--config", "--write-config", "--version"]);
@@ -46,17 +51,35 @@ export class ServerSettingsFile {
    */
   read(path: string, required: boolean): string | undefined {
     if (!required && !ServerSettingsFile.mayRead(path)) return undefined;
-    let text: string;
+    let bytes: Uint8Array;
     let fullPath: string;
     try {
-      text = Deno.readTextFileSync(path);
+      // Stat first: reading /dev/zero never ends, and opening a FIFO waits for a writer.
+      const info = Deno.statSync(path);
+      if (!info.isFile) this.#fail(`The settings file ${excerpt(path)} is not a regular file`);
+      if (info.size > MAX_FILE_BYTES) {
+        this.#fail(`The settings file ${excerpt(path)} is larger than 1 MiB`);
+      }
+      bytes = Deno.readFileSync(path);
       fullPath = Deno.realPathSync(path);
     } catch (error) {
+      if (error instanceof CommanderError) throw error;
       if (error instanceof Deno.errors.NotFound && !required) return undefined;
-      this.#fail(`Cannot read the settings file ${path}: ${fileFailure(error)}`);
+      this.#fail(`Cannot read the settings file ${excerpt(path)}: ${fileFailure(error)}`);
     }
-    this.#apply(fullPath, text);
+    // It may have grown since the stat.
+    if (bytes.length > MAX_FILE_BYTES) {
+      this.#fail(`The settings file ${excerpt(path)} is larger than 1 MiB`);
+    }
+    this.#apply(excerpt(fullPath), new TextDecoder().decode(bytes));
     return fullPath;
+  }
+
+  /** The settings that the file read gave: those the command line left alone. */
+  keys(): string[] {
+    return this.#settings.filter((option) =>
+      this.#program.getOptionValueSource(option.attributeName()) === "config"
+    ).map(key);
   }
 
   /**
@@ -71,11 +94,11 @@ export class ServerSettingsFile {
     } catch (error) {
       if (error instanceof Deno.errors.AlreadyExists) {
         this.#fail(
-          `${Deno.realPathSync(path)} already exists; not overwriting it ` +
+          `${excerpt(fullPathOf(path))} already exists; not overwriting it ` +
             "(remove it, or name another file with --config)",
         );
       }
-      this.#fail(`Cannot write the settings file ${path}: ${fileFailure(error)}`);
+      this.#fail(`Cannot write the settings file ${excerpt(path)}: ${fileFailure(error)}`);
     }
     const given = this.#settings.filter((option) => this.#fromCommandLine(option)).map(key);
     return `wrote ${Deno.realPathSync(path)}: ${this.#settings.length} settings, ` +
@@ -115,14 +138,14 @@ export class ServerSettingsFile {
     } catch (error) {
       if (!(error instanceof TomlError)) throw error;
       // smol-toml's message goes on with a picture of the line; the line and column say it.
-      const what = error.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+      const what = excerpt(error.message.split("\n")[0].replace(/^Invalid TOML document: /, ""));
       this.#fail(`${path}: line ${error.line}, column ${error.column}: ${what}`);
     }
     for (const [name, value] of Object.entries(table)) {
       const option = this.#settings.find((option) => key(option) === name);
       if (option === undefined) {
         this.#fail(
-          `${path}: unknown setting "${name}"; the settings are the long options of ` +
+          `${path}: unknown setting "${excerpt(name)}"; the settings are the long options of ` +
             `${this.#program.name()} --help, without "--"`,
         );
       }
@@ -144,8 +167,12 @@ export class ServerSettingsFile {
     }
     let text: string;
     if (typeof value === "string") text = value;
-    else if (typeof value === "number") text = String(value);
-    else if (
+    else if (typeof value === "number") {
+      if (!Number.isFinite(value)) {
+        this.#fail(`${where} must be a finite number, not ${show(value)}`);
+      }
+      text = plainNumber(value);
+    } else if (
       isList(option) && Array.isArray(value) && value.every((item) => typeof item === "string")
     ) {
       text = value.join(",");
@@ -185,10 +212,40 @@ function isList(option: Option): boolean {
   return option.flags.includes(",...>");
 }
 
+/** A value from the file, quoted as TOML writes it, safe and short enough for one line. */
 function show(value: unknown): string {
   if (value instanceof Date) return `the date ${value.toISOString()}`;
   if (typeof value === "object" && value !== null && !Array.isArray(value)) return "a table";
-  return JSON.stringify(value);
+  if (typeof value === "number") {
+    if (Number.isNaN(value)) return "nan";
+    return Number.isFinite(value) ? plainNumber(value) : value > 0 ? "inf" : "-inf";
+  }
+  if (typeof value === "string") return JSON.stringify(excerpt(value));
+  return excerpt(JSON.stringify(value));
+}
+
+/**
+ * A number as the command line would give it, without an exponent: String() writes 1e-7
+ * and 1e+21, which no option's parser takes.
+ */
+function plainNumber(value: number): string {
+  const match = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(String(value));
+  if (match === null) return String(value);
+  const [, sign, first, rest = "", exponent] = match;
+  const digits = first + rest;
+  const point = 1 + Number(exponent);
+  return point <= 0
+    ? `${sign}0.${"0".repeat(-point)}${digits}`
+    : `${sign}${digits.padEnd(point, "0")}`;
+}
+
+/** The full path of `path` if it resolves, as a dangling symbolic link does not. */
+function fullPathOf(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 function fileFailure(error: unknown): string {

@@ -2,7 +2,8 @@
 export async function waitAtMost(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+    // setTimeout fires at once past 2^31 - 1 ms: 24.8 days is as good as longer.
+    timer = setTimeout(() => resolve(false), Math.min(Math.max(0, ms), 2 ** 31 - 1));
   });
   try {
     return await Promise.race([promise.then(() => true, () => true), expired]);

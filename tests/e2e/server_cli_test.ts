@@ -105,6 +105,41 @@ Deno.test("server cli - a bad settings file is one line naming the file and the 
     ],
     ["port = 9000\nhost = = 1\n", /: line 2, column 8: invalid value$/],
     ["config = 'other.toml'\n", /: unknown setting "config"/],
+    // Past 2^31 - 1 ms, Deno's timers fire at once: a stats line a millisecond.
+    [
+      "stats-interval = 2147484\n",
+      /: stats-interval = 2147484 is invalid\. Expected a number of seconds from 0 to 2147483 \(24 days\)/,
+    ],
+    [
+      "idle-timeout = 2147483.5\n",
+      /is invalid\. Expected a number of seconds above 0, up to 2147483 \(24 days\)/,
+    ],
+    // 0 would refuse everyone.
+    [
+      "max-connections = 0\n",
+      /: max-connections = 0 is invalid\. Expected a whole number of at least 1\.$/,
+    ],
+    [
+      "max-connections-per-ip = 0\n",
+      /: max-connections-per-ip = 0 is invalid\. Expected a whole number of at least 1\.$/,
+    ],
+    ["port = inf\n", /: port must be a finite number, not inf$/],
+    ["port = nan\n", /: port must be a finite number, not nan$/],
+    ["port = 1e400\n", /: port must be a finite number, not inf$/],
+    // Numbers as the command line gives them, not 1e+21.
+    ["port = 1e21\n", /: port = 1000000000000000000000 is invalid\. Expected a port number/],
+    // What the file says reaches the terminal as visible symbols, never as control characters.
+    ['"\\u001b]0;PWNED\\u0007key" = 1\n', /: unknown setting "\u241b\]0;PWNED\u2407key"/],
+    ['allowed-origins = "\\u009b2J"\n', /"\ufffd2J" is not an origin/],
+    // A long value is cut short, once.
+    [
+      `port = "${"9".repeat(100_000)}"\n`,
+      new RegExp(`: port = "${"9".repeat(60)}…" is invalid\\.`),
+    ],
+    [
+      `host = "${"a".repeat(300)}"\n`,
+      /: host = "a{60}…" is invalid\. Expected a host name or IP address/,
+    ],
   ];
   for (const [settings, stderr] of cases) {
     using dir = folder(settings);
@@ -112,10 +147,115 @@ Deno.test("server cli - a bad settings file is one line naming the file and the 
     assert.equal(run.code, 2, `for ${settings}: ${run.stderr}`);
     const lines = run.stderr.trimEnd().split("\n");
     assert.equal(lines.length, 1, run.stderr);
+    assert.ok(lines[0].length < 300, "short");
+    // deno-lint-ignore no-control-regex -- no control character may reach the terminal
+    assert.doesNotMatch(lines[0], /[\u001b\u0007\u009b]/);
     assert.ok(lines[0].startsWith(`error: ${dir}/chat-server.toml: `), run.stderr);
     assert.match(lines[0], stderr);
     assert.equal(run.stdout, "", "it never started");
   }
+});
+
+Deno.test("server cli - options that cannot go together are one line and exit code 2, from the flags or the file", async () => {
+  const cases: [args: string[], settings: string, stderr: string][] = [
+    [
+      ["--port", "9000", "--http-port", "9000"],
+      "",
+      "error: --port and --http-port are both 9000; give them different ports\n",
+    ],
+    [
+      [],
+      "port = 9000\nhttp-port = 9000\n",
+      "error: --port and --http-port are both 9000; give them different ports\n",
+    ],
+    [
+      ["--max-frame-bytes", "4123"],
+      "",
+      "error: --max-frame-bytes 4123 is too small for a chat message of --max-content-bytes 4096; " +
+      "it must be at least 4124\n",
+    ],
+    [
+      [],
+      "max-content-bytes = 65536\n",
+      "error: --max-frame-bytes 65536 is too small for a chat message of --max-content-bytes 65536; " +
+      "it must be at least 65566\n",
+    ],
+  ];
+  for (const [args, settings, stderr] of cases) {
+    using dir = folder(settings);
+    const run = await ServerProcess.run(args, LAUNCHER, { cwd: dir });
+    assert.deepEqual(
+      [run.code, run.stderr, run.stdout],
+      [2, stderr, ""],
+      `for ${args} ${settings}`,
+    );
+  }
+  // The smallest frame for the content is enough.
+  await using _server = await ServerProcess.start(["--max-frame-bytes", "4124"], LAUNCHER);
+});
+
+Deno.test("server cli - numbers in the file are taken as the same numbers on the command line", async () => {
+  using dir = folder();
+  const written = await ServerProcess.run(
+    ["--write-config", "--rate-limit", "0.0000001"],
+    LAUNCHER,
+    { cwd: dir },
+  );
+  assert.equal(written.code, 0, written.stderr);
+  assert.match(Deno.readTextFileSync(`${dir}/chat-server.toml`), /^rate-limit = 1e-7$/m);
+  await using _read = await startIn(dir);
+  Deno.writeTextFileSync(`${dir}/chat-server.toml`, "rate-limit = 1e21\n");
+  await using _large = await startIn(dir);
+});
+
+Deno.test("server cli - a settings file that is no regular file, or too large, is one line and exit code 2", async () => {
+  using dir = folder();
+  const zero = await ServerProcess.run(["--config", "/dev/zero"], LAUNCHER, { cwd: dir });
+  assert.deepEqual(
+    [zero.code, zero.stderr],
+    [2, "error: The settings file /dev/zero is not a regular file\n"],
+  );
+  // A FIFO would wait for a writer forever.
+  const mkfifo = new Deno.Command("mkfifo", { args: [`${dir}/chat-server.toml`] });
+  assert.equal((await mkfifo.output()).code, 0);
+  const fifo = await ServerProcess.run([], LAUNCHER, { cwd: dir });
+  assert.deepEqual(
+    [fifo.code, fifo.stderr],
+    [2, "error: The settings file chat-server.toml is not a regular file\n"],
+  );
+  Deno.removeSync(`${dir}/chat-server.toml`);
+  Deno.writeTextFileSync(`${dir}/chat-server.toml`, `# ${"x".repeat(1024 * 1024)}\n`);
+  const large = await ServerProcess.run([], LAUNCHER, { cwd: dir });
+  assert.deepEqual(
+    [large.code, large.stderr],
+    [2, "error: The settings file chat-server.toml is larger than 1 MiB\n"],
+  );
+});
+
+Deno.test("server cli - --write-config onto a dangling symbolic link is one line and exit code 2", async () => {
+  using dir = folder();
+  Deno.symlinkSync(`${dir}/nowhere.toml`, `${dir}/dangling.toml`);
+  const run = await ServerProcess.run(["--write-config", "--config", "dangling.toml"], LAUNCHER, {
+    cwd: dir,
+  });
+  assert.deepEqual([run.code, run.stderr], [
+    2,
+    "error: dangling.toml already exists; not overwriting it " +
+    "(remove it, or name another file with --config)\n",
+  ]);
+});
+
+Deno.test("server cli - a port in use from the settings file: the hint names the file's key", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  using dir = folder(`host = "127.0.0.1"\nport = ${taken.addr.port}\nhttp-port = 0\n`);
+  const run = await ServerProcess.run([], LAUNCHER, { cwd: dir });
+  assert.equal(run.code, 1);
+  assert.equal(
+    run.stderr,
+    `Cannot listen on 127.0.0.1:${taken.addr.port} (TCP, for chat clients): address already in use. ` +
+      `Another server is probably running; pick another port with --port ` +
+      `(or port in ${dir}/chat-server.toml)\n`,
+  );
 });
 
 Deno.test("server cli - --config names another file, which must be there", async () => {
@@ -237,4 +377,24 @@ Deno.test("server cli - SIGUSR2 logs the counters and opens no port (SIGUSR1 wou
   await inspectorRefused();
   // Still serving.
   await using _other = await TestClient.connect(server.port);
+});
+
+Deno.test("server cli - SIGUSR2 while the server is starting is ignored, not fatal", async () => {
+  // A Redis that never answers holds the start-up, before any port opens.
+  using redis = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const server = new Deno.Command(LAUNCHER[0], {
+    args: [
+      ...LAUNCHER.slice(1),
+      ...["--port", "0", "--http-port", "0", "--redis", `redis://127.0.0.1:${redis.addr.port}`],
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const connection = await redis.accept();
+  server.kill("SIGUSR2");
+  connection.close();
+  // It goes on to find Redis gone, rather than die of the signal (exit code 140).
+  const { code, stderr } = await server.output();
+  assert.equal(code, 1);
+  assert.match(new TextDecoder().decode(stderr), /^Cannot connect to Redis at /);
 });
