@@ -72,7 +72,12 @@ Deno.test("bad input - content over the limit gets CONTENT_TOO_LONG with its cli
 });
 
 Deno.test("bad input - a frame over --max-frame-bytes gets FRAME_TOO_LARGE and is closed", async () => {
-  await using server = await ServerProcess.start(["--max-frame-bytes", "1000"]);
+  await using server = await ServerProcess.start([
+    "--max-frame-bytes",
+    "1000",
+    "--max-content-bytes",
+    "500",
+  ]);
   await using bystander = await TestClient.connect(server.port);
   await using client = await TestClient.connect(server.port);
   // The prefix alone (1001) is enough; the payload never needs to arrive.
