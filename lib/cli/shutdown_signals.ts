@@ -31,6 +31,10 @@ export function onStopSignal(onStop: (signal: Deno.Signal) => void): Disposable 
   });
   return {
     [Symbol.dispose]() {
+      // Once stopping, the listeners stay for the rest of the process: the second SIGINT of
+      // one Ctrl+C under `deno task` may still be on its way, and with no listener left it
+      // would kill the process (exit 130) just after its clean stop.
+      if (requests.stopping) return;
       for (const remove of listeners) remove();
     },
   };

@@ -17,6 +17,11 @@ export class StopRequests {
     this.#clock = clock;
   }
 
+  /** True once a stop signal has come. */
+  get stopping(): boolean {
+    return this.#firstAt !== undefined;
+  }
+
   /** Counts a signal: "stop" for the first, "force" for one a second or more after it. */
   receive(): "stop" | "force" | "repeat" {
     const now = this.#clock.now();
