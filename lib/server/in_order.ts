@@ -4,6 +4,11 @@ export interface InOrderHandler<T> {
   handle(item: T): void | Promise<void>;
   /** `handle` threw or its promise rejected; the items behind it still run. */
   handleFailed(error: unknown): void;
+  /**
+   * An item of its own for one that must wait: what was pushed may be a view of memory
+   * its caller reuses once push() returns (a connection's read buffer).
+   */
+  keep(item: T): T;
 }
 
 /**
@@ -32,7 +37,7 @@ export class InOrder<T> {
       return true;
     }
     if (this.#waiting.length >= this.#maxWaiting) return false;
-    this.#waiting.push(item);
+    this.#waiting.push(this.#handler.keep(item));
     return true;
   }
 

@@ -76,6 +76,11 @@ export class ServedSession implements SessionEvents, InOrderHandler<Uint8Array> 
     return handleFrame(this.#context, payload);
   }
 
+  /** A frame's payload is a view of the transport's read buffer, which the next read fills. */
+  keep(payload: Uint8Array): Uint8Array {
+    return payload.slice();
+  }
+
   handleFailed(error: unknown): void {
     this.#shared.logger.log("error", "session_failed", `unexpected error: ${describeError(error)}`);
   }

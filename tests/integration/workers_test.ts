@@ -233,3 +233,31 @@ Deno.test("workers - with --redis, 2 processes x 2 workers are 4 nodes: a broadc
   await Promise.all(clients.map((client, i) => roundTrip(client, BigInt(i + 1))));
   for (const client of clients) assert.equal(chats(client).length, 1);
 });
+
+Deno.test("workers - frames waiting behind a nickname claim keep their bytes when the next read lands", async () => {
+  await using server = await startWorkers();
+  await using client = await TestClient.connect(server.port);
+  const echo = (content: string, clientSeq: bigint) => ({
+    body: { case: "chat" as const, value: { content, action: Action.ECHO, clientSeq } },
+  });
+  // Two writes of the same length (a 15-character nickname, a 15-character client name): the
+  // second read fills the read buffer where the first's chat, waiting for the claim to come
+  // back from the other worker, was.
+  for (let round = 0; round < 20; round++) {
+    const seq = BigInt(round * 2);
+    await client.send(
+      hello(`claim${String(round).padStart(2, "0")}-padding`),
+      echo("A".repeat(40), seq + 1n),
+    );
+    await client.send(
+      { body: { case: "hello", value: { nickname: "", client: "fill-the-buffer" } } },
+      echo("B".repeat(40), seq + 2n),
+    );
+    const [first, second] = await client.take("chat", 2);
+    assert.deepEqual(
+      [first.content, second.content],
+      ["A".repeat(40), "B".repeat(40)],
+      `round ${round}`,
+    );
+  }
+});

@@ -15,6 +15,7 @@ function recorder(maxWaiting = 100) {
   const errors: unknown[] = [];
   const waits = new Map<string, Promise<void>>();
   const inOrder = new InOrder<string>({
+    keep: (item) => item,
     handle(item) {
       ran.push(item);
       return waits.get(item);
@@ -122,6 +123,7 @@ Deno.test("InOrder - idle resolves once the items waiting behind a pending one h
   const handled: number[] = [];
   const gate = Promise.withResolvers<void>();
   const queue = new InOrder<number>({
+    keep: (item) => item,
     handle(item) {
       handled.push(item);
       return item === 1 ? gate.promise : undefined;
@@ -145,6 +147,7 @@ Deno.test("InOrder - a handler that throws is reported and the rest still run in
   const handled: number[] = [];
   const gate = Promise.withResolvers<void>();
   const queue = new InOrder<number>({
+    keep: (item) => item,
     handle(item) {
       if (item === 2) throw new Error("boom");
       handled.push(item);
@@ -159,4 +162,25 @@ Deno.test("InOrder - a handler that throws is reported and the rest still run in
   await queue.idle();
   assert.deepEqual(handled, [1, 3]);
   assert.equal(errors.length, 1);
+});
+
+Deno.test("InOrder - an item that waits is kept as keep() makes it, not as pushed", async () => {
+  const gate = Promise.withResolvers<void>();
+  const handled: string[] = [];
+  const queue = new InOrder<Uint8Array>({
+    keep: (item) => item.slice(),
+    handle(item) {
+      handled.push(new TextDecoder().decode(item));
+      return handled.length === 1 ? gate.promise : undefined;
+    },
+    handleFailed() {},
+  }, 10);
+  const readBuffer = new TextEncoder().encode("first second");
+  queue.push(readBuffer.subarray(0, 5));
+  queue.push(readBuffer.subarray(6));
+  // The next read lands in the same buffer while "second" waits.
+  readBuffer.set(new TextEncoder().encode("xxxxx xxxxxx"));
+  gate.resolve();
+  await queue.idle();
+  assert.deepEqual(handled, ["first", "second"]);
 });
