@@ -1,4 +1,4 @@
-import { FrameTooLargeError } from "../protocol/errors.ts";
+import { FrameTooLargeError, MalformedMessageError } from "../protocol/errors.ts";
 import { formatHostPort } from "./format_host_port.ts";
 import { FramedBatch, type OutboundChunk } from "./framed_batch.ts";
 import type { ReceiveHandlers, Transport } from "./transport.ts";
@@ -57,9 +57,16 @@ export class WebSocketTransport implements Transport {
   #onMessage(event: MessageEvent, handlers: ReceiveHandlers): void {
     if (typeof event.data === "string") {
       this.bytesRead += event.data.length;
-      if (this.#framed) {
-        handlers.unreadable("Text messages are not understood; send binary protobuf");
-      }
+      if (!this.#framed) return;
+      // Fatal, as an oversized binary message is: Deno takes text messages of up to 64 MiB, and
+      // a refusal the client may repeat would let it fill the server's memory with them.
+      this.#framed = false;
+      handlers.framingError(
+        new MalformedMessageError(
+          `Cannot parse frame: a text message (${event.data.length} characters) is not part ` +
+            "of the protocol; send binary protobuf",
+        ),
+      );
       return;
     }
     const payload = new Uint8Array(event.data as ArrayBuffer);

@@ -1,6 +1,7 @@
 import { ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
 import { encodeServerMessage } from "../protocol/codec.ts";
 import { errorMessage } from "../protocol/error_message.ts";
+import { FrameTooLargeError } from "../protocol/errors.ts";
 import { guestNickname } from "../protocol/nickname.ts";
 import type { Transport } from "../net/transport.ts";
 import { describeError } from "../util/describe_error.ts";
@@ -55,10 +56,18 @@ export class ServedSession implements SessionEvents, InOrderHandler<Uint8Array> 
     this.#context.reply(errorMessage(ErrorCode.MALFORMED, reason));
   }
 
+  /** Nothing more can be read from the connection: it closes, whatever the error. */
   framingError(error: Error): void {
+    const tooLarge = error instanceof FrameTooLargeError;
+    const code = tooLarge ? ErrorCode.FRAME_TOO_LARGE : ErrorCode.MALFORMED;
     this.session.end(
-      "frame too large",
-      encodeServerMessage(errorMessage(ErrorCode.FRAME_TOO_LARGE, error.message)),
+      tooLarge ? "frame too large" : "unframed message",
+      encodeServerMessage({
+        body: {
+          case: "error",
+          value: { code, message: error.message, fatal: true, clientSeq: 0n },
+        },
+      }),
     );
   }
 

@@ -548,7 +548,8 @@ export enum ErrorCode {
   UNSPECIFIED = 0,
 
   /**
-   * The payload is not a valid ClientMessage (bad protobuf or bad UTF-8).
+   * The payload is not a valid ClientMessage (bad protobuf or bad UTF-8). Fatal for a
+   * WebSocket text message, which is no frame of this protocol.
    *
    * @generated from enum value: ERROR_CODE_MALFORMED = 1;
    */
