@@ -352,7 +352,8 @@ export class ChatConsole {
           isReply = true;
         } else if (
           (code === ErrorCode.NICKNAME_TAKEN || code === ErrorCode.NICKNAME_INVALID ||
-            code === ErrorCode.UNAVAILABLE) && this.#pendingNick.length > 0
+            code === ErrorCode.UNAVAILABLE || code === ErrorCode.RATE_LIMITED) &&
+          this.#pendingNick.length > 0
         ) {
           this.#pendingNick.shift();
           isReply = true;

@@ -1,6 +1,6 @@
 import { Command, type CommandUnknownOpts, Option } from "@commander-js/extra-typings";
 import { varint } from "../protocol/varint.ts";
-import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "../server/options.ts";
+import { DEFAULT_SERVER_OPTIONS, RENAME_BURST, type ServerOptions } from "../server/options.ts";
 import { VERSION } from "../version.ts";
 import {
   parseCount,
@@ -99,6 +99,12 @@ export async function parseServerCommandLine(
       "chat messages a client may send at once before the rate applies",
       parsePositiveInteger,
       defaults.rateBurst,
+    )
+    .option(
+      "--rename-limit <per-minute>",
+      `nickname changes per minute per client, after ${RENAME_BURST} at once (0: no limit)`,
+      parseNonNegativeNumber,
+      defaults.renameLimitPerMinute,
     )
     .option(
       "--idle-timeout <seconds>",
@@ -207,6 +213,7 @@ export async function parseServerCommandLine(
       writeTimeoutSeconds: options.writeTimeout,
       rateLimitPerSecond: options.rateLimit,
       rateBurst: options.rateBurst,
+      renameLimitPerMinute: options.renameLimit,
       idleTimeoutSeconds: options.idleTimeout,
       frameTimeoutSeconds: options.frameTimeout,
       shutdownTimeoutSeconds: options.shutdownTimeout,

@@ -353,6 +353,7 @@ function sessionLimits(options: Readonly<ServerOptions>): SessionLimits {
     closeTimeoutMs: options.shutdownTimeoutSeconds * 1000,
     rateLimitPerSecond: options.rateLimitPerSecond,
     rateBurst: options.rateBurst,
+    renameLimitPerMinute: options.renameLimitPerMinute,
   };
 }
 

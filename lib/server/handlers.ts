@@ -23,6 +23,8 @@ export interface HandlerContext {
   broadcast(message: ServerMessageInit): void;
   /** Takes a token from the session's chat rate limit; false when it is over the limit. */
   allowChat(): boolean;
+  /** Takes a token from the session's rename limit; false when it is over the limit. */
+  allowRename(): boolean;
   /** Claims a nickname; waits when it has to be claimed across a cluster. */
   rename(nickname: string): RenameResult | Promise<RenameResult>;
   setClientName(name: string): void;
@@ -126,6 +128,13 @@ function handleHello(context: HandlerContext, hello: Hello): void | Promise<void
   const problem = nicknameProblem(nickname, context.nickname);
   if (problem !== undefined) {
     context.reply(errorMessage(ErrorCode.NICKNAME_INVALID, problem));
+    return;
+  }
+  if (!context.allowRename()) {
+    context.reply(errorMessage(
+      ErrorCode.RATE_LIMITED,
+      "You are changing your nickname too often; try again in a minute",
+    ));
     return;
   }
   const result = context.rename(nickname);

@@ -40,6 +40,12 @@ export interface ServerOptions {
   rateLimitPerSecond: number;
   /** Chat messages a session may send at once before the rate applies. @default 50 */
   rateBurst: number;
+  /**
+   * Nickname changes a session may make per minute, after a burst of RENAME_BURST; 0 turns
+   * the limit off. Each one is announced to everyone (and, in a cluster, costs Redis a
+   * claim and a stream entry), so the chat limit alone left a flood of renames free. @default 6
+   */
+  renameLimitPerMinute: number;
   /** Seconds without a frame from a client before IDLE_TIMEOUT; clients ping every 30 s. @default 120 */
   idleTimeoutSeconds: number;
   /** Seconds a frame may take to arrive once begun (slowloris). @default 30 */
@@ -93,6 +99,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   writeTimeoutSeconds: 10,
   rateLimitPerSecond: 20,
   rateBurst: 50,
+  renameLimitPerMinute: 6,
   idleTimeoutSeconds: 120,
   frameTimeoutSeconds: 30,
   shutdownTimeoutSeconds: 10,
@@ -105,3 +112,6 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   workers: 1,
   reusePort: false,
 });
+
+/** Renames a session may make at once before --rename-limit applies: tries for a free name. */
+export const RENAME_BURST = 3;

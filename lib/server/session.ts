@@ -5,6 +5,7 @@ import { describeError } from "../util/describe_error.ts";
 import { realClock } from "../util/clock.ts";
 import { waitAtMost } from "../util/wait_at_most.ts";
 import { TokenBucket } from "./token_bucket.ts";
+import { RENAME_BURST } from "./options.ts";
 import { OutboundQueue, type WriteFailureListener } from "../net/outbound_queue.ts";
 import type { HubMember } from "./hub.ts";
 import { FramedBatch, type OutboundChunk } from "../net/framed_batch.ts";
@@ -30,6 +31,8 @@ export interface SessionLimits {
   /** Chat messages per second on average, after a burst; 0 for no limit. */
   rateLimitPerSecond: number;
   rateBurst: number;
+  /** Nickname changes per minute on average, after RENAME_BURST; 0 for no limit. */
+  renameLimitPerMinute: number;
 }
 
 /** What a session reports to its owner. */
@@ -61,6 +64,7 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
   readonly #events: SessionEvents;
   readonly #queue: OutboundQueue;
   #chatBucket: TokenBucket | undefined;
+  #renameBucket: TokenBucket | undefined;
   #lastFrameAt: number;
   #partialFrameSince: number | undefined;
   #framesIn = 0;
@@ -106,6 +110,14 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
     // Made at the first chat, not at connect: it would be full by then anyway.
     this.#chatBucket ??= new TokenBucket(rateLimitPerSecond, rateBurst, realClock);
     return this.#chatBucket.take();
+  }
+
+  /** Takes a token from the rename limit: false when the client is over it. */
+  allowRename(): boolean {
+    const perMinute = this.#limits.renameLimitPerMinute;
+    if (perMinute <= 0) return true;
+    this.#renameBucket ??= new TokenBucket(perMinute / 60, RENAME_BURST, realClock);
+    return this.#renameBucket.take();
   }
 
   send(chunk: OutboundChunk): void {

@@ -52,6 +52,10 @@ export class SessionContext implements HandlerContext {
     return this.#session.allowChat();
   }
 
+  allowRename(): boolean {
+    return this.#session.allowRename();
+  }
+
   broadcast(message: ServerMessageInit): void {
     this.#shared.counters.broadcasts++;
     this.#shared.hub.broadcast(message);

@@ -22,8 +22,10 @@ import { TestClient } from "../support/test_client.ts";
 
 const MAX_FRAME = 4096;
 const MAX_CONTENT = 1024;
-/** The per-session chat rate limit is switched off, so RATE_LIMITED must never come. */
+/** The per-session chat and rename limits are switched off, so RATE_LIMITED must never come. */
 const SERVER_ARGS = [
+  "--rename-limit",
+  "0",
   "--max-frame-bytes",
   String(MAX_FRAME),
   "--max-content-bytes",

@@ -319,7 +319,7 @@ Deno.test("cluster - presence and who span servers: joins, renames and leaves", 
 });
 
 Deno.test("cluster - nicknames are unique across servers; a simultaneous claim has one winner", async () => {
-  await using cluster = await Cluster.start(2);
+  await using cluster = await Cluster.start(2, ["--rename-limit", "0"]);
   const [s1, s2] = cluster.servers;
   await using stack = new AsyncDisposableStack();
   const [alice, bob] = await connectEach(stack, [s1, s2]);

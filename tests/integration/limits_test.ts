@@ -217,3 +217,29 @@ Deno.test("limits - past --presence-limit, arrivals and departures are not annou
     "nothing about the client past the limit",
   );
 });
+
+Deno.test("limits - renames past --rename-limit's burst are refused, and nobody hears of them", async () => {
+  await using server = await ServerProcess.start();
+  await using bystander = await TestClient.connect(server.port);
+  await using renamer = await TestClient.connect(server.port);
+  const names = ["one", "two", "three", "four", "five"];
+  await renamer.send(...names.map((nickname) => ({
+    body: { case: "hello" as const, value: { nickname } },
+  })));
+  // The default burst, then refusals: 3 renames out of 5.
+  const refusals = await renamer.take("error", 2);
+  for (const refusal of refusals) {
+    assert.equal(refusal.code, ErrorCode.RATE_LIMITED);
+    assert.equal(refusal.fatal, false);
+    assert.match(refusal.message, /changing your nickname too often/);
+  }
+  await renamer.send({ body: { case: "who", value: {} } });
+  const who = await renamer.next("who");
+  assert.equal(who.users.find((u) => u.sessionId === renamer.sessionId)?.nickname, "three");
+  await bystander.send({ body: { case: "who", value: {} } });
+  await bystander.next("who");
+  const renames = bystander.received.filter((m) =>
+    m.body.case === "presence" && m.body.value.kind === PresenceKind.RENAMED
+  );
+  assert.equal(renames.length, 3);
+});

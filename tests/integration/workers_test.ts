@@ -22,8 +22,8 @@ const WORKERS_LAUNCHER = [
   SERVER_SCRIPT,
 ];
 
-/** No rate limit: the tests send as fast as they can. */
-const SERVER_ARGS = ["--workers", "2", "--rate-limit", "0", "--quiet"];
+/** No rate limits: the tests send and rename as fast as they can. */
+const SERVER_ARGS = ["--workers", "2", "--rate-limit", "0", "--rename-limit", "0", "--quiet"];
 
 const hello = (nickname: string) => ({ body: { case: "hello" as const, value: { nickname } } });
 const ping = (nonce: bigint) => ({ body: { case: "ping" as const, value: { nonce } } });

@@ -49,6 +49,10 @@ class FakeContext implements HandlerContext {
   broadcast(message: ServerMessageInit): void {
     this.broadcasts.push(decodeServerMessage(encodeServerMessage(message)));
   }
+  allowRename(): boolean {
+    return true;
+  }
+
   allowChat(): boolean {
     return this.chatAllowed;
   }

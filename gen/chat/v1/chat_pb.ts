@@ -577,7 +577,8 @@ export enum ErrorCode {
   UNSUPPORTED = 4,
 
   /**
-   * Too many Chat messages; carries the dropped message's client_seq.
+   * Too many Chat messages, and carries the dropped message's client_seq; or too many
+   * nickname changes (--rename-limit), with client_seq 0.
    *
    * @generated from enum value: ERROR_CODE_RATE_LIMITED = 5;
    */
