@@ -62,7 +62,9 @@ export class HttpGateway {
           headers: {
             "content-type": "text/html; charset=utf-8",
             // Only the page's own script and style (by hash) may run: an injection has nowhere to go.
-            "content-security-policy": PAGE_CSP,
+            // No other site may frame the page (clickjacking); browsers without CSP 2 read XFO.
+            "content-security-policy": `${PAGE_CSP}; frame-ancestors 'none'`,
+            "x-frame-options": "DENY",
             "x-content-type-options": "nosniff",
           },
         });

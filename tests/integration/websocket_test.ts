@@ -154,6 +154,9 @@ Deno.test("http - /healthz, the page at /, 404 elsewhere", async () => {
   const page = await fetch(`http://127.0.0.1:${httpPort}/`);
   assert.equal(page.status, 200);
   assert.match(page.headers.get("content-type")!, /^text\/html/);
+  // No other site may frame it (clickjacking).
+  assert.match(page.headers.get("content-security-policy")!, /; frame-ancestors 'none'$/);
+  assert.equal(page.headers.get("x-frame-options"), "DENY");
   assert.match(await page.text(), /<!doctype html>/i);
   const missing = await fetch(`http://127.0.0.1:${httpPort}/nope`);
   assert.equal(missing.status, 404);
