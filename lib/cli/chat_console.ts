@@ -5,6 +5,7 @@ import type { ClientMessageInit } from "../protocol/codec.ts";
 import { utf8Length } from "../protocol/utf8_length.ts";
 import { formatServerMessage, formatWelcome } from "./format_message.ts";
 import { HELP_TEXT, parseInputLine } from "./input_line.ts";
+import { excerpt } from "./excerpt.ts";
 import { printable } from "./printable.ts";
 import type { Style } from "./style.ts";
 
@@ -397,14 +398,8 @@ export class ChatConsole {
 
 /** `line 37 ("first words of it…")`: enough to find it again in a paste. */
 function lineName(lineNumber: number, text: string): string {
-  const start = [...text.trim()];
-  const shown = start.length > PREVIEW_CHARACTERS
-    ? `${start.slice(0, PREVIEW_CHARACTERS).join("")}…`
-    : start.join("");
-  return `line ${lineNumber} ("${printable(shown)}")`;
+  return `line ${lineNumber} ("${excerpt(text.trim(), 20)}")`;
 }
-
-const PREVIEW_CHARACTERS = 20;
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;

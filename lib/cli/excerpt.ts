@@ -1,15 +1,13 @@
 import { printable } from "./printable.ts";
 
-/** How much of someone else's text an error line quotes. */
-const MAX_LENGTH = 60;
-
 /**
- * Text from a file or a flag, fit to quote in a one-line message: made printable (see
- * `printable`), and cut short with "…", since a 50 MB value would bury the line.
+ * Text from a file, a flag or a typed line, fit to quote in a one-line message: made
+ * printable (see `printable`), and cut after `maxLength` UTF-16 units with "…", since a
+ * 50 MB value would bury the line.
  */
-export function excerpt(text: string): string {
-  if (text.length <= MAX_LENGTH) return printable(text);
+export function excerpt(text: string, maxLength = 60): string {
+  if (text.length <= maxLength) return printable(text);
   // Not between the two halves of a surrogate pair.
-  const end = /[\ud800-\udbff]/.test(text[MAX_LENGTH - 1]) ? MAX_LENGTH - 1 : MAX_LENGTH;
+  const end = /[\ud800-\udbff]/.test(text[maxLength - 1]) ? maxLength - 1 : maxLength;
   return `${printable(text.slice(0, end))}…`;
 }
