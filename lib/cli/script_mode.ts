@@ -1,3 +1,4 @@
+import { writeTextSync } from "../util/write_text_sync.ts";
 import { ChatConsole, type ChatConsoleOptions } from "./chat_console.ts";
 
 export interface ScriptOptions extends Omit<ChatConsoleOptions, "output"> {
@@ -5,13 +6,8 @@ export interface ScriptOptions extends Omit<ChatConsoleOptions, "output"> {
   lines: AsyncIterable<string> | Iterable<string>;
 }
 
-const encoder = new TextEncoder();
-const writeLine = (stream: { writeSync(p: Uint8Array): number }) => (line: string) => {
-  const bytes = encoder.encode(`${line}\n`);
-  for (let written = 0; written < bytes.length;) {
-    written += stream.writeSync(bytes.subarray(written));
-  }
-};
+const writeLine = (stream: { writeSync(p: Uint8Array): number }) => (line: string) =>
+  writeTextSync(stream, `${line}\n`);
 
 /**
  * Non-interactive use: sends each line, prints events on standard output (status

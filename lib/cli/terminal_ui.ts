@@ -1,3 +1,4 @@
+import { writeTextSync } from "../util/write_text_sync.ts";
 import type { ChatConsoleOptions } from "./chat_console.ts";
 import { ChatConsole } from "./chat_console.ts";
 import { KeyDecoder } from "./key_decoder.ts";
@@ -171,13 +172,8 @@ const EXIT_EVENTS = ["unload", "error", "unhandledrejection"] as const;
 /** Windows has no resize signal; there the size is read at every redraw only. */
 const RESIZE_SIGNAL: Deno.Signal | undefined = Deno.build.os === "windows" ? undefined : "SIGWINCH";
 
-const encoder = new TextEncoder();
-
 function write(text: string): void {
-  const bytes = encoder.encode(text);
-  for (let written = 0; written < bytes.length;) {
-    written += Deno.stdout.writeSync(bytes.subarray(written));
-  }
+  writeTextSync(Deno.stdout, text);
 }
 
 function terminalSize(): TerminalSize {

@@ -1,3 +1,4 @@
+import { writeTextSync } from "../util/write_text_sync.ts";
 export type LogLevel = "info" | "notice" | "warn" | "error";
 export type LogFields = Record<string, string | number | bigint | boolean | undefined>;
 
@@ -20,8 +21,6 @@ export interface LoggerOptions {
   worker?: number;
 }
 
-const encoder = new TextEncoder();
-
 let stdoutBroken = false;
 
 /**
@@ -30,11 +29,8 @@ let stdoutBroken = false;
  */
 function writeStdout(line: string): void {
   if (stdoutBroken) return;
-  const bytes = encoder.encode(line + "\n");
   try {
-    for (let written = 0; written < bytes.length;) {
-      written += Deno.stdout.writeSync(bytes.subarray(written));
-    }
+    writeTextSync(Deno.stdout, line + "\n");
   } catch {
     stdoutBroken = true;
   }

@@ -4,6 +4,8 @@
  * Every message has a `type`; each side waits for the type it expects next, so a
  * scenario's steps (ready, go, ..., result) read as plain sequential code on both sides.
  */
+import { writeTextSync } from "../../util/write_text_sync.ts";
+
 const TOOL = new URL("../load_tool.ts", import.meta.url).pathname;
 const encoder = new TextEncoder();
 
@@ -123,10 +125,6 @@ export class CoordinatorLink {
   }
 
   send<T extends Message>(message: T): void {
-    const bytes = encoder.encode(JSON.stringify(message) + "\n");
-    // A pipe may take a long line in parts.
-    for (let written = 0; written < bytes.length;) {
-      written += Deno.stdout.writeSync(bytes.subarray(written));
-    }
+    writeTextSync(Deno.stdout, JSON.stringify(message) + "\n");
   }
 }
