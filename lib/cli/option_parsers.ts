@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from "../util/max_timer_ms.ts";
 import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { excerpt } from "./excerpt.ts";
 
@@ -51,10 +52,10 @@ export function parseCount(value: string): number {
 }
 
 /**
- * The longest duration a timer takes: Deno's setTimeout fires at once past 2^31 - 1 ms,
- * so a longer interval would log its line a thousand times a second.
+ * The longest duration a timer takes (2147483 s): past it a --stats-interval would log its
+ * line a thousand times a second.
  */
-const MAX_SECONDS = 2147483;
+const MAX_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 
 /** A duration in seconds, fractions allowed: "10", "0.5"; at most MAX_SECONDS. */
 export function parseSeconds(value: string): number {

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from "../util/max_timer_ms.ts";
 import { ErrorCode, type ServerMessage } from "../../gen/chat/v1/chat_pb.ts";
 import type { ClientMessageInit } from "../protocol/codec.ts";
 import { TokenBucket } from "../server/token_bucket.ts";
@@ -34,9 +35,6 @@ interface Entry {
  * at quite the same moment, and a line that arrives a little early would be refused.
  */
 const PACING_MARGIN = 0.9;
-
-/** The longest delay setTimeout keeps (2^31 - 1 ms, about 24 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A connection's requests, in order, sent no faster than the server's chat rate
