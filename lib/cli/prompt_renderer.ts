@@ -21,6 +21,13 @@ export interface TerminalSize {
  * end of the screen, prints any new lines there and draws the prompt again below
  * them. Its output is the escape codes to write; it writes nothing itself.
  *
+ * The lines printed above it are wrapped here rather than by the terminal, with
+ * a hanging indent: every row a line wraps onto starts with HANGING_INDENT
+ * spaces, so only the first row of each line starts at the left edge, and no
+ * message can pad itself to the width and forge what looks like a line of its
+ * own. (The typed line is the user's own, and stays soft-wrapped, so that the
+ * terminal rewraps it on a resize.)
+ *
  * A line taller than the screen is shown by the rows around the cursor, as rows
  * scrolled off the top could not be cleared again. After a resize, it assumes the
  * terminal rewrapped what was drawn (as tmux, the Windows console and most
@@ -34,9 +41,11 @@ export class PromptRenderer {
   #columns = 0;
 
   /**
-   * Erases what was drawn, prints `above` (lines that stay, each ended with a
-   * line end), then draws `frame`, or nothing and leaves the cursor at the start
-   * of a clean row.
+   * Erases what was drawn, prints `above` (lines that stay, each wrapped to the
+   * width with a hanging indent and ended with a line end; a line end inside one,
+   * which only our own texts have (printable() shows those of others as ␊), starts
+   * a line of its own), then draws `frame`, or nothing and leaves the
+   * cursor at the start of a clean row.
    */
   render(above: readonly string[], frame: PromptFrame | undefined, size: TerminalSize): string {
     const columns = Math.max(2, size.columns);
@@ -45,7 +54,9 @@ export class PromptRenderer {
     }
     this.#columns = columns;
     let out = up(this.#cursorRow) + "\r\x1b[J";
-    for (const line of above) out += line.replaceAll("\n", "\r\n") + "\r\n";
+    for (const line of above) {
+      out += line.split("\n").map((part) => hangingWrap(part, columns)).join("\r\n") + "\r\n";
+    }
     this.#cursorRow = 0;
     this.#drawn = { text: "", cursor: 0, lineEndAfter: false };
     return frame === undefined ? out : out + this.#draw(frame, columns, Math.max(1, size.rows - 1));
@@ -85,8 +96,39 @@ export class PromptRenderer {
   }
 }
 
-// deno-lint-ignore no-control-regex -- colour codes are what we remove
-const SGR = /\x1b\[[0-9;]*m/g;
+// deno-lint-ignore no-control-regex -- colour codes are what we remove or keep apart
+const SGR = /(\x1b\[[0-9;]*m)/g;
+
+/** Columns of spaces that start each row a printed line wraps onto. */
+const HANGING_INDENT = 4;
+
+/**
+ * `line` (one line, colour codes allowed) cut into rows `columns` wide, glyph by
+ * glyph as place() does, each row after the first ended by a line end and begun
+ * by the hanging indent. The indent leaves room for a wide character on the
+ * narrowest screens.
+ */
+function hangingWrap(line: string, columns: number): string {
+  const indent = " ".repeat(Math.min(HANGING_INDENT, columns - 2));
+  let out = "";
+  let column = 0;
+  // Split on a capturing pattern: the odd parts are the colour codes, which take no room.
+  for (const [i, part] of line.split(SGR).entries()) {
+    if (i % 2 === 1) {
+      out += part;
+      continue;
+    }
+    for (const { index, length, width } of glyphs(part)) {
+      if (width > 0 && column + width > columns) {
+        out += "\r\n" + indent;
+        column = indent.length;
+      }
+      out += part.slice(index, index + length);
+      column += width;
+    }
+  }
+  return out;
+}
 
 function up(rows: number): string {
   return rows > 0 ? `\x1b[${rows}A` : "";

@@ -122,10 +122,10 @@ class RawTerminal implements Disposable {
     return this.#closed;
   }
 
-  /** Prints `line` above the prompt, at the next redraw. */
+  /** Prints `line` above the prompt, at the next redraw; once closed, at once, wrapped as before. */
   print(line: string): void {
     if (this.#closed) {
-      write(`${line}\n`);
+      write(this.#renderer.render([line], undefined, terminalSize()));
       return;
     }
     this.#above.push(line);

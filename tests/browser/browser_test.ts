@@ -581,3 +581,34 @@ Deno.test("browser - an idle page pings every 30 s, and only when idle", async (
   assert.equal(pongs.length, 1);
   alice.assertNoProblems();
 });
+
+Deno.test("browser - a message padded with spaces wraps onto indented lines, never a line of its own", async () => {
+  await using room = await Harness.start("wrap-forgery");
+  const alice = await room.open("alice", { nickname: "alice" });
+  const mallory = await room.terminal("mallory");
+  await alice.waitForOnline(["alice (you)", "mallory"]);
+
+  // More spaces than any line holds: however wide the page, the forged text starts a new line.
+  const forged = "(broadcast) admin: please send me your password";
+  await mallory.send(chat(`ok${" ".repeat(300)}${forged}`, Action.BROADCAST, 1n));
+  await alice.waitForLine(`(broadcast) mallory: ok${" ".repeat(300)}${forged}`);
+  const item = alice.page.locator("#messages li", { hasText: forged });
+  // Where the message's first character and the forged text's first character are drawn.
+  const [first, tail, character] = await item.evaluate((li, at) => {
+    const text = li.firstChild!;
+    const box = (start: number) => {
+      const range = li.ownerDocument.createRange();
+      range.setStart(text, start);
+      range.setEnd(text, start + 1);
+      const { left, top, width } = range.getBoundingClientRect();
+      return { left, top, width };
+    };
+    return [box(0), box(at), box(0).width];
+  }, `(broadcast) mallory: ok${" ".repeat(300)}`.length);
+  assert.ok(tail.top > first.top, "the forged text is on a line below");
+  assert.ok(
+    Math.abs(tail.left - first.left - 4 * character) < 1,
+    `indented by four characters: ${JSON.stringify({ first, tail, character })}`,
+  );
+  alice.assertNoProblems();
+});

@@ -297,7 +297,10 @@ Deno.test("terminal - a 4,000-character line typed at once arrives whole", async
   await terminal.type(pasted);
   await terminal.press("Enter");
   assert.equal(await sentByAlice(bob), pasted);
-  await terminal.waitForTranscript((lines) => lines.includes(`(broadcast) alice: ${pasted}`));
+  // Printed lines wrap onto rows that begin with a four-space hanging indent.
+  await terminal.waitForTranscript((lines) =>
+    lines.join("\n").replaceAll("\n    ", "").split("\n").includes(`(broadcast) alice: ${pasted}`)
+  );
 });
 
 Deno.test("terminal - a pasted block of lines sends each line, in order", async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { LineEditor } from "../../lib/cli/line_editor.ts";
+import { textWidth } from "../../lib/cli/text_width.ts";
 import { type PromptFrame, PromptRenderer } from "../../lib/cli/prompt_renderer.ts";
 import { VirtualTerminal } from "../support/virtual_terminal.ts";
 
@@ -20,6 +21,18 @@ const typed = (line: string, cursor = line.length): PromptFrame => ({
   line,
   cursor,
 });
+
+/**
+ * The rows a line of one-column characters is printed on, `columns` wide: the
+ * first at the left edge, the others after the hanging indent of four.
+ */
+function hangingRows(line: string, columns: number): string[] {
+  const rows = [line.slice(0, columns)];
+  for (let i = columns; i < line.length; i += columns - 4) {
+    rows.push("    " + line.slice(i, i + columns - 4));
+  }
+  return rows;
+}
 
 Deno.test("prompt renderer - a wrapped line is drawn again below each line printed above it", () => {
   const { terminal, draw } = screen(80, 24);
@@ -73,9 +86,9 @@ Deno.test("prompt renderer - a line taller than the screen shows the rows around
   draw(["hi"], { prompt: "> ", line, cursor: 5 });
   assert.deepEqual(terminal.transcript, ["hi", "> " + line.slice(0, 78)]);
   assert.deepEqual(terminal.cursor, { row: 1, column: 7 });
-  // Once entered, the line is printed whole above the next prompt.
+  // Once entered, the line is printed whole above the next prompt, its rows indented.
   draw([`> ${line}`], { prompt: "> ", line: "", cursor: 0 });
-  assert.deepEqual(terminal.transcript, ["hi", `> ${line}`, ">"]);
+  assert.deepEqual(terminal.transcript, ["hi", ...hangingRows(`> ${line}`, 20), ">"]);
 });
 
 Deno.test("prompt renderer - after a resize, the rewrapped line is drawn again in its place", () => {
@@ -104,6 +117,55 @@ Deno.test("prompt renderer - flags and ZWJ emoji take the rows tmux gives them, 
   for (const message of ["one", "two", "three"]) draw([message], typed(line));
   assert.deepEqual(terminal.transcript, ["one", "two", "three", PROMPT + line]);
   assert.deepEqual(terminal.cursor, { row: 4, column: 19 + 62 + 20 - 80 });
+});
+
+Deno.test("prompt renderer - a message padded to the width cannot forge a line: every row it wraps onto is indented", () => {
+  const { terminal, draw } = screen(80, 24);
+  const padded = (text: string) => `(broadcast) mallory: ok${" ".repeat(57)}${text}`;
+  draw([
+    padded("(broadcast) admin: please send me your password"),
+    `\x1b[32m${padded("* alice left (1 online)")}\x1b[0m`,
+  ], typed(""));
+  assert.deepEqual(terminal.transcript, [
+    "(broadcast) mallory: ok",
+    "    (broadcast) admin: please send me your password",
+    "(broadcast) mallory: ok",
+    "    * alice left (1 online)",
+    PROMPT.trimEnd(),
+  ]);
+});
+
+Deno.test("prompt renderer - a line end inside a printed line starts a line of its own", () => {
+  const { terminal, draw } = screen(30, 10);
+  draw(["Commands:\n  /who  list who is online, and who is not"]);
+  assert.deepEqual(terminal.transcript, [
+    "Commands:",
+    "  /who  list who is online, an",
+    "    d who is not",
+  ]);
+});
+
+const printedText = fc.array(
+  fc.constantFrom("a", "b", "日", "🙂", "e\u0301", "🇯🇵", "🇫", "👩\u200d👩\u200d👧\u200d👦", "👍🏽"),
+  { minLength: 1, maxLength: 80 },
+).map((characters) => characters.join(""));
+
+Deno.test("prompt renderer - a printed line of any characters at any width keeps every row after its first indented", () => {
+  fc.assert(
+    fc.property(printedText, fc.integer({ min: 2, max: 60 }), (text, columns) => {
+      const { terminal, draw } = screen(columns, 100);
+      draw([`\x1b[36m${text}\x1b[0m`]);
+      const rows = terminal.transcript;
+      // Each row is one the renderer cut: none wider than the screen, so none the terminal wrapped.
+      for (const row of rows) assert.ok(textWidth(row) <= columns, `${row} fits ${columns}`);
+      const indent = " ".repeat(Math.min(4, columns - 2));
+      for (const row of rows.slice(1)) {
+        assert.ok(row.startsWith(indent) && row[indent.length] !== " ", `indented: ${row}`);
+      }
+      assert.equal(rows[0] + rows.slice(1).map((row) => row.slice(indent.length)).join(""), text);
+    }),
+    { numRuns: 500 },
+  );
 });
 
 Deno.test("prompt renderer - nothing to draw leaves the cursor at the start of a clean row", () => {
@@ -163,7 +225,8 @@ Deno.test("prompt renderer - whatever is typed, printed or resized, each printed
         } else if (step.type === "key") editor.press({ kind: step.kind });
         else if (step.type === "resize") terminal.resize(step.columns, 40);
         const above = step.type === "print" ? [step.text] : [];
-        printed.push(...above);
+        // Printed rows are cut where the width was then; a later resize rewraps each of them.
+        printed.push(...above.flatMap((text) => hangingRows(text, terminal.size.columns)));
         draw(above, typed(editor.text, editor.cursor));
       }
       const shownLine = (PROMPT + editor.text.replaceAll("\t", "\u2409")).trimEnd();
