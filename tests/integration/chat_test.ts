@@ -133,3 +133,44 @@ Deno.test("server - nicknames are unique case-insensitively and follow the rules
   await bob.send({ body: { case: "ping", value: { nonce: 1n } } });
   await bob.next("pong");
 });
+
+Deno.test("server - a nickname that looks like one online is taken, and like a guest name reserved", async () => {
+  await using server = await ServerProcess.start(["--rename-limit", "0"]);
+  await using alice = await TestClient.connect(server.port);
+  await using mallory = await TestClient.connect(server.port);
+  const hello = (nickname: string) => ({ body: { case: "hello" as const, value: { nickname } } });
+  // The answer to mallory's Hello: an error, or the RENAMED of her own session.
+  const answer = async (nickname: string) => {
+    await mallory.send(hello(nickname));
+    const { body } = await mallory.nextMatching((m) =>
+      m.body.case === "error" ||
+      (m.body.case === "presence" && m.body.value.kind === PresenceKind.RENAMED &&
+        m.body.value.sessionId === mallory.sessionId)
+    );
+    return body.case === "error"
+      ? { code: body.value.code, message: body.value.message, fatal: body.value.fatal }
+      : { renamed: body.case === "presence" ? body.value.nickname : "" };
+  };
+
+  await alice.send(hello("alice"));
+  assert.equal((await alice.nextPresence(PresenceKind.RENAMED)).nickname, "alice");
+
+  // "i" with a combining dot above, Latin alpha, Cyrillic а: each drawn as "alice".
+  for (const lookAlike of ["ali\u0307ce", "\u0251lice", "\u0430lice"]) {
+    assert.deepEqual(await answer(lookAlike), {
+      code: 8, /* NICKNAME_TAKEN */
+      message: `Nickname "${lookAlike}" is already taken`,
+      fatal: false,
+    });
+  }
+
+  // Latin script "ɡ": it passes for a guest name, so it is reserved like one.
+  assert.deepEqual(await answer(`\u0261uest-${alice.sessionId}`), {
+    code: 9, /* NICKNAME_INVALID */
+    message: 'Nicknames starting with "guest-" are reserved for guests',
+    fatal: false,
+  });
+
+  // A name that only resembles alice's in part is still free, and shown as typed.
+  assert.deepEqual(await answer("\u0251licia"), { renamed: "\u0251licia" });
+});

@@ -327,6 +327,9 @@ Deno.test("cluster - nicknames are unique across servers; a simultaneous claim h
   assert.equal(await claim(alice, "alice"), "renamed");
   // Whether or not server 2 has heard of the rename yet, Redis refuses the claim.
   assert.equal(await claim(bob, "ALICE"), ErrorCode.NICKNAME_TAKEN);
+  // Look-alikes too (Latin alpha, "i" with a dot above): Redis holds the same key for them.
+  assert.equal(await claim(bob, "\u0251lice"), ErrorCode.NICKNAME_TAKEN);
+  assert.equal(await claim(bob, "ali\u0307ce"), ErrorCode.NICKNAME_TAKEN);
 
   const [carol, dave] = await connectEach(stack, [s1, s2]);
   for (const [round, nickname] of ["zed", "Zed-2", "zed-3", "zed-4", "zed-5"].entries()) {

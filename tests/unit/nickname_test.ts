@@ -129,3 +129,63 @@ Deno.test("nicknameKey - folds case beyond lower case: ß and SS, ς and σ", ()
   assert.equal(nicknameKey("STRASSE"), nicknameKey("straße"));
   assert.equal(nicknameKey("ΟΔΥΣΣΕΥΣ"), nicknameKey("οδυσσευς"));
 });
+
+Deno.test("nicknameKey - look-alikes of alice are alice (UTS #39 skeleton)", () => {
+  for (
+    const lookAlike of [
+      "ali\u0307ce", // i followed by a combining dot above: drawn as a plain i
+      "\u0251lice", // Latin small alpha
+      "\u0430lice", // Cyrillic а
+      "\u03b1lice", // Greek α
+      "ａｌｉｃｅ", // fullwidth
+      "AL\u0406CE", // Cyrillic І in upper case
+      "al\u0131ce", // dotless ı
+    ]
+  ) {
+    assert.equal(nicknameKey(lookAlike), nicknameKey("alice"), JSON.stringify(lookAlike));
+  }
+});
+
+Deno.test("nicknameKey - look-alikes in other places and scripts", () => {
+  assert.equal(nicknameKey("\u0261uest-1"), nicknameKey("guest-1")); // Latin script ɡ
+  assert.equal(nicknameKey("b\u03bfb"), nicknameKey("bob")); // Greek ο
+  assert.equal(nicknameKey("B\u041eB"), nicknameKey("bob")); // Cyrillic О
+  assert.equal(nicknameKey("rnallory"), nicknameKey("mallory")); // "rn" and "m"
+  assert.equal(nicknameKey("MALLORY"), nicknameKey("rnallory"));
+  assert.equal(nicknameKey("wa1do"), nicknameKey("waldo")); // "1" and "l"
+  assert.equal(nicknameKey("ｍａｌｌｏｒｙ"), nicknameKey("mallory"));
+});
+
+Deno.test("nicknameKey - names that look different stay different", () => {
+  for (
+    const [a, b] of [
+      ["alice", "alicia"],
+      ["bob", "bab"],
+      ["alice", "allce"],
+      ["José", "Jose"],
+      ["guest-1", "guest-2"],
+      ["guest-1", "guest-10"],
+      ["김철수", "김철"],
+      ["हिन्दी", "हनद"], // Devanagari vowel signs are kept, not stripped
+      ["Влад", "Вла"],
+    ]
+  ) {
+    assert.notEqual(nicknameKey(a), nicknameKey(b), `${a} vs ${b}`);
+  }
+  // Guest names stay apart from each other, whatever digits they hold.
+  const keys = new Set<string>();
+  for (let id = 0; id < 2000; id++) keys.add(nicknameKey(guestNickname(BigInt(id))));
+  assert.equal(keys.size, 2000);
+});
+
+Deno.test("nicknameProblem - look-alikes of guest names are reserved too", () => {
+  const reserved = 'Nicknames starting with "guest-" are reserved for guests';
+  assert.equal(nicknameProblem("\u0261uest-1", "alice"), reserved); // Latin script ɡ
+  assert.equal(nicknameProblem("\u0261uest-1", "guest-7"), reserved);
+  assert.equal(nicknameProblem("gu\u0435st-7", "alice"), reserved); // Cyrillic е
+  assert.equal(nicknameProblem("guest-l", "alice"), reserved); // "l" for "1"
+  // The session's own guest name, however it is spelled, is still its own.
+  assert.equal(nicknameProblem("\u0261uest-1", "guest-1"), undefined);
+  // The displayed nickname is not changed by the check.
+  assert.equal(nicknameProblem("\u0251lice", "guest-1"), undefined);
+});
