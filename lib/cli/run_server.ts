@@ -75,7 +75,7 @@ export async function runServer(
         hostname: options.host,
         port: options.httpPort,
         allowedOrigins: options.allowedOrigins,
-      });
+      }, serverLogger);
     } catch (error) {
       await server.shutdown();
       if (error instanceof ListenError) return fail(listenFailure(error, "http", settings));

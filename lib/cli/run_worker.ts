@@ -71,7 +71,7 @@ export function runWorker(): void {
           hostname: options!.host,
           port: options!.httpPort,
           allowedOrigins: options!.allowedOrigins,
-        });
+        }, serverLogger);
       } catch (error) {
         server.shutdown();
         return post({ type: "failed", message: startFailure(error, "http") });

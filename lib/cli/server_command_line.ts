@@ -77,6 +77,30 @@ export async function parseServerCommandLine(
       defaults.limitLoopback,
     )
     .option(
+      "--max-http-connections <count>",
+      "HTTP connections at once, besides WebSockets (loopback may still reach /healthz, /metrics)",
+      parsePositiveInteger,
+      defaults.maxHttpConnections,
+    )
+    .option(
+      "--http-header-timeout <seconds>",
+      "how long an HTTP request's head may take to arrive",
+      parseSeconds,
+      defaults.httpHeaderTimeoutSeconds,
+    )
+    .option(
+      "--http-idle-timeout <seconds>",
+      "how long a kept-alive HTTP connection may wait for its next request",
+      parseSeconds,
+      defaults.httpIdleTimeoutSeconds,
+    )
+    .option(
+      "--close-handshake-timeout <seconds>",
+      "how long a WebSocket client has to answer the close handshake before it is cut",
+      parseSeconds,
+      defaults.closeHandshakeTimeoutSeconds,
+    )
+    .option(
       "--max-queue-bytes <bytes>",
       "bytes waiting for one client before it is cut as a slow consumer",
       parsePositiveInteger,
@@ -209,6 +233,10 @@ export async function parseServerCommandLine(
       maxConnections: options.maxConnections,
       maxConnectionsPerIp: options.maxConnectionsPerIp,
       limitLoopback: options.limitLoopback,
+      maxHttpConnections: options.maxHttpConnections,
+      httpHeaderTimeoutSeconds: options.httpHeaderTimeout,
+      httpIdleTimeoutSeconds: options.httpIdleTimeout,
+      closeHandshakeTimeoutSeconds: options.closeHandshakeTimeout,
       maxQueueBytes: options.maxQueueBytes,
       writeTimeoutSeconds: options.writeTimeout,
       rateLimitPerSecond: options.rateLimit,

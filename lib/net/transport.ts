@@ -35,6 +35,14 @@ export interface Transport {
   write(chunks: readonly OutboundChunk[]): Promise<void>;
   /** Tells the peer we will send nothing more, and keeps reading. Never throws. */
   closeWrite(): Promise<void>;
-  /** Closes the connection; a pending receive resolves. Safe to call twice. */
+  /**
+   * Closes the connection; a pending receive resolves. Safe to call twice. The socket
+   * may take a bounded while longer to close (a WebSocket's close handshake): see `released`.
+   */
   close(): void;
+  /**
+   * Resolves once the socket is really closed, after close(); absent when close() closes it
+   * at once. The server counts a connection toward its caps until then.
+   */
+  readonly released?: Promise<void>;
 }

@@ -1,123 +1,289 @@
+import { allocateBytes } from "../protocol/allocate_bytes.ts";
 import { FrameTooLargeError, MalformedMessageError } from "../protocol/errors.ts";
 import { formatHostPort } from "./format_host_port.ts";
 import { FramedBatch, type OutboundChunk } from "./framed_batch.ts";
 import type { ReceiveHandlers, Transport } from "./transport.ts";
+import { WebSocketFrameDecoder, type WebSocketMessageHandlers } from "./websocket_frame_decoder.ts";
+import { WebSocketOpcode } from "./websocket_opcode.ts";
+import { WebSocketProtocolError } from "./websocket_protocol_error.ts";
 
-/** How often a write checks whether the socket has sent what it was given. */
-const DRAIN_POLL_MS = 5;
+/** As TcpTransport: an idle connection's pending read keeps a small buffer. */
+const SMALLEST_READ_BYTES = 512;
+const LARGEST_READ_BYTES = 64 * 1024;
+
+/** RFC 6455 section 7.4.1 close codes. */
+const CLOSE_NORMAL = 1000;
+const CLOSE_PROTOCOL_ERROR = 1002;
+const CLOSE_UNSUPPORTED_DATA = 1003;
+const CLOSE_TOO_BIG = 1009;
+
+export interface WebSocketTransportOptions {
+  /** The largest message taken, refused by its announced length: the protocol's largest frame. */
+  maxMessageBytes: number;
+  /** How long after our close frame the peer has to answer it before the socket is aborted. */
+  closeHandshakeTimeoutMs: number;
+}
 
 /**
- * A Transport over a server-side WebSocket: one binary message is one frame, with
- * no length prefix. The browser client and any WebSocket client speak it.
+ * A Transport over a server-side WebSocket on a raw TCP connection whose handshake is
+ * done: one binary message is one frame, with no length prefix. The browser client and
+ * any WebSocket client speak it.
+ *
+ * It owns the socket to the end: close() sends a close frame and gives the peer a bounded
+ * while to answer, then aborts the connection, and `released` says when it is gone, so a
+ * peer that never answers cannot keep its socket once its session is over.
  */
 export class WebSocketTransport implements Transport {
   readonly kind = "websocket";
   readonly peer: string;
   readonly remoteHostname: string;
-  readonly hasPartialFrame = false;
   bytesRead = 0;
   bytesWritten = 0;
-  readonly #socket: WebSocket;
-  readonly #maxFrameBytes: number;
-  readonly #opened: Promise<void>;
-  /** False after a frame too large: what follows is ignored until the close. */
-  #framed = true;
-  /** Ends receive(): when the peer closes, or when we give up on it. */
+  readonly #conn: Deno.TcpConn;
+  readonly #decoder: WebSocketFrameDecoder;
+  readonly #closeHandshakeTimeoutMs: number;
+  /** Bytes that came after the handshake's request, in the same reads. */
+  #early: Uint8Array | undefined;
+  #handlers: ReceiveHandlers | undefined;
+  /** What the decoder calls; one object per connection. */
+  readonly #messages: WebSocketMessageHandlers = {
+    binary: (payload) => this.#handlers!.frame(payload),
+    ping: (payload) => this.#ping(payload),
+    close: () => this.#peerClosed(),
+  };
+  /** The tail of the writes: each begins once the one before it has settled. */
+  #writing: Promise<void> = Promise.resolve();
+  #writesPending = 0;
+  /** The code our close frame carries: 1000, or why the peer's input was refused. */
+  #closeCode = CLOSE_NORMAL;
+  #closeSent: Promise<void> | undefined;
+  /** The peer will send nothing more: its close frame or its FIN came. */
+  #peerDone = false;
+  #closing = false;
+  #aborted = false;
+  #abortTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Ends receive(): when the peer is done, or when close() is called. */
   readonly #ended = Promise.withResolvers<void>();
+  readonly #released = Promise.withResolvers<void>();
 
-  constructor(socket: WebSocket, remote: Deno.NetAddr, maxFrameBytes: number) {
-    this.#socket = socket;
-    this.#maxFrameBytes = maxFrameBytes;
-    this.remoteHostname = remote.hostname;
-    this.peer = formatHostPort(remote.hostname, remote.port);
-    socket.binaryType = "arraybuffer";
-    this.#opened = socket.readyState === WebSocket.OPEN
-      ? Promise.resolve()
-      : new Promise((resolve, reject) => {
-        socket.addEventListener("open", () => resolve(), { once: true });
-        socket.addEventListener("close", () => reject(new Error("closed before it opened")), {
-          once: true,
-        });
-      });
+  constructor(conn: Deno.TcpConn, early: Uint8Array, options: WebSocketTransportOptions) {
+    this.#conn = conn;
+    this.#early = early.length > 0 ? early : undefined;
+    this.#decoder = new WebSocketFrameDecoder(options.maxMessageBytes);
+    this.#closeHandshakeTimeoutMs = options.closeHandshakeTimeoutMs;
+    this.remoteHostname = conn.remoteAddr.hostname;
+    this.peer = formatHostPort(conn.remoteAddr.hostname, conn.remoteAddr.port);
+    this.#ended.promise.catch(() => {}); // Only receive()'s caller cares.
+    try {
+      // Chat frames are small, and latency matters more than packet count.
+      conn.setNoDelay(true);
+      conn.setKeepAlive(true);
+    } catch {
+      // Reset already: the first read says so.
+    }
+  }
+
+  get hasPartialFrame(): boolean {
+    return this.#decoder.hasPartialFrame;
+  }
+
+  get released(): Promise<void> {
+    return this.#released.promise;
   }
 
   receive(handlers: ReceiveHandlers): Promise<void> {
-    this.#socket.addEventListener("message", (event: MessageEvent) => {
-      // An exception thrown in an event listener would end the process, not the session.
-      try {
-        this.#onMessage(event, handlers);
-      } catch {
-        this.close();
-      }
-    });
-    this.#socket.addEventListener("close", () => this.#ended.resolve(), { once: true });
+    this.#handlers = handlers;
+    this.#read().then(
+      () => this.#ended.resolve(),
+      (error) => {
+        this.#abort();
+        this.#ended.reject(error);
+      },
+    );
     return this.#ended.promise;
   }
 
-  #onMessage(event: MessageEvent, handlers: ReceiveHandlers): void {
-    if (typeof event.data === "string") {
-      this.bytesRead += event.data.length;
-      if (!this.#framed) return;
-      // Fatal, as an oversized binary message is: Deno takes text messages of up to 64 MiB, and
-      // a refusal the client may repeat would let it fill the server's memory with them.
-      this.#framed = false;
-      handlers.framingError(
-        new MalformedMessageError(
-          `Cannot parse frame: a text message (${event.data.length} characters) is not part ` +
-            "of the protocol; send binary protobuf",
-        ),
-      );
-      return;
+  async #read(): Promise<void> {
+    let buffer = new Uint8Array(SMALLEST_READ_BYTES);
+    if (this.#early !== undefined) {
+      const early = this.#early;
+      this.#early = undefined;
+      this.bytesRead += early.length;
+      this.#decode(early);
     }
-    const payload = new Uint8Array(event.data as ArrayBuffer);
-    this.bytesRead += payload.length;
-    if (!this.#framed) return;
-    if (payload.length > this.#maxFrameBytes) {
-      this.#framed = false;
-      handlers.framingError(
-        new FrameTooLargeError(
-          `Cannot parse frame: length ${payload.length} exceeds ${this.#maxFrameBytes} bytes`,
-        ),
-      );
-      return;
-    }
-    handlers.frame(payload);
-  }
-
-  async write(chunks: readonly OutboundChunk[]): Promise<void> {
-    await this.#opened;
-    for (const chunk of chunks) {
-      for (const payload of chunk instanceof FramedBatch ? chunk.payloads : [chunk]) {
-        this.#socket.send(payload);
-        this.bytesWritten += payload.length;
+    while (!this.#peerDone) {
+      let count: number | null;
+      try {
+        count = await this.#conn.read(buffer);
+      } catch (error) {
+        if (this.#aborted) return;
+        throw error;
+      }
+      if (count === null) {
+        this.#peerDone = true;
+        // Nothing more will come: once we have said what we had to, the socket can go.
+        if (this.#closing) this.#abortAfterClose();
+        return;
+      }
+      this.bytesRead += count;
+      this.#decode(buffer.subarray(0, count));
+      // The decoder copies what it keeps, so the buffer can be swapped between reads.
+      if (count === buffer.length && buffer.length < LARGEST_READ_BYTES) {
+        buffer = new Uint8Array(Math.min(buffer.length * 8, LARGEST_READ_BYTES));
+      } else if (count <= SMALLEST_READ_BYTES && buffer.length > SMALLEST_READ_BYTES) {
+        buffer = new Uint8Array(SMALLEST_READ_BYTES);
       }
     }
-    // send() never waits; the write is only done when the socket has sent it all,
-    // which is what lets the session's queue limits and write timeout see a slow reader.
-    while (this.#socket.bufferedAmount > 0 && this.#socket.readyState === WebSocket.OPEN) {
-      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
-    }
-    if (this.#socket.readyState !== WebSocket.OPEN) throw new Error("the WebSocket closed");
   }
 
-  closeWrite(): Promise<void> {
-    // WebSocket has no half-close: the close handshake lets the peer close first.
-    this.#startClosing();
-    return Promise.resolve();
+  /** Input after a refusal is read and dropped until the close: its frames cannot be trusted. */
+  #decode(bytes: Uint8Array): void {
+    if (this.#closeCode !== CLOSE_NORMAL) return;
+    try {
+      this.#decoder.push(bytes, this.#messages);
+    } catch (error) {
+      if (error instanceof FrameTooLargeError) this.#closeCode = CLOSE_TOO_BIG;
+      else if (error instanceof WebSocketProtocolError) this.#closeCode = CLOSE_PROTOCOL_ERROR;
+      else if (error instanceof MalformedMessageError) this.#closeCode = CLOSE_UNSUPPORTED_DATA;
+      else throw error;
+      // The session sends its fatal error frame, then closes: our close frame carries the code.
+      this.#handlers!.framingError(error);
+    }
+  }
+
+  /** Answered at once, behind any write in flight. */
+  #ping(payload: Uint8Array): void {
+    if (this.#closeSent !== undefined || this.#aborted) return;
+    this.#send(encodeServerFrame(WebSocketOpcode.pong, payload)).catch(() => {});
+  }
+
+  /** The peer began or answered the close handshake: it sends nothing more. */
+  #peerClosed(): void {
+    this.#peerDone = true;
+    if (this.#closing) this.#abortAfterClose();
   }
 
   close(): void {
-    this.#startClosing();
-    // A peer that does not read never answers the close handshake, and Deno has no
-    // way to drop the socket at once: the session ends now, whatever the socket does.
+    if (this.#closing) return;
+    this.#closing = true;
     this.#ended.resolve();
+    if (this.#aborted) return;
+    // A write still in flight has stalled (the session waited for it): a close frame could
+    // only go out behind it, so there is nothing to wait for.
+    if (this.#writesPending > 0 && this.#closeSent === undefined) return this.#abort();
+    this.#sendClose();
+    if (this.#peerDone) this.#abortAfterClose();
   }
 
-  #startClosing(): void {
-    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.close(1000);
-    // Deno ignores close() on a socket still opening: close it once it has opened.
-    else if (this.#socket.readyState === WebSocket.CONNECTING) {
-      this.#socket.addEventListener("open", () => this.#socket.close(1000), { once: true });
+  write(chunks: readonly OutboundChunk[]): Promise<void> {
+    if (this.#closeSent !== undefined || this.#aborted) {
+      return Promise.reject(new Error("the WebSocket is closing"));
+    }
+    return this.#send(encodeServerFrames(chunks));
+  }
+
+  closeWrite(): Promise<void> {
+    // WebSocket has no half-close: our close frame, which the peer answers before it closes.
+    if (this.#aborted) return Promise.resolve();
+    return this.#sendClose();
+  }
+
+  #sendClose(): Promise<void> {
+    if (this.#closeSent === undefined) {
+      const code = new Uint8Array([this.#closeCode >> 8, this.#closeCode & 0xff]);
+      this.#closeSent = this.#send(encodeServerFrame(WebSocketOpcode.close, code)).catch(() => {
+        this.#abort();
+      });
+      // From now on the peer has a bounded while to answer; then the socket goes anyway.
+      this.#abortTimer = setTimeout(() => this.#abort(), this.#closeHandshakeTimeoutMs);
+    }
+    return this.#closeSent;
+  }
+
+  /** Both sides are done once our close frame is out: the server closes the TCP connection first. */
+  #abortAfterClose(): void {
+    (this.#closeSent ?? Promise.resolve()).then(() => this.#abort());
+  }
+
+  #abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    clearTimeout(this.#abortTimer);
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the runtime after a reset.
+    }
+    this.#ended.resolve();
+    this.#released.resolve();
+  }
+
+  /** Writes `bytes` completely once every earlier write has settled: never two in flight. */
+  #send(bytes: Uint8Array): Promise<void> {
+    this.#writesPending++;
+    const written = this.#writing.then(() => this.#writeAll(bytes));
+    this.#writing = written.then(
+      () => void this.#writesPending--,
+      () => void this.#writesPending--,
+    );
+    return written;
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    if (this.#aborted) throw new Error("the WebSocket is closed");
+    // conn.write may take only part of the buffer.
+    for (let written = 0; written < bytes.length;) {
+      const count = await this.#conn.write(bytes.subarray(written));
+      written += count;
+      this.bytesWritten += count;
     }
   }
+}
+
+/** Every payload of `chunks` as an unmasked binary frame, in one buffer for one write. */
+function encodeServerFrames(chunks: readonly OutboundChunk[]): Uint8Array {
+  const payloads = chunks.flatMap((chunk) =>
+    chunk instanceof FramedBatch ? chunk.payloads : [chunk]
+  );
+  let size = 0;
+  for (const payload of payloads) size += headerSize(payload.length) + payload.length;
+  const out = allocateBytes(size);
+  let offset = 0;
+  for (const payload of payloads) {
+    offset = writeHeader(out, offset, WebSocketOpcode.binary, payload.length);
+    out.set(payload, offset);
+    offset += payload.length;
+  }
+  return out;
+}
+
+function encodeServerFrame(opcode: number, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(headerSize(payload.length) + payload.length);
+  out.set(payload, writeHeader(out, 0, opcode, payload.length));
+  return out;
+}
+
+function headerSize(length: number): number {
+  return length < 126 ? 2 : length < 65536 ? 4 : 10;
+}
+
+/** A final, unmasked frame's header (RFC 6455 section 5.2); returns where the payload goes. */
+function writeHeader(out: Uint8Array, offset: number, opcode: number, length: number): number {
+  out[offset++] = 0x80 | opcode;
+  if (length < 126) {
+    out[offset++] = length;
+  } else if (length < 65536) {
+    out[offset++] = 126;
+    out[offset++] = length >> 8;
+    out[offset++] = length & 0xff;
+  } else {
+    out[offset++] = 127;
+    // Lengths here fit in 32 bits: the top four bytes stay zero.
+    offset += 4;
+    out[offset++] = (length >>> 24) & 0xff;
+    out[offset++] = (length >>> 16) & 0xff;
+    out[offset++] = (length >>> 8) & 0xff;
+    out[offset++] = length & 0xff;
+  }
+  return offset;
 }

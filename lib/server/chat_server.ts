@@ -23,13 +23,12 @@ import {
 import { Session, type SessionLimits } from "./session.ts";
 import { realClock } from "../util/clock.ts";
 import { EventLoopLag } from "./event_loop_lag.ts";
+import { acceptLoop } from "./accept_loop.ts";
 import { TcpTransport } from "../net/tcp_transport.ts";
 import type { Transport } from "../net/transport.ts";
+import { formatHostPort } from "../net/format_host_port.ts";
 
 export const SERVER_NAME = `deno-chat-server/${VERSION}`;
-
-/** How long the accept loop rests after an accept error (out of file descriptors, say). */
-const ACCEPT_RETRY_MS = 100;
 
 /** Refusals (SERVER_FULL) being sent at once; past this, extra connections are just closed. */
 const MAX_REFUSALS_IN_PROGRESS = 64;
@@ -56,6 +55,12 @@ export class ChatServer implements AsyncDisposable {
   });
   readonly #acceptLoop: Promise<void>;
   readonly #connectionsPerIp = new Map<string, number>();
+  /**
+   * Connections held: the sessions, and those whose sockets are still closing (a WebSocket
+   * in its close handshake). The caps count these, not the sessions: a socket holds its
+   * file descriptor until it is really closed.
+   */
+  #connections = 0;
   readonly #counters = new ServerCounters();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly #eventLoopLag = new EventLoopLag();
@@ -89,7 +94,13 @@ export class ChatServer implements AsyncDisposable {
     this.#sessionLimits = sessionLimits(this.options);
     // Not announced here: the program says "listening on" once all its ports are open.
     this.address = this.#listener.addr;
-    this.#acceptLoop = this.#accept();
+    this.#acceptLoop = acceptLoop(
+      "chat",
+      this.#listener,
+      (conn) => this.#accepted(conn),
+      this.#logger,
+      () => this.#shutdown !== undefined,
+    );
     this.#timers.push(setInterval(() => this.#enforceDeadlines(), this.#deadlineCheckMs));
     if (this.options.statsIntervalSeconds > 0) {
       this.#timers.push(
@@ -107,6 +118,7 @@ export class ChatServer implements AsyncDisposable {
       sessions.map(sessionTotals),
       byTransport,
       this.#eventLoopLag.lagMs,
+      this.#connections,
       this.hub.online,
       this.#backplane.stats(),
     );
@@ -174,38 +186,16 @@ export class ChatServer implements AsyncDisposable {
     this.#logger.log("notice", "stopped", "stopped");
   }
 
-  async #accept(): Promise<void> {
-    let lastWarning = 0;
-    while (true) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await this.#listener.accept();
-      } catch (error) {
-        if (this.#shutdown !== undefined || error instanceof Deno.errors.BadResource) return;
-        // A client that resets while still in the kernel's queue fails its own accept only.
-        if (isPeerGone(error)) continue;
-        // Out of file descriptors and the like: rest, so as not to spin, then try again.
-        if (Date.now() - lastWarning > 1000) {
-          lastWarning = Date.now();
-          this.#logger.log(
-            "warn",
-            "accept_failed",
-            `accept failed: ${describeError(error)}; retrying`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
-        continue;
-      }
-      let transport: Transport;
-      try {
-        transport = new TcpTransport(conn, this.options.maxFrameBytes);
-      } catch {
-        // Reset before we could set it up.
-        conn.close();
-        continue;
-      }
-      this.serve(transport);
+  #accepted(conn: Deno.TcpConn): void {
+    let transport: Transport;
+    try {
+      transport = new TcpTransport(conn, this.options.maxFrameBytes);
+    } catch {
+      // Reset before we could set it up.
+      conn.close();
+      return;
     }
+    this.serve(transport);
   }
 
   /**
@@ -231,7 +221,7 @@ export class ChatServer implements AsyncDisposable {
   refusal(hostname: string): string | undefined {
     if (this.#shutdown !== undefined) return "The server is shutting down";
     const { maxConnections, maxConnectionsPerIp, limitLoopback } = this.options;
-    if (this.#sessions.size >= maxConnections) {
+    if (this.#connections >= maxConnections) {
       return `The server is full (${countNoun(maxConnections, "connection")}); try again later`;
     }
     if (
@@ -241,6 +231,19 @@ export class ChatServer implements AsyncDisposable {
       return `Too many connections from ${hostname} (${maxConnectionsPerIp}); close some and try again`;
     }
     return undefined;
+  }
+
+  /**
+   * Counts and logs a connection that a gateway turned away itself, as /ws does with a 503
+   * before the upgrade, for `refusal`'s reason.
+   */
+  refused(peer: Deno.NetAddr, kind: Transport["kind"], why: string): void {
+    this.#counters.connectionsRefused++;
+    const address = formatHostPort(peer.hostname, peer.port);
+    this.#logger.log("warn", "refused", `refused ${address} (${kind}): ${why}`, {
+      peer: address,
+      transport: kind,
+    });
   }
 
   async #refuse(transport: Transport, why: string): Promise<void> {
@@ -273,6 +276,7 @@ export class ChatServer implements AsyncDisposable {
     this.#sessions.set(id, session);
     this.#counters.sessionsOpened++;
     const ip = transport.remoteHostname;
+    this.#connections++;
     this.#connectionsPerIp.set(ip, (this.#connectionsPerIp.get(ip) ?? 0) + 1);
     // Welcome goes first: nothing else can be queued before join() returns.
     session.send(encodeServerMessage({
@@ -313,9 +317,16 @@ export class ChatServer implements AsyncDisposable {
       await served.framesHandled();
       this.hub.leave(session);
       this.#sessions.delete(id);
-      const left = this.#connectionsPerIp.get(ip)! - 1;
-      if (left === 0) this.#connectionsPerIp.delete(ip);
-      else this.#connectionsPerIp.set(ip, left);
+      // Counted until its socket is closed, which close() may leave to a bounded handshake.
+      // A task of its own, so that a shutdown waits for it too.
+      this.#connectionTasks.add(
+        (transport.released ?? Promise.resolve()).then(() => {
+          this.#connections--;
+          const left = this.#connectionsPerIp.get(ip)! - 1;
+          if (left === 0) this.#connectionsPerIp.delete(ip);
+          else this.#connectionsPerIp.set(ip, left);
+        }),
+      );
     }
     this.#counters.sessionClosed(reason, sessionTotals(session));
     this.#logger.log(
@@ -370,14 +381,7 @@ function listen(hostname: string, port: number, reusePort: boolean): Deno.TcpLis
   }
 }
 
-function isPeerGone(error: unknown): boolean {
-  return error instanceof Deno.errors.NotConnected ||
-    error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.Interrupted;
-}
-
-function isLoopback(hostname: string): boolean {
+export function isLoopback(hostname: string): boolean {
   return hostname.startsWith("127.") || hostname === "::1" || hostname.startsWith("::ffff:127.");
 }
 

@@ -1,9 +1,34 @@
+import { createHash } from "node:crypto";
 import { PAGE_CSP, PAGE_HTML } from "../../gen/web/page.ts";
 import { WebSocketTransport } from "../net/websocket_transport.ts";
-import type { ChatServer } from "./chat_server.ts";
+import { countNoun } from "../util/count_noun.ts";
+import { acceptLoop } from "./accept_loop.ts";
+import { type ChatServer, isLoopback } from "./chat_server.ts";
 import { ListenError } from "./errors.ts";
+import {
+  HttpConnection,
+  type HttpConnectionLimits,
+  type HttpResponse,
+  serializeResponse,
+} from "./http_connection.ts";
+import type { HttpRequestHead } from "./http_request_head.ts";
+import type { Logger } from "./logger.ts";
 import { formatMetrics } from "./prometheus.ts";
-import { describeError } from "../util/describe_error.ts";
+
+/**
+ * Loopback connections taken past --max-http-connections, for /healthz and /metrics alone:
+ * the operator on the host can still look while the cap is hit.
+ */
+export const OPERATOR_HEADROOM = 8;
+
+/** Refusals being written at once; past this, extra connections are just closed. */
+const MAX_REFUSALS_IN_PROGRESS = 64;
+
+/** How long a refused connection may take to read its 503. */
+const REFUSAL_MS = 1000;
+
+/** RFC 6455 section 1.3: the GUID a server appends to the client's key. */
+const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 export interface HttpGatewayOptions {
   hostname: string;
@@ -15,50 +40,174 @@ export interface HttpGatewayOptions {
   allowedOrigins?: string[];
 }
 
+/** The HTTP side's own figures, for /metrics. */
+export interface HttpStats {
+  /** Connections to the HTTP port now, not counting those upgraded to WebSocket. */
+  connections: number;
+  /** Connections refused for the HTTP cap, or too many from one address. */
+  refused: number;
+}
+
 /**
  * The server's HTTP side, in the same process: the chat page at /, a WebSocket
  * gateway at /ws into the same session pool, /healthz and /metrics.
+ *
+ * A small HTTP/1.1 server of its own on a raw listener rather than Deno.serve, which
+ * bounds nothing: here a head has a deadline and a size, a kept-alive connection an idle
+ * timeout, the connections a cap, and a WebSocket its message size and close handshake.
  */
 export class HttpGateway {
   readonly address: Deno.NetAddr;
-  readonly #http: Deno.HttpServer<Deno.NetAddr>;
+  readonly #listener: Deno.TcpListener;
   readonly #chat: ChatServer;
+  readonly #logger: Logger;
   readonly #allowedOrigins: string[] | undefined;
+  readonly #limits: HttpConnectionLimits;
+  readonly #acceptLoop: Promise<void>;
+  readonly #open = new Set<HttpConnection>();
+  readonly #perIp = new Map<string, number>();
+  /** Connections within the cap, and loopback ones in the operator's headroom. */
+  #connections = 0;
+  #operatorConnections = 0;
+  #refused = 0;
+  #refusing = 0;
   #stopping = false;
 
   /** Starts listening at once. Throws ListenError with a plain-words reason. */
-  constructor(chat: ChatServer, options: HttpGatewayOptions) {
+  constructor(chat: ChatServer, options: HttpGatewayOptions, logger: Logger) {
     this.#chat = chat;
+    this.#logger = logger;
     this.#allowedOrigins = options.allowedOrigins;
+    const { httpHeaderTimeoutSeconds, httpIdleTimeoutSeconds, writeTimeoutSeconds } = chat.options;
+    this.#limits = {
+      headerTimeoutMs: httpHeaderTimeoutSeconds * 1000,
+      idleTimeoutMs: httpIdleTimeoutSeconds * 1000,
+      writeTimeoutMs: writeTimeoutSeconds * 1000,
+    };
     try {
-      this.#http = Deno.serve(
-        { hostname: options.hostname, port: options.port, onListen() {} },
-        (request, info) => this.#handle(request, info),
-      );
+      this.#listener = Deno.listen({ hostname: options.hostname, port: options.port });
     } catch (error) {
       throw ListenError.from(options.hostname, options.port, error);
     }
-    this.address = this.#http.addr;
+    this.address = this.#listener.addr;
+    this.#acceptLoop = acceptLoop(
+      "http",
+      this.#listener,
+      (conn) => this.#accepted(conn),
+      logger,
+      () => this.#stopping,
+    );
+  }
+
+  stats(): HttpStats {
+    return { connections: this.#connections + this.#operatorConnections, refused: this.#refused };
   }
 
   /**
    * Shuts the chat server down, then stops serving HTTP. In that order: closing
-   * the HTTP server first would drop the WebSockets before their SHUTTING_DOWN.
+   * the HTTP side first would drop the WebSockets before their SHUTTING_DOWN.
    */
   async shutdown(): Promise<void> {
     this.#stopping = true;
     await this.#chat.shutdown();
-    await this.#http.shutdown();
+    this.#listener.close();
+    await this.#acceptLoop;
+    for (const connection of this.#open) connection.close();
   }
 
-  #handle(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Response {
-    const { pathname } = new URL(request.url);
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
+  #accepted(conn: Deno.TcpConn): void {
+    const ip = conn.remoteAddr.hostname;
+    const refusal = this.#refusal(ip);
+    let operator = false;
+    if (refusal !== undefined) {
+      if (!isLoopback(ip) || this.#operatorConnections >= OPERATOR_HEADROOM) {
+        this.#refuse(conn, refusal);
+        return;
+      }
+      operator = true;
     }
-    switch (pathname) {
+    if (operator) this.#operatorConnections++;
+    else {
+      this.#connections++;
+      this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
+    }
+    let counted = true;
+    const release = () => {
+      if (!counted) return;
+      counted = false;
+      this.#open.delete(connection);
+      if (operator) return void this.#operatorConnections--;
+      this.#connections--;
+      const left = this.#perIp.get(ip)! - 1;
+      if (left === 0) this.#perIp.delete(ip);
+      else this.#perIp.set(ip, left);
+    };
+    const connection = new HttpConnection(
+      conn,
+      this.#limits,
+      (head, connection) => this.#respond(head, connection, operator, release),
+    );
+    this.#open.add(connection);
+    connection.run().finally(release);
+  }
+
+  /** Why a new HTTP connection from `ip` cannot be taken now, or undefined when it can. */
+  #refusal(ip: string): string | undefined {
+    const { maxHttpConnections, maxConnectionsPerIp, limitLoopback } = this.#chat.options;
+    if (this.#connections >= maxHttpConnections) {
+      return `The server is busy (${countNoun(maxHttpConnections, "HTTP connection")}); ` +
+        "try again later";
+    }
+    if ((limitLoopback || !isLoopback(ip)) && (this.#perIp.get(ip) ?? 0) >= maxConnectionsPerIp) {
+      return `Too many connections from ${ip} (${maxConnectionsPerIp}); close some and try again`;
+    }
+    return undefined;
+  }
+
+  /** A 503 without reading the request, then the connection closes; bounded in number and time. */
+  async #refuse(conn: Deno.TcpConn, why: string): Promise<void> {
+    this.#refused++;
+    if (this.#refusing >= MAX_REFUSALS_IN_PROGRESS) return void conn.close();
+    this.#refusing++;
+    const timer = setTimeout(() => conn.close(), REFUSAL_MS);
+    try {
+      const response = serializeResponse({ status: 503, body: `${why}\n` }, undefined, false);
+      for (let written = 0; written < response.length;) {
+        written += await conn.write(response.subarray(written));
+      }
+      // The request unread: closing at once would reset the connection, and lose the 503.
+      await conn.closeWrite();
+      const sink = new Uint8Array(1024);
+      while (await conn.read(sink) !== null) {
+        // Dropped.
+      }
+      conn.close();
+    } catch {
+      // Reset, or out of time: the timer closed it.
+    } finally {
+      clearTimeout(timer);
+      this.#refusing--;
+    }
+  }
+
+  #respond(
+    head: HttpRequestHead,
+    connection: HttpConnection,
+    operator: boolean,
+    release: () => void,
+  ): HttpResponse | "taken" | Promise<HttpResponse | "taken"> {
+    if (operator && head.path !== "/healthz" && head.path !== "/metrics") {
+      const limit = countNoun(this.#chat.options.maxHttpConnections, "HTTP connection");
+      return {
+        status: 503,
+        body: `The server is busy (${limit}); try again later\n`,
+        close: true,
+      };
+    }
+    switch (head.path) {
       case "/":
-        return new Response(PAGE_HTML, {
+        return {
+          status: 200,
           headers: {
             "content-type": "text/html; charset=utf-8",
             // Only the page's own script and style (by hash) may run: an injection has nowhere to go.
@@ -67,47 +216,96 @@ export class HttpGateway {
             "x-frame-options": "DENY",
             "x-content-type-options": "nosniff",
           },
-        });
+          body: PAGE_HTML,
+        };
       case "/healthz":
         return this.#stopping
-          ? new Response("shutting down\n", { status: 503 })
-          : new Response("ok\n", { headers: { "content-type": "text/plain" } });
+          ? { status: 503, body: "shutting down\n" }
+          : { status: 200, headers: { "content-type": "text/plain" }, body: "ok\n" };
       case "/metrics":
-        return new Response(formatMetrics(this.#chat.stats()), {
+        return {
+          status: 200,
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-        });
+          body: formatMetrics(this.#chat.stats(), this.stats()),
+        };
       case "/ws":
-        return this.#upgrade(request, info);
+        return this.#upgrade(head, connection, release);
       default:
-        return new Response("Not found\n", { status: 404 });
+        return { status: 404, body: "Not found\n" };
     }
   }
 
-  #upgrade(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Response {
-    if (request.method !== "GET" || request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return new Response("This is a WebSocket endpoint\n", { status: 426 });
+  async #upgrade(
+    head: HttpRequestHead,
+    connection: HttpConnection,
+    release: () => void,
+  ): Promise<HttpResponse | "taken"> {
+    if (head.method !== "GET" || !head.tokens("upgrade").includes("websocket")) {
+      return {
+        status: 426,
+        headers: { upgrade: "websocket" },
+        body: "This is a WebSocket endpoint\n",
+      };
     }
-    const origin = request.headers.get("origin");
-    if (!originAllowed(origin, request.headers.get("host"), this.#allowedOrigins)) {
+    const origin = head.header("origin") ?? null;
+    if (!originAllowed(origin, head.header("host") ?? null, this.#allowedOrigins)) {
       // Cross-site WebSocket hijacking: another site's page must not chat as our user.
-      return new Response(`Origin not allowed: ${origin}\n`, { status: 403 });
+      return { status: 403, body: `Origin not allowed: ${origin}\n` };
     }
-    // Read before the upgrade, which ends the request and its info with it.
-    const remote = info.remoteAddr;
-    // Refused before the upgrade: Deno cannot close a WebSocket that is still opening.
-    const refusal = this.#chat.refusal(remote.hostname);
-    if (refusal !== undefined) return new Response(`${refusal}\n`, { status: 503 });
-    let upgraded: { socket: WebSocket; response: Response };
-    try {
-      upgraded = Deno.upgradeWebSocket(request);
-    } catch (error) {
-      return new Response(`Bad WebSocket request: ${describeError(error)}\n`, { status: 400 });
+    const key = head.header("sec-websocket-key");
+    const bad = !head.tokens("connection").includes("upgrade")
+      ? "Connection does not say Upgrade"
+      : key === undefined
+      ? "Sec-WebSocket-Key is missing"
+      : !isWebSocketKey(key)
+      ? "Sec-WebSocket-Key is not 16 bytes in base64"
+      : undefined;
+    if (bad !== undefined) {
+      return { status: 400, body: `Bad WebSocket request: ${bad}\n`, close: true };
     }
+    if (head.header("sec-websocket-version") !== "13") {
+      return {
+        status: 426,
+        headers: { "sec-websocket-version": "13" },
+        body: "Bad WebSocket request: only version 13 is spoken\n",
+        close: true,
+      };
+    }
+    const peer = connection.conn.remoteAddr;
+    const refusal = this.#chat.refusal(peer.hostname);
+    if (refusal !== undefined) {
+      this.#chat.refused(peer, "websocket", refusal);
+      return { status: 503, body: `${refusal}\n` };
+    }
+    const accept = createHash("sha1").update(key + WEBSOCKET_GUID).digest("base64");
+    await connection.write(serializeResponse(
+      {
+        status: 101,
+        headers: {
+          upgrade: "websocket",
+          connection: "Upgrade",
+          "sec-websocket-accept": accept,
+        },
+      },
+      head,
+      true,
+    ));
+    // From here on a chat connection, counted as one until its socket closes.
+    release();
+    const { maxFrameBytes, closeHandshakeTimeoutSeconds } = this.#chat.options;
     this.#chat.serve(
-      new WebSocketTransport(upgraded.socket, remote, this.#chat.options.maxFrameBytes),
+      new WebSocketTransport(connection.conn, connection.takeRest(), {
+        maxMessageBytes: maxFrameBytes,
+        closeHandshakeTimeoutMs: closeHandshakeTimeoutSeconds * 1000,
+      }),
     );
-    return upgraded.response;
+    return "taken";
   }
+}
+
+/** RFC 6455 section 4.1: a random 16-byte value, base64-encoded (24 characters). */
+function isWebSocketKey(key: string): boolean {
+  return /^[A-Za-z0-9+/]{22}==$/.test(key);
 }
 
 const LOCAL_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);

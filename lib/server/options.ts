@@ -16,7 +16,10 @@ export interface ServerOptions {
    * host and localhost, which guards against cross-site WebSocket hijacking. @default undefined
    */
   allowedOrigins: string[] | undefined;
-  /** The largest frame payload accepted; a larger one closes the connection. @default 65536 */
+  /**
+   * The largest frame payload accepted; a larger one closes the connection. A WebSocket
+   * message over it is refused by its announced length, before its bytes are read. @default 65536
+   */
   maxFrameBytes: number;
   /** The largest Chat.content, in UTF-8 bytes. @default 4096 */
   maxContentBytes: number;
@@ -29,6 +32,22 @@ export interface ServerOptions {
    * exempts localhost: local tools and tests open many connections. @default false
    */
   limitLoopback: boolean;
+  /**
+   * Connections to the HTTP port at once, before any becomes a WebSocket (which then
+   * counts toward maxConnections instead); one more gets a 503. Counted beside the chat
+   * connections, with the per-IP cap applied to them apart. Loopback connections past it
+   * may still ask for /healthz and /metrics, OPERATOR_HEADROOM of them. @default 1000
+   */
+  maxHttpConnections: number;
+  /** Seconds a request's head may take to arrive on the HTTP port (slowloris); then it closes. @default 10 */
+  httpHeaderTimeoutSeconds: number;
+  /** Seconds a kept-alive HTTP connection may wait for its next request; then it closes. @default 5 */
+  httpIdleTimeoutSeconds: number;
+  /**
+   * Seconds a WebSocket peer has to answer our close frame; then its socket is aborted. Until
+   * then it counts toward maxConnections and the per-IP cap. @default 5
+   */
+  closeHandshakeTimeoutSeconds: number;
   /** Bytes waiting to be written to one client beyond which it is cut with SLOW_CONSUMER. @default 4 MiB */
   maxQueueBytes: number;
   /** Seconds one write to a client may stall before it is cut with SLOW_CONSUMER. @default 10 */
@@ -95,6 +114,10 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxConnections: 10000,
   maxConnectionsPerIp: 256,
   limitLoopback: false,
+  maxHttpConnections: 1000,
+  httpHeaderTimeoutSeconds: 10,
+  httpIdleTimeoutSeconds: 5,
+  closeHandshakeTimeoutSeconds: 5,
   maxQueueBytes: 4 * 1024 * 1024,
   writeTimeoutSeconds: 10,
   rateLimitPerSecond: 20,

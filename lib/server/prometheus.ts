@@ -1,10 +1,16 @@
 import type { ServerStats } from "./server_counters.ts";
 
+/** The HTTP side's figures (see HttpGateway), when it runs. */
+export interface HttpMetrics {
+  connections: number;
+  refused: number;
+}
+
 /**
  * The counters in Prometheus' text exposition format (version 0.0.4), as served
  * at /metrics. Names follow Prometheus' conventions: `_total` for counters, base units.
  */
-export function formatMetrics(stats: ServerStats): string {
+export function formatMetrics(stats: ServerStats, http?: HttpMetrics): string {
   const lines: string[] = [];
   const metric = (
     name: string,
@@ -25,6 +31,24 @@ export function formatMetrics(stats: ServerStats): string {
     "gauge",
     "Sessions connected now, by transport.",
     Object.entries(stats.sessionsByTransport).map(([transport, count]) => [{ transport }, count]),
+  );
+  metric(
+    "chat_connections",
+    "gauge",
+    "Connections counted toward --max-connections: sessions, and ended ones' sockets still closing.",
+    single(stats.connections),
+  );
+  metric(
+    "chat_http_connections",
+    "gauge",
+    "Connections to the HTTP port not upgraded to WebSocket, counted toward --max-http-connections.",
+    http === undefined ? [] : single(http.connections),
+  );
+  metric(
+    "chat_http_connections_refused_total",
+    "counter",
+    "HTTP connections turned away: --max-http-connections reached, or too many from one address.",
+    http === undefined ? [] : single(http.refused),
   );
   metric(
     "chat_users_online",

@@ -5,6 +5,11 @@ import type { LogFields } from "./logger.ts";
 export interface ServerStats {
   /** Sessions connected now. */
   sessions: number;
+  /**
+   * Connections counted toward --max-connections now: the sessions, and the sockets of
+   * ended ones still closing (a WebSocket in its close handshake).
+   */
+  connections: number;
   /** Users online in the whole cluster; the same as sessions when the server runs alone. */
   online: number;
   /** The cluster link: its state, and the events it carried. */
@@ -58,6 +63,7 @@ export class ServerCounters {
     live: SessionTotals[],
     sessionsByTransport: Record<string, number>,
     eventLoopLagMs: number,
+    connections: number,
     online: number,
     backplane: BackplaneStats,
   ): ServerStats {
@@ -65,6 +71,7 @@ export class ServerCounters {
     for (const session of live) this.#add(totals, session);
     return {
       sessions: live.length,
+      connections,
       online,
       backplane,
       sessionsByTransport,
@@ -98,6 +105,7 @@ export interface SessionTotals {
 export function statsFields(stats: ServerStats): LogFields {
   const fields: LogFields = {
     sessions: stats.sessions,
+    connections: stats.connections,
     online: stats.online,
     backplane: stats.backplane.state,
     backplane_events_published: stats.backplane.eventsPublished,

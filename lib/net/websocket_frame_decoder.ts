@@ -1,0 +1,228 @@
+import { FrameTooLargeError, MalformedMessageError } from "../protocol/errors.ts";
+import { WebSocketOpcode } from "./websocket_opcode.ts";
+import { WebSocketProtocolError } from "./websocket_protocol_error.ts";
+
+/** What a WebSocketFrameDecoder calls as a client's messages complete. */
+export interface WebSocketMessageHandlers {
+  /** One whole binary message, reassembled from its fragments; valid only during the call. */
+  binary(payload: Uint8Array): void;
+  /** A ping, whose payload the pong must echo; valid only during the call. */
+  ping(payload: Uint8Array): void;
+  /** The peer began the close handshake: nothing after it is read. */
+  close(code: number): void;
+}
+
+/** A close frame that carries no code, as RFC 6455 section 7.1.5 reports it (never sent). */
+const NO_STATUS_CODE = 1005;
+
+/** The longest frame header a client sends: 2 bytes, an 8-byte length, and a 4-byte mask. */
+const MAX_HEADER_BYTES = 14;
+/** RFC 6455 section 5.5: control frames carry at most 125 bytes, and are never fragmented. */
+const MAX_CONTROL_PAYLOAD_BYTES = 125;
+
+/** A client frame's header, once it has come whole. */
+interface FrameHeader {
+  opcode: number;
+  final: boolean;
+  mask: Uint8Array;
+  length: number;
+}
+
+/**
+ * Turns the bytes a WebSocket client sends into messages, whatever the read
+ * boundaries, and enforces what RFC 6455 asks of a server: every client frame
+ * masked, no reserved bits (no extension is negotiated), control frames short and
+ * whole, fragments in order. Text messages are refused at their first header,
+ * before their bytes are read: the protocol is binary protobuf.
+ *
+ * A message larger than the limit is refused by its announced length, so a client
+ * cannot make the server hold more than one frame's worth of the limit.
+ */
+export class WebSocketFrameDecoder {
+  readonly #maxMessageBytes: number;
+  readonly #header = new Uint8Array(MAX_HEADER_BYTES);
+  #headerFilled = 0;
+  /** The frame whose payload is arriving, once its header is complete. */
+  #frame: FrameHeader | undefined;
+  /** Its payload so far, when it spans reads. */
+  #payload: Uint8Array | undefined;
+  #payloadFilled = 0;
+  /** The fragments of a binary message whose final frame has not come. */
+  #fragments: Uint8Array[] | undefined;
+  #fragmentBytes = 0;
+  #closed = false;
+
+  constructor(maxMessageBytes: number) {
+    this.#maxMessageBytes = maxMessageBytes;
+  }
+
+  /** True while a frame, or a fragmented message, has begun but not ended. */
+  get hasPartialFrame(): boolean {
+    return this.#headerFilled > 0 || this.#frame !== undefined || this.#fragments !== undefined;
+  }
+
+  /**
+   * Feeds bytes in, and calls the handlers for every complete message, in order.
+   * Unmasks `chunk` in place. Throws, after which the stream cannot be read on:
+   * WebSocketProtocolError when it breaks RFC 6455, FrameTooLargeError for a message over
+   * the limit, MalformedMessageError for text.
+   */
+  push(chunk: Uint8Array, handlers: WebSocketMessageHandlers): void {
+    let offset = 0;
+    while (offset < chunk.length && !this.#closed) {
+      if (this.#frame === undefined) {
+        offset = this.#readHeader(chunk, offset);
+        const frame = this.#frame as FrameHeader | undefined;
+        if (frame === undefined) return;
+        // A frame wholly inside the chunk is unmasked there, and handed on with no copy.
+        if (chunk.length - offset >= frame.length) {
+          const payload = chunk.subarray(offset, offset + frame.length);
+          unmask(payload, frame.mask, 0);
+          offset += frame.length;
+          this.#complete(payload, handlers);
+          continue;
+        }
+        this.#payload = new Uint8Array(frame.length);
+        this.#payloadFilled = 0;
+      }
+      const payload = this.#payload!;
+      const taken = Math.min(payload.length - this.#payloadFilled, chunk.length - offset);
+      const piece = chunk.subarray(offset, offset + taken);
+      unmask(piece, this.#frame!.mask, this.#payloadFilled);
+      payload.set(piece, this.#payloadFilled);
+      this.#payloadFilled += taken;
+      offset += taken;
+      if (this.#payloadFilled < payload.length) return;
+      this.#payload = undefined;
+      this.#complete(payload, handlers);
+    }
+  }
+
+  /** Gathers header bytes, and sets #frame once the header is whole. Returns the new offset. */
+  #readHeader(chunk: Uint8Array, offset: number): number {
+    const header = this.#header;
+    while (offset < chunk.length) {
+      header[this.#headerFilled++] = chunk[offset++];
+      // Checked as soon as the first two bytes are in, before anything else is read.
+      if (this.#headerFilled === 2) this.#checkStart(header);
+      const size = headerSize(header, this.#headerFilled);
+      if (this.#headerFilled < size) continue;
+      this.#headerFilled = 0;
+      const frame = {
+        opcode: header[0] & 0x0f,
+        final: (header[0] & 0x80) !== 0,
+        mask: header.slice(size - 4, size),
+        length: payloadLength(header),
+      };
+      if (frame.opcode < WebSocketOpcode.close) this.#checkMessageLength(frame.length);
+      this.#frame = frame;
+      return offset;
+    }
+    return offset;
+  }
+
+  #checkStart(header: Uint8Array): void {
+    const final = (header[0] & 0x80) !== 0;
+    const opcode = header[0] & 0x0f;
+    const length = header[1] & 0x7f;
+    if ((header[0] & 0x70) !== 0) throw new WebSocketProtocolError("reserved bits are set");
+    if ((header[1] & 0x80) === 0) throw new WebSocketProtocolError("a client frame is not masked");
+    if (opcode < WebSocketOpcode.close) return this.#checkDataFrame(opcode);
+    if (
+      opcode !== WebSocketOpcode.close && opcode !== WebSocketOpcode.ping &&
+      opcode !== WebSocketOpcode.pong
+    ) {
+      throw new WebSocketProtocolError(`unknown opcode ${opcode}`);
+    }
+    if (!final) throw new WebSocketProtocolError("a control frame is fragmented");
+    if (length > MAX_CONTROL_PAYLOAD_BYTES) {
+      throw new WebSocketProtocolError("a control frame holds over 125 bytes");
+    }
+    if (opcode === WebSocketOpcode.close && length === 1) {
+      throw new WebSocketProtocolError("a close frame holds 1 byte");
+    }
+  }
+
+  #checkDataFrame(opcode: number): void {
+    if (opcode === WebSocketOpcode.continuation) {
+      if (this.#fragments === undefined) {
+        throw new WebSocketProtocolError("a continuation begins no message");
+      }
+    } else if (this.#fragments !== undefined) {
+      throw new WebSocketProtocolError("a new message began before the last one ended");
+    } else if (opcode === WebSocketOpcode.text) {
+      // Refused before its bytes arrive: Deno's own WebSocket took 64 MiB of text, and a
+      // refusal the client could repeat would let it fill the server's memory with it.
+      throw new MalformedMessageError(
+        "Cannot parse frame: a text message is not part of the protocol; send binary protobuf",
+      );
+    } else if (opcode !== WebSocketOpcode.binary) {
+      throw new WebSocketProtocolError(`unknown opcode ${opcode}`);
+    }
+  }
+
+  /** By the announced length, so that an oversized message is refused before its bytes come. */
+  #checkMessageLength(length: number): void {
+    const total = this.#fragmentBytes + length;
+    if (total > this.#maxMessageBytes) {
+      throw new FrameTooLargeError(
+        `Cannot parse frame: length ${total} exceeds ${this.#maxMessageBytes} bytes`,
+      );
+    }
+  }
+
+  #complete(payload: Uint8Array, handlers: WebSocketMessageHandlers): void {
+    const { opcode, final } = this.#frame!;
+    this.#frame = undefined;
+    switch (opcode) {
+      case WebSocketOpcode.ping:
+        return handlers.ping(payload);
+      case WebSocketOpcode.pong:
+        return;
+      case WebSocketOpcode.close:
+        this.#closed = true;
+        return handlers.close(
+          payload.length >= 2 ? (payload[0] << 8) | payload[1] : NO_STATUS_CODE,
+        );
+    }
+    if (final && this.#fragments === undefined) return handlers.binary(payload);
+    // A fragment may be a view of the read buffer: kept, it must be copied.
+    (this.#fragments ??= []).push(payload.slice());
+    this.#fragmentBytes += payload.length;
+    if (!final) return;
+    const message = new Uint8Array(this.#fragmentBytes);
+    let at = 0;
+    for (const fragment of this.#fragments) {
+      message.set(fragment, at);
+      at += fragment.length;
+    }
+    this.#fragments = undefined;
+    this.#fragmentBytes = 0;
+    handlers.binary(message);
+  }
+}
+
+/** The header's full size, as far as its first `filled` bytes tell (at least 2). */
+function headerSize(header: Uint8Array, filled: number): number {
+  if (filled < 2) return 2;
+  const short = header[1] & 0x7f;
+  const extended = short === 126 ? 2 : short === 127 ? 8 : 0;
+  // Every client frame has a 4-byte mask: #checkStart refuses one without.
+  return 2 + extended + 4;
+}
+
+function payloadLength(header: Uint8Array): number {
+  const short = header[1] & 0x7f;
+  if (short < 126) return short;
+  if (short === 126) return (header[2] << 8) | header[3];
+  // 64 bits, of which JavaScript numbers hold 53: the top ones must be zero in any frame we take.
+  const high = ((header[2] << 24) | (header[3] << 16) | (header[4] << 8) | header[5]) >>> 0;
+  const low = ((header[6] << 24) | (header[7] << 16) | (header[8] << 8) | header[9]) >>> 0;
+  if (high >= 0x200000) return Number.MAX_SAFE_INTEGER;
+  return high * 0x100000000 + low;
+}
+
+/** XORs `bytes` with the mask, as if they began `position` bytes into the payload. */
+function unmask(bytes: Uint8Array, mask: Uint8Array, position: number): void {
+  for (let i = 0; i < bytes.length; i++) bytes[i] ^= mask[(position + i) & 3];
+}

@@ -1,0 +1,265 @@
+import assert from "node:assert/strict";
+import { ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
+import { decodeServerMessage } from "../../lib/protocol/codec.ts";
+import { WebSocketOpcode } from "../../lib/net/websocket_opcode.ts";
+import { freePort } from "../support/client_process.ts";
+import { flood } from "../support/messages.ts";
+import { TestClient } from "../support/test_client.ts";
+import {
+  getRequest,
+  RawHttpConnection,
+  scrapeMetrics,
+  UPGRADE_KEY,
+  upgradeRequest,
+} from "../support/raw_http.ts";
+import { websocketAccept } from "../support/websocket_accept.ts";
+import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
+import { encodeClientFrame } from "../support/websocket_client_frame.ts";
+import type { ServerFrame } from "../support/websocket_server_frame_reader.ts";
+
+/** A server with HTTP on a free port; `launcher` as for ServerProcess.start. */
+async function startWithHttp(args: string[] = [], launcher?: string[]) {
+  const httpPort = freePort();
+  const server = await ServerProcess.start(["--http-port", String(httpPort), ...args], launcher);
+  await server.stdout.waitFor(`open http://127.0.0.1:${httpPort} in a browser`);
+  return { server, httpPort };
+}
+
+/** Runs the server with only `descriptors` file descriptors: Deno needs a few dozen itself. */
+function withDescriptors(descriptors: number): string[] {
+  return [
+    "prlimit",
+    `--nofile=${descriptors}:${descriptors}`,
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    SERVER_SCRIPT,
+  ];
+}
+
+/** Opens `count` connections that send nothing. */
+async function silentConnections(port: number, count: number): Promise<Deno.TcpConn[]> {
+  const conns: Deno.TcpConn[] = [];
+  for (let i = 0; i < count; i++) conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+  return conns;
+}
+
+/** A WebSocket by hand: the upgrade, its 101, and the Welcome. */
+async function rawWebSocket(httpPort: number): Promise<RawHttpConnection> {
+  const socket = await RawHttpConnection.open(httpPort);
+  await socket.write(upgradeRequest(httpPort));
+  const { head } = await socket.response();
+  assert.equal(head.status, 101);
+  assert.equal(head.headers.get("sec-websocket-accept"), await websocketAccept(UPGRADE_KEY));
+  const [welcome] = await socket.frames(() => true);
+  assert.equal(decodeServerMessage(welcome.payload).body.case, "welcome");
+  return socket;
+}
+
+const isClose = (frame: ServerFrame) => frame.opcode === WebSocketOpcode.close;
+const closeCode = (frame: ServerFrame) => (frame.payload[0] << 8) | frame.payload[1];
+
+/** The chat error frames among `frames`. */
+function errors(frames: ServerFrame[]) {
+  return frames.filter((frame) => frame.opcode === WebSocketOpcode.binary)
+    .map((frame) => decodeServerMessage(frame.payload).body)
+    .flatMap((body) => body.case === "error" ? [body.value] : []);
+}
+
+Deno.test("http - out of file descriptors, the HTTP accept loop warns, rests and recovers", async () => {
+  const { server, httpPort } = await startWithHttp([], withDescriptors(60));
+  await using _server = server;
+  const hogs = await silentConnections(httpPort, 80);
+  await server.stdout.waitFor(/WARN accept failed: Too many open files.*\(http port/);
+  for (const hog of hogs) hog.close();
+  using probe = await RawHttpConnection.open(httpPort);
+  await probe.write(getRequest("/healthz", httpPort));
+  const { head, body } = await probe.response(10_000);
+  assert.equal(head.status, 200);
+  assert.equal(body, "ok\n");
+  assert.doesNotMatch(server.stdout.text, /ERROR/);
+});
+
+Deno.test("http - chat connections that take every descriptor leave /healthz working once they go", async () => {
+  const { server, httpPort } = await startWithHttp([], withDescriptors(60));
+  await using _server = server;
+  const hogs = await silentConnections(server.port, 80);
+  await server.stdout.waitFor(/WARN accept failed: Too many open files/);
+  const from = server.stdout.lines.length;
+  // Waits in the HTTP listener's queue: its accept fails too, until the hogs go.
+  using probe = await RawHttpConnection.open(httpPort);
+  await probe.write(getRequest("/healthz", httpPort));
+  await server.stdout.waitFor(
+    /Too many open files.*\(http port|ERROR .*Too many open files/,
+    10_000,
+    from,
+  );
+  for (const hog of hogs) hog.close();
+  const { head, body } = await probe.response(10_000);
+  assert.equal(head.status, 200);
+  assert.equal(body, "ok\n");
+});
+
+Deno.test("http - a request head not finished within --http-header-timeout is closed", async () => {
+  const { server, httpPort } = await startWithHttp(["--http-header-timeout", "0.5"]);
+  await using _server = server;
+  using slow = await RawHttpConnection.open(httpPort);
+  const started = performance.now();
+  await slow.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${httpPort}\r\n`);
+  await slow.closed(5000);
+  assert.ok(performance.now() - started >= 400, "closed before the header timeout");
+});
+
+Deno.test("http - a kept-alive connection waiting longer than --http-idle-timeout is closed", async () => {
+  const { server, httpPort } = await startWithHttp(["--http-idle-timeout", "0.5"]);
+  await using _server = server;
+  using client = await RawHttpConnection.open(httpPort);
+  await client.write(getRequest("/healthz", httpPort));
+  assert.equal((await client.response()).head.status, 200);
+  // Kept alive: a second request on the same connection is answered.
+  await client.write(getRequest("/healthz", httpPort));
+  const second = await client.response();
+  assert.equal(second.head.status, 200);
+  assert.equal(second.head.headers.get("connection"), undefined);
+  await client.closed(5000);
+});
+
+Deno.test("http - --max-http-connections: one more gets 503, but loopback still reaches /healthz and /metrics", async () => {
+  const { server, httpPort } = await startWithHttp(["--max-http-connections", "2"]);
+  await using _server = server;
+  const holders = await silentConnections(httpPort, 2);
+  try {
+    // Past the cap, a loopback connection is the operator's: /healthz and /metrics only.
+    using page = await RawHttpConnection.open(httpPort);
+    await page.write(getRequest("/", httpPort));
+    const refused = await page.response();
+    assert.equal(refused.head.status, 503);
+    assert.equal(refused.body, "The server is busy (2 HTTP connections); try again later\n");
+    using health = await RawHttpConnection.open(httpPort);
+    await health.write(getRequest("/healthz", httpPort));
+    assert.equal((await health.response()).head.status, 200);
+    const metrics = await scrapeMetrics(httpPort);
+    // The two holders, the health probe kept alive, the scrape itself, and maybe the refused
+    // page's connection, which the server keeps a moment to be sure its 503 is read.
+    const open = metrics.get("chat_http_connections")!;
+    assert.ok(open === 4 || open === 5, `chat_http_connections ${open}`);
+  } finally {
+    for (const holder of holders) holder.close();
+  }
+});
+
+Deno.test("http - request heads are bounded (431), bodies refused (413), HTTP/1.0 closed after its answer", async () => {
+  const { server, httpPort } = await startWithHttp();
+  await using _server = server;
+  using big = await RawHttpConnection.open(httpPort);
+  await big.write(getRequest("/", httpPort, [`X-Padding: ${"a".repeat(9000)}`]));
+  assert.equal((await big.response()).head.status, 431);
+  await big.closed(5000);
+  using body = await RawHttpConnection.open(httpPort);
+  await body.write(getRequest("/healthz", httpPort, ["Content-Length: 5"]) + "hello");
+  assert.equal((await body.response()).head.status, 413);
+  await body.closed(5000);
+  using old = await RawHttpConnection.open(httpPort);
+  await old.write("GET /healthz HTTP/1.0\r\n\r\n");
+  const answer = await old.response();
+  assert.equal(answer.head.status, 200);
+  assert.equal(answer.head.headers.get("connection"), "close");
+  await old.closed(5000);
+});
+
+Deno.test("websocket - a client that never answers the close handshake loses its socket within --close-handshake-timeout, counted until then", async () => {
+  const { server, httpPort } = await startWithHttp([
+    "--idle-timeout",
+    "0.5",
+    "--close-handshake-timeout",
+    "3",
+    "--max-connections",
+    "1",
+  ]);
+  await using _server = server;
+  using deaf = await rawWebSocket(httpPort);
+  const frames = await deaf.frames(isClose);
+  const closedAt = performance.now();
+  assert.equal(errors(frames)[0].code, ErrorCode.IDLE_TIMEOUT);
+  await server.stdout.waitFor(/disconnected .* \(websocket\)/);
+  // The session is over, but its socket is not: it still counts toward --max-connections.
+  const metrics = await scrapeMetrics(httpPort);
+  assert.equal(metrics.get('chat_sessions{transport="websocket"}'), 0);
+  assert.equal(metrics.get("chat_connections"), 1);
+  using another = await RawHttpConnection.open(httpPort);
+  await another.write(upgradeRequest(httpPort));
+  assert.equal((await another.response()).head.status, 503);
+  // Then the socket goes, 3 s after the close frame.
+  await deaf.closed(6000);
+  assert.ok(performance.now() - closedAt < 4500);
+  assert.equal((await scrapeMetrics(httpPort)).get("chat_connections"), 0);
+});
+
+Deno.test("websocket - a message over --max-frame-bytes is refused by its announced length", async () => {
+  const { server, httpPort } = await startWithHttp([
+    "--max-frame-bytes",
+    "1000",
+    "--max-content-bytes",
+    "10",
+  ]);
+  await using _server = server;
+  using big = await rawWebSocket(httpPort);
+  // The header of a 60 MB message, and none of its bytes.
+  await big.write(
+    encodeClientFrame({ opcode: WebSocketOpcode.binary, announcedLength: 60_000_000n }),
+  );
+  const frames = await big.frames(isClose, 3000);
+  const [error] = errors(frames);
+  assert.equal(error.code, ErrorCode.FRAME_TOO_LARGE);
+  assert.equal(error.fatal, true);
+  assert.equal(closeCode(frames.at(-1)!), 1009);
+});
+
+Deno.test("websocket - a half-sent frame is cut by --frame-timeout, not --idle-timeout", async () => {
+  const { server, httpPort } = await startWithHttp([
+    "--frame-timeout",
+    "0.5",
+    "--idle-timeout",
+    "60",
+  ]);
+  await using _server = server;
+  using slow = await rawWebSocket(httpPort);
+  const frame = encodeClientFrame({ opcode: WebSocketOpcode.binary, payload: new Uint8Array(20) });
+  await slow.write(frame.subarray(0, 10));
+  const frames = await slow.frames(isClose, 5000);
+  const [error] = errors(frames);
+  assert.equal(error.code, ErrorCode.IDLE_TIMEOUT);
+  assert.match(error.message, /^A frame was begun but not finished within 0\.5 s/);
+  await server.stdout.waitFor(/disconnected .* \(websocket\) .*: frame timeout/);
+});
+
+Deno.test("websocket - /ws refused with 503 counts in chat_connections_refused_total", async () => {
+  const { server, httpPort } = await startWithHttp(["--max-connections", "1"]);
+  await using _server = server;
+  using _first = await rawWebSocket(httpPort);
+  using second = await RawHttpConnection.open(httpPort);
+  await second.write(upgradeRequest(httpPort));
+  const refused = await second.response();
+  assert.equal(refused.head.status, 503);
+  assert.equal(refused.body, "The server is full (1 connection); try again later\n");
+  assert.equal((await scrapeMetrics(httpPort)).get("chat_connections_refused_total"), 1);
+});
+
+Deno.test("websocket - a slow consumer's socket is closed, not only its session", async () => {
+  const { server, httpPort } = await startWithHttp([
+    "--write-timeout",
+    "0.5",
+    "--rate-limit",
+    "0",
+  ]);
+  await using _server = server;
+  // A WebSocket by hand that then never reads: the server's writes pile up and stall.
+  using stuck = await rawWebSocket(httpPort);
+  await using talker = await TestClient.connect(server.port);
+  await talker.send(...flood(4000));
+  await talker.take("chat", 4000, 30_000);
+  await server.stdout.waitFor(/disconnected .* \(websocket\) .*: slow consumer/, 30_000);
+  // The talker's alone: the stuck socket no longer counts.
+  assert.equal((await scrapeMetrics(httpPort)).get("chat_connections"), 1);
+  await stuck.closed(5000);
+});
