@@ -68,7 +68,10 @@ export class HttpConnection {
     this.#respond = respond;
   }
 
-  /** Serves requests until the connection closes or is taken over. Never throws. */
+  /**
+   * Serves requests until the connection closes or is taken over. Throws only for a bug: the
+   * socket's own errors end the connection quietly.
+   */
   async run(): Promise<void> {
     try {
       for (let first = true;; first = false) {
@@ -95,8 +98,9 @@ export class HttpConnection {
         await this.write(serializeResponse(response, head, keepAlive));
         if (!keepAlive) return await this.#linger();
       }
-    } catch {
-      // A reset, a timeout that closed the connection: nothing to answer.
+    } catch (error) {
+      // A reset, a timeout that closed the connection: nothing to answer. Anything else is a bug.
+      if (!isIoError(error)) throw error;
     } finally {
       this.#disarm();
       if (!this.#taken) this.close();
@@ -208,6 +212,11 @@ export class HttpConnection {
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/** Errors of the socket itself (Deno.errors.*), as against the server's own. */
+function isIoError(error: unknown): boolean {
+  return Object.values(Deno.errors).some((kind) => error instanceof kind);
 }
 
 /** A response's bytes. HEAD gets the headers GET would, and no body. */

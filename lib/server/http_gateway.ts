@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { PAGE_CSP, PAGE_HTML } from "../../gen/web/page.ts";
 import { WebSocketTransport } from "../net/websocket_transport.ts";
 import { countNoun } from "../util/count_noun.ts";
+import { describeError } from "../util/describe_error.ts";
 import { acceptLoop } from "./accept_loop.ts";
 import { type ChatServer, isLoopback } from "./chat_server.ts";
 import { ListenError } from "./errors.ts";
@@ -148,7 +149,9 @@ export class HttpGateway {
       (head, connection) => this.#respond(head, connection, operator, release),
     );
     this.#open.add(connection);
-    connection.run().finally(release);
+    connection.run().catch((error) => {
+      this.#logger.log("error", "http_failed", `unexpected error: ${describeError(error)}`);
+    }).finally(release);
   }
 
   /** Why a new HTTP connection from `ip` cannot be taken now, or undefined when it can. */
