@@ -11,6 +11,7 @@ import { errorMessage } from "../protocol/error_message.ts";
 import type { OnlineUser, RenameResult } from "./hub.ts";
 import { nicknameProblem } from "../protocol/nickname.ts";
 import { utf8Length } from "../protocol/utf8_length.ts";
+import { MAX_CLIENT_NAME_BYTES } from "../protocol/limits.ts";
 
 /** What a handler may see and do. The server wires it to a session and the hub. */
 export interface HandlerContext {
@@ -120,6 +121,18 @@ function handleChat(context: HandlerContext, chat: Chat): void {
 }
 
 function handleHello(context: HandlerContext, hello: Hello): void | Promise<void> {
+  // The whole Hello is refused, nickname included: half of a request is not what was asked.
+  // A UTF-16 unit takes at most 3 bytes in UTF-8: most names need no counting.
+  const clientBytes = hello.client.length * 3 <= MAX_CLIENT_NAME_BYTES
+    ? 0
+    : utf8Length(hello.client);
+  if (clientBytes > MAX_CLIENT_NAME_BYTES) {
+    context.reply(errorMessage(
+      ErrorCode.MALFORMED,
+      `Hello.client is ${clientBytes} bytes long; the limit is ${MAX_CLIENT_NAME_BYTES}`,
+    ));
+    return;
+  }
   if (hello.client !== "") context.setClientName(hello.client);
   // An empty nickname only introduces the client and keeps the current name.
   if (hello.nickname === "") return;

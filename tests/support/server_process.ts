@@ -28,16 +28,17 @@ export class ServerProcess implements AsyncDisposable {
   /**
    * Starts the server with `--host 127.0.0.1 --port 0 ...args` and waits for its
    * "listening" line. `launcher` runs it: `deno run server.ts` unless told otherwise; in
-   * folder `cwd` if given.
+   * folder `cwd` if given, with `env` added to the environment.
    */
   static async start(
     args: string[] = [],
     launcher: string[] = [Deno.execPath(), "run", "--allow-net", SERVER_SCRIPT],
-    { cwd }: { cwd?: string } = {},
+    { cwd, env }: { cwd?: string; env?: Record<string, string> } = {},
   ): Promise<ServerProcess> {
     const [command, ...launcherArgs] = launcher;
     const process = new Deno.Command(command, {
       cwd,
+      env,
       // No HTTP unless a test asks for it: many servers run at once, and 8081 is one port.
       args: [...launcherArgs, "--host", "127.0.0.1", "--port", "0", "--http-port", "0", ...args],
       stdin: "null",

@@ -10,6 +10,7 @@ import {
 } from "../../gen/chat/v1/chat_pb.ts";
 import {
   type ClientMessageInit,
+  decodeClientMessage,
   decodeServerMessage,
   encodeClientMessage,
   encodeServerMessage,
@@ -21,6 +22,7 @@ import {
   type HandlerContext,
 } from "../../lib/server/handlers.ts";
 import type { OnlineUser, RenameResult } from "../../lib/server/hub.ts";
+import { MAX_CLIENT_NAME_BYTES } from "../../lib/protocol/limits.ts";
 
 const NOW = 1_700_000_000_123;
 
@@ -320,4 +322,79 @@ Deno.test("handlers - a chat over the rate limit is not relayed and gets RATE_LI
   assert.equal(reply.body.value.code, ErrorCode.RATE_LIMITED);
   assert.equal(reply.body.value.clientSeq, 12n);
   assert.equal(reply.body.value.fatal, false);
+});
+
+Deno.test("handlers - a Hello.client over MAX_CLIENT_NAME_BYTES, counted in UTF-8 bytes, is MALFORMED and the whole Hello refused", () => {
+  assert.equal(MAX_CLIENT_NAME_BYTES, 100);
+  for (const client of ["c".repeat(101), "é".repeat(51), "c".repeat(65_000)]) {
+    const context = new FakeContext();
+    handleClientMessage(context, hello("bob", client));
+    const error = context.onlyError();
+    assert.equal(error.code, ErrorCode.MALFORMED);
+    assert.equal(error.fatal, false);
+    const bytes = new TextEncoder().encode(client).length;
+    assert.equal(error.message, `Hello.client is ${bytes} bytes long; the limit is 100`);
+    assert.deepEqual(context.clientNames, []);
+    assert.deepEqual(context.renames, []);
+  }
+});
+
+Deno.test("handlers - a Hello.client of exactly MAX_CLIENT_NAME_BYTES is kept", () => {
+  for (const client of ["c".repeat(100), "é".repeat(50)]) {
+    const context = new FakeContext();
+    handleClientMessage(context, hello("", client));
+    assert.deepEqual(context.replies, []);
+    assert.deepEqual(context.clientNames, [client]);
+  }
+});
+
+const PING: ClientMessageInit = { body: { case: "ping", value: { nonce: 5n } } };
+
+Deno.test("decodeClientMessage - unknown fields are not kept, on the message or inside its body", () => {
+  // Field 15, length-delimited, 60,000 bytes: what a client could make a server hold.
+  const unknown = new Uint8Array([0x7a, ...[0xe0, 0xd4, 0x03], ...new Uint8Array(60_000)]);
+  const wrap = (field: number, body: Uint8Array) => {
+    const length = [];
+    for (let value = body.length;; value >>>= 7) {
+      if (value < 0x80) {
+        length.push(value);
+        break;
+      }
+      length.push((value & 0x7f) | 0x80);
+    }
+    return new Uint8Array([(field << 3) | 2, ...length, ...body]);
+  };
+  const inner = (message: ClientMessageInit) => encodeClientMessage(message).subarray(2);
+  const cases: [string, Uint8Array][] = [
+    ["ping", wrap(3, new Uint8Array([...inner(PING), ...unknown]))],
+    [
+      "hello",
+      wrap(
+        1,
+        new Uint8Array([
+          ...inner({ body: { case: "hello", value: { client: "x" } } }),
+          ...unknown,
+        ]),
+      ),
+    ],
+    [
+      "chat",
+      wrap(
+        2,
+        new Uint8Array([
+          ...inner({ body: { case: "chat", value: { content: "hi", clientSeq: 1n } } }),
+          ...unknown,
+        ]),
+      ),
+    ],
+    ["message", new Uint8Array([...encodeClientMessage(PING), ...unknown])],
+  ];
+  for (const [what, payload] of cases) {
+    const message = decodeClientMessage(payload);
+    assert.equal(message.body.case, what === "message" ? "ping" : what, what);
+    // assert.ok, not equal: a diff of 60,000 bytes takes node:assert minutes to print.
+    const body = message.body.value as { $unknown?: unknown[] };
+    assert.ok(message.$unknown === undefined, `${what}: unknown fields kept on the message`);
+    assert.ok(body.$unknown === undefined, `${what}: unknown fields kept on the body`);
+  }
 });
