@@ -2,6 +2,7 @@ import { FrameTooLargeError } from "../protocol/errors.ts";
 import { FrameDecoder } from "../protocol/frame_decoder.ts";
 import { encodeChunks, type OutboundChunk } from "./framed_batch.ts";
 import { formatHostPort } from "./format_host_port.ts";
+import { POISON_BUFFERS, poisonBuffer } from "./poison_buffer.ts";
 import type { ReceiveHandlers, Transport } from "./transport.ts";
 
 /**
@@ -42,8 +43,14 @@ export class TcpTransport implements Transport {
   async receive(handlers: ReceiveHandlers): Promise<void> {
     let buffer = new Uint8Array(SMALLEST_READ_BYTES);
     let framed = true;
-    // Called as a method: `frame` may live on the handlers' prototype.
-    const onFrame = (payload: Uint8Array) => handlers.frame(payload);
+    // Called as a method: `frame` may live on the handlers' prototype. Debugging, a payload
+    // is poisoned once handled: it is lent to frame() for the call only (FrameDecoder).
+    const onFrame = POISON_BUFFERS
+      ? (payload: Uint8Array) => {
+        handlers.frame(payload);
+        poisonBuffer(payload);
+      }
+      : (payload: Uint8Array) => handlers.frame(payload);
     while (true) {
       let count: number | null;
       try {
@@ -62,6 +69,8 @@ export class TcpTransport implements Transport {
         framed = false;
         handlers.framingError(error);
       }
+      // Nothing may keep a view of the buffer past push(): debugging, it is poisoned now.
+      poisonBuffer(buffer.subarray(0, count));
       // The decoder copies what it keeps, so the buffer can be swapped between reads.
       if (count === buffer.length) {
         if (buffer.length < LARGEST_READ_BYTES) {

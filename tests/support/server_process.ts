@@ -6,6 +6,20 @@ const ROOT = new URL("../../", import.meta.url);
 export const SERVER_SCRIPT = new URL("server.ts", ROOT).pathname;
 export const CLIENT_SCRIPT = new URL("client.ts", ROOT).pathname;
 
+/**
+ * Servers under test poison their reused buffers (lib/net/poison_buffer.ts), so that code
+ * keeping a view of one past the call that lent it fails a test at once; CHAT_POISON_BUFFERS=0
+ * in the tests' environment turns it off. The default launcher may read that one variable.
+ */
+const POISON_ENV = { CHAT_POISON_BUFFERS: Deno.env.get("CHAT_POISON_BUFFERS") ?? "1" };
+const DEFAULT_LAUNCHER = [
+  Deno.execPath(),
+  "run",
+  "--allow-net",
+  "--allow-env=CHAT_POISON_BUFFERS",
+  SERVER_SCRIPT,
+];
+
 /** The real server, as a child process on a free loopback port. */
 export class ServerProcess implements AsyncDisposable {
   readonly port: number;
@@ -32,13 +46,13 @@ export class ServerProcess implements AsyncDisposable {
    */
   static async start(
     args: string[] = [],
-    launcher: string[] = [Deno.execPath(), "run", "--allow-net", SERVER_SCRIPT],
+    launcher: string[] = DEFAULT_LAUNCHER,
     { cwd, env }: { cwd?: string; env?: Record<string, string> } = {},
   ): Promise<ServerProcess> {
     const [command, ...launcherArgs] = launcher;
     const process = new Deno.Command(command, {
       cwd,
-      env,
+      env: { ...POISON_ENV, ...env },
       // No HTTP unless a test asks for it: many servers run at once, and 8081 is one port.
       args: [...launcherArgs, "--host", "127.0.0.1", "--port", "0", "--http-port", "0", ...args],
       stdin: "null",
