@@ -119,15 +119,15 @@ export class HttpGateway {
   #accepted(conn: Deno.TcpConn): void {
     const ip = conn.remoteAddr.hostname;
     const refusal = this.#refusal(ip);
-    let operator = false;
+    // Set for a connection in the operator's headroom: why anything else is refused to it.
+    const operator = refusal;
     if (refusal !== undefined) {
       if (!isLoopback(ip) || this.#operatorConnections >= OPERATOR_HEADROOM) {
         this.#refuse(conn, refusal);
         return;
       }
-      operator = true;
     }
-    if (operator) this.#operatorConnections++;
+    if (operator !== undefined) this.#operatorConnections++;
     else {
       this.#connections++;
       this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
@@ -137,7 +137,7 @@ export class HttpGateway {
       if (!counted) return;
       counted = false;
       this.#open.delete(connection);
-      if (operator) return void this.#operatorConnections--;
+      if (operator !== undefined) return void this.#operatorConnections--;
       this.#connections--;
       const left = this.#perIp.get(ip)! - 1;
       if (left === 0) this.#perIp.delete(ip);
@@ -193,19 +193,15 @@ export class HttpGateway {
     }
   }
 
+  /** `operator`: why the connection would have been refused, when it is in the headroom. */
   #respond(
     head: HttpRequestHead,
     connection: HttpConnection,
-    operator: boolean,
+    operator: string | undefined,
     release: () => void,
   ): HttpResponse | "taken" | Promise<HttpResponse | "taken"> {
-    if (operator && head.path !== "/healthz" && head.path !== "/metrics") {
-      const limit = countNoun(this.#chat.options.maxHttpConnections, "HTTP connection");
-      return {
-        status: 503,
-        body: `The server is busy (${limit}); try again later\n`,
-        close: true,
-      };
+    if (operator !== undefined && head.path !== "/healthz" && head.path !== "/metrics") {
+      return { status: 503, body: `${operator}\n`, close: true };
     }
     switch (head.path) {
       case "/":

@@ -128,13 +128,14 @@ Deno.test("http - --max-http-connections: one more gets 503, but loopback still 
   const { server, httpPort } = await startWithHttp(["--max-http-connections", "2"]);
   await using _server = server;
   const holders = await silentConnections(httpPort, 2);
+  const busy = "The server is busy (2 HTTP connections); try again later\n";
   try {
     // Past the cap, a loopback connection is the operator's: /healthz and /metrics only.
     using page = await RawHttpConnection.open(httpPort);
     await page.write(getRequest("/", httpPort));
     const refused = await page.response();
     assert.equal(refused.head.status, 503);
-    assert.equal(refused.body, "The server is busy (2 HTTP connections); try again later\n");
+    assert.equal(refused.body, busy);
     using health = await RawHttpConnection.open(httpPort);
     await health.write(getRequest("/healthz", httpPort));
     assert.equal((await health.response()).head.status, 200);
@@ -143,6 +144,38 @@ Deno.test("http - --max-http-connections: one more gets 503, but loopback still 
     // page's connection, which the server keeps a moment to be sure its 503 is read.
     const open = metrics.get("chat_http_connections")!;
     assert.ok(open === 4 || open === 5, `chat_http_connections ${open}`);
+    // The headroom has 8 places: past them, a 503 before any request, and the connection closes.
+    const more = await silentConnections(httpPort, 10);
+    holders.push(...more.slice(0, -1));
+    using last = RawHttpConnection.of(more.at(-1)!);
+    assert.equal((await last.response()).body, busy);
+    await last.closed(5000);
+  } finally {
+    for (const holder of holders) holder.close();
+  }
+});
+
+Deno.test("http - the per-IP cap applies to HTTP connections too", async () => {
+  const { server, httpPort } = await startWithHttp([
+    "--max-connections-per-ip",
+    "2",
+    "--limit-loopback",
+  ]);
+  await using _server = server;
+  const holders = await silentConnections(httpPort, 2);
+  try {
+    using page = await RawHttpConnection.open(httpPort);
+    await page.write(getRequest("/", httpPort));
+    const refused = await page.response();
+    assert.equal(refused.head.status, 503);
+    assert.equal(
+      refused.body,
+      "Too many connections from 127.0.0.1 (2); close some and try again\n",
+    );
+    // Loopback: the operator still looks.
+    using health = await RawHttpConnection.open(httpPort);
+    await health.write(getRequest("/healthz", httpPort));
+    assert.equal((await health.response()).head.status, 200);
   } finally {
     for (const holder of holders) holder.close();
   }
@@ -231,6 +264,17 @@ Deno.test("websocket - a half-sent frame is cut by --frame-timeout, not --idle-t
   assert.equal(error.code, ErrorCode.IDLE_TIMEOUT);
   assert.match(error.message, /^A frame was begun but not finished within 0\.5 s/);
   await server.stdout.waitFor(/disconnected .* \(websocket\) .*: frame timeout/);
+});
+
+Deno.test("websocket - a ping is answered with a pong carrying its payload", async () => {
+  const { server, httpPort } = await startWithHttp();
+  await using _server = server;
+  using socket = await rawWebSocket(httpPort);
+  await socket.write(encodeClientFrame({ opcode: WebSocketOpcode.ping, payload: [7, 8, 9] }));
+  const [pong] = await socket.frames(() => true);
+  assert.equal(pong.opcode, WebSocketOpcode.pong);
+  assert.equal(pong.masked, false);
+  assert.deepEqual([...pong.payload], [7, 8, 9]);
 });
 
 Deno.test("websocket - /ws refused with 503 counts in chat_connections_refused_total", async () => {

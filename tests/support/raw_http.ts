@@ -14,6 +14,11 @@ export class RawHttpConnection implements Disposable {
     this.conn = conn;
   }
 
+  /** Takes over a connection already open. */
+  static of(conn: Deno.TcpConn): RawHttpConnection {
+    return new RawHttpConnection(conn);
+  }
+
   static async open(port: number): Promise<RawHttpConnection> {
     return new RawHttpConnection(await Deno.connect({ hostname: "127.0.0.1", port }));
   }
