@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
 import { decodeServerMessage } from "../../lib/protocol/codec.ts";
 import { WebSocketOpcode } from "../../lib/net/websocket_opcode.ts";
-import { freePort } from "../support/client_process.ts";
+import { startWithHttp } from "../support/server_with_http.ts";
 import { flood } from "../support/messages.ts";
 import { TestClient } from "../support/test_client.ts";
 import {
@@ -13,17 +13,9 @@ import {
   upgradeRequest,
 } from "../support/raw_http.ts";
 import { websocketAccept } from "../support/websocket_accept.ts";
-import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
+import { SERVER_SCRIPT } from "../support/server_process.ts";
 import { encodeClientFrame } from "../support/websocket_client_frame.ts";
 import type { ServerFrame } from "../support/websocket_server_frame_reader.ts";
-
-/** A server with HTTP on a free port; `launcher` as for ServerProcess.start. */
-async function startWithHttp(args: string[] = [], launcher?: string[]) {
-  const httpPort = freePort();
-  const server = await ServerProcess.start(["--http-port", String(httpPort), ...args], launcher);
-  await server.stdout.waitFor(`open http://127.0.0.1:${httpPort} in a browser`);
-  return { server, httpPort };
-}
 
 /** Runs the server with only `descriptors` file descriptors: Deno needs a few dozen itself. */
 function withDescriptors(descriptors: number): string[] {

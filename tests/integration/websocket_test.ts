@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
 import { Action, ErrorCode, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
-import { freePort } from "../support/client_process.ts";
+import { startWithHttp } from "../support/server_with_http.ts";
 import { chat, flood } from "../support/messages.ts";
-import { ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
 import { WebSocketTestClient } from "../support/websocket_test_client.ts";
 import { parseMetrics } from "../support/raw_http.ts";
-
-/** A server with HTTP on a free port. */
-async function startWithHttp(args: string[] = []) {
-  const httpPort = freePort();
-  const server = await ServerProcess.start(["--http-port", String(httpPort), ...args]);
-  await server.stdout.waitFor(`open http://127.0.0.1:${httpPort} in a browser`);
-  return { server, httpPort };
-}
 
 Deno.test("websocket - browser sessions are ordinary sessions: same hub as TCP, presence and who", async () => {
   const { server, httpPort } = await startWithHttp();
