@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import { PAGE_CSP, PAGE_HTML } from "../../gen/web/page.ts";
 import { WebSocketTransport } from "../net/websocket_transport.ts";
 import { countNoun } from "../util/count_noun.ts";
@@ -27,6 +28,10 @@ const MAX_REFUSALS_IN_PROGRESS = 64;
 
 /** How long a refused connection may take to read its 503. */
 const REFUSAL_MS = 1000;
+
+/** The page, encoded and compressed once rather than for every request: gzip takes it to 30 %. */
+const PAGE_BYTES = new TextEncoder().encode(PAGE_HTML);
+const PAGE_GZIP = gzipSync(PAGE_BYTES);
 
 /** RFC 6455 section 1.3: the GUID a server appends to the client's key. */
 const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -204,19 +209,23 @@ export class HttpGateway {
       return { status: 503, body: `${operator}\n`, close: true };
     }
     switch (head.path) {
-      case "/":
+      case "/": {
+        const gzip = head.tokens("accept-encoding").some((token) => /^gzip(;|$)/.test(token));
         return {
           status: 200,
           headers: {
             "content-type": "text/html; charset=utf-8",
+            ...(gzip && { "content-encoding": "gzip" }),
+            vary: "Accept-Encoding",
             // Only the page's own script and style (by hash) may run: an injection has nowhere to go.
             // No other site may frame the page (clickjacking); browsers without CSP 2 read XFO.
             "content-security-policy": `${PAGE_CSP}; frame-ancestors 'none'`,
             "x-frame-options": "DENY",
             "x-content-type-options": "nosniff",
           },
-          body: PAGE_HTML,
+          body: gzip ? PAGE_GZIP : PAGE_BYTES,
         };
+      }
       case "/healthz":
         return this.#stopping
           ? { status: 503, body: "shutting down\n" }

@@ -184,6 +184,16 @@ Deno.test("http - request heads are bounded (431), bodies refused (413), HTTP/1.
   await body.write(getRequest("/healthz", httpPort, ["Content-Length: 5"]) + "hello");
   assert.equal((await body.response()).head.status, 413);
   await body.closed(5000);
+  // The page goes compressed to a client that takes gzip, as Deno.serve sent it.
+  using page = await RawHttpConnection.open(httpPort);
+  await page.write(getRequest("/", httpPort, ["Accept-Encoding: gzip, deflate"]));
+  const compressed = await page.response();
+  assert.equal(compressed.head.headers.get("content-encoding"), "gzip");
+  assert.ok(Number(compressed.head.headers.get("content-length")) < 40_000);
+  await page.write(getRequest("/", httpPort));
+  const plain = await page.response();
+  assert.equal(plain.head.headers.get("content-encoding"), undefined);
+  assert.match(plain.body, /^<!doctype html>/i);
   using old = await RawHttpConnection.open(httpPort);
   await old.write("GET /healthz HTTP/1.0\r\n\r\n");
   const answer = await old.response();
