@@ -56,6 +56,8 @@ export class WebSocketTransport implements Transport {
   #writesPending = 0;
   /** The code our close frame carries: 1000, or why the peer's input was refused. */
   #closeCode = CLOSE_NORMAL;
+  /** The payload of the pong waiting to be written, if one is. */
+  #pong: Uint8Array | undefined;
   #closeSent: Promise<void> | undefined;
   /** The peer will send nothing more: its close frame or its FIN came. */
   #peerDone = false;
@@ -151,10 +153,21 @@ export class WebSocketTransport implements Transport {
     }
   }
 
-  /** Answered at once, behind any write in flight. */
+  /**
+   * Answered behind any write in flight. Pings that come while a pong waits get that one pong,
+   * with the latest payload (RFC 6455 section 5.5.3 allows it): a client that pings and never
+   * reads must not pile up pongs in the server's memory.
+   */
   #ping(payload: Uint8Array): void {
     if (this.#closeSent !== undefined || this.#aborted) return;
-    this.#send(encodeServerFrame(WebSocketOpcode.pong, payload)).catch(() => {});
+    const waiting = this.#pong !== undefined;
+    this.#pong = payload.slice();
+    if (waiting) return;
+    this.#send(() => {
+      const frame = encodeServerFrame(WebSocketOpcode.pong, this.#pong!);
+      this.#pong = undefined;
+      return frame;
+    }).catch(() => {});
   }
 
   /** The peer began or answered the close handshake: it sends nothing more. */
@@ -218,10 +231,15 @@ export class WebSocketTransport implements Transport {
     this.#released.resolve();
   }
 
-  /** Writes `bytes` completely once every earlier write has settled: never two in flight. */
-  #send(bytes: Uint8Array): Promise<void> {
+  /**
+   * Writes `bytes` completely once every earlier write has settled: never two in flight. A
+   * function gives the bytes when their turn comes.
+   */
+  #send(bytes: Uint8Array | (() => Uint8Array)): Promise<void> {
     this.#writesPending++;
-    const written = this.#writing.then(() => this.#writeAll(bytes));
+    const written = this.#writing.then(() =>
+      this.#writeAll(typeof bytes === "function" ? bytes() : bytes)
+    );
     this.#writing = written.then(
       () => void this.#writesPending--,
       () => void this.#writesPending--,

@@ -277,6 +277,17 @@ Deno.test("websocket - a ping is answered with a pong carrying its payload", asy
   assert.equal(pong.opcode, WebSocketOpcode.pong);
   assert.equal(pong.masked, false);
   assert.deepEqual([...pong.payload], [7, 8, 9]);
+  // Pings that arrive while a pong waits get one pong, with the latest payload.
+  const pings = [1, 2, 3].map((n) =>
+    encodeClientFrame({ opcode: WebSocketOpcode.ping, payload: [n] })
+  );
+  await socket.write(new Uint8Array(pings.flatMap((frame) => [...frame])));
+  const pongs = await socket.frames((frame) => frame.payload[0] === 3);
+  // One write, so one read: all three are decoded before the pong's turn to be written comes.
+  assert.deepEqual(pongs.map((frame) => [frame.opcode, ...frame.payload]), [[
+    WebSocketOpcode.pong,
+    3,
+  ]]);
 });
 
 Deno.test("websocket - /ws refused with 503 counts in chat_connections_refused_total", async () => {
