@@ -50,7 +50,10 @@ export interface HttpGatewayOptions {
 export interface HttpStats {
   /** Connections to the HTTP port now, not counting those upgraded to WebSocket. */
   connections: number;
-  /** Connections refused for the HTTP cap, or too many from one address. */
+  /**
+   * Connections refused for the HTTP cap, or too many from one address: at once, or (in the
+   * operator's headroom) at their first request for anything but /healthz and /metrics.
+   */
   refused: number;
 }
 
@@ -206,6 +209,7 @@ export class HttpGateway {
     release: () => void,
   ): HttpResponse | "taken" | Promise<HttpResponse | "taken"> {
     if (operator !== undefined && head.path !== "/healthz" && head.path !== "/metrics") {
+      this.#refused++;
       return { status: 503, body: `${operator}\n`, close: true };
     }
     switch (head.path) {

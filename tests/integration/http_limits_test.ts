@@ -136,6 +136,7 @@ Deno.test("http - --max-http-connections: one more gets 503, but loopback still 
     // page's connection, which the server keeps a moment to be sure its 503 is read.
     const open = metrics.get("chat_http_connections")!;
     assert.ok(open === 4 || open === 5, `chat_http_connections ${open}`);
+    assert.equal(metrics.get("chat_http_connections_refused_total"), 1);
     // The headroom has 8 places: past them, a 503 before any request, and the connection closes.
     const more = await silentConnections(httpPort, 10);
     holders.push(...more.slice(0, -1));
