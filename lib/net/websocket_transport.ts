@@ -1,6 +1,7 @@
 import { allocateBytes } from "../protocol/allocate_bytes.ts";
 import { FrameTooLargeError, MalformedMessageError } from "../protocol/errors.ts";
 import { formatHostPort } from "./format_host_port.ts";
+import { poisonBuffer } from "./poison_buffer.ts";
 import { FramedBatch, type OutboundChunk } from "./framed_batch.ts";
 import type { ReceiveHandlers, Transport } from "./transport.ts";
 import { WebSocketFrameDecoder, type WebSocketMessageHandlers } from "./websocket_frame_decoder.ts";
@@ -47,7 +48,11 @@ export class WebSocketTransport implements Transport {
   #handlers: ReceiveHandlers | undefined;
   /** What the decoder calls; one object per connection. */
   readonly #messages: WebSocketMessageHandlers = {
-    binary: (payload) => this.#handlers!.frame(payload),
+    binary: (payload) => {
+      this.#handlers!.frame(payload);
+      // Lent to frame() for the call only, as the TCP transport's frames are: debugging, poisoned.
+      poisonBuffer(payload);
+    },
     ping: (payload) => this.#ping(payload),
     close: () => this.#peerClosed(),
   };
@@ -129,6 +134,8 @@ export class WebSocketTransport implements Transport {
       }
       this.bytesRead += count;
       this.#decode(buffer.subarray(0, count));
+      // Nothing may keep a view of the buffer past the decode: debugging, it is poisoned now.
+      poisonBuffer(buffer.subarray(0, count));
       // The decoder copies what it keeps, so the buffer can be swapped between reads.
       if (count === buffer.length && buffer.length < LARGEST_READ_BYTES) {
         buffer = new Uint8Array(Math.min(buffer.length * 8, LARGEST_READ_BYTES));
