@@ -7,6 +7,7 @@ import { WorkerBackplane } from "../../lib/server/workers/worker_backplane.ts";
 import type { WorkerToMain } from "../../lib/server/workers/worker_messages.ts";
 import { deadline } from "../support/deadline.ts";
 import { Hub } from "../support/immediate_hub.ts";
+import { nicknameKey } from "../../lib/protocol/nickname.ts";
 
 /** A worker backplane that lets a test wait for the events it brings. */
 class ObservedBackplane extends WorkerBackplane {
@@ -97,7 +98,7 @@ Deno.test("worker backplane - presence, who and broadcasts cross workers; nickna
   const [first, second] = await Promise.all([one.rename(alice, "sam"), two.rename(bob, "Sam")]);
   assert.deepEqual([first, second].sort(), ["renamed", "taken"]);
   const winner = first === "renamed" ? "1:1001" : "2:1002";
-  assert.equal(workers.coordinator.holder("sam"), winner);
+  assert.equal(workers.coordinator.holder(nicknameKey("sam")), winner);
 
   // The winner leaves: the name is free for the other.
   const [leaver, stayer, stayerHub, stayerPlane] = first === "renamed"
@@ -107,7 +108,10 @@ Deno.test("worker backplane - presence, who and broadcasts cross workers; nickna
   await stayerPlane.receivedOne((event) => event.kind === "left");
   assert.equal(stayerHub.who().length, 1);
   assert.equal(await stayerHub.rename(stayer, "sam"), "renamed");
-  assert.equal(workers.coordinator.holder("sam"), first === "renamed" ? "2:1002" : "1:1001");
+  assert.equal(
+    workers.coordinator.holder(nicknameKey("sam")),
+    first === "renamed" ? "2:1002" : "1:1001",
+  );
   const presences = stayer.messages().flatMap((m) =>
     m.body.case === "presence" ? [m.body.value] : []
   );
