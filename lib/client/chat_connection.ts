@@ -83,7 +83,6 @@ export class ChatConnection {
           onMessage(message);
         },
         framingError: (error) => this.abort(`the server sent an invalid frame (${error.message})`),
-        unreadable: (reason) => this.abort(`the server sent something unreadable (${reason})`),
       });
       return this.#failure ?? "the server closed the connection";
     } catch (error) {

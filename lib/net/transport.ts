@@ -9,8 +9,6 @@ export interface ReceiveHandlers {
    * input after it is read and discarded until the connection ends.
    */
   framingError(error: Error): void;
-  /** A message that can never be a frame, such as WebSocket text; the connection goes on. */
-  unreadable(reason: string): void;
 }
 
 /**

@@ -253,7 +253,6 @@ export class ChatServer implements AsyncDisposable {
       const session = new Session(0n, "", transport, this.#sessionLimits, {
         frame() {},
         framingError() {},
-        unreadable() {},
         closing() {},
       });
       const running = session.run();

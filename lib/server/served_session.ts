@@ -52,10 +52,6 @@ export class ServedSession implements SessionEvents, InOrderHandler<Uint8Array> 
     }
   }
 
-  unreadable(reason: string): void {
-    this.#context.reply(errorMessage(ErrorCode.MALFORMED, reason));
-  }
-
   /** Nothing more can be read from the connection: it closes, whatever the error. */
   framingError(error: Error): void {
     const tooLarge = error instanceof FrameTooLargeError;

@@ -41,8 +41,6 @@ export interface SessionEvents {
   frame(payload: Uint8Array): void;
   /** The stream could not be framed; the owner decides what to tell the client. */
   framingError(error: Error): void;
-  /** A message that can never be a frame arrived (WebSocket text); the session goes on. */
-  unreadable(reason: string): void;
   /** The session began to close: from now on it is out of the chat. Called once. */
   closing(): void;
 }
@@ -168,11 +166,6 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
   /** For the transport: the stream cannot be framed. */
   framingError(error: Error): void {
     this.#events.framingError(error);
-  }
-
-  /** For the transport: a message that can never be a frame arrived. */
-  unreadable(reason: string): void {
-    if (!this.isClosing) this.#events.unreadable(reason);
   }
 
   /** For the queue: a write failed, so the connection is broken. */
