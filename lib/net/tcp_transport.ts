@@ -3,16 +3,8 @@ import { FrameDecoder } from "../protocol/frame_decoder.ts";
 import { encodeChunks, type OutboundChunk } from "./framed_batch.ts";
 import { formatHostPort } from "./format_host_port.ts";
 import { POISON_BUFFERS, poisonBuffer } from "./poison_buffer.ts";
+import { nextReadBuffer, SMALLEST_READ_BYTES } from "./read_buffer_size.ts";
 import type { ReceiveHandlers, Transport } from "./transport.ts";
-
-/**
- * A pending read holds its buffer, so an idle connection keeps only a small one: a
- * connection whose reads fill the buffer gets a bigger one, up to the largest, and is
- * back to the smallest after a read that did not fill it (the socket had no more), so a
- * client that sent 64 KB and went idle does not keep 64 KB of the server's (finding 10).
- */
-const SMALLEST_READ_BYTES = 512;
-const LARGEST_READ_BYTES = 64 * 1024;
 
 /** A Transport over a TCP connection, with varint-length-delimited frames. */
 export class TcpTransport implements Transport {
@@ -72,13 +64,7 @@ export class TcpTransport implements Transport {
       // Nothing may keep a view of the buffer past push(): debugging, it is poisoned now.
       poisonBuffer(buffer.subarray(0, count));
       // The decoder copies what it keeps, so the buffer can be swapped between reads.
-      if (count === buffer.length) {
-        if (buffer.length < LARGEST_READ_BYTES) {
-          buffer = new Uint8Array(Math.min(buffer.length * 8, LARGEST_READ_BYTES));
-        }
-      } else if (buffer.length > SMALLEST_READ_BYTES) {
-        buffer = new Uint8Array(SMALLEST_READ_BYTES);
-      }
+      buffer = nextReadBuffer(buffer, count);
     }
   }
 

@@ -3,14 +3,11 @@ import { FrameTooLargeError, MalformedMessageError } from "../protocol/errors.ts
 import { formatHostPort } from "./format_host_port.ts";
 import { poisonBuffer } from "./poison_buffer.ts";
 import { FramedBatch, type OutboundChunk } from "./framed_batch.ts";
+import { nextReadBuffer, SMALLEST_READ_BYTES } from "./read_buffer_size.ts";
 import type { ReceiveHandlers, Transport } from "./transport.ts";
 import { WebSocketFrameDecoder, type WebSocketMessageHandlers } from "./websocket_frame_decoder.ts";
 import { WebSocketOpcode } from "./websocket_opcode.ts";
 import { WebSocketProtocolError } from "./websocket_protocol_error.ts";
-
-/** As TcpTransport: an idle connection's pending read keeps a small buffer. */
-const SMALLEST_READ_BYTES = 512;
-const LARGEST_READ_BYTES = 64 * 1024;
 
 /** RFC 6455 section 7.4.1 close codes. */
 const CLOSE_NORMAL = 1000;
@@ -137,11 +134,7 @@ export class WebSocketTransport implements Transport {
       // Nothing may keep a view of the buffer past the decode: debugging, it is poisoned now.
       poisonBuffer(buffer.subarray(0, count));
       // The decoder copies what it keeps, so the buffer can be swapped between reads.
-      if (count === buffer.length && buffer.length < LARGEST_READ_BYTES) {
-        buffer = new Uint8Array(Math.min(buffer.length * 8, LARGEST_READ_BYTES));
-      } else if (count <= SMALLEST_READ_BYTES && buffer.length > SMALLEST_READ_BYTES) {
-        buffer = new Uint8Array(SMALLEST_READ_BYTES);
-      }
+      buffer = nextReadBuffer(buffer, count);
     }
   }
 
