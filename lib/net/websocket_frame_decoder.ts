@@ -181,9 +181,7 @@ export class WebSocketFrameDecoder {
         return;
       case WebSocketOpcode.close:
         this.#closed = true;
-        return handlers.close(
-          payload.length >= 2 ? (payload[0] << 8) | payload[1] : NO_STATUS_CODE,
-        );
+        return handlers.close(closeCode(payload));
     }
     if (final && this.#fragments === undefined) return handlers.binary(payload);
     // A fragment may be a view of the read buffer: kept, it must be copied.
@@ -201,6 +199,27 @@ export class WebSocketFrameDecoder {
     handlers.binary(message);
   }
 }
+
+/**
+ * The code a close frame carries, checked as RFC 6455 sections 5.5.1 and 7.4 ask: one a
+ * peer may send (1005, 1006 and 1015 only ever describe a close, and 1016-2999 are not
+ * assigned), and a reason in UTF-8.
+ */
+function closeCode(payload: Uint8Array): number {
+  if (payload.length < 2) return NO_STATUS_CODE;
+  const code = (payload[0] << 8) | payload[1];
+  const sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+    (code >= 3000 && code <= 4999);
+  if (!sendable) throw new WebSocketProtocolError(`a close frame carries code ${code}`);
+  try {
+    STRICT_UTF8.decode(payload.subarray(2));
+  } catch {
+    throw new WebSocketProtocolError("a close frame's reason is not UTF-8");
+  }
+  return code;
+}
+
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The header's full size, as far as its first `filled` bytes tell (at least 2). */
 function headerSize(header: Uint8Array, filled: number): number {

@@ -15,6 +15,13 @@ const CLOSE_PROTOCOL_ERROR = 1002;
 const CLOSE_UNSUPPORTED_DATA = 1003;
 const CLOSE_TOO_BIG = 1009;
 
+/**
+ * Once our close frame refusing a peer's input is out, how long what it still sends is read
+ * and dropped before the socket goes: RFC 6455 section 7.1.7 fails such a connection at once,
+ * but a close with unread input could reset it before the peer has read why.
+ */
+const FAIL_LINGER_MS = 1000;
+
 export interface WebSocketTransportOptions {
   /** The largest message taken, refused by its announced length: the protocol's largest frame. */
   maxMessageBytes: number;
@@ -204,11 +211,18 @@ export class WebSocketTransport implements Transport {
   #sendClose(): Promise<void> {
     if (this.#closeSent === undefined) {
       const code = new Uint8Array([this.#closeCode >> 8, this.#closeCode & 0xff]);
-      this.#closeSent = this.#send(encodeServerFrame(WebSocketOpcode.close, code)).catch(() => {
-        this.#abort();
-      });
+      // A peer whose input was refused gets no handshake: our FIN follows the close frame.
+      const failing = this.#closeCode !== CLOSE_NORMAL;
+      this.#closeSent = this.#send(encodeServerFrame(WebSocketOpcode.close, code))
+        .then(() => failing ? this.#conn.closeWrite() : undefined)
+        .catch(() => this.#abort());
       // From now on the peer has a bounded while to answer; then the socket goes anyway.
-      this.#abortTimer = setTimeout(() => this.#abort(), this.#closeHandshakeTimeoutMs);
+      this.#abortTimer = setTimeout(
+        () => this.#abort(),
+        failing
+          ? Math.min(FAIL_LINGER_MS, this.#closeHandshakeTimeoutMs)
+          : this.#closeHandshakeTimeoutMs,
+      );
     }
     return this.#closeSent;
   }

@@ -40,6 +40,13 @@ Deno.test("websocket frame decoder - messages whole, split byte by byte, fragmen
     `binary ${new Array(300).fill(7).join(",")}`,
     "close 1000",
   ];
+  for (const code of [1001, 1003, 1007, 1014, 3000, 4999]) {
+    const close = encodeClientFrame({
+      opcode: WebSocketOpcode.close,
+      payload: [code >> 8, code & 0xff, ...new TextEncoder().encode("bye é")],
+    });
+    assert.deepEqual(decodeAll(new WebSocketFrameDecoder(1000), close), [`close ${code}`]);
+  }
   assert.deepEqual(decodeAll(new WebSocketFrameDecoder(1000), bytes.slice()), expected);
   const decoder = new WebSocketFrameDecoder(1000);
   const oneByOne = [...bytes].map((byte) => new Uint8Array([byte]));
@@ -97,6 +104,11 @@ Deno.test("websocket frame decoder - text is refused at its header; RFC 6455 bre
     encodeClientFrame({ opcode: WebSocketOpcode.continuation, payload: [1] }),
     encodeClientFrame({ opcode: 0x3, payload: [1] }),
     encodeClientFrame({ opcode: WebSocketOpcode.close, payload: [3] }),
+    // Codes no peer may send (RFC 6455 section 7.4), and a reason that is not UTF-8.
+    ...[0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000].map((code) =>
+      encodeClientFrame({ opcode: WebSocketOpcode.close, payload: [code >> 8, code & 0xff] })
+    ),
+    encodeClientFrame({ opcode: WebSocketOpcode.close, payload: [0x03, 0xe8, 0xff] }),
   ];
   for (const frame of breaches) {
     assert.throws(() => decodeAll(new WebSocketFrameDecoder(1000), frame), WebSocketProtocolError);
