@@ -2,25 +2,10 @@ import assert from "node:assert/strict";
 import { Action, ErrorCode, PresenceKind, type ServerMessage } from "../../gen/chat/v1/chat_pb.ts";
 import { NODE_ID_SPACE } from "../../lib/server/chat_server.ts";
 import { RedisProcess } from "../support/redis_process.ts";
-import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
+import { ServerProcess } from "../support/server_process.ts";
+import { WORKERS_LAUNCHER } from "../support/workers_launcher.ts";
 import { connectMany, TestClient } from "../support/test_client.ts";
 import { chat } from "../support/messages.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-/**
- * --workers takes --unstable-net (SO_REUSEPORT); each worker loads the server's modules
- * again, which takes read access to them; --allow-env is for --redis.
- */
-const WORKERS_LAUNCHER = [
-  Deno.execPath(),
-  "run",
-  "--allow-net",
-  "--allow-env",
-  `--allow-read=${ROOT}`,
-  "--unstable-net",
-  SERVER_SCRIPT,
-];
 
 /** No rate limits: the tests send and rename as fast as they can. */
 const SERVER_ARGS = ["--workers", "2", "--rate-limit", "0", "--rename-limit", "0", "--quiet"];
