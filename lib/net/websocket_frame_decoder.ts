@@ -17,6 +17,8 @@ const NO_STATUS_CODE = 1005;
 
 /** The longest frame header a client sends: 2 bytes, an 8-byte length, and a 4-byte mask. */
 const MAX_HEADER_BYTES = 14;
+/** A masked client frame's header with a 7-bit length: 2 bytes and the 4-byte mask. */
+const SMALLEST_FRAGMENT_HEADER_BYTES = 6;
 /** RFC 6455 section 5.5: control frames carry at most 125 bytes, and are never fragmented. */
 const MAX_CONTROL_PAYLOAD_BYTES = 125;
 
@@ -161,9 +163,14 @@ export class WebSocketFrameDecoder {
     }
   }
 
-  /** By the announced length, so that an oversized message is refused before its bytes come. */
+  /**
+   * By the announced length, so that an oversized message is refused before its bytes come.
+   * Each fragment so far is charged its smallest header too: empty fragments would otherwise
+   * cost nothing against the limit, and a message of millions of them would grow without end.
+   */
   #checkMessageLength(length: number): void {
-    const total = this.#fragmentBytes + length;
+    const total = this.#fragmentBytes + length +
+      (this.#fragments?.length ?? 0) * SMALLEST_FRAGMENT_HEADER_BYTES;
     if (total > this.#maxMessageBytes) {
       throw new FrameTooLargeError(
         `Cannot parse frame: length ${total} exceeds ${this.#maxMessageBytes} bytes`,
@@ -184,7 +191,8 @@ export class WebSocketFrameDecoder {
         return handlers.close(closeCode(payload));
     }
     if (final && this.#fragments === undefined) return handlers.binary(payload);
-    // A fragment may be a view of the read buffer: kept, it must be copied.
+    // A fragment may be a view of the read buffer: kept, it must be copied. An empty one is kept
+    // too, for the limit to count it.
     (this.#fragments ??= []).push(payload.slice());
     this.#fragmentBytes += payload.length;
     if (!final) return;

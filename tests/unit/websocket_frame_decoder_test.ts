@@ -86,6 +86,13 @@ Deno.test("websocket frame decoder - a message over the limit is refused by its 
     () => decodeAll(new WebSocketFrameDecoder(1000), first, second),
     FrameTooLargeError,
   );
+  // Empty fragments are charged their headers: endless ones would otherwise pile up for ever.
+  const start = encodeClientFrame({ opcode: WebSocketOpcode.binary, final: false });
+  const empty = encodeClientFrame({ opcode: WebSocketOpcode.continuation, final: false });
+  const decoder = new WebSocketFrameDecoder(1000);
+  decodeAll(decoder, start);
+  for (let i = 1; i < 1000 / empty.length; i++) decodeAll(decoder, empty);
+  assert.throws(() => decodeAll(decoder, empty), FrameTooLargeError);
 });
 
 Deno.test("websocket frame decoder - text is refused at its header; RFC 6455 breaches are protocol errors", () => {
