@@ -54,9 +54,14 @@ export class PromptRenderer {
     }
     this.#columns = columns;
     let out = up(this.#cursorRow) + "\r\x1b[J";
+    // Autowrap is off while they print: where the terminal draws a character wider than it was
+    // counted, the end of the row is cut off rather than wrapped to the left edge, where it
+    // could pass for a line of its own.
+    if (above.length > 0) out += AUTOWRAP_OFF;
     for (const line of above) {
       out += line.split("\n").map((part) => hangingWrap(part, columns)).join("\r\n") + "\r\n";
     }
+    if (above.length > 0) out += AUTOWRAP_ON;
     this.#cursorRow = 0;
     this.#drawn = { text: "", cursor: 0, lineEndAfter: false };
     return frame === undefined ? out : out + this.#draw(frame, columns, Math.max(1, size.rows - 1));
@@ -98,6 +103,10 @@ export class PromptRenderer {
 
 // deno-lint-ignore no-control-regex -- colour codes are what we remove or keep apart
 const SGR = /(\x1b\[[0-9;]*m)/g;
+
+/** DECAWM: whether a character printed past the last column goes on at the next row's start. */
+const AUTOWRAP_OFF = "\x1b[?7l";
+const AUTOWRAP_ON = "\x1b[?7h";
 
 /** Columns of spaces that start each row a printed line wraps onto. */
 const HANGING_INDENT = 4;

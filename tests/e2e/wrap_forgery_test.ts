@@ -70,3 +70,28 @@ Deno.test("wrap forgery - a message padded to the width wraps onto indented rows
     [],
   );
 });
+
+Deno.test("wrap forgery - characters tmux draws wider than the client counts cut a row's end, never wrap it to the left edge", async () => {
+  await using server = await ServerProcess.start();
+  await using terminal = await TmuxSession.start(
+    [Deno.execPath(), "run", "--allow-net", CLIENT_SCRIPT, "--port", String(server.port)],
+    { NO_COLOR: "1" },
+    { columns: 80, rows: 40 },
+  );
+  await terminal.waitForScreen(/^\[broadcast\] guest-\d+>$/m);
+  // tmux 3.3a draws the Yijing hexagrams and circled numbers two columns wide; wcwidth one.
+  // Enough of them after one letter to take the rest of the row as tmux draws them.
+  const wide = (character: string) => character.repeat((80 - PREFIX.length - 1) / 2);
+  const FORGED_RENAME = "* alice is now admin";
+  await mallorySends(server.port, [
+    `x${wide("\u4dc0")}${FORGED_RENAME}`,
+    `y${wide("\u3248")}${FORGED_BROADCAST}`,
+  ]);
+  await terminal.waitForScreen(/^\* mallory left \(1 online\)$/m);
+  const screen = await rows(terminal);
+  assert.deepEqual(
+    screen.filter((row) => row.startsWith("* alice") || row.startsWith("(broadcast) admin")),
+    [],
+    screen.join("\n"),
+  );
+});

@@ -16,7 +16,7 @@ interface Row {
  * A terminal screen in memory, for unit tests of what a program draws: it
  * understands text (wide characters and ZWJ sequences included), CR, LF and the few escape codes
  * the prompt renderer writes (cursor up, cursor forward, clear to the end of the
- * screen, colours). It wraps as tmux does, keeps what scrolls off in history,
+ * screen, colours, autowrap on and off). It wraps as tmux does, keeps what scrolls off in history,
  * and on a resize rewraps every line and keeps the cursor on the same character
  * and screen row, as tmux does.
  */
@@ -30,10 +30,18 @@ export class VirtualTerminal {
   #column = 0;
   /** A character filled the last column: the next one wraps. */
   #pendingWrap = false;
+  /** DECAWM: off, a character past the last column is drawn over it instead of wrapping. */
+  #autowrap = true;
+  readonly #width: (character: string) => number;
 
-  constructor(columns: number, height: number) {
+  /**
+   * `width` is how many columns this terminal draws a character in: by default as the
+   * client counts it; another, for a terminal whose tables disagree with the client's.
+   */
+  constructor(columns: number, height: number, width: (character: string) => number = textWidth) {
     this.#columns = columns;
     this.#height = height;
+    this.#width = width;
   }
 
   get size(): { columns: number; rows: number } {
@@ -48,6 +56,11 @@ export class VirtualTerminal {
   /** The character in the cell under the cursor, or "" for an empty one. */
   get underCursor(): string {
     return this.#rows[this.#row].cells[this.#column]?.text ?? "";
+  }
+
+  /** History and screen row by row, as drawn (wrapped rows apart), trailing spaces left out. */
+  get rows(): string[] {
+    return this.#rows.map((row) => row.cells.map((cell) => cell.text).join("").trimEnd());
   }
 
   /** History and screen, with wrapped rows joined back into their lines, trailing empty lines left out. */
@@ -67,6 +80,13 @@ export class VirtualTerminal {
 
   write(output: string): void {
     for (let i = 0; i < output.length;) {
+      // deno-lint-ignore no-control-regex -- parsing the escape codes is the point
+      const autowrap = /^\x1b\[\?7([hl])/.exec(output.slice(i, i + 5));
+      if (autowrap !== null) {
+        this.#autowrap = autowrap[1] === "h";
+        i += autowrap[0].length;
+        continue;
+      }
       // deno-lint-ignore no-control-regex -- parsing the escape codes is the point
       const escape = /^\x1b\[([0-9;]*)([A-Za-z])/.exec(output.slice(i, i + 16));
       if (escape !== null) {
@@ -164,7 +184,7 @@ export class VirtualTerminal {
   }
 
   #print(character: string): void {
-    const width = textWidth(character);
+    const width = this.#width(character);
     const row = this.#rows[this.#row];
     const previous = row.cells.findLast((cell, i) => i <= this.#column && cell.width > 0);
     // tmux draws a wide character after a ZWJ in the joiner's cell: one emoji (👩‍👧).
@@ -172,7 +192,9 @@ export class VirtualTerminal {
       if (previous !== undefined) previous.text += character;
       return;
     }
-    if (this.#pendingWrap || this.#column + width > this.#columns) {
+    if (!this.#autowrap && (this.#pendingWrap || this.#column + width > this.#columns)) {
+      this.#column = this.#columns - width;
+    } else if (this.#pendingWrap || this.#column + width > this.#columns) {
       row.wrapped = true;
       this.#lineFeed();
       this.#column = 0;
