@@ -41,16 +41,22 @@ export function nicknameProblem(nickname: string, own: string): string | undefin
  * same person. "Alice" and "alice" are (case folding), and so are the composed and
  * decomposed spellings of "é" and fullwidth "ａｌｉｃｅ" (NFKC). Beyond that, the
  * UTS #39 skeleton maps each look-alike to one prototype: Latin "ɑ", Cyrillic "а" and
- * Greek "α" all become "a", "rn" and "m" meet, and so do "l" and "1". Case is folded
- * first, so a capital "I" is compared as "i", not as "l": one key cannot be both. The
- * key is only compared, never shown: the nickname is displayed as typed.
+ * Greek "α" all become "a", "rn" and "m" meet, and so do "l" and "1".
+ *
+ * A skeleton tells cases apart, and confusables.txt maps some letters in one case only
+ * (Latin "ɑ", but Greek "Β" and Cherokee "Ꭺ"). So each character is taken with its other
+ * case, and stands for the prototype either has in Latin letters, digits or "-_.", the
+ * capital's first: "Β" and "β" are "b", "σ" and "Σ" are "o". A capital "I" looks like "l",
+ * so "i" and "l" share a key too. The key is only compared, never shown: the nickname is
+ * displayed as typed.
  */
 export function nicknameKey(nickname: string): string {
-  let key = fold(nickname.normalize("NFKC"));
-  // A prototype may fold to a character that has a prototype of its own ("M" -> "m" ->
-  // "rn"); a few rounds settle every character of confusables.txt.
+  let key = nickname.normalize("NFKD").replace(DOT_ABOVE_SOFT_DOTTED, "$1");
+  // A prototype may have one of its own ("m" -> "rn"); a few rounds settle them all.
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const next = fold(skeleton(key));
+    let next = "";
+    for (const character of key) next += characterKey(character);
+    next = next.normalize("NFKD");
     if (next === key) break;
     key = next;
   }
@@ -63,20 +69,38 @@ const MAX_ROUNDS = 4;
 // is drawn as "i". confusables.txt maps single characters only, so it cannot say so.
 const DOT_ABOVE_SOFT_DOTTED = /(\p{Soft_Dotted})\u0307/gu;
 
-/** Upper then lower case folds more than lower case alone: "ß" and "SS", "ς" and "σ". */
-function fold(text: string): string {
-  return text.toUpperCase().toLowerCase();
+const PLAIN = /^[A-Za-z0-9_.\-]*$/;
+
+/** What `character` and its other case stand for in a key. */
+function characterKey(character: string): string {
+  // Upper then lower case folds more than lower case alone: "ß" and "SS", "ς" and "σ".
+  const upper = character.toUpperCase();
+  const lower = upper.toLowerCase();
+  for (const mapped of [prototypes(upper), prototypes(lower)]) {
+    if (!PLAIN.test(mapped)) continue;
+    // In lower case it may have a prototype of its own: "M" is "m", which is "rn".
+    const again = prototypes(mapped.toLowerCase());
+    return (PLAIN.test(again) ? again : mapped).toLowerCase();
+  }
+  return prototypes(lower).toUpperCase().toLowerCase();
+}
+
+/** UTS #39 skeleton's mapping: each character of `text` replaced by its prototype. */
+function prototypes(text: string): string {
+  let mapped = "";
+  for (const character of text.normalize("NFKD")) {
+    mapped += CONFUSABLE_PROTOTYPES.get(character) ?? SMALL_CAPITALS.get(character) ?? character;
+  }
+  return mapped;
 }
 
 /**
- * UTS #39 skeleton: decompose, replace each character by its prototype, decompose
- * again. NFKD rather than NFD, since the key folds compatibility forms anyway.
+ * Latin small capitals, which confusables.txt leaves apart but which pass for capitals on
+ * a page ("ᴀʟɪᴄᴇ"): each is its letter.
  */
-function skeleton(text: string): string {
-  let mapped = "";
-  for (const char of text.normalize("NFKD")) mapped += CONFUSABLE_PROTOTYPES.get(char) ?? char;
-  return mapped.normalize("NFKD").replace(DOT_ABOVE_SOFT_DOTTED, "$1");
-}
+const SMALL_CAPITALS: ReadonlyMap<string, string> = new Map(
+  [..."ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘꞯʀꜱᴛᴜᴠᴡʏᴢ"].map((capital, i) => [capital, "ABCDEFGHIJKLMNOPQRSTUVWYZ"[i]]),
+);
 
 /** Every nickname whose key starts with this looks like a guest name. */
 const GUEST_KEY = nicknameKey(GUEST_PREFIX);

@@ -153,7 +153,7 @@ Deno.test("Hub cluster - a successful rename claims the key, then publishes rena
   assert.equal(hub.rename(alice, "Alice"), "renamed");
   assert.equal(backplane.claims.length, 1);
   const [claim] = backplane.claims;
-  assert.equal(claim.key, "alice");
+  assert.equal(claim.key, nicknameKey("Alice"));
   // Keys are skeletons, in which "1" is "l": guest-1's is not "guest-1".
   assert.equal(claim.previousKey, nicknameKey("guest-1"));
   assert.equal(claim.user.sessionId, 1n);
