@@ -49,9 +49,16 @@ export class WebSocketFrameDecoder {
   /** Its payload so far, when it spans reads. */
   #payload: Uint8Array | undefined;
   #payloadFilled = 0;
-  /** The fragments of a binary message whose final frame has not come. */
-  #fragments: Uint8Array[] | undefined;
+  /**
+   * The fragments of a binary message whose final frame has not come, one after another in
+   * one buffer that grows as they come (one object per fragment would cost far more than
+   * the bytes: a million empty ones, gigabytes). Undefined between messages.
+   */
+  #fragments: Uint8Array | undefined;
   #fragmentBytes = 0;
+  #fragmentCount = 0;
+  /** Messages are no longer wanted (the connection is closing): their bytes are not kept. */
+  #discarding = false;
   #closed = false;
 
   constructor(maxMessageBytes: number) {
@@ -61,6 +68,15 @@ export class WebSocketFrameDecoder {
   /** True while a frame, or a fragmented message, has begun but not ended. */
   get hasPartialFrame(): boolean {
     return this.#headerFilled > 0 || this.#frame !== undefined || this.#fragments !== undefined;
+  }
+
+  /**
+   * From now on messages are read only to find the peer's close frame: they are neither
+   * kept nor handed on, so a peer that goes on sending while we close costs no memory.
+   */
+  discardMessages(): void {
+    this.#discarding = true;
+    this.#fragments &&= EMPTY;
   }
 
   /**
@@ -170,7 +186,7 @@ export class WebSocketFrameDecoder {
    */
   #checkMessageLength(length: number): void {
     const total = this.#fragmentBytes + length +
-      (this.#fragments?.length ?? 0) * SMALLEST_FRAGMENT_HEADER_BYTES;
+      this.#fragmentCount * SMALLEST_FRAGMENT_HEADER_BYTES;
     if (total > this.#maxMessageBytes) {
       throw new FrameTooLargeError(
         `Cannot parse frame: length ${total} exceeds ${this.#maxMessageBytes} bytes`,
@@ -190,21 +206,22 @@ export class WebSocketFrameDecoder {
         this.#closed = true;
         return handlers.close(closeCode(payload));
     }
-    if (final && this.#fragments === undefined) return handlers.binary(payload);
-    // A fragment may be a view of the read buffer: kept, it must be copied. An empty one is kept
-    // too, for the limit to count it.
-    (this.#fragments ??= []).push(payload.slice());
-    this.#fragmentBytes += payload.length;
-    if (!final) return;
-    const message = new Uint8Array(this.#fragmentBytes);
-    let at = 0;
-    for (const fragment of this.#fragments) {
-      message.set(fragment, at);
-      at += fragment.length;
+    if (final && this.#fragments === undefined) {
+      if (!this.#discarding) handlers.binary(payload);
+      return;
     }
+    // A fragment may be a view of the read buffer: kept, it must be copied.
+    this.#fragments = this.#discarding
+      ? EMPTY
+      : append(this.#fragments ?? EMPTY, this.#fragmentBytes, payload, this.#maxMessageBytes);
+    this.#fragmentBytes += payload.length;
+    this.#fragmentCount++;
+    if (!final) return;
+    const message = this.#fragments.subarray(0, this.#fragmentBytes);
     this.#fragments = undefined;
     this.#fragmentBytes = 0;
-    handlers.binary(message);
+    this.#fragmentCount = 0;
+    if (!this.#discarding) handlers.binary(message);
   }
 }
 
@@ -228,6 +245,22 @@ function closeCode(payload: Uint8Array): number {
 }
 
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * `bytes` after the first `filled` bytes of `buffer`: in place when they fit, else in a new
+ * buffer twice as large (at most `limit`, which the decoder has checked the total against).
+ */
+function append(buffer: Uint8Array, filled: number, bytes: Uint8Array, limit: number): Uint8Array {
+  let out = buffer;
+  if (filled + bytes.length > buffer.length) {
+    out = new Uint8Array(Math.min(limit, Math.max(filled + bytes.length, buffer.length * 2, 256)));
+    out.set(buffer.subarray(0, filled));
+  }
+  out.set(bytes, filled);
+  return out;
+}
 
 /** The header's full size, as far as its first `filled` bytes tell (at least 2). */
 function headerSize(header: Uint8Array, filled: number): number {

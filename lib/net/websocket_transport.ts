@@ -186,6 +186,8 @@ export class WebSocketTransport implements Transport {
   close(): void {
     if (this.#closing) return;
     this.#closing = true;
+    // The session is over: what the peer still sends is read only for its close frame.
+    this.#decoder.discardMessages();
     this.#ended.resolve();
     if (this.#aborted) return;
     // A write still in flight has stalled (the session waited for it): a close frame could

@@ -9,10 +9,8 @@ import {
   getRequest,
   RawHttpConnection,
   scrapeMetrics,
-  UPGRADE_KEY,
   upgradeRequest,
 } from "../support/raw_http.ts";
-import { websocketAccept } from "../support/websocket_accept.ts";
 import { SERVER_SCRIPT } from "../support/server_process.ts";
 import { encodeClientFrame } from "../support/websocket_client_frame.ts";
 import type { ServerFrame } from "../support/websocket_server_frame_reader.ts";
@@ -34,18 +32,6 @@ async function silentConnections(port: number, count: number): Promise<Deno.TcpC
   const conns: Deno.TcpConn[] = [];
   for (let i = 0; i < count; i++) conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
   return conns;
-}
-
-/** A WebSocket by hand: the upgrade, its 101, and the Welcome. */
-async function rawWebSocket(httpPort: number): Promise<RawHttpConnection> {
-  const socket = await RawHttpConnection.open(httpPort);
-  await socket.write(upgradeRequest(httpPort));
-  const { head } = await socket.response();
-  assert.equal(head.status, 101);
-  assert.equal(head.headers.get("sec-websocket-accept"), await websocketAccept(UPGRADE_KEY));
-  const [welcome] = await socket.frames(() => true);
-  assert.equal(decodeServerMessage(welcome.payload).body.case, "welcome");
-  return socket;
 }
 
 const isClose = (frame: ServerFrame) => frame.opcode === WebSocketOpcode.close;
@@ -213,7 +199,7 @@ Deno.test("websocket - a client that never answers the close handshake loses its
     "1",
   ]);
   await using _server = server;
-  using deaf = await rawWebSocket(httpPort);
+  using deaf = await RawHttpConnection.webSocket(httpPort);
   const frames = await deaf.frames(isClose);
   assert.equal(errors(frames)[0].code, ErrorCode.IDLE_TIMEOUT);
   await server.stdout.waitFor(/disconnected .* \(websocket\)/);
@@ -237,7 +223,7 @@ Deno.test("websocket - a message over --max-frame-bytes is refused by its announ
     "10",
   ]);
   await using _server = server;
-  using big = await rawWebSocket(httpPort);
+  using big = await RawHttpConnection.webSocket(httpPort);
   // The header of a 60 MB message, and none of its bytes.
   await big.write(
     encodeClientFrame({ opcode: WebSocketOpcode.binary, announcedLength: 60_000_000n }),
@@ -253,7 +239,7 @@ Deno.test("websocket - a connection whose input breaks RFC 6455 is closed at onc
   const { server, httpPort } = await startWithHttp(["--close-handshake-timeout", "60"]);
   await using _server = server;
   for (const payload of [[26, 0], [0x03, 0xe8, 0xff]]) {
-    using broken = await rawWebSocket(httpPort);
+    using broken = await RawHttpConnection.webSocket(httpPort);
     // Reserved bits no extension was agreed for; a close frame whose reason is not UTF-8.
     await broken.write(
       payload.length === 2
@@ -275,7 +261,7 @@ Deno.test("websocket - a half-sent frame is cut by --frame-timeout, not --idle-t
     "60",
   ]);
   await using _server = server;
-  using slow = await rawWebSocket(httpPort);
+  using slow = await RawHttpConnection.webSocket(httpPort);
   const frame = encodeClientFrame({ opcode: WebSocketOpcode.binary, payload: new Uint8Array(20) });
   await slow.write(frame.subarray(0, 10));
   const frames = await slow.frames(isClose, 5000);
@@ -288,7 +274,7 @@ Deno.test("websocket - a half-sent frame is cut by --frame-timeout, not --idle-t
 Deno.test("websocket - a ping is answered with a pong carrying its payload", async () => {
   const { server, httpPort } = await startWithHttp();
   await using _server = server;
-  using socket = await rawWebSocket(httpPort);
+  using socket = await RawHttpConnection.webSocket(httpPort);
   await socket.write(encodeClientFrame({ opcode: WebSocketOpcode.ping, payload: [7, 8, 9] }));
   const [pong] = await socket.frames(() => true);
   assert.equal(pong.opcode, WebSocketOpcode.pong);
@@ -310,7 +296,7 @@ Deno.test("websocket - a ping is answered with a pong carrying its payload", asy
 Deno.test("websocket - /ws refused with 503 counts in chat_connections_refused_total", async () => {
   const { server, httpPort } = await startWithHttp(["--max-connections", "1"]);
   await using _server = server;
-  using _first = await rawWebSocket(httpPort);
+  using _first = await RawHttpConnection.webSocket(httpPort);
   using second = await RawHttpConnection.open(httpPort);
   await second.write(upgradeRequest(httpPort));
   const refused = await second.response();
@@ -328,7 +314,7 @@ Deno.test("websocket - a slow consumer's socket is closed, not only its session"
   ]);
   await using _server = server;
   // A WebSocket by hand that then never reads: the server's writes pile up and stall.
-  using stuck = await rawWebSocket(httpPort);
+  using stuck = await RawHttpConnection.webSocket(httpPort);
   await using talker = await TestClient.connect(server.port);
   await talker.send(...flood(4000));
   await talker.take("chat", 4000, 30_000);

@@ -4,6 +4,10 @@ import { encodeFrames } from "../../lib/protocol/frame_encoder.ts";
 import { deadline } from "../support/deadline.ts";
 import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
+import { freePort } from "../support/client_process.ts";
+import { RawHttpConnection } from "../support/raw_http.ts";
+import { encodeClientFrame } from "../support/websocket_client_frame.ts";
+import { WebSocketOpcode } from "../../lib/net/websocket_opcode.ts";
 
 /**
  * Connections in the test: twice this in open files, well inside the limit. The figure
@@ -75,6 +79,32 @@ function varintBytes(value: number): number[] {
   return bytes;
 }
 
+/**
+ * The real server, ready for residentBytes(): with an inspector, and with glibc's freed
+ * blocks given back. No JOINED for everyone at each connect: N² frames of garbage, which
+ * would blur the figure.
+ */
+async function startMeasured(
+  args: string[],
+): Promise<{ server: ServerProcess; inspector: string } & AsyncDisposable> {
+  const server = await ServerProcess.start([...args, "--presence-limit", "1"], [
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    "--allow-env=CHAT_POISON_BUFFERS",
+    "--inspect=127.0.0.1:0",
+    SERVER_SCRIPT,
+  ], {
+    // glibc keeps freed blocks under 128 KB for reuse rather than give them back: the
+    // connections' garbage of 64 KB buffers would count as held after a collection.
+    // Mapped on their own, they leave the RSS when freed, and it measures what is held.
+    env: { MALLOC_MMAP_THRESHOLD_: "8192" },
+  });
+  const inspector = (await server.stderr.waitFor(/Debugger listening on ws:/, 10_000))
+    .match(/ws:\/\/\S+/)![0];
+  return { server, inspector, [Symbol.asyncDispose]: () => server[Symbol.asyncDispose]() };
+}
+
 /** Waits until every client has its Pong for `nonce`: what each sent before it is handled. */
 function pongs(clients: TestClient[], nonce: bigint, what: string): Promise<unknown> {
   return deadline(
@@ -92,29 +122,13 @@ function pongs(clients: TestClient[], nonce: bigint, what: string): Promise<unkn
 // answered once, is the baseline. Before the fix each kept ~130 KB more: its last read's
 // 64 KB buffer (a pending read holds its buffer) and its 65,000-character Hello.client.
 Deno.test(`idle memory - ${CONNECTIONS} connections that each sent a 65 KB Ping with an unknown field and a 65,000-byte Hello.client, then went idle, hold under ${MAX_BYTES_PER_IDLE_CONNECTION / 1024} KB more each`, async () => {
-  await using server = await ServerProcess.start([
+  await using measured = await startMeasured([
     "--max-connections-per-ip",
     String(CONNECTIONS + 10),
     "--max-connections",
     String(CONNECTIONS + 10),
-    // No JOINED for everyone at each connect: N² frames of garbage, which blur the figure.
-    "--presence-limit",
-    "1",
-  ], [
-    Deno.execPath(),
-    "run",
-    "--allow-net",
-    "--allow-env=CHAT_POISON_BUFFERS",
-    "--inspect=127.0.0.1:0",
-    SERVER_SCRIPT,
-  ], {
-    // glibc keeps freed blocks under 128 KB for reuse rather than give them back: 800
-    // connections' garbage of 64 KB buffers would count as held after a collection.
-    // Mapped on their own, they leave the RSS when freed, and it measures what is held.
-    env: { MALLOC_MMAP_THRESHOLD_: "8192" },
-  });
-  const inspector = (await server.stderr.waitFor(/Debugger listening on ws:/, 10_000))
-    .match(/ws:\/\/\S+/)![0];
+  ]);
+  const { server, inspector } = measured;
   await using stack = new AsyncDisposableStack();
   const clients: TestClient[] = [];
   for (let i = 0; i < CONNECTIONS; i++) {
@@ -147,6 +161,60 @@ Deno.test(`idle memory - ${CONNECTIONS} connections that each sent a 65 KB Ping 
     perConnection < MAX_BYTES_PER_IDLE_CONNECTION,
     `${(perConnection / 1024).toFixed(1)} KB more per idle connection, over ${
       MAX_BYTES_PER_IDLE_CONNECTION / 1024
+    } KB`,
+  );
+});
+
+/** WebSockets in the fragments test, and what each may hold for the message it began. */
+const FRAGMENTED_SOCKETS = 200;
+const MAX_BYTES_PER_FRAGMENTED_SOCKET = 128 * 1024;
+// As many as --max-frame-bytes (65536) lets one message have: each is charged its header (6).
+const ONE_BYTE_FRAGMENTS = 9_000;
+
+// Before the fix each fragment was an object of its own, and the attack measured 29 MB for
+// 65,535 of them, when they were not charged their headers.
+Deno.test(`idle memory - ${FRAGMENTED_SOCKETS} WebSockets that each began a message of ${ONE_BYTE_FRAGMENTS} one-byte fragments hold under ${MAX_BYTES_PER_FRAGMENTED_SOCKET / 1024} KB more each`, async () => {
+  const httpPort = freePort();
+  await using measured = await startMeasured(["--http-port", String(httpPort)]);
+  const { server, inspector } = measured;
+  await server.stdout.waitFor(`open http://127.0.0.1:${httpPort} in a browser`);
+  using stack = new DisposableStack();
+  const sockets: RawHttpConnection[] = [];
+  for (let i = 0; i < FRAGMENTED_SOCKETS; i++) {
+    sockets.push(stack.use(await RawHttpConnection.webSocket(httpPort)));
+  }
+  const before = await residentBytes(server, inspector);
+
+  const start = encodeClientFrame({ opcode: WebSocketOpcode.binary, payload: [1], final: false });
+  const fragment = encodeClientFrame({
+    opcode: WebSocketOpcode.continuation,
+    payload: [1],
+    final: false,
+  });
+  const pingFrame = encodeClientFrame({ opcode: WebSocketOpcode.ping, payload: [7] });
+  const message = new Uint8Array(start.length + ONE_BYTE_FRAGMENTS * fragment.length);
+  message.set(start);
+  for (let i = 0; i < ONE_BYTE_FRAGMENTS; i++) {
+    message.set(fragment, start.length + i * fragment.length);
+  }
+  for (const socket of sockets) {
+    await socket.write(message);
+    await socket.write(pingFrame);
+  }
+  // Frames are decoded in order: the pong means every fragment before it was taken.
+  for (const socket of sockets) {
+    await socket.frames((frame) => frame.opcode === WebSocketOpcode.pong, 60_000);
+  }
+  const after = await residentBytes(server, inspector);
+  const perSocket = (after - before) / FRAGMENTED_SOCKETS;
+  console.log(
+    `RSS ${(before / 2 ** 20).toFixed(1)} MiB -> ${(after / 2 ** 20).toFixed(1)} MiB: ` +
+      `${(perSocket / 1024).toFixed(1)} KB more per WebSocket`,
+  );
+  assert.ok(
+    perSocket < MAX_BYTES_PER_FRAGMENTED_SOCKET,
+    `${(perSocket / 1024).toFixed(1)} KB more per WebSocket, over ${
+      MAX_BYTES_PER_FRAGMENTED_SOCKET / 1024
     } KB`,
   );
 });

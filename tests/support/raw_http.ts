@@ -1,4 +1,7 @@
+import assert from "node:assert/strict";
+import { decodeServerMessage } from "../../lib/protocol/codec.ts";
 import { deadline } from "./deadline.ts";
+import { websocketAccept } from "./websocket_accept.ts";
 import { HttpResponseHead } from "./http_response_head.ts";
 import { type ServerFrame, ServerFrameReader } from "./websocket_server_frame_reader.ts";
 
@@ -21,6 +24,18 @@ export class RawHttpConnection implements Disposable {
 
   static async open(port: number): Promise<RawHttpConnection> {
     return new RawHttpConnection(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  /** A WebSocket by hand on the HTTP port: the upgrade, its 101, and the Welcome. */
+  static async webSocket(httpPort: number): Promise<RawHttpConnection> {
+    const socket = await RawHttpConnection.open(httpPort);
+    await socket.write(upgradeRequest(httpPort));
+    const { head } = await socket.response();
+    assert.equal(head.status, 101);
+    assert.equal(head.headers.get("sec-websocket-accept"), await websocketAccept(UPGRADE_KEY));
+    const [welcome] = await socket.frames(() => true);
+    assert.equal(decodeServerMessage(welcome.payload).body.case, "welcome");
+    return socket;
   }
 
   async write(text: string | Uint8Array): Promise<void> {

@@ -121,3 +121,16 @@ Deno.test("websocket frame decoder - text is refused at its header; RFC 6455 bre
     assert.throws(() => decodeAll(new WebSocketFrameDecoder(1000), frame), WebSocketProtocolError);
   }
 });
+
+Deno.test("websocket frame decoder - once messages are discarded, only the close frame is reported", () => {
+  const decoder = new WebSocketFrameDecoder(1000);
+  const first = encodeClientFrame({ opcode: WebSocketOpcode.binary, payload: [1], final: false });
+  assert.deepEqual(decodeAll(decoder, first), []);
+  decoder.discardMessages();
+  const rest = [
+    encodeClientFrame({ opcode: WebSocketOpcode.continuation, payload: [2] }),
+    encodeClientFrame({ opcode: WebSocketOpcode.binary, payload: [3] }),
+    encodeClientFrame({ opcode: WebSocketOpcode.close, payload: [0x03, 0xe8] }),
+  ];
+  assert.deepEqual(decodeAll(decoder, ...rest), ["close 1000"]);
+});
