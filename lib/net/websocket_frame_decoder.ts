@@ -17,8 +17,11 @@ const NO_STATUS_CODE = 1005;
 
 /** The longest frame header a client sends: 2 bytes, an 8-byte length, and a 4-byte mask. */
 const MAX_HEADER_BYTES = 14;
-/** A masked client frame's header with a 7-bit length: 2 bytes and the 4-byte mask. */
-const SMALLEST_FRAGMENT_HEADER_BYTES = 6;
+/**
+ * The most frames one message may come in. Clients fragment big messages into pieces of
+ * kilobytes, if at all; endless empty fragments would keep a message open for ever.
+ */
+export const MAX_FRAGMENTS = 1024;
 /** RFC 6455 section 5.5: control frames carry at most 125 bytes, and are never fragmented. */
 const MAX_CONTROL_PAYLOAD_BYTES = 125;
 
@@ -180,16 +183,19 @@ export class WebSocketFrameDecoder {
   }
 
   /**
-   * By the announced length, so that an oversized message is refused before its bytes come.
-   * Each fragment so far is charged its smallest header too: empty fragments would otherwise
-   * cost nothing against the limit, and a message of millions of them would grow without end.
+   * By the announced length, so that an oversized message is refused before its bytes come;
+   * and by its fragments, which cost a frame's work each even when empty.
    */
   #checkMessageLength(length: number): void {
-    const total = this.#fragmentBytes + length +
-      this.#fragmentCount * SMALLEST_FRAGMENT_HEADER_BYTES;
+    const total = this.#fragmentBytes + length;
     if (total > this.#maxMessageBytes) {
       throw new FrameTooLargeError(
         `Cannot parse frame: length ${total} exceeds ${this.#maxMessageBytes} bytes`,
+      );
+    }
+    if (this.#fragmentCount >= MAX_FRAGMENTS) {
+      throw new FrameTooLargeError(
+        `Cannot parse frame: a message comes in over ${MAX_FRAGMENTS} fragments`,
       );
     }
   }

@@ -8,6 +8,7 @@ import { freePort } from "../support/client_process.ts";
 import { RawHttpConnection } from "../support/raw_http.ts";
 import { encodeClientFrame } from "../support/websocket_client_frame.ts";
 import { WebSocketOpcode } from "../../lib/net/websocket_opcode.ts";
+import { MAX_FRAGMENTS } from "../../lib/net/websocket_frame_decoder.ts";
 
 /**
  * Connections in the test: twice this in open files, well inside the limit. The figure
@@ -168,11 +169,11 @@ Deno.test(`idle memory - ${CONNECTIONS} connections that each sent a 65 KB Ping 
 /** WebSockets in the fragments test, and what each may hold for the message it began. */
 const FRAGMENTED_SOCKETS = 200;
 const MAX_BYTES_PER_FRAGMENTED_SOCKET = 128 * 1024;
-// As many as --max-frame-bytes (65536) lets one message have: each is charged its header (6).
-const ONE_BYTE_FRAGMENTS = 9_000;
+// After the first, as many as one message may have (MAX_FRAGMENTS).
+const ONE_BYTE_FRAGMENTS = MAX_FRAGMENTS - 1;
 
-// Before the fix each fragment was an object of its own, and the attack measured 29 MB for
-// 65,535 of them, when they were not charged their headers.
+// Before the fix each fragment was an object of its own: the attack measured 29 MB for 65,535
+// of them, before their number was bounded too.
 Deno.test(`idle memory - ${FRAGMENTED_SOCKETS} WebSockets that each began a message of ${ONE_BYTE_FRAGMENTS} one-byte fragments hold under ${MAX_BYTES_PER_FRAGMENTED_SOCKET / 1024} KB more each`, async () => {
   const httpPort = freePort();
   await using measured = await startMeasured(["--http-port", String(httpPort)]);

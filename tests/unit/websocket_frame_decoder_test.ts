@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { WebSocketFrameDecoder } from "../../lib/net/websocket_frame_decoder.ts";
+import { MAX_FRAGMENTS, WebSocketFrameDecoder } from "../../lib/net/websocket_frame_decoder.ts";
 import { WebSocketOpcode } from "../../lib/net/websocket_opcode.ts";
 import { WebSocketProtocolError } from "../../lib/net/websocket_protocol_error.ts";
 import { FrameTooLargeError, MalformedMessageError } from "../../lib/protocol/errors.ts";
@@ -86,13 +86,17 @@ Deno.test("websocket frame decoder - a message over the limit is refused by its 
     () => decodeAll(new WebSocketFrameDecoder(1000), first, second),
     FrameTooLargeError,
   );
-  // Empty fragments are charged their headers: endless ones would otherwise pile up for ever.
+  // Fragments are counted: endless empty ones would otherwise keep a message open for ever.
   const start = encodeClientFrame({ opcode: WebSocketOpcode.binary, final: false });
   const empty = encodeClientFrame({ opcode: WebSocketOpcode.continuation, final: false });
+  const last = encodeClientFrame({ opcode: WebSocketOpcode.continuation, payload: [9] });
   const decoder = new WebSocketFrameDecoder(1000);
   decodeAll(decoder, start);
-  for (let i = 1; i < 1000 / empty.length; i++) decodeAll(decoder, empty);
-  assert.throws(() => decodeAll(decoder, empty), FrameTooLargeError);
+  for (let i = 2; i < MAX_FRAGMENTS; i++) decodeAll(decoder, empty);
+  assert.deepEqual(decodeAll(decoder, last), ["binary 9"]);
+  decodeAll(decoder, start);
+  for (let i = 2; i <= MAX_FRAGMENTS; i++) decodeAll(decoder, empty);
+  assert.throws(() => decodeAll(decoder, last), FrameTooLargeError);
 });
 
 Deno.test("websocket frame decoder - text is refused at its header; RFC 6455 breaches are protocol errors", () => {
