@@ -5,6 +5,7 @@ import { formatHostPort } from "./format_host_port.ts";
 import { POISON_BUFFERS, poisonBuffer } from "./poison_buffer.ts";
 import { nextReadBuffer, SMALLEST_READ_BYTES } from "./read_buffer_size.ts";
 import type { ReceiveHandlers, Transport } from "./transport.ts";
+import { writeAll } from "./write_all.ts";
 
 /** A Transport over a TCP connection, with varint-length-delimited frames. */
 export class TcpTransport implements Transport {
@@ -69,13 +70,7 @@ export class TcpTransport implements Transport {
   }
 
   async write(chunks: readonly OutboundChunk[]): Promise<void> {
-    const bytes = encodeChunks(chunks);
-    // conn.write may take only part of the buffer.
-    for (let written = 0; written < bytes.length;) {
-      const count = await this.#conn.write(bytes.subarray(written));
-      written += count;
-      this.bytesWritten += count;
-    }
+    await writeAll(this.#conn, encodeChunks(chunks), (count) => this.bytesWritten += count);
   }
 
   async closeWrite(): Promise<void> {

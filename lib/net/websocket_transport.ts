@@ -5,6 +5,7 @@ import { poisonBuffer } from "./poison_buffer.ts";
 import { FramedBatch, type OutboundChunk } from "./framed_batch.ts";
 import { nextReadBuffer, SMALLEST_READ_BYTES } from "./read_buffer_size.ts";
 import type { ReceiveHandlers, Transport } from "./transport.ts";
+import { writeAll } from "./write_all.ts";
 import { WebSocketFrameDecoder, type WebSocketMessageHandlers } from "./websocket_frame_decoder.ts";
 import { WebSocketOpcode } from "./websocket_opcode.ts";
 import { WebSocketProtocolError } from "./websocket_protocol_error.ts";
@@ -265,12 +266,7 @@ export class WebSocketTransport implements Transport {
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
     if (this.#aborted) throw new Error("the WebSocket is closed");
-    // conn.write may take only part of the buffer.
-    for (let written = 0; written < bytes.length;) {
-      const count = await this.#conn.write(bytes.subarray(written));
-      written += count;
-      this.bytesWritten += count;
-    }
+    await writeAll(this.#conn, bytes, (count) => this.bytesWritten += count);
   }
 }
 

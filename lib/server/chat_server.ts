@@ -24,6 +24,7 @@ import { Session, type SessionLimits } from "./session.ts";
 import { realClock } from "../util/clock.ts";
 import { EventLoopLag } from "./event_loop_lag.ts";
 import { acceptLoop } from "./accept_loop.ts";
+import { ConnectionsPerAddress } from "./connections_per_address.ts";
 import { TcpTransport } from "../net/tcp_transport.ts";
 import type { Transport } from "../net/transport.ts";
 import { formatHostPort } from "../net/format_host_port.ts";
@@ -54,7 +55,7 @@ export class ChatServer implements AsyncDisposable {
     this.#logger.log("error", "session_failed", `unexpected error: ${describeError(error)}`);
   });
   readonly #acceptLoop: Promise<void>;
-  readonly #connectionsPerIp = new Map<string, number>();
+  readonly #connectionsPerIp = new ConnectionsPerAddress();
   /**
    * Connections held: the sessions, and those whose sockets are still closing (a WebSocket
    * in its close handshake). The caps count these, not the sessions: a socket holds its
@@ -220,17 +221,11 @@ export class ChatServer implements AsyncDisposable {
   /** Why a new connection from `hostname` cannot be served now, or undefined when it can. */
   refusal(hostname: string): string | undefined {
     if (this.#shutdown !== undefined) return "The server is shutting down";
-    const { maxConnections, maxConnectionsPerIp, limitLoopback } = this.options;
+    const { maxConnections } = this.options;
     if (this.#connections >= maxConnections) {
       return `The server is full (${countNoun(maxConnections, "connection")}); try again later`;
     }
-    if (
-      (limitLoopback || !isLoopback(hostname)) &&
-      (this.#connectionsPerIp.get(hostname) ?? 0) >= maxConnectionsPerIp
-    ) {
-      return `Too many connections from ${hostname} (${maxConnectionsPerIp}); close some and try again`;
-    }
-    return undefined;
+    return this.#connectionsPerIp.refusal(hostname, this.options);
   }
 
   /**
@@ -276,7 +271,7 @@ export class ChatServer implements AsyncDisposable {
     this.#counters.sessionsOpened++;
     const ip = transport.remoteHostname;
     this.#connections++;
-    this.#connectionsPerIp.set(ip, (this.#connectionsPerIp.get(ip) ?? 0) + 1);
+    this.#connectionsPerIp.add(ip);
     // Welcome goes first: nothing else can be queued before join() returns.
     session.send(encodeServerMessage({
       body: {
@@ -321,9 +316,7 @@ export class ChatServer implements AsyncDisposable {
       this.#connectionTasks.add(
         (transport.released ?? Promise.resolve()).then(() => {
           this.#connections--;
-          const left = this.#connectionsPerIp.get(ip)! - 1;
-          if (left === 0) this.#connectionsPerIp.delete(ip);
-          else this.#connectionsPerIp.set(ip, left);
+          this.#connectionsPerIp.remove(ip);
         }),
       );
     }
@@ -378,10 +371,6 @@ function listen(hostname: string, port: number, reusePort: boolean): Deno.TcpLis
   } catch (error) {
     throw ListenError.from(hostname, port, error);
   }
-}
-
-export function isLoopback(hostname: string): boolean {
-  return hostname.startsWith("127.") || hostname === "::1" || hostname.startsWith("::ffff:127.");
 }
 
 function sessionTotals(session: Session): SessionTotals {

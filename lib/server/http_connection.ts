@@ -1,10 +1,11 @@
+import { shutAndDrain } from "../net/shut_and_drain.ts";
+import { writeAll } from "../net/write_all.ts";
 import { headEnd, HttpRequestError, HttpRequestHead } from "./http_request_head.ts";
 
 /** The longest request head read: one past it is answered 431. Browsers send well under 2 KiB. */
 export const MAX_HEAD_BYTES = 8 * 1024;
 
-/** How long a closing connection reads and drops what the client still sends, so that our
- * answer is not destroyed by a reset (closing with unread input sends RST). */
+/** How long a closing connection reads and drops what the client still sends (shutAndDrain). */
 const LINGER_MS = 1000;
 
 /** An answer to one request. */
@@ -118,9 +119,7 @@ export class HttpConnection {
   async write(bytes: Uint8Array): Promise<void> {
     this.#arm(this.#limits.writeTimeoutMs);
     try {
-      for (let written = 0; written < bytes.length;) {
-        written += await this.conn.write(bytes.subarray(written));
-      }
+      await writeAll(this.conn, bytes);
     } finally {
       this.#disarm();
     }
@@ -191,12 +190,8 @@ export class HttpConnection {
   /** Shuts our side, then drops what the client still sends, for a moment at most. */
   async #linger(): Promise<void> {
     try {
-      await this.conn.closeWrite();
       this.#arm(LINGER_MS);
-      const sink = new Uint8Array(1024);
-      while (await this.conn.read(sink) !== null) {
-        // Dropped.
-      }
+      await shutAndDrain(this.conn);
     } catch {
       // Reset, or the linger ran out.
     }

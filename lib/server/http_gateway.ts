@@ -1,11 +1,14 @@
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { PAGE_CSP, PAGE_HTML } from "../../gen/web/page.ts";
+import { shutAndDrain } from "../net/shut_and_drain.ts";
 import { WebSocketTransport } from "../net/websocket_transport.ts";
+import { writeAll } from "../net/write_all.ts";
 import { countNoun } from "../util/count_noun.ts";
 import { describeError } from "../util/describe_error.ts";
 import { acceptLoop } from "./accept_loop.ts";
-import { type ChatServer, isLoopback } from "./chat_server.ts";
+import type { ChatServer } from "./chat_server.ts";
+import { ConnectionsPerAddress, isLoopback } from "./connections_per_address.ts";
 import { ListenError } from "./errors.ts";
 import {
   HttpConnection,
@@ -74,7 +77,7 @@ export class HttpGateway {
   readonly #limits: HttpConnectionLimits;
   readonly #acceptLoop: Promise<void>;
   readonly #open = new Set<HttpConnection>();
-  readonly #perIp = new Map<string, number>();
+  readonly #perIp = new ConnectionsPerAddress();
   /** Connections within the cap, and loopback ones in the operator's headroom. */
   #connections = 0;
   #operatorConnections = 0;
@@ -138,7 +141,7 @@ export class HttpGateway {
     if (operator !== undefined) this.#operatorConnections++;
     else {
       this.#connections++;
-      this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
+      this.#perIp.add(ip);
     }
     let counted = true;
     const release = () => {
@@ -147,9 +150,7 @@ export class HttpGateway {
       this.#open.delete(connection);
       if (operator !== undefined) return void this.#operatorConnections--;
       this.#connections--;
-      const left = this.#perIp.get(ip)! - 1;
-      if (left === 0) this.#perIp.delete(ip);
-      else this.#perIp.set(ip, left);
+      this.#perIp.remove(ip);
     };
     const connection = new HttpConnection(
       conn,
@@ -164,15 +165,12 @@ export class HttpGateway {
 
   /** Why a new HTTP connection from `ip` cannot be taken now, or undefined when it can. */
   #refusal(ip: string): string | undefined {
-    const { maxHttpConnections, maxConnectionsPerIp, limitLoopback } = this.#chat.options;
+    const { maxHttpConnections } = this.#chat.options;
     if (this.#connections >= maxHttpConnections) {
       return `The server is busy (${countNoun(maxHttpConnections, "HTTP connection")}); ` +
         "try again later";
     }
-    if ((limitLoopback || !isLoopback(ip)) && (this.#perIp.get(ip) ?? 0) >= maxConnectionsPerIp) {
-      return `Too many connections from ${ip} (${maxConnectionsPerIp}); close some and try again`;
-    }
-    return undefined;
+    return this.#perIp.refusal(ip, this.#chat.options);
   }
 
   /** A 503 without reading the request, then the connection closes; bounded in number and time. */
@@ -182,16 +180,9 @@ export class HttpGateway {
     this.#refusing++;
     const timer = setTimeout(() => conn.close(), REFUSAL_MS);
     try {
-      const response = serializeResponse({ status: 503, body: `${why}\n` }, undefined, false);
-      for (let written = 0; written < response.length;) {
-        written += await conn.write(response.subarray(written));
-      }
+      await writeAll(conn, serializeResponse({ status: 503, body: `${why}\n` }, undefined, false));
       // The request unread: closing at once would reset the connection, and lose the 503.
-      await conn.closeWrite();
-      const sink = new Uint8Array(1024);
-      while (await conn.read(sink) !== null) {
-        // Dropped.
-      }
+      await shutAndDrain(conn);
       conn.close();
     } catch {
       // Reset, or out of time: the timer closed it.

@@ -27,6 +27,17 @@ async function mallorySends(port: number, lines: string[]): Promise<void> {
   for (const line of lines) assert.ok(shown.includes(PREFIX + line), `one line: ${line}`);
 }
 
+/** The terminal client in an 80-column tmux pane, once it is at its prompt. */
+async function watchingClient(port: number): Promise<TmuxSession> {
+  const terminal = await TmuxSession.start(
+    [Deno.execPath(), "run", "--allow-net", CLIENT_SCRIPT, "--port", String(port)],
+    { NO_COLOR: "1" },
+    { columns: 80, rows: 40 },
+  );
+  await terminal.waitForScreen(/^\[broadcast\] guest-\d+>$/m);
+  return terminal;
+}
+
 /** The screen's rows, trailing spaces dropped. */
 async function rows(terminal: TmuxSession): Promise<string[]> {
   return (await terminal.screen()).split("\n").map((row) => row.trimEnd());
@@ -42,12 +53,7 @@ function assertIndented(screen: string[], forged: string[]): void {
 
 Deno.test("wrap forgery - a message padded to the width wraps onto indented rows, never a line of its own", async () => {
   await using server = await ServerProcess.start();
-  await using terminal = await TmuxSession.start(
-    [Deno.execPath(), "run", "--allow-net", CLIENT_SCRIPT, "--port", String(server.port)],
-    { NO_COLOR: "1" },
-    { columns: 80, rows: 40 },
-  );
-  await terminal.waitForScreen(/^\[broadcast\] guest-\d+>$/m);
+  await using terminal = await watchingClient(server.port);
 
   await mallorySends(server.port, [
     padded("ok", 80, FORGED_BROADCAST),
@@ -73,12 +79,7 @@ Deno.test("wrap forgery - a message padded to the width wraps onto indented rows
 
 Deno.test("wrap forgery - characters tmux draws wider than the client counts cut a row's end, never wrap it to the left edge", async () => {
   await using server = await ServerProcess.start();
-  await using terminal = await TmuxSession.start(
-    [Deno.execPath(), "run", "--allow-net", CLIENT_SCRIPT, "--port", String(server.port)],
-    { NO_COLOR: "1" },
-    { columns: 80, rows: 40 },
-  );
-  await terminal.waitForScreen(/^\[broadcast\] guest-\d+>$/m);
+  await using terminal = await watchingClient(server.port);
   // tmux 3.3a draws the Yijing hexagrams and circled numbers two columns wide; wcwidth one.
   // Enough of them after one letter to take the rest of the row as tmux draws them.
   const wide = (character: string) => character.repeat((80 - PREFIX.length - 1) / 2);

@@ -238,14 +238,14 @@ Deno.test("websocket - a message over --max-frame-bytes is refused by its announ
 Deno.test("websocket - a connection whose input breaks RFC 6455 is closed at once, not after the close handshake's timeout", async () => {
   const { server, httpPort } = await startWithHttp(["--close-handshake-timeout", "60"]);
   await using _server = server;
-  for (const payload of [[26, 0], [0x03, 0xe8, 0xff]]) {
-    using broken = await RawHttpConnection.webSocket(httpPort);
+  const breaches = [
     // Reserved bits no extension was agreed for; a close frame whose reason is not UTF-8.
-    await broken.write(
-      payload.length === 2
-        ? encodeClientFrame({ opcode: WebSocketOpcode.binary, reserved: 4, payload })
-        : encodeClientFrame({ opcode: WebSocketOpcode.close, payload }),
-    );
+    encodeClientFrame({ opcode: WebSocketOpcode.binary, reserved: 4, payload: [26, 0] }),
+    encodeClientFrame({ opcode: WebSocketOpcode.close, payload: [0x03, 0xe8, 0xff] }),
+  ];
+  for (const breach of breaches) {
+    using broken = await RawHttpConnection.webSocket(httpPort);
+    await broken.write(breach);
     const frames = await broken.frames(isClose, 5000);
     assert.equal(closeCode(frames.at(-1)!), 1002);
     // Closed by the server without waiting for an answer to its close frame.
