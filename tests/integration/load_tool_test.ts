@@ -4,6 +4,8 @@ import { encodeServerMessage } from "../../lib/protocol/codec.ts";
 import { encodeFrames } from "../../lib/protocol/frame_encoder.ts";
 import { Body, FrameReader, type ServerFrame } from "../../lib/bench/load/frame_reader.ts";
 import { Histogram } from "../../lib/bench/load/histogram.ts";
+import { bottleneckWarning, REFEREE, toolCpu } from "../../lib/bench/load/cpu_usage.ts";
+import { costFields, type Costs, printReport } from "../../lib/bench/load/report.ts";
 import { command, type PushHandlers, PushReader } from "../../lib/bench/load/resp.ts";
 import { readSendTime, SEND_TIME_BYTES, writeSendTime } from "../../lib/bench/load/send_time.ts";
 
@@ -192,6 +194,71 @@ Deno.test("load tool - PushReader reads subscribe and message pushes split at ev
   );
 });
 
+// deno-lint-ignore no-explicit-any
+function assertToolCpu(result: any, processes: string[]): void {
+  const percents = result.loadToolCpuPercent;
+  assert.deepEqual(Object.keys(percents), processes);
+  for (const value of Object.values(percents)) assert.ok(Number(value) >= 0, percents);
+  assert.equal(result.loadToolCpuPercentMax, Math.max(...Object.values(percents).map(Number)));
+  assert.equal(result.loadToolBottleneck, result.loadToolCpuPercentMax >= 90);
+}
+
+/** What `printReport` prints for people, with `console.log` caught. */
+function printedTable(costs: Costs): string[] {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (line: string) => lines.push(line);
+  try {
+    printReport({}, false, () => ({ header: "a run", cells: [["x", "1"]], notes: {}, costs }));
+  } finally {
+    console.log = log;
+  }
+  return lines;
+}
+
+Deno.test("load tool - a process at 90% of a CPU or more makes the tool the bottleneck", () => {
+  const busy = toolCpu(0.1, [0.5, 0.95], 1);
+  assert.deepEqual(busy.percentByProcess, { coordinator: 10, "worker 1": 50, "worker 2": 95 });
+  assert.deepEqual([busy.maxPercent, busy.busiest, busy.bottleneck], [95, "worker 2", true]);
+  assert.equal(
+    bottleneckWarning(busy),
+    "warning: the load tool used 95% of a CPU (worker 2): these figures are the load tool's " +
+      `limit, not the server's; measure with ${REFEREE}`,
+  );
+  // The coordinator counts as much as a worker, and exactly 90% is already too busy.
+  assert.equal(toolCpu(1.8, [0.2], 2).busiest, "coordinator");
+  assert.equal(toolCpu(1.8, [0.2], 2).bottleneck, true);
+  const idle = toolCpu(0.2, [0.89, 0.3], 1);
+  assert.deepEqual([idle.maxPercent, idle.bottleneck], [89, false]);
+  assert.equal(bottleneckWarning(idle), undefined);
+  // 1.2 CPUs spread over two workers is no bottleneck: neither process was full.
+  assert.equal(toolCpu(0, [0.6, 0.6], 1).bottleneck, false);
+});
+
+Deno.test("load tool - the table warns when the tool was the limit, and JSON says so", () => {
+  const costs = (cpu: ReturnType<typeof toolCpu>): Costs => ({
+    elapsedSeconds: 2,
+    benchCpuSeconds: 2.1,
+    serverCpuSeconds: 0.5,
+    machineBusyPercent: 80,
+    toolCpu: cpu,
+  });
+  const limited = costs(toolCpu(0.04, [1.96], 2));
+  const lines = printedTable(limited);
+  assert.equal(lines.at(-2), "load tool CPU %: coordinator: 2, worker 1: 98");
+  assert.match(lines.at(-1)!, /^warning: the load tool used 98% of a CPU \(worker 1\)/);
+  assert.ok(lines.at(-1)!.includes("../shared/bench/compare.sh"));
+  const fields = costFields(limited);
+  assert.equal(fields.loadToolBottleneck, true);
+  assert.equal(fields.loadToolCpuPercentMax, 98);
+  assert.equal(fields.serverCpuPercent, 25);
+
+  const unlimited = costs(toolCpu(0.04, [1.2], 2));
+  assert.ok(!printedTable(unlimited).some((line) => line.startsWith("warning")));
+  assert.equal(costFields(unlimited).loadToolBottleneck, false);
+  assert.equal(costFields({ ...unlimited, serverCpuSeconds: null }).serverCpuPercent, null);
+});
+
 Deno.test("load tool - broadcast: every delivery arrives once, in order", async () => {
   const result = await benchJson(
     "broadcast",
@@ -215,6 +282,21 @@ Deno.test("load tool - broadcast over 2 worker processes", async () => {
   );
   assertCleanBroadcast(result);
   assert.equal(result.processes, 2);
+  assertToolCpu(result, ["coordinator", "worker 1", "worker 2"]);
+  // It started the server, so it knows the server's pid and CPU.
+  assert.ok(result.serverCpuPercent > 0, JSON.stringify(result));
+});
+
+Deno.test("load tool - the table gives each process's CPU, and warns only past 90%", async () => {
+  const run = await bench("broadcast", "--clients", "20", "--publishers", "2", "--duration", "1");
+  assert.equal(run.code, 0, run.stderr);
+  assert.ok(run.stdout.includes("tool max CPU %  server CPU %"), run.stdout);
+  const line = /^load tool CPU %: coordinator: (\d+), worker 1: (\d+)$/m.exec(run.stdout);
+  assert.ok(line, run.stdout);
+  const warning = /^warning: the load tool used (\d+)% of a CPU/m.exec(run.stdout);
+  // Whole percents as printed: 90 may be 89.6, just short of the bottleneck.
+  if (warning) assert.ok(Number(warning[1]) >= 90, run.stdout);
+  else assert.ok(Number(line[1]) <= 90 && Number(line[2]) <= 90, run.stdout);
 });
 
 Deno.test("load tool - broadcast against Redis pub/sub", async () => {
@@ -246,6 +328,7 @@ Deno.test("load tool - echo: every request answered once, in order", async () =>
   assert.equal(result.duplicates, 0);
   assert.equal(result.outOfOrder, 0);
   assertOrdered(result.latencyMs);
+  assertToolCpu(result, ["coordinator", "worker 1"]);
 });
 
 Deno.test("load tool - connections: all accepted, with the server's memory", async () => {

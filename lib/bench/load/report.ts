@@ -1,4 +1,5 @@
 /** Turning results into what people read: a header line and an aligned table. */
+import { bottleneckWarning, cpuPercent, type ToolCpu } from "./cpu_usage.ts";
 import type { Histogram } from "./histogram.ts";
 import type { TallyJson } from "./tally.ts";
 
@@ -64,6 +65,19 @@ export interface Costs {
   benchCpuSeconds: number;
   serverCpuSeconds: number | null;
   machineBusyPercent: number | null;
+  toolCpu: ToolCpu;
+}
+
+/** The server's CPU in % of one CPU over the span, null when unknown (not started by us). */
+function serverCpuPercent(costs: Costs): number | null {
+  return costs.serverCpuSeconds === null
+    ? null
+    : cpuPercent(costs.serverCpuSeconds, costs.elapsedSeconds);
+}
+
+/** A percentage without decimals, "-" when unknown. */
+function percent(value: number | null): string {
+  return value === null ? "-" : value.toFixed(0);
 }
 
 /** A report's closing fields: the CPU of the bench and of the server, the machine's, the time. */
@@ -71,17 +85,26 @@ export function costFields(costs: Costs) {
   return {
     benchCpuSeconds: costs.benchCpuSeconds,
     serverCpuSeconds: costs.serverCpuSeconds,
+    loadToolCpuPercent: costs.toolCpu.percentByProcess,
+    loadToolCpuPercentMax: costs.toolCpu.maxPercent,
+    loadToolBottleneck: costs.toolCpu.bottleneck,
+    serverCpuPercent: serverCpuPercent(costs),
     machineBusyPercent: costs.machineBusyPercent,
     cpus: navigator.hardwareConcurrency,
     elapsedSeconds: costs.elapsedSeconds,
   };
 }
 
-/** A table's closing columns: bench CPU s, server CPU s, machine busy %, elapsed s. */
+/**
+ * A table's closing columns: bench CPU s, server CPU s, the busiest tool process's and the
+ * server's % of one CPU, machine busy %, elapsed s.
+ */
 export function costCells(costs: Costs): [string, string][] {
   return [
     ["bench CPU s", seconds(costs.benchCpuSeconds)],
     ["server CPU s", seconds(costs.serverCpuSeconds)],
+    ["tool max CPU %", percent(costs.toolCpu.maxPercent)],
+    ["server CPU %", percent(serverCpuPercent(costs))],
     ...machineCells(costs.machineBusyPercent),
     ["elapsed s", seconds(costs.elapsedSeconds)],
   ];
@@ -111,13 +134,13 @@ export function deliveryFields(
 export type Delivery = ReturnType<typeof deliveryFields>;
 
 /** A checked scenario's closing columns: latency, lost, dup, out-of-order, then the costs. */
-export function deliveryCells(delivery: Delivery): [string, string][] {
+export function deliveryCells(delivery: Delivery, costs: Costs): [string, string][] {
   return [
     ...latencyCells(delivery.latencyMs),
     ["lost", `${delivery.lost}`],
     ["dup", `${delivery.duplicates}`],
     ["out-of-order", `${delivery.outOfOrder}`],
-    ...costCells(delivery),
+    ...costCells(costs),
   ];
 }
 
@@ -127,6 +150,15 @@ export interface Readable {
   cells: [header: string, value: string][];
   /** Label -> counts by name, printed as "label: name: n, ..." when there are any. */
   notes: Record<string, Record<string, number>>;
+  /** For the tool's CPU by process, and the warning when the tool was the limit. */
+  costs: Costs;
+}
+
+/** `record` with its values rounded to whole numbers, for a note line. */
+function rounded(record: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(record).map(([name, value]) => [name, Math.round(value)]),
+  );
 }
 
 /** Prints `report` as one line of JSON or, for people, as `readable` describes it. */
@@ -135,10 +167,14 @@ export function printReport(report: object, json: boolean, readable: () => Reada
     console.log(JSON.stringify(report));
     return;
   }
-  const { header, cells, notes } = readable();
+  const { header, cells, notes, costs } = readable();
   console.log(header);
   console.log(table(cells));
-  for (const [label, record] of Object.entries(notes)) {
+  const toolCpu = rounded(costs.toolCpu.percentByProcess);
+  for (const [label, record] of Object.entries({ ...notes, "load tool CPU %": toolCpu })) {
     if (counts(record)) console.log(`${label}: ${counts(record)}`);
   }
+  // Last, so it is what a reader sees under the figures it qualifies.
+  const warning = bottleneckWarning(costs.toolCpu);
+  if (warning !== undefined) console.log(warning);
 }

@@ -1,5 +1,6 @@
 /** What every scenario's coordinator does around its workers. */
 import { onStopSignal } from "../../cli/shutdown_signals.ts";
+import { toolCpu } from "./cpu_usage.ts";
 import { cpuSecondsOf, machineTicks, openFileLimits, ownCpuSeconds } from "./proc.ts";
 import type { ServerUnderTest } from "./server_under_test.ts";
 import type { WorkerPool } from "./worker_protocol.ts";
@@ -97,15 +98,19 @@ export class Span {
     const serverCpu = this.server.pid === undefined ? NaN : cpuSecondsOf(this.server.pid);
     const machine = machineTicks();
     const busy = (machine.busy - this.#machine.busy) / (machine.total - this.#machine.total);
+    const elapsedSeconds = (performance.now() - this.#start) / 1000;
+    const ownCpu = ownCpuSeconds() - this.#ownCpu;
     return {
       /**
        * How busy all the machine's CPUs were, kernel work for loopback TCP included, which
        * neither process is charged for: near 100%, the machine itself was the limit.
        */
       machineBusyPercent: Number.isNaN(busy) ? null : busy * 100,
-      elapsedSeconds: (performance.now() - this.#start) / 1000,
-      benchCpuSeconds: workerCpuSeconds.reduce((a, b) => a + b, ownCpuSeconds() - this.#ownCpu),
+      elapsedSeconds,
+      benchCpuSeconds: workerCpuSeconds.reduce((a, b) => a + b, ownCpu),
       serverCpuSeconds: Number.isNaN(serverCpu) ? null : serverCpu - this.#serverCpu,
+      /** Per process, since one process at a full CPU limits the run however idle the rest. */
+      toolCpu: toolCpu(ownCpu, workerCpuSeconds, elapsedSeconds),
     };
   }
 }

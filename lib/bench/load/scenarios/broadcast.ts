@@ -170,8 +170,9 @@ export async function coordinateBroadcast(
     cells: [
       ["deliveries/s", whole(report.deliveriesPerSecond)],
       ["broadcasts/s", whole(report.broadcastsPerSecond)],
-      ...deliveryCells(report),
+      ...deliveryCells(report, costs),
     ],
     notes: { "disconnected": report.disconnects, "errors received": report.errors },
+    costs,
   }));
 }

@@ -230,5 +230,6 @@ export async function coordinateConnections(
       "failures": report.failures,
       "disconnected while open": report.disconnectedWhileOpen,
     },
+    costs,
   }));
 }

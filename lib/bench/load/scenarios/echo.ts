@@ -132,8 +132,9 @@ export async function coordinateEcho(
       `${options.duration} s, ${processes} process(es), target: ${server.label}`,
     cells: [
       ["requests/s", whole(report.requestsPerSecond)],
-      ...deliveryCells(report),
+      ...deliveryCells(report, costs),
     ],
     notes: { "disconnected": report.disconnects, "errors received": report.errors },
+    costs,
   }));
 }
