@@ -1,46 +1,7 @@
 import assert from "node:assert/strict";
+import { BroadcastLog } from "../../lib/net/broadcast_log.ts";
 import { OutboundQueue } from "../../lib/net/outbound_queue.ts";
-import { allocateBytes } from "../../lib/protocol/allocate_bytes.ts";
-import { chunkBytes, FramedBatch, type OutboundChunk } from "../../lib/net/framed_batch.ts";
-
-/** A write whose calls are recorded and settled by hand. */
-class ManualWriter {
-  readonly calls: {
-    payloads: readonly OutboundChunk[];
-    resolve: () => void;
-    reject: (error: unknown) => void;
-  }[] = [];
-  inFlight = 0;
-  maxInFlight = 0;
-
-  readonly write = (payloads: readonly OutboundChunk[]): Promise<void> => {
-    this.inFlight++;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    return new Promise<void>((resolve, reject) => {
-      this.calls.push({
-        payloads: [...payloads],
-        resolve: () => {
-          this.inFlight--;
-          resolve();
-        },
-        reject: (error) => {
-          this.inFlight--;
-          reject(error);
-        },
-      });
-    });
-  };
-
-  /** The payloads of every write so far, as plain numbers. */
-  batches(): number[][][] {
-    return this.calls.map((call) => call.payloads.map((payload) => [...(payload as Uint8Array)]));
-  }
-}
-
-/** Lets queued microtasks (and the promise chains they start) run. */
-async function settle(ticks = 20): Promise<void> {
-  for (let i = 0; i < ticks; i++) await Promise.resolve();
-}
+import { ManualWriter, payloadsOf, settle } from "../support/manual_writer.ts";
 
 /** Waits until `condition` holds, failing after a bounded number of microtask ticks. */
 async function until(condition: () => boolean, what: string, ticks = 100): Promise<void> {
@@ -60,11 +21,21 @@ function track(promise: Promise<void>): { done: boolean } {
 
 const bytes = (...values: number[]) => new Uint8Array(values);
 
+/** `length` bytes of `value`. */
+const filled = (length: number, value: number) => new Uint8Array(length).fill(value);
+
 const noWriteError = {
   writeFailed(error: unknown): never {
     throw new Error(`unexpected write error: ${error}`);
   },
 };
+
+function following(log: BroadcastLog): { writer: ManualWriter; queue: OutboundQueue } {
+  const writer = new ManualWriter();
+  const queue = new OutboundQueue(writer, noWriteError);
+  queue.follow(log);
+  return { writer, queue };
+}
 
 Deno.test("OutboundQueue - frames pushed in one synchronous burst go out in one write, in order", async () => {
   const writer = new ManualWriter();
@@ -74,13 +45,14 @@ Deno.test("OutboundQueue - frames pushed in one synchronous burst go out in one 
   queue.push(bytes(3, 3, 3));
   // Nothing is written before the current task finishes.
   assert.equal(writer.calls.length, 0);
-  assert.equal(queue.pendingBytes, 6);
+  // Each frame is its varint length, then the payload.
+  assert.equal(queue.pendingBytes, 2 + 3 + 4);
   assert.equal(queue.isDrained, false);
   await until(() => writer.calls.length > 0, "first write");
   await settle();
   assert.deepEqual(writer.batches(), [[[1], [2, 2], [3, 3, 3]]]);
   // Bytes of a write in flight are not written yet: they still count.
-  assert.equal(queue.pendingBytes, 6);
+  assert.equal(queue.pendingBytes, 9);
   writer.calls[0].resolve();
   await until(() => queue.isDrained, "drained");
   assert.equal(queue.pendingBytes, 0);
@@ -99,7 +71,7 @@ Deno.test("OutboundQueue - never has two writes in flight; the next write takes 
   await settle();
   // Still one write, the first one, in flight.
   assert.equal(writer.calls.length, 1);
-  assert.equal(queue.pendingBytes, 4);
+  assert.equal(queue.pendingBytes, 4 * 2);
   writer.calls[0].resolve();
   await until(() => writer.calls.length === 2, "second write");
   queue.push(bytes(5));
@@ -119,10 +91,11 @@ Deno.test("OutboundQueue - the same payload may be queued many times", async () 
   const shared = bytes(7, 7);
   queue.push(shared);
   queue.push(shared);
-  assert.equal(queue.pendingBytes, 4);
+  assert.equal(queue.pendingBytes, 6);
   await until(() => writer.calls.length === 1, "write");
-  assert.ok(writer.calls[0].payloads[0] === shared && writer.calls[0].payloads[1] === shared);
+  assert.deepEqual(writer.batches(), [[[7, 7], [7, 7]]]);
   writer.calls[0].resolve();
+  await queue.drained();
 });
 
 Deno.test("OutboundQueue - drained() resolves after the last write completes", async () => {
@@ -167,6 +140,31 @@ Deno.test("OutboundQueue - a failed write reports the error once and later pushe
   await queue.drained();
 });
 
+Deno.test("OutboundQueue - a failed write of the log's frames stops the queue following it", async () => {
+  const log = new BroadcastLog();
+  const writer = new ManualWriter();
+  const errors: unknown[] = [];
+  const queue = new OutboundQueue(writer, { writeFailed: (error) => errors.push(error) });
+  queue.follow(log);
+  log.append(bytes(1));
+  queue.writeLog();
+  await until(() => writer.calls.length === 1, "first write");
+  log.append(bytes(2));
+  const failure = new Error("broken pipe");
+  writer.calls[0].reject(failure);
+  await until(() => errors.length > 0, "write error reported");
+  assert.deepEqual(errors, [failure]);
+  assert.equal(queue.pendingBytes, 0);
+  assert.equal(queue.unwritten, undefined);
+  log.append(bytes(3));
+  queue.writeLog();
+  queue.push(bytes(4));
+  await settle();
+  assert.equal(writer.calls.length, 1);
+  assert.equal(errors.length, 1);
+  await queue.drained();
+});
+
 Deno.test("OutboundQueue - a write that throws synchronously is reported like a rejection", async () => {
   const errors: unknown[] = [];
   const failure = new Error("closed");
@@ -179,6 +177,20 @@ Deno.test("OutboundQueue - a write that throws synchronously is reported like a 
   await until(() => errors.length > 0, "write error reported");
   assert.deepEqual(errors, [failure]);
   await queue.drained();
+  // The same from a pass, whose write starts inside writeLog().
+  const log = new BroadcastLog();
+  const logErrors: unknown[] = [];
+  const logQueue = new OutboundQueue({
+    write() {
+      throw failure;
+    },
+  }, { writeFailed: (error) => logErrors.push(error) });
+  logQueue.follow(log);
+  log.append(bytes(1));
+  logQueue.writeLog();
+  await until(() => logErrors.length > 0, "log write error reported");
+  assert.deepEqual(logErrors, [failure]);
+  await logQueue.drained();
 });
 
 Deno.test("OutboundQueue - stop() drops what is pending and resolves drained waiters", async () => {
@@ -188,11 +200,11 @@ Deno.test("OutboundQueue - stop() drops what is pending and resolves drained wai
   await until(() => writer.calls.length === 1, "first write");
   queue.push(bytes(2, 2));
   queue.push(bytes(3));
-  assert.equal(queue.pendingBytes, 4);
+  assert.equal(queue.pendingBytes, 2 + 3 + 2);
   const drained = track(queue.drained());
   queue.stop();
   // Only the write in flight is left.
-  assert.equal(queue.pendingBytes, 1);
+  assert.equal(queue.pendingBytes, 2);
   await until(() => drained.done, "drained waiter woken by stop");
   // Accepts nothing more, even once the in-flight write completes.
   queue.push(bytes(4));
@@ -213,27 +225,283 @@ Deno.test("OutboundQueue - stop() before the first write means nothing is writte
   await queue.drained();
 });
 
-Deno.test("OutboundQueue - chunks piling up behind a write are compacted into memory of their own, in order", async () => {
-  const writer = new ManualWriter();
-  const queue = new OutboundQueue(writer, noWriteError);
-  queue.push(allocateBytes(3).fill(200));
-  await until(() => writer.calls.length === 1, "the first write starts");
-  // Views into the shared slab, as encoded frames are; 40 of them wait behind the write.
-  const sent = Array.from({ length: 40 }, (_, i) => allocateBytes(1 + i % 5).fill(i));
-  for (const chunk of sent) queue.push(chunk);
+Deno.test("OutboundQueue - stop() drops the log's unwritten frames and stops following it", async () => {
+  const log = new BroadcastLog();
+  const { writer, queue } = following(log);
+  log.append(bytes(1));
+  queue.stop();
+  assert.equal(queue.pendingBytes, 0);
+  assert.equal(queue.unwritten, undefined);
+  log.append(bytes(2));
+  queue.writeLog();
+  queue.follow(log);
+  log.append(bytes(3));
+  queue.writeLog();
+  await settle();
+  assert.equal(writer.calls.length, 0);
+  await queue.drained();
+});
+
+Deno.test("OutboundQueue - a following queue writes nothing on broadcasts until writeLog()", async () => {
+  const log = new BroadcastLog();
+  const { writer, queue } = following(log);
+  log.append(bytes(1));
+  log.append(bytes(2, 2));
+  await settle();
+  assert.equal(writer.calls.length, 0);
+  assert.equal(queue.isDrained, true);
+  log.append(bytes(3));
+  await settle();
+  assert.equal(writer.calls.length, 0);
+  queue.writeLog();
+  await settle();
+  assert.deepEqual(writer.batches(), [[[1], [2, 2], [3]]]);
   writer.calls[0].resolve();
-  await until(() => writer.calls.length === 2, "the second write starts");
-  const chunks = writer.calls[1].payloads;
-  assert.ok(chunks.length < 40, `${chunks.length} chunks: not compacted`);
-  const payloads = chunks.flatMap((chunk) =>
-    chunk instanceof FramedBatch ? chunk.payloads : [chunk]
-  );
-  assert.deepEqual(payloads.map((payload) => [...payload]), sent.map((payload) => [...payload]));
-  for (const chunk of chunks) {
-    if (!(chunk instanceof FramedBatch)) continue;
-    assert.equal(chunk.framed.buffer.byteLength, chunk.framed.byteLength, "a buffer of its own");
+  await queue.drained();
+  // Nothing new: a pass writes nothing.
+  queue.writeLog();
+  await settle();
+  assert.equal(writer.calls.length, 1);
+});
+
+Deno.test("OutboundQueue - writeLog() writes everything past its position in one write, as views of the log's own bytes", async () => {
+  const log = new BroadcastLog();
+  log.append(filled(10, 9)); // Before the queue follows: not for it.
+  const { writer, queue } = following(log);
+  const start = log.head;
+  // 50 KiB frames: the fifth or sixth crosses into a second 256 KiB segment.
+  const sent = Array.from({ length: 8 }, (_, i) => filled(50 * 1024, i));
+  for (const payload of sent) log.append(payload);
+  const views = log.views(start);
+  assert.equal(views.length, 2, "the frames straddle two segments");
+  queue.writeLog();
+  await settle();
+  assert.equal(writer.calls.length, 1);
+  const [write] = writer.calls;
+  assert.equal(write.framed.length, views.length);
+  for (const [i, run] of write.framed.entries()) {
+    assert.equal(run.buffer, views[i].buffer, `run ${i} is not in the log's segment`);
+    assert.equal(run.byteOffset, views[i].byteOffset);
+    assert.equal(run.length, views[i].length);
   }
-  assert.equal(queue.pendingBytes, chunks.reduce((n, chunk) => n + chunkBytes(chunk), 0));
+  assert.deepEqual(payloadsOf(write.framed), sent);
+  assert.equal(queue.pendingBytes, log.head - start);
+  write.resolve();
+  await queue.drained();
+  assert.equal(queue.pendingBytes, 0);
+  assert.equal(queue.unwritten, log.head);
+});
+
+Deno.test("OutboundQueue - private frames pushed after log appends come after those log frames", async () => {
+  const log = new BroadcastLog();
+  const { writer, queue } = following(log);
+  log.append(bytes(1));
+  log.append(bytes(2));
+  queue.push(bytes(100));
+  log.append(bytes(3));
+  await until(() => writer.calls.length === 1, "first write");
+  // While a write is in flight too.
+  log.append(bytes(4));
+  queue.push(bytes(101));
+  queue.push(bytes(102));
+  log.append(bytes(5));
+  queue.writeLog();
+  queue.push(bytes(103));
+  writer.calls[0].resolve();
+  await until(() => writer.calls.length === 2, "second write");
+  log.append(bytes(6));
+  writer.calls[1].resolve();
+  await settle();
+  queue.writeLog();
+  await until(() => writer.calls.length === 3, "third write");
+  writer.calls[2].resolve();
+  await queue.drained();
+  assert.deepEqual(writer.payloads().map((payload) => [...payload]), [
+    [1],
+    [2],
+    [100],
+    [3],
+    [4],
+    [101],
+    [102],
+    [5],
+    [103],
+    [6],
+  ]);
+  assert.equal(writer.maxInFlight, 1);
+});
+
+Deno.test("OutboundQueue - a queue that follows from the head does not get older frames", async () => {
+  const log = new BroadcastLog();
+  log.append(bytes(1));
+  log.append(filled(300 * 1024, 2)); // A segment of its own.
+  const { writer, queue } = following(log);
+  assert.equal(queue.unwritten, log.head);
+  assert.equal(queue.pendingBytes, 0);
+  queue.writeLog();
+  await settle();
+  assert.equal(writer.calls.length, 0);
+  log.append(bytes(3));
+  queue.push(bytes(4));
+  await until(() => writer.calls.length === 1, "first write");
+  writer.calls[0].resolve();
+  await queue.drained();
+  assert.deepEqual(writer.batches(), [[[3], [4]]]);
+});
+
+Deno.test("OutboundQueue - unfollow() keeps what the log held, written before later private frames", async () => {
+  const log = new BroadcastLog();
+  const { writer, queue } = following(log);
+  log.append(bytes(1));
+  log.append(bytes(2));
+  queue.unfollow();
+  assert.equal(queue.unwritten, undefined);
+  log.append(bytes(3)); // Not for it any more.
+  queue.writeLog();
+  queue.push(bytes(100));
+  await until(() => writer.calls.length === 1, "first write");
+  writer.calls[0].resolve();
+  await queue.drained();
+  assert.deepEqual(writer.payloads().map((payload) => [...payload]), [[1], [2], [100]]);
+});
+
+Deno.test("OutboundQueue - unfollow() during a write in flight writes what the log held right after it", async () => {
+  const log = new BroadcastLog();
+  const { writer, queue } = following(log);
+  log.append(bytes(1));
+  queue.writeLog();
+  await until(() => writer.calls.length === 1, "first write");
+  log.append(bytes(2));
+  queue.unfollow();
+  log.append(bytes(3));
+  const drained = track(queue.drained());
+  writer.calls[0].resolve();
+  await until(() => writer.calls.length === 2, "second write");
+  assert.equal(drained.done, false);
+  writer.calls[1].resolve();
+  await until(() => drained.done, "drained");
+  assert.deepEqual(writer.batches(), [[[1]], [[2]]]);
+});
+
+Deno.test("OutboundQueue - unfollow() with nothing pushed after still writes what the log held", async () => {
+  // As a session ending without a last frame does (a client that shut its sending side).
+  const log = new BroadcastLog();
+  const { writer, queue } = following(log);
+  log.append(bytes(1));
+  queue.unfollow();
+  const drained = track(queue.drained());
+  await settle();
+  assert.equal(writer.calls.length, 1, "the log's frame is never written");
+  writer.calls[0].resolve();
+  await until(() => drained.done, "drained");
+  assert.deepEqual(writer.batches(), [[[1]]]);
+});
+
+Deno.test("OutboundQueue - unfollow(true) drops what the log held", async () => {
+  const log = new BroadcastLog();
+  const { writer, queue } = following(log);
+  log.append(bytes(1));
+  log.append(bytes(2));
+  queue.unfollow(true);
+  assert.equal(queue.pendingBytes, 0);
+  assert.equal(queue.isDrained, true);
+  log.append(bytes(3));
+  queue.writeLog();
+  queue.push(bytes(100));
+  await until(() => writer.calls.length === 1, "first write");
+  writer.calls[0].resolve();
+  await queue.drained();
+  assert.deepEqual(writer.batches(), [[[100]]]);
+});
+
+Deno.test("OutboundQueue - pendingBytes counts the log's frames not yet written", async () => {
+  const log = new BroadcastLog();
+  log.append(filled(1000, 1));
+  const { writer, queue } = following(log);
+  assert.equal(queue.pendingBytes, 0);
+  const start = log.head;
+  log.append(filled(200, 2));
+  log.append(filled(5, 3));
+  assert.equal(queue.pendingBytes, log.head - start);
+  assert.equal(queue.pendingBytes, 202 + 6);
+  assert.equal(queue.unwritten, start);
+  queue.push(filled(10, 4));
+  assert.equal(queue.pendingBytes, 208 + 11);
+  await until(() => writer.calls.length === 1, "first write");
+  // In flight: still owed.
+  assert.equal(queue.pendingBytes, 219);
+  log.append(filled(20, 5));
+  assert.equal(queue.pendingBytes, 219 + 21);
+  writer.calls[0].resolve();
+  await until(() => queue.isDrained, "first write done");
+  // What the log gained during the write waits for the next pass, and still counts.
+  assert.equal(queue.pendingBytes, 21);
+  assert.equal(queue.unwritten, log.head - 21);
+  queue.writeLog();
   writer.calls[1].resolve();
   await queue.drained();
+  assert.equal(queue.pendingBytes, 0);
+  assert.equal(queue.unwritten, log.head);
+});
+
+Deno.test("OutboundQueue - a writeLog() during a write in flight sends the log's new frames right after it", async () => {
+  let wanted = 0;
+  const log = new BroadcastLog(() => wanted++);
+  const { writer, queue } = following(log);
+  queue.push(bytes(100));
+  await until(() => writer.calls.length === 1, "first write");
+  log.append(bytes(1));
+  log.append(bytes(2));
+  queue.writeLog(); // A pass while the write is in flight.
+  await settle();
+  assert.equal(writer.calls.length, 1);
+  log.append(bytes(3));
+  writer.calls[0].resolve();
+  await until(() => writer.calls.length === 2, "second write, without another pass");
+  assert.deepEqual(writer.batches(), [[[100]], [[1], [2], [3]]]);
+  writer.calls[1].resolve();
+  await queue.drained();
+  assert.equal(wanted, 0, "nothing was left for a pass to do");
+  assert.equal(queue.pendingBytes, 0);
+});
+
+Deno.test("OutboundQueue - without a pass during the write, the log's new frames wait, and the log is asked for one", async () => {
+  let wanted = 0;
+  const log = new BroadcastLog(() => wanted++);
+  const { writer, queue } = following(log);
+  queue.push(bytes(100));
+  await until(() => writer.calls.length === 1, "first write");
+  log.append(bytes(1));
+  writer.calls[0].resolve();
+  await until(() => queue.isDrained, "first write done");
+  await settle();
+  assert.equal(writer.calls.length, 1);
+  assert.equal(wanted, 1);
+  queue.writeLog();
+  await settle();
+  assert.deepEqual(writer.batches(), [[[100]], [[1]]]);
+  writer.calls[1].resolve();
+  await queue.drained();
+  assert.equal(wanted, 1);
+});
+
+Deno.test("OutboundQueue - clear() drops what is queued and the log's unwritten frames; a write in flight goes on", async () => {
+  const log = new BroadcastLog();
+  const { writer, queue } = following(log);
+  log.append(bytes(1));
+  queue.writeLog();
+  await until(() => writer.calls.length === 1, "first write");
+  log.append(bytes(2));
+  queue.push(bytes(100));
+  queue.clear();
+  // Nothing queued is owed any more; at most the write in flight is.
+  assert.ok(queue.pendingBytes <= 2, `${queue.pendingBytes} bytes owed after clear()`);
+  log.append(bytes(3));
+  queue.push(bytes(101));
+  writer.calls[0].resolve();
+  await until(() => writer.calls.length === 2, "second write");
+  writer.calls[1].resolve();
+  await queue.drained();
+  assert.deepEqual(writer.batches(), [[[1]], [[3], [101]]]);
+  assert.equal(queue.unwritten, log.head);
 });
