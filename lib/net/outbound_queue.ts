@@ -1,16 +1,14 @@
-import { chunkBytes, FramedBatch, type OutboundChunk } from "./framed_batch.ts";
-
-/**
- * Chunks queued behind a write past which they are compacted into one of their own
- * (FramedBatch.compact): a client that stops reading then holds what its queue counts,
- * not the shared slabs its chunks are views into.
- */
-const COMPACT_AFTER = 16;
+import { allocateBytes } from "../protocol/allocate_bytes.ts";
+import { varint } from "../protocol/varint.ts";
+import type { BroadcastLog } from "./broadcast_log.ts";
 
 /** Where a queue's writes go: a Transport, say. */
 export interface ChunkWriter {
-  /** Writes these chunks completely; the queue never has two writes in flight. */
-  write(chunks: readonly OutboundChunk[]): Promise<void>;
+  /**
+   * Writes these runs of whole frames (each a varint length, then the payload), in order
+   * and completely. The queue never has two writes in flight.
+   */
+  write(framed: readonly Uint8Array[]): Promise<void>;
 }
 
 /** Told when a write fails; the queue has stopped by then. */
@@ -19,22 +17,32 @@ export interface WriteFailureListener {
 }
 
 /**
- * A session's outgoing frames. Frames queued while a write is in flight go out
- * together in the next one, so a burst of events costs one write, and a slow
- * client only ever delays itself: `push` never waits.
+ * A connection's outgoing frames: those of a broadcast log it follows, read from its own
+ * position, and its private frames (replies, errors) in the order they were produced
+ * relative to the log. Broadcasts cost the queue nothing until its owner calls
+ * `writeLog`, once per pass: then everything the log gained since goes out in one
+ * write, as views of the log's own bytes. Private frames go out at the end of the task
+ * that queued them, with the log's frames due before them. A slow client only ever
+ * delays itself: nothing here waits.
  *
- * It takes objects rather than callbacks, and makes its drained promise only when
- * asked: every idle connection has a queue, so what each one holds adds up.
+ * It takes objects rather than callbacks: every idle connection has a queue, so what
+ * each one holds adds up.
  */
 export class OutboundQueue {
   readonly #writer: ChunkWriter;
   readonly #writeFailure: WriteFailureListener;
-  #pending: OutboundChunk[] = [];
-  #pendingBytes = 0;
-  /** Chunks pushed since the queue was last emptied or compacted. */
-  #loose = 0;
-  #writingBytes = 0;
-  #flushing = false;
+  /** Framed bytes taken but not yet handed to a write: private frames and the log before them. */
+  #pending: Uint8Array[] = [];
+  #pendingPrivateBytes = 0;
+  #writingPrivateBytes = 0;
+  #log: BroadcastLog | undefined;
+  /** The log position up to which the log's bytes have been taken (into #pending or a write). */
+  #taken = 0;
+  /** The log position up to which the log's bytes have been written. */
+  #written = 0;
+  #writing = false;
+  /** A pass came while a write was in flight: the log's frames go out as soon as it ends. */
+  #passMissed = false;
   #writeStartedAt: number | undefined;
   #stopped = false;
   #drained: PromiseWithResolvers<void> | undefined;
@@ -44,9 +52,18 @@ export class OutboundQueue {
     this.#writeFailure = writeFailure;
   }
 
-  /** Bytes not yet written: queued, plus those of the write in flight. */
+  /**
+   * Bytes owed to the connection: the log's bytes past what was written, and private
+   * frames queued or being written.
+   */
   get pendingBytes(): number {
-    return this.#pendingBytes + this.#writingBytes;
+    const lag = this.#log === undefined ? 0 : this.#log.head - this.#written;
+    return lag + this.#pendingPrivateBytes + this.#writingPrivateBytes;
+  }
+
+  /** The oldest log position not yet written to the connection; undefined when not following. */
+  get unwritten(): number | undefined {
+    return this.#log === undefined ? undefined : this.#written;
   }
 
   /** When the write in flight began (performance.now()), or undefined when none is. */
@@ -54,22 +71,57 @@ export class OutboundQueue {
     return this.#writeStartedAt;
   }
 
-  /** True when nothing is queued and no write is in flight. */
+  /** True when nothing taken waits and no write is in flight. */
   get isDrained(): boolean {
-    return !this.#flushing && this.#pending.length === 0;
+    return !this.#writing && this.#pending.length === 0;
   }
 
-  /** Queues an encoded frame payload or a batch. The same bytes may be queued on many sessions. */
-  push(chunk: OutboundChunk): void {
+  /** From now on the connection gets `log`'s frames, from its head: older ones are not for it. */
+  follow(log: BroadcastLog): void {
     if (this.#stopped) return;
-    this.#pending.push(chunk);
-    this.#pendingBytes += chunkBytes(chunk);
-    if (++this.#loose === COMPACT_AFTER) this.#compact();
-    if (!this.#flushing) {
-      this.#flushing = true;
-      // Wait for the current task to finish so everything it queues shares one write.
-      queueMicrotask(() => this.#flush());
+    this.#log = log;
+    this.#taken = this.#written = log.head;
+  }
+
+  /**
+   * Stops following the log. What it held up to now is still written, before anything
+   * queued later, unless `dropUnread`.
+   */
+  unfollow(dropUnread = false): void {
+    if (this.#log === undefined) return;
+    if (!dropUnread) this.#takeLog();
+    this.#log = undefined;
+    this.#writeSoon();
+  }
+
+  /** Queues one frame payload, behind every log frame this connection is due by now. */
+  push(payload: Uint8Array): void {
+    if (this.#stopped) return;
+    this.#takeLog();
+    const framed = allocateBytes(varint.size(payload.length) + payload.length);
+    framed.set(payload, varint.write(framed, 0, payload.length));
+    this.#pending.push(framed);
+    this.#pendingPrivateBytes += framed.length;
+    this.#writeSoon();
+  }
+
+  /** Writes what is pending once the current task is done, so that all it queues shares one write. */
+  #writeSoon(): void {
+    if (this.#writing || this.#pending.length === 0) return;
+    this.#writing = true;
+    queueMicrotask(() => this.#run());
+  }
+
+  /** Writes what the log gained since this connection's last write, unless a write is in flight. */
+  writeLog(): void {
+    if (this.#stopped || this.#log === undefined) return;
+    if (this.#writing) {
+      this.#passMissed = true;
+      return;
     }
+    if (this.#taken === this.#log.head) return;
+    this.#writing = true;
+    this.#run();
   }
 
   /** Resolves once everything queued so far is written, or the queue is stopped. */
@@ -79,53 +131,63 @@ export class OutboundQueue {
     return this.#drained.promise;
   }
 
-  /** Drops what is queued but not yet handed to a write; a write in flight goes on. */
+  /** Drops what is queued, the log's unwritten frames included; a write in flight goes on. */
   clear(): void {
     this.#pending = [];
-    this.#pendingBytes = 0;
-    this.#loose = 0;
+    this.#pendingPrivateBytes = 0;
+    if (this.#log !== undefined) this.#taken = this.#written = this.#log.head;
   }
 
   /** Drops what is queued and accepts nothing more. */
   stop(): void {
     this.#stopped = true;
+    this.#log = undefined;
     this.#pending = [];
-    this.#pendingBytes = 0;
-    this.#loose = 0;
+    this.#pendingPrivateBytes = 0;
     this.#resolveDrained();
   }
 
-  async #flush(): Promise<void> {
+  /** Moves the log's bytes past #taken to #pending, so that what is queued next goes after them. */
+  #takeLog(): void {
+    const log = this.#log;
+    if (log === undefined || this.#taken === log.head) return;
+    for (const view of log.views(this.#taken)) this.#pending.push(view);
+    this.#taken = log.head;
+  }
+
+  async #run(): Promise<void> {
     try {
-      while (this.#pending.length > 0 && !this.#stopped) {
+      while (!this.#stopped) {
+        this.#takeLog();
+        if (this.#pending.length === 0) break;
         const batch = this.#pending;
-        this.#writingBytes = this.#pendingBytes;
+        const takenTo = this.#taken;
+        this.#writingPrivateBytes = this.#pendingPrivateBytes;
         this.#pending = [];
-        this.#pendingBytes = 0;
-        this.#loose = 0;
+        this.#pendingPrivateBytes = 0;
         this.#writeStartedAt = performance.now();
         await this.#writer.write(batch);
-        this.#writingBytes = 0;
+        // A queue that began to follow the log during the write keeps its newer position.
+        this.#written = Math.max(this.#written, takenTo);
+        this.#writingPrivateBytes = 0;
         this.#writeStartedAt = undefined;
+        // Private frames queued meanwhile go on at once, and so do the log's when a pass
+        // came meanwhile; otherwise they wait for the next pass, so that under load many
+        // broadcasts share each write.
+        if (this.#pending.length === 0 && !this.#passMissed) break;
+        this.#passMissed = false;
       }
     } catch (error) {
       this.stop();
       this.#writeFailure.writeFailed(error);
     } finally {
-      this.#writingBytes = 0;
+      this.#writingPrivateBytes = 0;
       this.#writeStartedAt = undefined;
-      this.#flushing = false;
+      this.#writing = false;
       this.#resolveDrained();
     }
-  }
-
-  #compact(): void {
-    const loose = this.#pending.splice(this.#pending.length - this.#loose);
-    const batch = FramedBatch.compact(loose);
-    this.#pending.push(batch);
-    for (const chunk of loose) this.#pendingBytes -= chunkBytes(chunk);
-    this.#pendingBytes += chunkBytes(batch);
-    this.#loose = 0;
+    const log = this.#log;
+    if (log !== undefined && this.#taken < log.head) log.want();
   }
 
   #resolveDrained(): void {

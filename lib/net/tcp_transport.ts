@@ -1,6 +1,6 @@
+import { allocateBytes } from "../protocol/allocate_bytes.ts";
 import { FrameTooLargeError } from "../protocol/errors.ts";
 import { FrameDecoder } from "../protocol/frame_decoder.ts";
-import { encodeChunks, type OutboundChunk } from "./framed_batch.ts";
 import { formatHostPort } from "./format_host_port.ts";
 import { POISON_BUFFERS, poisonBuffer } from "./poison_buffer.ts";
 import { nextReadBuffer, SMALLEST_READ_BYTES } from "./read_buffer_size.ts";
@@ -45,6 +45,8 @@ export class TcpTransport implements Transport {
       }
       : (payload: Uint8Array) => handlers.frame(payload);
     while (true) {
+      const hold = handlers.readHold?.();
+      if (hold !== undefined) await hold;
       let count: number | null;
       try {
         count = await this.#conn.read(buffer);
@@ -69,8 +71,9 @@ export class TcpTransport implements Transport {
     }
   }
 
-  async write(chunks: readonly OutboundChunk[]): Promise<void> {
-    await writeAll(this.#conn, encodeChunks(chunks), (count) => this.bytesWritten += count);
+  async write(framed: readonly Uint8Array[]): Promise<void> {
+    const onWritten = (count: number) => this.bytesWritten += count;
+    for (const bytes of coalesce(framed)) await writeAll(this.#conn, bytes, onWritten);
   }
 
   async closeWrite(): Promise<void> {
@@ -91,4 +94,47 @@ export class TcpTransport implements Transport {
       // Already closed by the runtime after a reset.
     }
   }
+}
+
+/**
+ * Runs of bytes worth one write each. A write costs far more than copying a few kilobytes,
+ * so small runs (a reply, a log view) are joined; large ones (a log segment a lagging
+ * session catches up on) go out as they are, with no copy.
+ */
+function coalesce(framed: readonly Uint8Array[]): Uint8Array[] {
+  if (framed.length === 1) return [framed[0]];
+  const writes: Uint8Array[] = [];
+  let run: Uint8Array[] = [];
+  let runBytes = 0;
+  const endRun = () => {
+    if (run.length === 1) writes.push(run[0]);
+    else if (run.length > 1) writes.push(concat(run, runBytes));
+    run = [];
+    runBytes = 0;
+  };
+  for (const bytes of framed) {
+    if (bytes.length >= COPY_LIMIT) {
+      endRun();
+      writes.push(bytes);
+      continue;
+    }
+    if (runBytes + bytes.length > COPY_LIMIT) endRun();
+    run.push(bytes);
+    runBytes += bytes.length;
+  }
+  endRun();
+  return writes;
+}
+
+/** Runs shorter than this are copied together rather than written one by one. */
+const COPY_LIMIT = 16 * 1024;
+
+function concat(parts: readonly Uint8Array[], size: number): Uint8Array {
+  const out = allocateBytes(size);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }

@@ -1,5 +1,3 @@
-import type { OutboundChunk } from "./framed_batch.ts";
-
 /** What a Transport calls as input arrives. */
 export interface ReceiveHandlers {
   /** One complete frame payload, in order; only valid during the call. */
@@ -9,6 +7,12 @@ export interface ReceiveHandlers {
    * input after it is read and discarded until the connection ends.
    */
   framingError(error: Error): void;
+  /**
+   * While the server is behind on its writes, a promise that resolves when reading may go
+   * on: what is not read stays in the kernel, and TCP slows the peer down. Undefined while
+   * reading may go on now.
+   */
+  readHold?(): Promise<void> | undefined;
 }
 
 /**
@@ -29,8 +33,11 @@ export interface Transport {
   readonly hasPartialFrame: boolean;
   /** Reads until the peer closes or `close` is called (resolves), or the connection breaks (rejects). */
   receive(handlers: ReceiveHandlers): Promise<void>;
-  /** Writes these frames, in order, completely. The caller never has two writes in flight. */
-  write(chunks: readonly OutboundChunk[]): Promise<void>;
+  /**
+   * Writes these runs of whole frames (each a varint length, then the payload), in order,
+   * completely. The caller never has two writes in flight.
+   */
+  write(framed: readonly Uint8Array[]): Promise<void>;
   /** Tells the peer we will send nothing more, and keeps reading. Never throws. */
   closeWrite(): Promise<void>;
   /**

@@ -2,10 +2,10 @@ import { allocateBytes } from "../protocol/allocate_bytes.ts";
 import { FrameTooLargeError, MalformedMessageError } from "../protocol/errors.ts";
 import { formatHostPort } from "./format_host_port.ts";
 import { poisonBuffer } from "./poison_buffer.ts";
-import { FramedBatch, type OutboundChunk } from "./framed_batch.ts";
 import { nextReadBuffer, SMALLEST_READ_BYTES } from "./read_buffer_size.ts";
 import type { ReceiveHandlers, Transport } from "./transport.ts";
 import { writeAll } from "./write_all.ts";
+import { framedPayloads } from "../protocol/framed_payloads.ts";
 import { WebSocketFrameDecoder, type WebSocketMessageHandlers } from "./websocket_frame_decoder.ts";
 import { WebSocketOpcode } from "./websocket_opcode.ts";
 import { WebSocketProtocolError } from "./websocket_protocol_error.ts";
@@ -124,6 +124,8 @@ export class WebSocketTransport implements Transport {
       this.#decode(early);
     }
     while (!this.#peerDone) {
+      const hold = this.#handlers!.readHold?.();
+      if (hold !== undefined) await hold;
       let count: number | null;
       try {
         count = await this.#conn.read(buffer);
@@ -198,11 +200,11 @@ export class WebSocketTransport implements Transport {
     if (this.#peerDone) this.#abortAfterClose();
   }
 
-  write(chunks: readonly OutboundChunk[]): Promise<void> {
+  write(framed: readonly Uint8Array[]): Promise<void> {
     if (this.#closeSent !== undefined || this.#aborted) {
       return Promise.reject(new Error("the WebSocket is closing"));
     }
-    return this.#send(encodeServerFrames(chunks));
+    return this.#send(encodeServerFrames(framed));
   }
 
   closeWrite(): Promise<void> {
@@ -270,11 +272,13 @@ export class WebSocketTransport implements Transport {
   }
 }
 
-/** Every payload of `chunks` as an unmasked binary frame, in one buffer for one write. */
-function encodeServerFrames(chunks: readonly OutboundChunk[]): Uint8Array {
-  const payloads = chunks.flatMap((chunk) =>
-    chunk instanceof FramedBatch ? chunk.payloads : [chunk]
-  );
+/**
+ * Every frame of the varint-framed runs as an unmasked binary WebSocket message, in one
+ * buffer for one write. The runs are views of the shared broadcast log: the browser
+ * gets one message per frame, so the bytes are framed anew for each WebSocket session.
+ */
+function encodeServerFrames(framed: readonly Uint8Array[]): Uint8Array {
+  const payloads = framed.flatMap(framedPayloads);
   let size = 0;
   for (const payload of payloads) size += headerSize(payload.length) + payload.length;
   const out = allocateBytes(size);

@@ -85,7 +85,8 @@ export class ChatServer implements AsyncDisposable {
       createLogger({ format: this.options.logFormat, quiet: this.options.quiet });
     this.#backplane = backplane;
     this.#listener = listen(this.options.host, this.options.port, this.options.reusePort);
-    this.hub = new Hub(backplane, this.options.presenceLimit);
+    // Half the slow-consumer limit: a client that reads, however slowly, is waited for.
+    this.hub = new Hub(backplane, this.options.presenceLimit, this.options.maxQueueBytes / 2);
     this.#contextShared = {
       hub: this.hub,
       logger: this.#logger,
@@ -147,7 +148,10 @@ export class ChatServer implements AsyncDisposable {
 
   #enforceDeadlines(): void {
     const now = realClock.now();
-    for (const session of this.#sessions.values()) session.enforceDeadlines(now);
+    const readsAllowedSince = this.hub.readsAllowedSince;
+    for (const session of this.#sessions.values()) {
+      session.enforceDeadlines(now, readsAllowedSince);
+    }
   }
 
   /**
@@ -183,6 +187,7 @@ export class ChatServer implements AsyncDisposable {
       this.#connectionTasks.idle(),
       this.options.shutdownTimeoutSeconds * 1000 + 1000,
     );
+    this.hub[Symbol.dispose]();
     await this.#backplane[Symbol.asyncDispose]();
     this.#logger.log("notice", "stopped", "stopped");
   }

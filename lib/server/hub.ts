@@ -4,7 +4,9 @@ import { errorMessage } from "../protocol/error_message.ts";
 import { guestNickname, nicknameKey } from "../protocol/nickname.ts";
 import type { Backplane, BackplaneListener, ClusterUser, HubEvent } from "./backplane.ts";
 import { LocalBackplane } from "./local_backplane.ts";
-import { FramedBatch, type OutboundChunk } from "../net/framed_batch.ts";
+import { realClock } from "../util/clock.ts";
+import { optionalEnv } from "../util/optional_env.ts";
+import { BroadcastLog } from "../net/broadcast_log.ts";
 
 /**
  * How long JOINED and LEFT notices may wait for company. A crowd arriving comes one
@@ -14,13 +16,64 @@ import { FramedBatch, type OutboundChunk } from "../net/framed_batch.ts";
  */
 const PRESENCE_DELAY_MS = 20;
 
+/**
+ * How long after a pass the next may start, as a multiple of the pass's own duration. A
+ * pass starts a write on every member with something due, so under load it takes long,
+ * and the gap grows with it: more broadcasts then share each member's next write, rather
+ * than each costing every member a write of its own. Idle, a pass takes microseconds, and
+ * a lone message goes out at once.
+ */
+const PASS_SPACING = Number(optionalEnv("CHAT_PASS_SPACING") ?? 1);
+
+/**
+ * Bytes the server may owe its members in all (what the log holds past each member's
+ * written position, summed) before it stops reading from clients. Delivering them costs
+ * time in proportion; past this the server is behind, and reading more would only add
+ * to what everyone waits for. Reading resumes below half of it.
+ */
+const HOLD_READS_OWED_BYTES = Number(optionalEnv("CHAT_HOLD_READS_MIB") ?? 64) * 1024 * 1024;
+
+/** While reads are held, passes also run this often, to see when to resume. */
+const HELD_PASS_MS = 5;
+
 /** Anything the hub can deliver to: a session, whatever its transport. */
 export interface HubMember {
   readonly id: bigint;
   /** Kept up to date by the hub, which may rename a member on its own (see nicknameLost). */
   nickname: string;
-  /** Queues an encoded ServerMessage or a shared batch of them; must not wait for the write. */
-  send(chunk: OutboundChunk): void;
+  /**
+   * Queues an encoded ServerMessage for this member alone, behind every broadcast it is
+   * due; must not wait for the write.
+   */
+  send(payload: Uint8Array): void;
+  /** From now on the member gets `log`'s frames, from its head on. */
+  follow(log: BroadcastLog): void;
+  /**
+   * Starts writing what the log gained since the member's last write, unless a write is in
+   * flight. Returns the oldest log position the member has not been written yet, or
+   * undefined once it no longer follows the log (it is closing, or was cut). `now` is
+   * performance.now(), read once for the whole pass.
+   */
+  deliver(now: number): number | undefined;
+  /**
+   * True when the member's write has made no progress for a while: it is not reading.
+   * Such a member does not hold reads back for everyone; it lags until it is cut.
+   */
+  readonly stalled?: boolean;
+}
+
+/** How the fan-out is doing, for the log and /metrics. */
+export interface FanoutStats {
+  /** Bytes the broadcast log holds. */
+  logBytes: number;
+  /** Bytes owed to members at the last pass, summed over them. */
+  owedBytes: number;
+  /** True while reads are held back because too much is owed. */
+  readsHeld: boolean;
+  /** Times reads were held back. */
+  readHolds: number;
+  /** Passes over the members so far. */
+  passes: number;
 }
 
 export interface OnlineUser {
@@ -33,9 +86,15 @@ export type RenameResult = "renamed" | "taken" | "unavailable";
 
 /**
  * The one place fan-out happens: membership, nicknames, presence and broadcasts.
- * Each event is encoded once and the same bytes are queued on every local member, in
- * the order the hub accepted the events. The backplane carries the same events to
- * the other servers of a cluster and brings theirs, so presence, `who` and nickname
+ * Each event is encoded once into the broadcast log, which every local member reads
+ * from its own position, in the order the hub accepted the events. A pass over the
+ * members starts a write on each one that is due frames and not busy writing: per pass,
+ * one write per member, however many broadcasts it carries. Passes are spaced out as
+ * they grow long (PASS_SPACING), and when too much is owed reads are held back
+ * (HOLD_READS_OWED_BYTES), so that TCP slows the publishers down.
+ *
+ * The backplane carries the same events to the other servers of a cluster and brings
+ * theirs, which are appended to the log once, so presence, `who` and nickname
  * uniqueness cover the whole cluster; alone, the hub is all there is.
  */
 export class Hub implements BackplaneListener {
@@ -46,20 +105,44 @@ export class Hub implements BackplaneListener {
   readonly #users = new Map<bigint, ClusterUser>();
   /** Nickname key -> the session holding or claiming it, for case-insensitive uniqueness. */
   readonly #owners = new Map<string, bigint>();
-  /** Events accepted since the last flush: they go to every member as one shared batch. */
-  #batch: Uint8Array[] = [];
-  /** Members that must not get some of the batch (a newcomer, its own JOINED), by index. */
-  #batchExceptions = new Map<bigint, Set<number>>();
-  /** How the next flush is due: right after this task (chat, renames), or PRESENCE_DELAY_MS later. */
-  #flushDue: "task" | "later" | undefined;
-  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The whole server's fan-out group: every member follows it. */
+  readonly #log = new BroadcastLog(() => this.#schedulePass("soon"));
+  /** How the next pass is due: as soon as passes may run (chat, renames), or PRESENCE_DELAY_MS later. */
+  #passDue: "soon" | "later" | undefined;
+  #passTimer: ReturnType<typeof setTimeout> | undefined;
+  /** performance.now() before which no pass should start (PASS_SPACING). */
+  #nextPassAt = 0;
+  #passes = 0;
+  #owedBytes = 0;
+  /** What the last pass found: the log's head, the oldest position a reading member was not written, and how many members were reading. */
+  #passHead = 0;
+  #oldestReading = 0;
+  #readingMembers = 0;
+  /** Resolved when reads resume; undefined while they may go on. */
+  #readsHeld: PromiseWithResolvers<void> | undefined;
+  #heldPassTimer: ReturnType<typeof setInterval> | undefined;
+  #readHolds = 0;
+  /** When reads last resumed (realClock), for the members' idle deadlines. */
+  #readsResumedAt = 0;
 
   /** Past this many users online, JOINED and LEFT are not sent (see ServerOptions.presenceLimit). */
   readonly #presenceLimit: number;
+  /** Reads are held back while a member that is reading lags the log by more than this. */
+  readonly #holdReadsLagBytes: number;
 
-  constructor(backplane: Backplane = new LocalBackplane(), presenceLimit = Infinity) {
+  /**
+   * `holdReadsLagBytes` is best below the lag at which sessions are cut as slow consumers,
+   * so that a client reading slower than others publish slows them down rather than
+   * being cut.
+   */
+  constructor(
+    backplane: Backplane = new LocalBackplane(),
+    presenceLimit = Infinity,
+    holdReadsLagBytes = Infinity,
+  ) {
     this.#backplane = backplane;
     this.#presenceLimit = presenceLimit;
+    this.#holdReadsLagBytes = holdReadsLagBytes;
     backplane.start(this);
   }
 
@@ -69,12 +152,10 @@ export class Hub implements BackplaneListener {
   }
 
   /**
-   * Adds a member and tells the others. What the batch holds already is not for the
-   * newcomer, which joined after it; left out for it rather than flushed to everyone, so
-   * that a crowd arriving costs each member one write per batch, not one per arrival.
+   * Adds a member and tells the others. The member follows the log from after its own
+   * JOINED: what the log held before is not for it.
    */
   join(member: HubMember): void {
-    for (let index = 0; index < this.#batch.length; index++) this.#exclude(member.id, index);
     const user: ClusterUser = {
       sessionId: member.id,
       nickname: member.nickname,
@@ -82,18 +163,17 @@ export class Hub implements BackplaneListener {
       joinedAt: Date.now(),
     };
     this.#members.set(member.id, member);
-    this.#addUser(user, member.id);
+    this.#addUser(user);
+    member.follow(this.#log);
     this.#backplane.publish({ kind: "joined", user });
   }
 
   /**
-   * Removes a member and tells the rest. Safe to call for a non-member. The batch is not
-   * flushed for it, so that a crowd leaving costs no write per departure: a member leaves
-   * as its session closes, and a closing session takes no more frames.
+   * Removes a member and tells the rest. Safe to call for a non-member. A member leaves as
+   * its session closes, and a closing session takes no more frames.
    */
   leave(member: HubMember): void {
     if (!this.#members.has(member.id)) return;
-    this.#batchExceptions.delete(member.id);
     this.#members.delete(member.id);
     this.#removeUser(member.id);
     this.#backplane.publish({ kind: "left", sessionId: member.id });
@@ -111,7 +191,6 @@ export class Hub implements BackplaneListener {
     if (owner !== undefined && owner !== member.id) return "taken";
     if (member.nickname === nickname) {
       // Nothing changes for the others, but the member still gets its confirmation.
-      this.flush();
       member.send(this.#presence(PresenceKind.RENAMED, member.id, nickname, nickname));
       return "renamed";
     }
@@ -141,32 +220,73 @@ export class Hub implements BackplaneListener {
   }
 
   /**
-   * Sends the events accepted so far to every member. Runs after the task that accepted
-   * a chat event or a rename; PRESENCE_DELAY_MS later for arrivals and departures alone,
-   * so that a crowd's arrivals share one write per member; and before anything else is
-   * sent to any member, so every member gets its frames in the order the hub accepted
-   * them. Framed once for all: a member with nothing else queued writes the shared bytes
-   * as they are.
+   * A pass: starts a write on every member that is due frames and not busy writing, lets
+   * the log go of what every member has been written, and holds reads back or resumes
+   * them. Runs soon after a chat event or a rename; PRESENCE_DELAY_MS later for arrivals
+   * and departures alone, so that a crowd's arrivals share one write per member; and when
+   * a member's write ends with more due.
    */
   flush(): void {
-    clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
-    this.#flushDue = undefined;
-    if (this.#batch.length === 0) return;
-    const payloads = this.#batch;
-    const exceptions = this.#batchExceptions;
-    this.#batch = [];
-    this.#batchExceptions = new Map();
-    const shared = new FramedBatch(payloads);
+    const startedAt = performance.now();
+    clearTimeout(this.#passTimer);
+    this.#passTimer = undefined;
+    this.#passDue = undefined;
+    this.#passes++;
+    const log = this.#log;
+    const head = log.head;
+    let oldest = head;
+    // Over the members that are reading: one that is not must not hold everyone back.
+    let owed = 0;
+    let oldestReading = head;
+    let reading = 0;
     for (const member of this.#members.values()) {
-      const excluded = exceptions.get(member.id);
-      if (excluded === undefined) {
-        member.send(shared);
-        continue;
-      }
-      const own = payloads.filter((_, index) => !excluded.has(index));
-      if (own.length > 0) member.send(new FramedBatch(own));
+      const unwritten = member.deliver(startedAt);
+      if (unwritten === undefined) continue;
+      if (unwritten < oldest) oldest = unwritten;
+      if (member.stalled) continue;
+      reading++;
+      owed += head - unwritten;
+      if (unwritten < oldestReading) oldestReading = unwritten;
     }
+    log.release(oldest);
+    this.#owedBytes = owed;
+    this.#passHead = head;
+    this.#oldestReading = oldestReading;
+    this.#readingMembers = reading;
+    const lag = head - oldestReading;
+    if (owed > HOLD_READS_OWED_BYTES || lag > this.#holdReadsLagBytes) this.#holdReads();
+    else if (owed <= HOLD_READS_OWED_BYTES / 2 && lag <= this.#holdReadsLagBytes / 2) {
+      this.#resumeReads();
+    }
+    const endedAt = performance.now();
+    this.#nextPassAt = endedAt + (endedAt - startedAt) * PASS_SPACING;
+  }
+
+  /** While reads are held back (see ReceiveHandlers.readHold), resolves when they resume. */
+  readHold(): Promise<void> | undefined {
+    return this.#readsHeld?.promise;
+  }
+
+  /** When members could last be heard (realClock): now while reads are held back. */
+  get readsAllowedSince(): number {
+    return this.#readsHeld === undefined ? this.#readsResumedAt : realClock.now();
+  }
+
+  fanoutStats(): FanoutStats {
+    return {
+      logBytes: this.#log.retainedBytes,
+      owedBytes: this.#owedBytes,
+      readsHeld: this.#readsHeld !== undefined,
+      readHolds: this.#readHolds,
+      passes: this.#passes,
+    };
+  }
+
+  /** Stops the timers; members are no longer written to. */
+  [Symbol.dispose](): void {
+    clearTimeout(this.#passTimer);
+    this.#passTimer = undefined;
+    this.#resumeReads();
   }
 
   /** Everyone online in the cluster, in order of arrival. */
@@ -218,7 +338,6 @@ export class Hub implements BackplaneListener {
     const guest = guestNickname(sessionId);
     this.#rename(sessionId, guest);
     this.#backplane.publish({ kind: "renamed", sessionId, nickname: guest });
-    this.flush();
     member.send(encodeServerMessage(errorMessage(
       ErrorCode.NICKNAME_TAKEN,
       `Nickname "${lost}" was taken on another server while this one was cut off; you are ${guest} again`,
@@ -248,13 +367,13 @@ export class Hub implements BackplaneListener {
     );
   }
 
-  #addUser(user: ClusterUser, exceptId?: bigint): void {
+  #addUser(user: ClusterUser): void {
     this.#users.set(user.sessionId, user);
     this.#owners.set(nicknameKey(user.nickname), user.sessionId);
     // A notice to everyone for each arrival makes N arrivals cost N² frames: past the limit,
     // `who` answers instead.
     if (this.online <= this.#presenceLimit) {
-      this.#announce(PresenceKind.JOINED, user.sessionId, user.nickname, "", exceptId);
+      this.#announce(PresenceKind.JOINED, user.sessionId, user.nickname, "");
     }
   }
 
@@ -290,11 +409,10 @@ export class Hub implements BackplaneListener {
     sessionId: bigint,
     nickname: string,
     previousNickname: string,
-    exceptId?: bigint,
   ): void {
     // A rename answers a user waiting for it; arrivals and departures come in crowds.
-    const due = kind === PresenceKind.RENAMED ? "task" : "later";
-    this.#queue(this.#presence(kind, sessionId, nickname, previousNickname), exceptId, due);
+    const due = kind === PresenceKind.RENAMED ? "soon" : "later";
+    this.#queue(this.#presence(kind, sessionId, nickname, previousNickname), due);
   }
 
   #presence(
@@ -311,23 +429,49 @@ export class Hub implements BackplaneListener {
     });
   }
 
-  /** Chat waits for the current task only: latency matters more than a shared write. */
-  #queue(payload: Uint8Array, exceptId?: bigint, due: "task" | "later" = "task"): void {
-    if (due === "task" && this.#flushDue !== "task") {
-      this.#flushDue = "task";
-      queueMicrotask(() => this.flush());
-    } else if (this.#flushDue === undefined) {
-      this.#flushDue = "later";
-      this.#flushTimer = setTimeout(() => this.flush(), PRESENCE_DELAY_MS);
-    }
-    if (exceptId !== undefined) this.#exclude(exceptId, this.#batch.length);
-    this.#batch.push(payload);
+  #queue(payload: Uint8Array, due: "soon" | "later" = "soon"): void {
+    const log = this.#log;
+    log.append(payload);
+    this.#schedulePass(due);
+    // Passes may be spaced out, and reads go on meanwhile: what the last pass found, plus
+    // what came since, is already enough to hold them back.
+    if (
+      this.#readsHeld === undefined &&
+      (log.head - this.#oldestReading > this.#holdReadsLagBytes ||
+        this.#owedBytes + (log.head - this.#passHead) * this.#readingMembers >
+          HOLD_READS_OWED_BYTES)
+    ) this.#holdReads();
   }
 
-  /** Keeps the batch's payload at `index` from member `id`. */
-  #exclude(id: bigint, index: number): void {
-    const excluded = this.#batchExceptions.get(id);
-    if (excluded === undefined) this.#batchExceptions.set(id, new Set([index]));
-    else excluded.add(index);
+  /** Chat goes out as soon as passes may run: latency matters more than a shared write. */
+  #schedulePass(due: "soon" | "later"): void {
+    if (this.#passDue === "soon" || (due === "later" && this.#passDue === "later")) return;
+    clearTimeout(this.#passTimer);
+    this.#passDue = due;
+    const wait = due === "later" ? PRESENCE_DELAY_MS : this.#nextPassAt - performance.now();
+    if (wait > 0) this.#passTimer = setTimeout(() => this.flush(), wait);
+    else {
+      // After the current task, so that what it accepts shares the pass.
+      this.#passTimer = undefined;
+      queueMicrotask(() => {
+        if (this.#passDue === "soon") this.flush();
+      });
+    }
+  }
+
+  #holdReads(): void {
+    if (this.#readsHeld !== undefined) return;
+    this.#readsHeld = Promise.withResolvers();
+    this.#readHolds++;
+    // No frames arrive while reads are held, so nothing else would start a pass.
+    this.#heldPassTimer = setInterval(() => this.flush(), HELD_PASS_MS);
+  }
+
+  #resumeReads(): void {
+    if (this.#readsHeld === undefined) return;
+    clearInterval(this.#heldPassTimer);
+    this.#readsResumedAt = realClock.now();
+    this.#readsHeld.resolve();
+    this.#readsHeld = undefined;
   }
 }

@@ -76,6 +76,11 @@ export class ServedSession implements SessionEvents, InOrderHandler<Uint8Array> 
     this.#frames.idle().then(() => this.#shared.hub.leave(this.session));
   }
 
+  /** Reading waits while the hub holds reads back. */
+  readHold(): Promise<void> | undefined {
+    return this.#shared.hub.readHold();
+  }
+
   /** From the InOrder: a frame's turn has come. */
   handle(payload: Uint8Array): void | Promise<void> {
     return handleFrame(this.#context, payload);

@@ -8,11 +8,17 @@ import { TokenBucket } from "./token_bucket.ts";
 import { RENAME_BURST } from "./options.ts";
 import { OutboundQueue, type WriteFailureListener } from "../net/outbound_queue.ts";
 import type { HubMember } from "./hub.ts";
-import { FramedBatch, type OutboundChunk } from "../net/framed_batch.ts";
+import type { BroadcastLog } from "../net/broadcast_log.ts";
 import type { ReceiveHandlers, Transport } from "../net/transport.ts";
 
 /** How long a closing session keeps reading after its last write, so the peer can read it. */
 const LINGER_MS = 2000;
+
+/**
+ * A session whose write made no progress for this long is not reading (see HubMember.stalled).
+ * A client that reads, however slowly, takes some bytes every few milliseconds.
+ */
+const STALLED_AFTER_MS = 250;
 
 /** A slow consumer's writes are stalled already: its notice gets this long, not the full close timeout. */
 const SLOW_CONSUMER_CLOSE_MS = 1000;
@@ -43,6 +49,8 @@ export interface SessionEvents {
   framingError(error: Error): void;
   /** The session began to close: from now on it is out of the chat. Called once. */
   closing(): void;
+  /** See ReceiveHandlers.readHold. */
+  readHold?(): Promise<void> | undefined;
 }
 
 /**
@@ -68,6 +76,10 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
   #framesIn = 0;
   #framesOut = 0;
   #closeReason: string | undefined;
+  /** transport.bytesWritten at the hub's last pass, and when it last changed (performance.now()). */
+  #bytesWrittenAtPass = 0;
+  #progressAt = 0;
+  #stalled = false;
   #ending: Promise<void> | undefined;
   #received: Promise<void> | undefined;
 
@@ -101,6 +113,10 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
     return this.#framesOut;
   }
 
+  get stalled(): boolean {
+    return this.#stalled;
+  }
+
   /** Takes a token from the chat rate limit: false when the client is over it. */
   allowChat(): boolean {
     const { rateLimitPerSecond, rateBurst } = this.#limits;
@@ -118,18 +134,41 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
     return this.#renameBucket.take();
   }
 
-  send(chunk: OutboundChunk): void {
+  send(payload: Uint8Array): void {
     if (this.isClosing) return;
-    this.#framesOut += chunk instanceof FramedBatch ? chunk.payloads.length : 1;
-    this.#queue.push(chunk);
-    if (this.#queue.pendingBytes > this.#limits.maxQueueBytes) {
-      this.#cutAsSlowConsumer(`over ${this.#limits.maxQueueBytes} bytes were waiting for you`);
+    this.#framesOut++;
+    this.#queue.push(payload);
+    this.#cutIfBehind();
+  }
+
+  follow(log: BroadcastLog): void {
+    if (this.isClosing) return;
+    this.#queue.follow(log);
+  }
+
+  deliver(now: number): number | undefined {
+    if (this.isClosing) return undefined;
+    const written = this.transport.bytesWritten;
+    if (written !== this.#bytesWrittenAtPass || this.#queue.writeStartedAt === undefined) {
+      this.#bytesWrittenAtPass = written;
+      this.#progressAt = now;
     }
+    this.#stalled = now - this.#progressAt > STALLED_AFTER_MS;
+    this.#queue.writeLog();
+    return this.#cutIfBehind() ? undefined : this.#queue.unwritten;
+  }
+
+  /** True when the session was cut: over its queue limit, the log's frames it lags included. */
+  #cutIfBehind(): boolean {
+    if (this.#queue.pendingBytes <= this.#limits.maxQueueBytes) return false;
+    this.#cutAsSlowConsumer(`over ${this.#limits.maxQueueBytes} bytes were waiting for you`);
+    return true;
   }
 
   #cutAsSlowConsumer(why: string): void {
     // What it has not read is dropped: only the notice is worth sending now.
     this.#queue.clear();
+    this.#queue.unfollow(true);
     this.end(
       "slow consumer",
       encodeServerMessage(
@@ -163,6 +202,11 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
     if (!this.isClosing) this.#events.frame(payload);
   }
 
+  /** For the transport: whether reading may go on now. */
+  readHold(): Promise<void> | undefined {
+    return this.#events.readHold?.();
+  }
+
   /** For the transport: the stream cannot be framed. */
   framingError(error: Error): void {
     this.#events.framingError(error);
@@ -179,7 +223,7 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
    * for too long, or a frame begun too long ago. The server calls this a few
    * times a second; each check is a comparison, so thousands of sessions are cheap.
    */
-  enforceDeadlines(now: number): void {
+  enforceDeadlines(now: number, readsAllowedSince = 0): void {
     if (this.isClosing) return;
     const limits = this.#limits;
     const writeStartedAt = this.#queue.writeStartedAt;
@@ -187,8 +231,13 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
       this.#cutAsSlowConsumer(`a write to you stalled for over ${limits.writeTimeoutMs / 1000} s`);
       return;
     }
+    // While the server held reads back, the client could not be heard: no deadline ran.
+    if (readsAllowedSince > this.#lastFrameAt) this.#lastFrameAt = readsAllowedSince;
     if (this.transport.hasPartialFrame) this.#partialFrameSince ??= now;
     else this.#partialFrameSince = undefined;
+    if (this.#partialFrameSince !== undefined && readsAllowedSince > this.#partialFrameSince) {
+      this.#partialFrameSince = readsAllowedSince;
+    }
     if (
       this.#partialFrameSince !== undefined && now - this.#partialFrameSince > limits.frameTimeoutMs
     ) {
@@ -224,6 +273,8 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
   ): Promise<void> {
     if (this.#ending !== undefined) return this.#ending;
     if (lastPayload !== undefined) this.#queue.push(lastPayload);
+    // What the log held up to now is still written; nothing later is for a closing session.
+    this.#queue.unfollow();
     this.#beginClose(reason);
     this.#ending = this.#close(timeoutMs);
     return this.#ending;

@@ -43,8 +43,7 @@ export class SessionContext implements HandlerContext {
     if (message.body?.case === "error") {
       this.#shared.counters.errorSent(ErrorCode[message.body.value.code ?? 0]);
     }
-    // Behind the broadcasts this session has been sent so far, in the order they came.
-    this.#shared.hub.flush();
+    // Behind every broadcast the session is due by now: its queue sees to that.
     this.#session.send(encodeServerMessage(message));
   }
 

@@ -2,23 +2,49 @@
 import assert from "node:assert/strict";
 import type { Presence, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { decodeServerMessage } from "../../lib/protocol/codec.ts";
-import { FramedBatch, type OutboundChunk } from "../../lib/net/framed_batch.ts";
+import type { BroadcastLog } from "../../lib/net/broadcast_log.ts";
+import { framedPayloads } from "../../lib/protocol/framed_payloads.ts";
 import type { HubMember } from "../../lib/server/hub.ts";
 
-/** A member that keeps every payload it is sent. */
+/**
+ * A member that keeps every payload it is sent, at once: the log's frames when the hub's
+ * pass delivers them, and its own frames behind those it is due, as a session's queue
+ * orders them.
+ */
 export class FakeMember implements HubMember {
   readonly sent: Uint8Array[] = [];
-  /** How many times `send` was called: the writes a session would make. */
+  /** Deliveries that carried something: the writes a session would make. */
   writes = 0;
   nickname: string;
+  #log: BroadcastLog | undefined;
+  #position = 0;
   constructor(readonly id: bigint) {
     this.nickname = `guest-${id}`;
   }
-  /** Shared batches are unpacked, so tests see one payload per frame either way. */
-  send(chunk: OutboundChunk): void {
+  send(payload: Uint8Array): void {
+    this.#takeLog();
     this.writes++;
-    if (chunk instanceof FramedBatch) this.sent.push(...chunk.payloads);
-    else this.sent.push(chunk);
+    this.sent.push(payload);
+  }
+  follow(log: BroadcastLog): void {
+    this.#log = log;
+    this.#position = log.head;
+  }
+  deliver(): number | undefined {
+    if (this.#log === undefined) return undefined;
+    if (this.#position < this.#log.head) this.writes++;
+    this.#takeLog();
+    return this.#position;
+  }
+  /** Stops following, as a closing session does. */
+  unfollow(): void {
+    this.#log = undefined;
+  }
+  #takeLog(): void {
+    const log = this.#log;
+    if (log === undefined || this.#position === log.head) return;
+    for (const view of log.views(this.#position)) this.sent.push(...framedPayloads(view));
+    this.#position = log.head;
   }
   /** Decodes what was sent so far. */
   messages() {
@@ -65,4 +91,9 @@ export function presence(
 /** The fields of a presence event that `presence` describes. */
 export function fields({ kind, sessionId, nickname, previousNickname, online }: Presence) {
   return { kind, sessionId, nickname, previousNickname, online };
+}
+
+/** True when `a` and `b` are the same bytes in memory, not merely equal ones. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.length === b.length;
 }

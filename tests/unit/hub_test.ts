@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { Action, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { decodeServerMessage } from "../../lib/protocol/codec.ts";
-import { FramedBatch, type OutboundChunk } from "../../lib/net/framed_batch.ts";
-import { Hub as BatchingHub } from "../../lib/server/hub.ts";
-import { FakeMember, fields, joinMembers, presence } from "../support/fake_member.ts";
+import type { BroadcastLog } from "../../lib/net/broadcast_log.ts";
+import { framedPayloads } from "../../lib/protocol/framed_payloads.ts";
+import { Hub as BatchingHub, type HubMember } from "../../lib/server/hub.ts";
+import { FakeMember, fields, joinMembers, presence, sameBytes } from "../support/fake_member.ts";
 import { Hub } from "../support/immediate_hub.ts";
 
 /** A hub with members 1..n joined as guest-1..guest-n, and their join events cleared. */
@@ -146,7 +147,7 @@ Deno.test("Hub - rename of a non-member answers taken", () => {
   assert.equal(hub.rename(alice, "zed"), "renamed");
 });
 
-Deno.test("Hub - broadcast delivers the same Uint8Array instance to every member", () => {
+Deno.test("Hub - broadcast delivers the same bytes, framed once in the log, to every member", () => {
   const { hub, members } = hubWith(4);
   hub.broadcast({
     body: {
@@ -158,7 +159,7 @@ Deno.test("Hub - broadcast delivers the same Uint8Array instance to every member
   const first = members[0].sent[0];
   for (const member of members) {
     assert.equal(member.sent.length, 1);
-    assert.ok(member.sent[0] === first, "the payload is encoded once and shared");
+    assert.ok(sameBytes(member.sent[0], first), "the payload is encoded once and shared");
   }
   const message = decodeServerMessage(first);
   assert.equal(message.body.case, "chat");
@@ -169,7 +170,7 @@ Deno.test("Hub - broadcast delivers the same Uint8Array instance to every member
 Deno.test("Hub - presence events share one payload between recipients", () => {
   const { hub, members: [alice, bob, carol] } = hubWith(3);
   hub.rename(carol, "carol");
-  assert.ok(alice.sent[0] === bob.sent[0] && bob.sent[0] === carol.sent[0]);
+  assert.ok(sameBytes(alice.sent[0], bob.sent[0]) && sameBytes(bob.sent[0], carol.sent[0]));
 });
 
 Deno.test("Hub - every member sees events in the order the hub accepted them", () => {
@@ -186,25 +187,50 @@ Deno.test("Hub - every member sees events in the order the hub accepted them", (
   assert.deepEqual(order(bob), ["pong", "presence", "pong", "presence", "pong"]);
 });
 
-Deno.test("Hub - the broadcasts of one turn go to every member as one shared batch, after the turn", async () => {
+Deno.test("Hub - the broadcasts of one turn reach each member in one write, after the turn, as the same bytes", async () => {
   const hub = new BatchingHub();
-  const chunks: OutboundChunk[][] = [[], []];
-  for (const [i, id] of [1n, 2n].entries()) {
-    hub.join({ id, nickname: `guest-${id}`, send: (chunk) => chunks[i].push(chunk) });
-  }
+  const members = [new ViewMember(1n), new ViewMember(2n)];
+  for (const member of members) hub.join(member);
   hub.flush();
-  chunks[0].length = 0;
+  for (const member of members) member.writes.length = 0;
   for (let nonce = 1n; nonce <= 3n; nonce++) {
     hub.broadcast({ body: { case: "pong", value: { nonce } } });
   }
-  assert.equal(chunks[0].length + chunks[1].length, 0, "nothing is sent during the turn");
+  assert.equal(
+    members[0].writes.length + members[1].writes.length,
+    0,
+    "nothing is sent during the turn",
+  );
   await new Promise((resolve) => setTimeout(resolve, 0));
-  assert.equal(chunks[0].length, 1);
-  const batch = chunks[0][0];
-  assert.ok(batch instanceof FramedBatch);
-  assert.ok(chunks[1][0] === batch, "one batch, framed once, for everyone");
-  assert.equal(batch.payloads.length, 3);
+  const [first, second] = members.map((member) => member.writes);
+  assert.equal(first.length, 1);
+  assert.equal(second.length, 1);
+  assert.equal(framedPayloads(first[0]).length, 3);
+  assert.ok(first[0].buffer === second[0].buffer, "framed once, in one buffer, for everyone");
+  assert.equal(first[0].byteOffset, second[0].byteOffset);
 });
+
+/** A member that keeps the log's views it is handed, one per write. */
+class ViewMember implements HubMember {
+  readonly writes: Uint8Array[] = [];
+  nickname: string;
+  #log: BroadcastLog | undefined;
+  #position = 0;
+  constructor(readonly id: bigint) {
+    this.nickname = `guest-${id}`;
+  }
+  send(): void {}
+  follow(log: BroadcastLog): void {
+    this.#log = log;
+    this.#position = log.head;
+  }
+  deliver(): number {
+    const log = this.#log!;
+    if (this.#position < log.head) this.writes.push(...log.views(this.#position));
+    this.#position = log.head;
+    return this.#position;
+  }
+}
 
 Deno.test("Hub - who lists everyone in order of arrival", () => {
   const hub = new Hub();
@@ -293,10 +319,11 @@ Deno.test("Hub - presence goes out by itself, without a chat to carry it", async
   const alice = new FakeMember(1n);
   hub.join(alice);
   const arrived = Promise.withResolvers<void>();
-  const send = alice.send.bind(alice);
-  alice.send = (chunk) => {
-    send(chunk);
-    arrived.resolve();
+  const deliver = alice.deliver.bind(alice);
+  alice.deliver = () => {
+    const position = deliver();
+    if (alice.sent.length > 0) arrived.resolve();
+    return position;
   };
   hub.join(new FakeMember(2n));
   const timeout = setTimeout(() => arrived.reject(new Error("no JOINED within 2 s")), 2000);
