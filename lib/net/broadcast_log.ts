@@ -77,16 +77,16 @@ export class BroadcastLog {
 
   /**
    * The bytes from `from` to the head, as views into the segments (one, unless they
-   * straddle segments). Throws when `from` was released or lies past the head.
+   * straddle segments), pushed onto `views`. Throws when `from` was released or lies past
+   * the head.
    */
-  views(from: number): Uint8Array[] {
+  views(from: number, views: Uint8Array[] = []): Uint8Array[] {
     if (from < this.tail || from > this.#head) {
       throw new RangeError(
         `Cannot read the broadcast log from ${from}: it holds ${this.tail} to ${this.#head}`,
       );
     }
     const segments = this.#segments;
-    const views: Uint8Array[] = [];
     // Readers are nearly always in the last segment: search from the end.
     let index = Math.max(segments.length - 1, 0);
     while (index > 0 && segments[index].start > from) index--;

@@ -6,7 +6,8 @@ import type { BroadcastLog } from "./broadcast_log.ts";
 export interface ChunkWriter {
   /**
    * Writes these runs of whole frames (each a varint length, then the payload), in order
-   * and completely. The queue never has two writes in flight.
+   * and completely. The queue never has two writes in flight. The array is the queue's
+   * and is reused: it is read during the call only.
    */
   write(framed: readonly Uint8Array[]): Promise<void>;
 }
@@ -33,6 +34,8 @@ export class OutboundQueue {
   readonly #writeFailure: WriteFailureListener;
   /** Framed bytes taken but not yet handed to a write: private frames and the log before them. */
   #pending: Uint8Array[] = [];
+  /** The array the write in flight was given, reused for the next: one fewer per write. */
+  #spare: Uint8Array[] = [];
   #pendingPrivateBytes = 0;
   #writingPrivateBytes = 0;
   #log: BroadcastLog | undefined;
@@ -151,7 +154,7 @@ export class OutboundQueue {
   #takeLog(): void {
     const log = this.#log;
     if (log === undefined || this.#taken === log.head) return;
-    for (const view of log.views(this.#taken)) this.#pending.push(view);
+    log.views(this.#taken, this.#pending);
     this.#taken = log.head;
   }
 
@@ -163,10 +166,13 @@ export class OutboundQueue {
         const batch = this.#pending;
         const takenTo = this.#taken;
         this.#writingPrivateBytes = this.#pendingPrivateBytes;
-        this.#pending = [];
+        this.#pending = this.#spare;
+        this.#spare = batch;
         this.#pendingPrivateBytes = 0;
         this.#writeStartedAt = performance.now();
-        await this.#writer.write(batch);
+        const written = this.#writer.write(batch);
+        batch.length = 0;
+        await written;
         // A queue that began to follow the log during the write keeps its newer position.
         this.#written = Math.max(this.#written, takenTo);
         this.#writingPrivateBytes = 0;

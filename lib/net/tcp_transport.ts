@@ -72,9 +72,14 @@ export class TcpTransport implements Transport {
   }
 
   async write(framed: readonly Uint8Array[]): Promise<void> {
-    const onWritten = (count: number) => this.bytesWritten += count;
-    for (const bytes of coalesce(framed)) await writeAll(this.#conn, bytes, onWritten);
+    // Nearly always one run: the log's frames since the last write. Read before the first
+    // await, as the caller reuses the array.
+    if (framed.length === 1) return writeAll(this.#conn, framed[0], this.#counted);
+    for (const bytes of coalesce(framed)) await writeAll(this.#conn, bytes, this.#counted);
   }
+
+  /** Made once: a closure per write would be garbage per write. */
+  readonly #counted = (count: number) => void (this.bytesWritten += count);
 
   async closeWrite(): Promise<void> {
     if (this.#closed) return;

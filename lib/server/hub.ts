@@ -5,7 +5,6 @@ import { guestNickname, nicknameKey } from "../protocol/nickname.ts";
 import type { Backplane, BackplaneListener, ClusterUser, HubEvent } from "./backplane.ts";
 import { LocalBackplane } from "./local_backplane.ts";
 import { realClock } from "../util/clock.ts";
-import { optionalEnv } from "../util/optional_env.ts";
 import { BroadcastLog } from "../net/broadcast_log.ts";
 
 /**
@@ -23,15 +22,17 @@ const PRESENCE_DELAY_MS = 20;
  * than each costing every member a write of its own. Idle, a pass takes microseconds, and
  * a lone message goes out at once.
  */
-const PASS_SPACING = Number(optionalEnv("CHAT_PASS_SPACING") ?? 1);
+const PASS_SPACING = 1;
 
 /**
  * Bytes the server may owe its members in all (what the log holds past each member's
  * written position, summed) before it stops reading from clients. Delivering them costs
- * time in proportion; past this the server is behind, and reading more would only add
- * to what everyone waits for. Reading resumes below half of it.
+ * time in proportion, and what the kernel already holds for a client it has not read
+ * comes on top: past this, reading more only adds to what everyone waits for. Reading
+ * resumes below half of it. Measured with ../shared/bench/compare.sh: at 1,000 clients,
+ * 64 MiB gave a p99 of 680 ms, 4 MiB 48 ms for about the same throughput (BENCHMARKS.md).
  */
-const HOLD_READS_OWED_BYTES = Number(optionalEnv("CHAT_HOLD_READS_MIB") ?? 64) * 1024 * 1024;
+const HOLD_READS_OWED_BYTES = 4 * 1024 * 1024;
 
 /** While reads are held, passes also run this often, to see when to resume. */
 const HELD_PASS_MS = 5;
