@@ -123,6 +123,7 @@ export class ChatServer implements AsyncDisposable {
       this.#connections,
       this.hub.online,
       this.#backplane.stats(),
+      this.hub.fanoutStats(),
     );
   }
 

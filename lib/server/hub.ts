@@ -25,6 +25,13 @@ const PRESENCE_DELAY_MS = 20;
 const PASS_SPACING = 1;
 
 /**
+ * A pass shorter than this is not spaced out: the next may run right after the task that
+ * asks for it. Timers fire a millisecond late at best, so spacing a cheap pass would cost
+ * a lone message more than the pass itself.
+ */
+const CHEAP_PASS_MS = 1;
+
+/**
  * Bytes the server may owe its members in all (what the log holds past each member's
  * written position, summed) before it stops reading from clients. Delivering them costs
  * time in proportion, and what the kernel already holds for a client it has not read
@@ -69,6 +76,8 @@ export interface FanoutStats {
   logBytes: number;
   /** Bytes owed to members at the last pass, summed over them. */
   owedBytes: number;
+  /** Members whose writes made no progress for a while, at the last pass. */
+  stalledMembers: number;
   /** True while reads are held back because too much is owed. */
   readsHeld: boolean;
   /** Times reads were held back. */
@@ -119,6 +128,7 @@ export class Hub implements BackplaneListener {
   #passHead = 0;
   #oldestReading = 0;
   #readingMembers = 0;
+  #stalledMembers = 0;
   /** Resolved when reads resume; undefined while they may go on. */
   #readsHeld: PromiseWithResolvers<void> | undefined;
   #heldPassTimer: ReturnType<typeof setInterval> | undefined;
@@ -240,11 +250,15 @@ export class Hub implements BackplaneListener {
     let owed = 0;
     let oldestReading = head;
     let reading = 0;
+    let stalled = 0;
     for (const member of this.#members.values()) {
       const unwritten = member.deliver(startedAt);
       if (unwritten === undefined) continue;
       if (unwritten < oldest) oldest = unwritten;
-      if (member.stalled) continue;
+      if (member.stalled) {
+        stalled++;
+        continue;
+      }
       reading++;
       owed += head - unwritten;
       if (unwritten < oldestReading) oldestReading = unwritten;
@@ -254,13 +268,15 @@ export class Hub implements BackplaneListener {
     this.#passHead = head;
     this.#oldestReading = oldestReading;
     this.#readingMembers = reading;
+    this.#stalledMembers = stalled;
     const lag = head - oldestReading;
     if (owed > HOLD_READS_OWED_BYTES || lag > this.#holdReadsLagBytes) this.#holdReads();
     else if (owed <= HOLD_READS_OWED_BYTES / 2 && lag <= this.#holdReadsLagBytes / 2) {
       this.#resumeReads();
     }
     const endedAt = performance.now();
-    this.#nextPassAt = endedAt + (endedAt - startedAt) * PASS_SPACING;
+    const took = endedAt - startedAt;
+    this.#nextPassAt = took < CHEAP_PASS_MS ? 0 : endedAt + took * PASS_SPACING;
   }
 
   /** While reads are held back (see ReceiveHandlers.readHold), resolves when they resume. */
@@ -277,6 +293,7 @@ export class Hub implements BackplaneListener {
     return {
       logBytes: this.#log.retainedBytes,
       owedBytes: this.#owedBytes,
+      stalledMembers: this.#stalledMembers,
       readsHeld: this.#readsHeld !== undefined,
       readHolds: this.#readHolds,
       passes: this.#passes,

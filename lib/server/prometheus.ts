@@ -79,6 +79,30 @@ export function formatMetrics(stats: ServerStats, http?: HttpMetrics): string {
     stats.backplane.state === "local" ? [] : single(stats.backplane.outages),
   );
   metric(
+    "chat_fanout_log_bytes",
+    "gauge",
+    "Bytes the broadcast log holds: from the oldest position a session has not been written.",
+    single(stats.fanout.logBytes),
+  );
+  metric(
+    "chat_fanout_owed_bytes",
+    "gauge",
+    "Broadcast bytes not yet written to the sessions that are reading, summed over them.",
+    single(stats.fanout.owedBytes),
+  );
+  metric(
+    "chat_fanout_stalled_sessions",
+    "gauge",
+    "Sessions whose writes made no progress for a while: they do not hold reads back.",
+    single(stats.fanout.stalledMembers),
+  );
+  metric(
+    "chat_fanout_read_holds_total",
+    "counter",
+    "Times the server stopped reading from clients because too much was owed.",
+    single(stats.fanout.readHolds),
+  );
+  metric(
     "chat_sessions_opened_total",
     "counter",
     "Sessions ever opened.",

@@ -1,4 +1,5 @@
 import type { BackplaneStats } from "./backplane.ts";
+import type { FanoutStats } from "./hub.ts";
 import type { LogFields } from "./logger.ts";
 
 /** What the server has done so far: read by tests, the log's stats lines and, later, /metrics. */
@@ -14,6 +15,7 @@ export interface ServerStats {
   online: number;
   /** The cluster link: its state, and the events it carried. */
   backplane: BackplaneStats;
+  fanout: FanoutStats;
   /** Sessions connected now, by transport: tcp, websocket. */
   sessionsByTransport: Record<string, number>;
   /** Sessions ever opened. */
@@ -66,6 +68,7 @@ export class ServerCounters {
     connections: number,
     online: number,
     backplane: BackplaneStats,
+    fanout: FanoutStats,
   ): ServerStats {
     const totals = { ...this.#closed };
     for (const session of live) this.#add(totals, session);
@@ -74,6 +77,7 @@ export class ServerCounters {
       connections,
       online,
       backplane,
+      fanout,
       sessionsByTransport,
       sessionsOpened: this.sessionsOpened,
       connectionsRefused: this.connectionsRefused,
@@ -112,6 +116,11 @@ export function statsFields(stats: ServerStats): LogFields {
     backplane_events_received: stats.backplane.eventsReceived,
     backplane_events_dropped: stats.backplane.eventsDropped,
     backplane_outages: stats.backplane.outages,
+    fanout_log_bytes: stats.fanout.logBytes,
+    fanout_owed_bytes: stats.fanout.owedBytes,
+    fanout_stalled_sessions: stats.fanout.stalledMembers,
+    fanout_read_holds: stats.fanout.readHolds,
+    fanout_passes: stats.fanout.passes,
     sessions_opened: stats.sessionsOpened,
     connections_refused: stats.connectionsRefused,
     frames_in: stats.framesIn,

@@ -15,10 +15,13 @@ import type { ReceiveHandlers, Transport } from "../net/transport.ts";
 const LINGER_MS = 2000;
 
 /**
- * A session whose write made no progress for this long is not reading (see HubMember.stalled).
- * A client that reads, however slowly, takes some bytes every few milliseconds.
+ * A session whose write made no progress for this long, and over this many of the hub's
+ * passes, is not reading (see HubMember.stalled). A client that reads, however slowly,
+ * takes some bytes every few milliseconds; a server too busy to see its writes complete
+ * runs fewer passes, so the count keeps its own slowness from looking like the client's.
  */
 const STALLED_AFTER_MS = 250;
+const STALLED_AFTER_PASSES = 8;
 
 /** A slow consumer's writes are stalled already: its notice gets this long, not the full close timeout. */
 const SLOW_CONSUMER_CLOSE_MS = 1000;
@@ -79,6 +82,7 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
   /** transport.bytesWritten at the hub's last pass, and when it last changed (performance.now()). */
   #bytesWrittenAtPass = 0;
   #progressAt = 0;
+  #passesWithoutProgress = 0;
   #stalled = false;
   #ending: Promise<void> | undefined;
   #received: Promise<void> | undefined;
@@ -110,7 +114,7 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
   }
 
   get framesOut(): number {
-    return this.#framesOut;
+    return this.#framesOut + this.#queue.logFrames;
   }
 
   get stalled(): boolean {
@@ -152,8 +156,10 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
     if (written !== this.#bytesWrittenAtPass || this.#queue.writeStartedAt === undefined) {
       this.#bytesWrittenAtPass = written;
       this.#progressAt = now;
-    }
-    this.#stalled = now - this.#progressAt > STALLED_AFTER_MS;
+      this.#passesWithoutProgress = 0;
+    } else this.#passesWithoutProgress++;
+    this.#stalled = this.#passesWithoutProgress >= STALLED_AFTER_PASSES &&
+      now - this.#progressAt > STALLED_AFTER_MS;
     this.#queue.writeLog();
     return this.#cutIfBehind() ? undefined : this.#queue.unwritten;
   }
