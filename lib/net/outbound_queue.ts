@@ -1,7 +1,7 @@
 import { allocateBytes } from "../protocol/allocate_bytes.ts";
 import { varint } from "../protocol/varint.ts";
 import type { BroadcastLog } from "./broadcast_log.ts";
-import { WriteSlots } from "./write_slots.ts";
+import { type SlotHolder, WriteSlots } from "./write_slots.ts";
 
 /**
  * Writes in flight at once, over every queue of the process (see WriteSlots). Measured with
@@ -34,10 +34,11 @@ export interface WriteFailureListener {
  * that queued them, with the log's frames due before them. A slow client only ever
  * delays itself: nothing here waits.
  *
- * It takes objects rather than callbacks: every idle connection has a queue, so what
- * each one holds adds up.
+ * It takes objects rather than callbacks, and writes with two callbacks made once: every
+ * idle connection has a queue, so what each one holds adds up, and at thousands of writes
+ * a second, so does what each write allocates.
  */
-export class OutboundQueue {
+export class OutboundQueue implements SlotHolder {
   readonly #writer: ChunkWriter;
   readonly #writeFailure: WriteFailureListener;
   /** Framed bytes taken but not yet handed to a write: private frames and the log before them. */
@@ -54,7 +55,10 @@ export class OutboundQueue {
   #taken = 0;
   /** The log position up to which the log's bytes have been written. */
   #written = 0;
-  #writing = false;
+  /** The log position the write in flight ends at. */
+  #writingTo = 0;
+  /** Idle; waiting for a write slot (or for the current task to end); or writing. */
+  #state: "idle" | "waiting" | "writing" = "idle";
   /** A pass came while a write was in flight: the log's frames go out as soon as it ends. */
   #passMissed = false;
   #writeStartedAt: number | undefined;
@@ -92,7 +96,7 @@ export class OutboundQueue {
 
   /** True when nothing taken waits and no write is in flight. */
   get isDrained(): boolean {
-    return !this.#writing && this.#pending.length === 0;
+    return this.#state !== "writing" && this.#pending.length === 0;
   }
 
   /** From now on the connection gets `log`'s frames, from its head: older ones are not for it. */
@@ -125,23 +129,16 @@ export class OutboundQueue {
     this.#writeSoon();
   }
 
-  /** Writes what is pending once the current task is done, so that all it queues shares one write. */
-  #writeSoon(): void {
-    if (this.#writing || this.#pending.length === 0) return;
-    this.#writing = true;
-    queueMicrotask(() => this.#run());
-  }
-
   /** Writes what the log gained since this connection's last write, unless a write is in flight. */
   writeLog(): void {
     if (this.#stopped || this.#log === undefined) return;
-    if (this.#writing) {
+    if (this.#state === "writing") {
       this.#passMissed = true;
       return;
     }
-    if (this.#taken === this.#log.head) return;
-    this.#writing = true;
-    this.#run();
+    if (this.#state === "waiting" || this.#taken === this.#log.head) return;
+    this.#state = "waiting";
+    SLOTS.request(this);
   }
 
   /** Resolves once everything queued so far is written, or the queue is stopped. */
@@ -170,6 +167,40 @@ export class OutboundQueue {
     this.#resolveDrained();
   }
 
+  /** For WriteSlots: this queue's turn to write has come. */
+  slotGranted(): void {
+    this.#takeLog();
+    if (this.#stopped || this.#pending.length === 0) {
+      this.#state = "idle";
+      SLOTS.release();
+      this.#resolveDrained();
+      return;
+    }
+    const batch = this.#pending;
+    this.#pending = this.#spare;
+    this.#spare = batch;
+    this.#writingTo = this.#taken;
+    this.#writingPrivateBytes = this.#pendingPrivateBytes;
+    this.#pendingPrivateBytes = 0;
+    this.#state = "writing";
+    this.#writeStartedAt = performance.now();
+    let written: Promise<void>;
+    try {
+      written = this.#writer.write(batch);
+    } catch (error) {
+      written = Promise.reject(error);
+    }
+    batch.length = 0;
+    written.then(this.#afterWrite, this.#afterFailedWrite);
+  }
+
+  /** Writes what is pending once the current task is done, so that all it queues shares one write. */
+  #writeSoon(): void {
+    if (this.#state !== "idle" || this.#pending.length === 0) return;
+    this.#state = "waiting";
+    queueMicrotask(() => SLOTS.request(this));
+  }
+
   /** Moves the log's bytes past #taken to #pending, so that what is queued next goes after them. */
   #takeLog(): void {
     const log = this.#log;
@@ -180,55 +211,36 @@ export class OutboundQueue {
     this.#logFramesSeen = log.framesAppended;
   }
 
-  async #run(): Promise<void> {
-    try {
-      while (!this.#stopped) {
-        this.#takeLog();
-        if (this.#pending.length === 0) break;
-        const slot = SLOTS.take();
-        if (slot !== undefined) {
-          await slot;
-          // More may have come while waiting: it shares this write.
-          this.#takeLog();
-        }
-        const batch = this.#pending;
-        const takenTo = this.#taken;
-        this.#writingPrivateBytes = this.#pendingPrivateBytes;
-        this.#pending = this.#spare;
-        this.#spare = batch;
-        this.#pendingPrivateBytes = 0;
-        this.#writeStartedAt = performance.now();
-        let written: Promise<void>;
-        try {
-          written = this.#writer.write(batch);
-        } catch (error) {
-          SLOTS.give();
-          throw error;
-        }
-        batch.length = 0;
-        await written.finally(() => SLOTS.give());
-        // A queue that began to follow the log during the write keeps its newer position.
-        this.#written = Math.max(this.#written, takenTo);
-        this.#writingPrivateBytes = 0;
-        this.#writeStartedAt = undefined;
-        // Private frames queued meanwhile go on at once, and so do the log's when a pass
-        // came meanwhile; otherwise they wait for the next pass, so that under load many
-        // broadcasts share each write.
-        if (this.#pending.length === 0 && !this.#passMissed) break;
-        this.#passMissed = false;
-      }
-    } catch (error) {
-      this.stop();
-      this.#writeFailure.writeFailed(error);
-    } finally {
-      this.#writingPrivateBytes = 0;
-      this.#writeStartedAt = undefined;
-      this.#writing = false;
-      this.#resolveDrained();
+  readonly #afterWrite = (): void => {
+    SLOTS.release();
+    // A queue that began to follow the log during the write keeps its newer position.
+    this.#written = Math.max(this.#written, this.#writingTo);
+    this.#writingPrivateBytes = 0;
+    this.#writeStartedAt = undefined;
+    this.#state = "idle";
+    if (this.#stopped) return this.#resolveDrained();
+    // Private frames queued meanwhile go on at once, and so do the log's when a pass came
+    // meanwhile; otherwise they wait for the next pass, so that under load many broadcasts
+    // share each write.
+    if (this.#pending.length > 0 || this.#passMissed) {
+      this.#passMissed = false;
+      this.#state = "waiting";
+      SLOTS.request(this);
+      return;
     }
+    this.#resolveDrained();
     const log = this.#log;
     if (log !== undefined && this.#taken < log.head) log.want();
-  }
+  };
+
+  readonly #afterFailedWrite = (error: unknown): void => {
+    SLOTS.release();
+    this.#writingPrivateBytes = 0;
+    this.#writeStartedAt = undefined;
+    this.#state = "idle";
+    this.stop();
+    this.#writeFailure.writeFailed(error);
+  };
 
   #resolveDrained(): void {
     if (!this.isDrained && !this.#stopped) return;

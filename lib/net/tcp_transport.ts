@@ -71,11 +71,15 @@ export class TcpTransport implements Transport {
     }
   }
 
-  async write(framed: readonly Uint8Array[]): Promise<void> {
-    // Nearly always one run: the log's frames since the last write. Read before the first
-    // await, as the caller reuses the array.
+  write(framed: readonly Uint8Array[]): Promise<void> {
+    // Nearly always one run, the log's frames since the last write: no async layer of its
+    // own. The caller reuses the array, so it is read now, not after an await.
     if (framed.length === 1) return writeAll(this.#conn, framed[0], this.#counted);
-    for (const bytes of coalesce(framed)) await writeAll(this.#conn, bytes, this.#counted);
+    return this.#writeEach(coalesce(framed));
+  }
+
+  async #writeEach(writes: readonly Uint8Array[]): Promise<void> {
+    for (const bytes of writes) await writeAll(this.#conn, bytes, this.#counted);
   }
 
   /** Made once: a closure per write would be garbage per write. */
