@@ -172,7 +172,7 @@ export class OutboundQueue implements SlotHolder {
     this.#takeLog();
     if (this.#stopped || this.#pending.length === 0) {
       this.#state = "idle";
-      SLOTS.release();
+      SLOTS.release(this);
       this.#resolveDrained();
       return;
     }
@@ -212,7 +212,7 @@ export class OutboundQueue implements SlotHolder {
   }
 
   readonly #afterWrite = (): void => {
-    SLOTS.release();
+    SLOTS.release(this);
     // A queue that began to follow the log during the write keeps its newer position.
     this.#written = Math.max(this.#written, this.#writingTo);
     this.#writingPrivateBytes = 0;
@@ -234,7 +234,7 @@ export class OutboundQueue implements SlotHolder {
   };
 
   readonly #afterFailedWrite = (error: unknown): void => {
-    SLOTS.release();
+    SLOTS.release(this);
     this.#writingPrivateBytes = 0;
     this.#writeStartedAt = undefined;
     this.#state = "idle";

@@ -4,6 +4,13 @@ export interface SlotHolder {
 }
 
 /**
+ * A write that has held its slot this long gives it up, and goes on without one: a client
+ * that stopped reading must not hold a slot, or a few such clients would stop every write
+ * in the server. A write to a client that reads completes within an event-loop turn or two.
+ */
+const LEASE_MS = 50;
+
+/**
  * A cap on writes in flight across all connections, granted in turn. Deno completes the
  * write ops it has pending in no fair order: with a thousand of them out, some waited
  * over half a second while the kernel had room for all (measured with the native load
@@ -12,36 +19,68 @@ export interface SlotHolder {
  * A waiting connection costs a place in an array, not a promise.
  */
 export class WriteSlots {
-  #free: number;
+  readonly #slots: number;
+  /** The holders writing with a slot, and when each was granted it (performance.now()). */
+  readonly #holders: SlotHolder[] = [];
+  readonly #grantedAt: number[] = [];
   #waiting: SlotHolder[] = [];
   /** Index of the longest waiter in #waiting; those before it were granted. */
   #next = 0;
+  #leaseTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(slots: number) {
-    this.#free = slots;
+    this.#slots = slots;
   }
 
   /** Grants a slot now if one is free and nobody waits, or later in turn. */
   request(holder: SlotHolder): void {
-    if (this.#free > 0 && this.#next === this.#waiting.length) {
-      this.#free--;
-      holder.slotGranted();
+    if (this.#next === this.#waiting.length && this.#holders.length < this.#slots) {
+      this.#grant(holder);
       return;
     }
     this.#waiting.push(holder);
+    this.#reclaimExpired();
   }
 
-  /** Gives a slot back: to the longest waiter, if any. */
-  release(): void {
-    if (this.#next === this.#waiting.length) {
-      this.#free++;
-      return;
-    }
-    const holder = this.#waiting[this.#next++];
-    if (this.#next === this.#waiting.length) {
-      this.#waiting = [];
-      this.#next = 0;
-    }
+  /** Gives `holder`'s slot back, to the longest waiter if any. Nothing if its lease ran out. */
+  release(holder: SlotHolder): void {
+    const index = this.#holders.indexOf(holder);
+    if (index === -1) return;
+    this.#holders.splice(index, 1);
+    this.#grantedAt.splice(index, 1);
+    this.#grantWaiting();
+  }
+
+  #grant(holder: SlotHolder): void {
+    this.#holders.push(holder);
+    this.#grantedAt.push(performance.now());
     holder.slotGranted();
+  }
+
+  #grantWaiting(): void {
+    while (this.#next < this.#waiting.length && this.#holders.length < this.#slots) {
+      const holder = this.#waiting[this.#next++];
+      if (this.#next === this.#waiting.length) {
+        this.#waiting = [];
+        this.#next = 0;
+      }
+      this.#grant(holder);
+    }
+  }
+
+  /** Takes back the slots of writes past their lease, and looks again when the next one ends. */
+  #reclaimExpired(): void {
+    const now = performance.now();
+    while (this.#grantedAt.length > 0 && now - this.#grantedAt[0] >= LEASE_MS) {
+      this.#holders.shift();
+      this.#grantedAt.shift();
+    }
+    this.#grantWaiting();
+    if (this.#next < this.#waiting.length && this.#leaseTimer === undefined) {
+      this.#leaseTimer = setTimeout(() => {
+        this.#leaseTimer = undefined;
+        this.#reclaimExpired();
+      }, Math.max(1, this.#grantedAt[0] + LEASE_MS - now));
+    }
   }
 }

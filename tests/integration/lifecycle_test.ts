@@ -119,6 +119,27 @@ Deno.test("lifecycle - a client that never reads is cut as a slow consumer; the 
   stuck.close();
 });
 
+Deno.test("lifecycle - twenty clients that never read do not stall the writes of the others", async () => {
+  // More stuck clients than the server has write slots, and a write timeout far past this
+  // test's deadline: the others are served only if a stuck write gives its slot up.
+  await using server = await ServerProcess.start([
+    "--max-queue-bytes",
+    "2000000",
+    "--write-timeout",
+    "120",
+    "--rate-limit",
+    "0",
+  ]);
+  const stuck = await Promise.all(
+    Array.from({ length: 20 }, () => Deno.connect({ hostname: "127.0.0.1", port: server.port })),
+  );
+  await using talker = await TestClient.connect(server.port);
+  await using listener = await TestClient.connect(server.port);
+  await talker.send(...flood(2000));
+  assert.equal((await listener.take("chat", 2000, 30_000)).length, 2000);
+  for (const conn of stuck) conn.close();
+});
+
 Deno.test("lifecycle - a client that half-closes still gets its replies", async () => {
   await using server = await ServerProcess.start();
   await using client = await TestClient.connect(server.port);
