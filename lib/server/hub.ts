@@ -16,18 +16,10 @@ import { BroadcastLog } from "../net/broadcast_log.ts";
 const PRESENCE_DELAY_MS = 20;
 
 /**
- * How long after a pass the next may start, as a multiple of the pass's own duration. A
- * pass starts a write on every member with something due, so under load it takes long,
- * and the gap grows with it: more broadcasts then share each member's next write, rather
- * than each costing every member a write of its own. Idle, a pass takes microseconds, and
- * a lone message goes out at once.
- */
-const PASS_SPACING = 1;
-
-/**
  * A pass shorter than this is not spaced out: the next may run right after the task that
  * asks for it. Timers fire a millisecond late at best, so spacing a cheap pass would cost
- * a lone message more than the pass itself.
+ * a lone message more than the pass itself. A longer pass makes the next wait as long as
+ * it took (see Hub).
  */
 const CHEAP_PASS_MS = 1;
 
@@ -99,8 +91,10 @@ export type RenameResult = "renamed" | "taken" | "unavailable";
  * Each event is encoded once into the broadcast log, which every local member reads
  * from its own position, in the order the hub accepted the events. A pass over the
  * members starts a write on each one that is due frames and not busy writing: per pass,
- * one write per member, however many broadcasts it carries. Passes are spaced out as
- * they grow long (PASS_SPACING), and when too much is owed reads are held back
+ * one write per member, however many broadcasts it carries. Under load a pass takes
+ * long, and the next waits as long again, so that more broadcasts share each member's
+ * next write rather than each costing every member a write of its own. When too much is
+ * owed, reads are held back
  * (HOLD_READS_OWED_BYTES), so that TCP slows the publishers down.
  *
  * The backplane carries the same events to the other servers of a cluster and brings
@@ -120,11 +114,14 @@ export class Hub implements BackplaneListener {
   /** How the next pass is due: as soon as passes may run (chat, renames), or PRESENCE_DELAY_MS later. */
   #passDue: "soon" | "later" | undefined;
   #passTimer: ReturnType<typeof setTimeout> | undefined;
-  /** performance.now() before which no pass should start (PASS_SPACING). */
+  /** performance.now() before which no pass should start. */
   #nextPassAt = 0;
   #passes = 0;
   #owedBytes = 0;
-  /** What the last pass found: the log's head, the oldest position a reading member was not written, and how many members were reading. */
+  /**
+   * What the last pass found: the log's head, the oldest position a reading member had not
+   * been written, and how many members were reading and stalled.
+   */
   #passHead = 0;
   #oldestReading = 0;
   #readingMembers = 0;
@@ -276,7 +273,7 @@ export class Hub implements BackplaneListener {
     }
     const endedAt = performance.now();
     const took = endedAt - startedAt;
-    this.#nextPassAt = took < CHEAP_PASS_MS ? 0 : endedAt + took * PASS_SPACING;
+    this.#nextPassAt = took < CHEAP_PASS_MS ? 0 : endedAt + took;
   }
 
   /** While reads are held back (see ReceiveHandlers.readHold), resolves when they resume. */

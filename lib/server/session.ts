@@ -228,6 +228,8 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
    * Cuts the session if it broke a deadline: a write stalled too long, no frame
    * for too long, or a frame begun too long ago. The server calls this a few
    * times a second; each check is a comparison, so thousands of sessions are cheap.
+   * `readsAllowedSince` is when the hub last let reads go on (Hub.readsAllowedSince):
+   * silence before it is not the client's.
    */
   enforceDeadlines(now: number, readsAllowedSince = 0): void {
     if (this.isClosing) return;

@@ -10,6 +10,7 @@ import type { ReceiveHandlers, Transport } from "../../lib/net/transport.ts";
 import { Hub } from "../../lib/server/hub.ts";
 import { Session, type SessionLimits } from "../../lib/server/session.ts";
 import { payloadsOf, settle } from "../support/manual_writer.ts";
+import { realClock } from "../../lib/util/clock.ts";
 
 /**
  * A transport that records what is written and what is done to it. Its writes complete at
@@ -209,4 +210,22 @@ Deno.test("Session - one lagging within maxQueueBytes is not cut, and gets every
   assert.equal(payloads.at(-1)!.length, 0, "the private frame comes last");
   assert.equal(lagging.session.isClosing, false);
   assert.deepEqual(lagging.transport.calls.filter((call) => call !== "write"), []);
+});
+
+Deno.test("Session - no idle deadline runs while the hub holds reads back", async () => {
+  const transport = new FakeTransport(false);
+  const idleLimits = { ...limits, idleTimeoutMs: 1_000 };
+  const session = new Session(1n, "guest-1", transport, idleLimits, {
+    frame() {},
+    framingError() {},
+    closing() {},
+  });
+  const start = realClock.now();
+  // Reads were held until 1.5 s in: the client could not be heard before then.
+  session.enforceDeadlines(start + 2_000, start + 1_500);
+  assert.equal(session.isClosing, false, "silent for 0.5 s since reads resumed");
+  session.enforceDeadlines(start + 2_600, start + 1_500);
+  assert.equal(session.isClosing, true, "silent for 1.1 s since reads resumed");
+  transport.close();
+  await settle();
 });
