@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { Action, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { decodeServerMessage } from "../../lib/protocol/codec.ts";
-import type { BroadcastLog } from "../../lib/net/broadcast_log.ts";
+import { ViewTakingMember } from "../../lib/bench/micro/view_taking_member.ts";
 import { framedPayloads } from "../../lib/protocol/framed_payloads.ts";
-import { Hub as BatchingHub, type HubMember } from "../../lib/server/hub.ts";
+import { Hub as BatchingHub } from "../../lib/server/hub.ts";
 import { FakeMember, fields, joinMembers, presence, sameBytes } from "../support/fake_member.ts";
 import { Hub } from "../support/immediate_hub.ts";
 
@@ -189,7 +189,7 @@ Deno.test("Hub - every member sees events in the order the hub accepted them", (
 
 Deno.test("Hub - the broadcasts of one turn reach each member in one write, after the turn, as the same bytes", async () => {
   const hub = new BatchingHub();
-  const members = [new ViewMember(1n), new ViewMember(2n)];
+  const members = [new ViewTakingMember(1n), new ViewTakingMember(2n)];
   for (const member of members) hub.join(member);
   hub.flush();
   for (const member of members) member.writes.length = 0;
@@ -209,28 +209,6 @@ Deno.test("Hub - the broadcasts of one turn reach each member in one write, afte
   assert.ok(first[0].buffer === second[0].buffer, "framed once, in one buffer, for everyone");
   assert.equal(first[0].byteOffset, second[0].byteOffset);
 });
-
-/** A member that keeps the log's views it is handed, one per write. */
-class ViewMember implements HubMember {
-  readonly writes: Uint8Array[] = [];
-  nickname: string;
-  #log: BroadcastLog | undefined;
-  #position = 0;
-  constructor(readonly id: bigint) {
-    this.nickname = `guest-${id}`;
-  }
-  send(): void {}
-  follow(log: BroadcastLog): void {
-    this.#log = log;
-    this.#position = log.head;
-  }
-  deliver(): number {
-    const log = this.#log!;
-    if (this.#position < log.head) this.writes.push(...log.views(this.#position));
-    this.#position = log.head;
-    return this.#position;
-  }
-}
 
 Deno.test("Hub - who lists everyone in order of arrival", () => {
   const hub = new Hub();

@@ -4,33 +4,15 @@
  * due: the per-member work the server does in JavaScript, apart from the write calls.
  */
 import { Action } from "../../../gen/chat/v1/chat_pb.ts";
-import type { BroadcastLog } from "../../net/broadcast_log.ts";
-import { Hub, type HubMember } from "../../server/hub.ts";
-
-class ViewTakingMember implements HubMember {
-  nickname: string;
-  taken: Uint8Array[] = [];
-  #log: BroadcastLog | undefined;
-  #position = 0;
-  constructor(readonly id: bigint) {
-    this.nickname = `guest-${id}`;
-  }
-  send(): void {}
-  follow(log: BroadcastLog): void {
-    this.#log = log;
-    this.#position = log.head;
-  }
-  deliver(): number {
-    const log = this.#log!;
-    this.taken = log.views(this.#position);
-    this.#position = log.head;
-    return this.#position;
-  }
-}
+import { Hub } from "../../server/hub.ts";
+import { ViewTakingMember } from "./view_taking_member.ts";
 
 for (const sessions of [100, 1000, 10_000]) {
   const hub = new Hub(undefined, 0);
-  const members = Array.from({ length: sessions }, (_, i) => new ViewTakingMember(BigInt(i + 1)));
+  const members = Array.from(
+    { length: sessions },
+    (_, i) => new ViewTakingMember(BigInt(i + 1), false),
+  );
   for (const member of members) hub.join(member);
   const message = {
     body: {
