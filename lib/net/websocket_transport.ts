@@ -5,7 +5,7 @@ import { poisonBuffer } from "./poison_buffer.ts";
 import { nextReadBuffer, SMALLEST_READ_BYTES } from "./read_buffer_size.ts";
 import type { ReceiveHandlers, Transport } from "./transport.ts";
 import { writeAll } from "./write_all.ts";
-import { framedPayloads } from "../protocol/framed_payloads.ts";
+import { varint } from "../protocol/varint.ts";
 import { WebSocketFrameDecoder, type WebSocketMessageHandlers } from "./websocket_frame_decoder.ts";
 import { WebSocketOpcode } from "./websocket_opcode.ts";
 import { WebSocketProtocolError } from "./websocket_protocol_error.ts";
@@ -22,6 +22,13 @@ const CLOSE_TOO_BIG = 1009;
  * but a close with unread input could reset it before the peer has read why.
  */
 const FAIL_LINGER_MS = 1000;
+
+/**
+ * Bytes of messages framed for one write. A WebSocket session frames the broadcast log's
+ * frames anew, in memory of its own: framed a piece at a time, when each piece's turn to
+ * be written comes, a session that stopped reading holds one piece, not its whole lag.
+ */
+const WRITE_PIECE_BYTES = 64 * 1024;
 
 export interface WebSocketTransportOptions {
   /** The largest message taken, refused by its announced length: the protocol's largest frame. */
@@ -204,7 +211,15 @@ export class WebSocketTransport implements Transport {
     if (this.#closeSent !== undefined || this.#aborted) {
       return Promise.reject(new Error("the WebSocket is closing"));
     }
-    return this.#send(encodeServerFrames(framed));
+    // Copied: the caller reuses the array (the runs themselves are the log's, and stay).
+    return this.#sendPieces(pieces(framed.slice()));
+  }
+
+  /** Frames and writes one piece at a time, each once the one before it is written. */
+  async #sendPieces(pieces: Iterator<Uint8Array[]>): Promise<void> {
+    for (let piece = pieces.next(); !piece.done; piece = pieces.next()) {
+      await this.#send(encodeServerFrames(piece.value));
+    }
   }
 
   closeWrite(): Promise<void> {
@@ -273,12 +288,36 @@ export class WebSocketTransport implements Transport {
 }
 
 /**
- * Every frame of the varint-framed runs as an unmasked binary WebSocket message, in one
- * buffer for one write. The runs are views of the shared broadcast log: the browser
- * gets one message per frame, so the bytes are framed anew for each WebSocket session.
+ * The payloads of varint-framed runs, a piece of at most WRITE_PIECE_BYTES at a time (a
+ * larger payload is a piece of its own), found only as each piece is asked for. The runs
+ * are the server's own, of whole frames.
  */
-function encodeServerFrames(framed: readonly Uint8Array[]): Uint8Array {
-  const payloads = framed.flatMap(framedPayloads);
+function* pieces(framed: readonly Uint8Array[]): Generator<Uint8Array[]> {
+  let piece: Uint8Array[] = [];
+  let bytes = 0;
+  for (const run of framed) {
+    for (let offset = 0; offset < run.length;) {
+      const [length, start] = varint.read32(run, offset)!;
+      const payload = run.subarray(start, start + length);
+      offset = start + length;
+      if (piece.length > 0 && bytes + payload.length > WRITE_PIECE_BYTES) {
+        yield piece;
+        piece = [];
+        bytes = 0;
+      }
+      piece.push(payload);
+      bytes += payload.length;
+    }
+  }
+  if (piece.length > 0) yield piece;
+}
+
+/**
+ * Every payload as an unmasked binary WebSocket message, in one buffer for one write. The
+ * payloads are views of the shared broadcast log: the browser gets one message per frame,
+ * so the bytes are framed anew for each WebSocket session.
+ */
+function encodeServerFrames(payloads: readonly Uint8Array[]): Uint8Array {
   let size = 0;
   for (const payload of payloads) size += headerSize(payload.length) + payload.length;
   const out = allocateBytes(size);

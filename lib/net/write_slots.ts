@@ -4,11 +4,13 @@ export interface SlotHolder {
 }
 
 /**
- * A write that has held its slot this long gives it up, and goes on without one: a client
- * that stopped reading must not hold a slot, or a few such clients would stop every write
- * in the server. A write to a client that reads completes within an event-loop turn or two.
+ * A write that has held its slot over this many event-loop turns gives it up, and goes on
+ * without one: a client that stopped reading must not hold a slot, or a few such clients
+ * would stop every write in the server. A write to a client that reads completes within a
+ * turn or two. Turns, not milliseconds: a long pass starts many writes in one turn, and
+ * none of them could have completed before it ends.
  */
-const LEASE_MS = 50;
+const LEASE_TURNS = 2;
 
 /**
  * A cap on writes in flight across all connections, granted in turn. Deno completes the
@@ -20,13 +22,15 @@ const LEASE_MS = 50;
  */
 export class WriteSlots {
   readonly #slots: number;
-  /** The holders writing with a slot, and when each was granted it (performance.now()). */
+  /** The holders writing with a slot, and the turn each was granted it in. */
   readonly #holders: SlotHolder[] = [];
-  readonly #grantedAt: number[] = [];
+  readonly #grantedIn: number[] = [];
+  /** Event-loop turns counted while anyone waits: one per timer callback. */
+  #turn = 0;
   #waiting: SlotHolder[] = [];
   /** Index of the longest waiter in #waiting; those before it were granted. */
   #next = 0;
-  #leaseTimer: ReturnType<typeof setTimeout> | undefined;
+  #turnTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(slots: number) {
     this.#slots = slots;
@@ -47,13 +51,13 @@ export class WriteSlots {
     const index = this.#holders.indexOf(holder);
     if (index === -1) return;
     this.#holders.splice(index, 1);
-    this.#grantedAt.splice(index, 1);
+    this.#grantedIn.splice(index, 1);
     this.#grantWaiting();
   }
 
   #grant(holder: SlotHolder): void {
     this.#holders.push(holder);
-    this.#grantedAt.push(performance.now());
+    this.#grantedIn.push(this.#turn);
     holder.slotGranted();
   }
 
@@ -68,19 +72,19 @@ export class WriteSlots {
     }
   }
 
-  /** Takes back the slots of writes past their lease, and looks again when the next one ends. */
+  /** Takes back the slots of writes past their lease; while anyone waits, counts turns. */
   #reclaimExpired(): void {
-    const now = performance.now();
-    while (this.#grantedAt.length > 0 && now - this.#grantedAt[0] >= LEASE_MS) {
+    while (this.#grantedIn.length > 0 && this.#turn - this.#grantedIn[0] >= LEASE_TURNS) {
       this.#holders.shift();
-      this.#grantedAt.shift();
+      this.#grantedIn.shift();
     }
     this.#grantWaiting();
-    if (this.#next < this.#waiting.length && this.#leaseTimer === undefined) {
-      this.#leaseTimer = setTimeout(() => {
-        this.#leaseTimer = undefined;
+    if (this.#next < this.#waiting.length && this.#turnTimer === undefined) {
+      this.#turnTimer = setTimeout(() => {
+        this.#turnTimer = undefined;
+        this.#turn++;
         this.#reclaimExpired();
-      }, Math.max(1, this.#grantedAt[0] + LEASE_MS - now));
+      }, 0);
     }
   }
 }

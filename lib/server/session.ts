@@ -208,9 +208,16 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
     if (!this.isClosing) this.#events.frame(payload);
   }
 
-  /** For the transport: whether reading may go on now. */
+  /**
+   * For the transport: whether reading may go on now. The chat messages that wait in the
+   * kernel meanwhile arrive at once when it resumes: the rate limit is credited with the
+   * time held, so that a client that kept to it is not refused for the server's pause.
+   */
   readHold(): Promise<void> | undefined {
-    return this.#events.readHold?.();
+    const hold = this.#events.readHold?.();
+    if (hold === undefined) return undefined;
+    const heldAt = realClock.now();
+    return hold.then(() => this.#chatBucket?.credit(realClock.now() - heldAt));
   }
 
   /** For the transport: the stream cannot be framed. */

@@ -34,6 +34,16 @@ export class TokenBucket {
     return this.#tokens >= 1 ? 0 : ((1 - this.#tokens) / this.#perSecond) * 1000;
   }
 
+  /**
+   * Adds what `ms` of refilling would, even past `burst`: for time in which the events
+   * could not be counted as they came (the server held reads back), so that a client
+   * that kept to the rate is not refused when they all arrive at once.
+   */
+  credit(ms: number): void {
+    this.#refill();
+    this.#tokens += (ms / 1000) * this.#perSecond;
+  }
+
   /** Drops every token, as when the other side says it has none left. */
   empty(): void {
     this.#refill();
@@ -42,10 +52,13 @@ export class TokenBucket {
 
   #refill(): void {
     const now = this.#clock.now();
-    this.#tokens = Math.min(
-      this.#burst,
-      this.#tokens + ((now - this.#updatedAt) / 1000) * this.#perSecond,
-    );
+    // Above the burst only by credit, which refilling does not take away.
+    if (this.#tokens < this.#burst) {
+      this.#tokens = Math.min(
+        this.#burst,
+        this.#tokens + ((now - this.#updatedAt) / 1000) * this.#perSecond,
+      );
+    }
     this.#updatedAt = now;
   }
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import type { Presence, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { decodeServerMessage } from "../../lib/protocol/codec.ts";
 import type { BroadcastLog } from "../../lib/net/broadcast_log.ts";
-import { framedPayloads } from "../../lib/protocol/framed_payloads.ts";
+import { framedPayloads } from "./framed_payloads.ts";
 import type { HubMember } from "../../lib/server/hub.ts";
 
 /**

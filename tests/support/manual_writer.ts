@@ -1,6 +1,6 @@
 /** A ChunkWriter for unit tests whose writes are recorded and settled by hand. */
 import type { ChunkWriter } from "../../lib/net/outbound_queue.ts";
-import { framedPayloads } from "../../lib/protocol/framed_payloads.ts";
+import { framedPayloads } from "./framed_payloads.ts";
 
 export interface ManualWrite {
   /** The runs of whole frames handed to the write, as given (not copied). */

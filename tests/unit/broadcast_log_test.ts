@@ -3,7 +3,7 @@ import { Buffer } from "node:buffer";
 import fc from "fast-check";
 import { BroadcastLog } from "../../lib/net/broadcast_log.ts";
 import { OutboundQueue } from "../../lib/net/outbound_queue.ts";
-import { framedPayloads } from "../../lib/protocol/framed_payloads.ts";
+import { framedPayloads } from "../support/framed_payloads.ts";
 import { ManualWriter, settle } from "../support/manual_writer.ts";
 
 /** The log's segment size (SEGMENT_BYTES in broadcast_log.ts). */

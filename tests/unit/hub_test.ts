@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Action, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { decodeServerMessage } from "../../lib/protocol/codec.ts";
 import { ViewTakingMember } from "../../lib/bench/micro/view_taking_member.ts";
-import { framedPayloads } from "../../lib/protocol/framed_payloads.ts";
+import { framedPayloads } from "../support/framed_payloads.ts";
 import { Hub as BatchingHub } from "../../lib/server/hub.ts";
 import { FakeMember, fields, joinMembers, presence, sameBytes } from "../support/fake_member.ts";
 import { Hub } from "../support/immediate_hub.ts";

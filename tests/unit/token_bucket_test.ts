@@ -61,3 +61,29 @@ Deno.test("TokenBucket - empty drops the tokens, which then refill at the rate",
   assert.ok(bucket.take());
   assert.equal(bucket.take(), false);
 });
+
+Deno.test("TokenBucket - a steady sender held up for a while, then heard at once, is not refused with credit", () => {
+  const clock = fakeClock();
+  const bucket = new TokenBucket(20, 5, clock);
+  // 16.7 per second, but 7 s of it (117 events) arrive together when the server reads again.
+  clock.time += 7_000;
+  bucket.credit(7_000);
+  for (let i = 0; i < 117; i++) assert.ok(bucket.take(), `event ${i}`);
+  // The credit is what the time held allowed, no more; then the rate goes on as before.
+  let extra = 0;
+  while (bucket.take()) extra++;
+  assert.ok(extra <= 140 - 117 + 5, `${extra} more taken`);
+  for (let i = 0; i < 100; i++) {
+    clock.time += 60;
+    assert.ok(bucket.take(), `later event ${i}`);
+  }
+});
+
+Deno.test("TokenBucket - without credit the same burst is refused past the bucket", () => {
+  const clock = fakeClock();
+  const bucket = new TokenBucket(20, 5, clock);
+  clock.time += 7_000;
+  let taken = 0;
+  for (let i = 0; i < 117; i++) if (bucket.take()) taken++;
+  assert.equal(taken, 5);
+});

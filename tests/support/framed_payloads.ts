@@ -1,4 +1,4 @@
-import { varint } from "./varint.ts";
+import { varint } from "../../lib/protocol/varint.ts";
 
 /**
  * The payloads of a run of whole frames (each a varint length, then the payload), as
