@@ -55,7 +55,7 @@ Deno.test("compile script - an unreachable dl.deno.land is one line, pointing to
     "(`deno task compile --verbose` shows Deno's error).",
     "`deno task bundle` works offline; run its bundles with:",
   ]);
-  assert.match(message[2], /^ {2}deno run --allow-net .*dist\/bundle\/server\.js$/);
+  assert.match(message[2], /^ {2}deno run --v8-flags=\S+ --allow-net .*dist\/bundle\/server\.js$/);
   assert.match(message[3], /^ {2}deno run --allow-net.* dist\/bundle\/client\.js$/);
   assert.equal(message.length, 5, stderr);
   assert.doesNotMatch(stderr, /Caused by|Stack backtrace/);
