@@ -27,9 +27,14 @@ export class WriteSlots {
   readonly #grantedIn: number[] = [];
   /** Event-loop turns counted while anyone waits: one per timer callback. */
   #turn = 0;
-  #waiting: SlotHolder[] = [];
-  /** Index of the longest waiter in #waiting; those before it were granted. */
-  #next = 0;
+  /**
+   * The waiters, a ring: oldest at #first, #waitingCount of them. Reused, and grown only
+   * when full: a pass over 10,000 sessions queues 10,000, and an array made anew for each
+   * pass would be garbage the size of one, every pass.
+   */
+  #waiting: (SlotHolder | undefined)[] = new Array(1024);
+  #first = 0;
+  #waitingCount = 0;
   #turnTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(slots: number) {
@@ -38,11 +43,12 @@ export class WriteSlots {
 
   /** Grants a slot now if one is free and nobody waits, or later in turn. */
   request(holder: SlotHolder): void {
-    if (this.#next === this.#waiting.length && this.#holders.length < this.#slots) {
+    if (this.#waitingCount === 0 && this.#holders.length < this.#slots) {
       this.#grant(holder);
       return;
     }
-    this.#waiting.push(holder);
+    if (this.#waitingCount === this.#waiting.length) this.#growRing();
+    this.#waiting[(this.#first + this.#waitingCount++) % this.#waiting.length] = holder;
     this.#reclaimExpired();
   }
 
@@ -62,14 +68,22 @@ export class WriteSlots {
   }
 
   #grantWaiting(): void {
-    while (this.#next < this.#waiting.length && this.#holders.length < this.#slots) {
-      const holder = this.#waiting[this.#next++];
-      if (this.#next === this.#waiting.length) {
-        this.#waiting = [];
-        this.#next = 0;
-      }
+    while (this.#waitingCount > 0 && this.#holders.length < this.#slots) {
+      const holder = this.#waiting[this.#first]!;
+      this.#waiting[this.#first] = undefined;
+      this.#first = (this.#first + 1) % this.#waiting.length;
+      this.#waitingCount--;
       this.#grant(holder);
     }
+  }
+
+  #growRing(): void {
+    const ring: (SlotHolder | undefined)[] = new Array(this.#waiting.length * 2);
+    for (let i = 0; i < this.#waitingCount; i++) {
+      ring[i] = this.#waiting[(this.#first + i) % this.#waiting.length];
+    }
+    this.#waiting = ring;
+    this.#first = 0;
   }
 
   /** Takes back the slots of writes past their lease; while anyone waits, counts turns. */
@@ -79,7 +93,7 @@ export class WriteSlots {
       this.#grantedIn.shift();
     }
     this.#grantWaiting();
-    if (this.#next < this.#waiting.length && this.#turnTimer === undefined) {
+    if (this.#waitingCount > 0 && this.#turnTimer === undefined) {
       this.#turnTimer = setTimeout(() => {
         this.#turnTimer = undefined;
         this.#turn++;
