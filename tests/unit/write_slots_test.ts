@@ -76,3 +76,15 @@ Deno.test("WriteSlots - a write that never ends loses its slot after its lease, 
   await deadline(granted.promise, 5_000, "the waiter's grant");
   slots.release(waiter);
 });
+
+Deno.test("WriteSlots - thousands waiting at once are granted in the order they asked", () => {
+  const granted: number[] = [];
+  const slots = new WriteSlots(1);
+  const all = holders(5000, granted);
+  // Some granted before the crowd, so that the crowd's queue wraps around as it grows.
+  for (const holder of all.slice(0, 700)) slots.request(holder);
+  for (let i = 0; i < 600; i++) slots.release(all[i]);
+  for (const holder of all.slice(700)) slots.request(holder);
+  for (let i = 600; i < 5000; i++) slots.release(all[i]);
+  assert.deepEqual(granted, all.map((_, index) => index));
+});
