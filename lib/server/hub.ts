@@ -297,7 +297,7 @@ export class Hub implements BackplaneListener {
     };
   }
 
-  /** Stops the timers; members are no longer written to. */
+  /** Stops the pass timers and lets held reads go on: for the server's shutdown. */
   [Symbol.dispose](): void {
     clearTimeout(this.#passTimer);
     this.#passTimer = undefined;
@@ -444,6 +444,7 @@ export class Hub implements BackplaneListener {
     });
   }
 
+  /** Appends an event to the log for every member, and holds reads back if that is too much. */
   #queue(payload: Uint8Array, due: "soon" | "later" = "soon"): void {
     const log = this.#log;
     log.append(payload);

@@ -35,13 +35,17 @@ export class TokenBucket {
   }
 
   /**
-   * Adds what `ms` of refilling would, even past `burst`: for time in which the events
-   * could not be counted as they came (the server held reads back), so that a client
-   * that kept to the rate is not refused when they all arrive at once.
+   * Refills as usual, but lets the tokens of the last `ms` go past `burst`, by one burst at
+   * most: the events of that time could not be counted as they came (the server held reads
+   * back), and a client that kept to the rate should not be refused when they all arrive
+   * at once. Only time that passed refills, once, so the average rate stays the limit.
    */
   credit(ms: number): void {
-    this.#refill();
-    this.#tokens += (ms / 1000) * this.#perSecond;
+    const now = this.#clock.now();
+    const refilled = this.#tokens + ((now - this.#updatedAt) / 1000) * this.#perSecond;
+    const cap = this.#burst + Math.min((ms / 1000) * this.#perSecond, this.#burst);
+    this.#tokens = Math.max(this.#tokens, Math.min(cap, refilled));
+    this.#updatedAt = now;
   }
 
   /** Drops every token, as when the other side says it has none left. */
