@@ -111,7 +111,6 @@ export class TcpTransport implements Transport {
  * session catches up on) go out as they are, with no copy.
  */
 function coalesce(framed: readonly Uint8Array[]): Uint8Array[] {
-  if (framed.length === 1) return [framed[0]];
   const writes: Uint8Array[] = [];
   let run: Uint8Array[] = [];
   let runBytes = 0;

@@ -70,8 +70,6 @@ export interface FanoutStats {
   owedBytes: number;
   /** Members whose writes made no progress for a while, at the last pass. */
   stalledMembers: number;
-  /** True while reads are held back because too much is owed. */
-  readsHeld: boolean;
   /** Times reads were held back. */
   readHolds: number;
   /** Passes over the members so far. */
@@ -291,7 +289,6 @@ export class Hub implements BackplaneListener {
       logBytes: this.#log.retainedBytes,
       owedBytes: this.#owedBytes,
       stalledMembers: this.#stalledMembers,
-      readsHeld: this.#readsHeld !== undefined,
       readHolds: this.#readHolds,
       passes: this.#passes,
     };
