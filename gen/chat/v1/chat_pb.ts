@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chat/v1/chat.proto.
  */
 export const file_chat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEimgEKDUNsaWVudE1lc3NhZ2USHwoFaGVsbG8YASABKAsyDi5jaGF0LnYxLkhlbGxvSAASHQoEY2hhdBgCIAEoCzINLmNoYXQudjEuQ2hhdEgAEh0KBHBpbmcYAyABKAsyDS5jaGF0LnYxLlBpbmdIABIiCgN3aG8YBCABKAsyEy5jaGF0LnYxLldob1JlcXVlc3RIAEIGCgRib2R5IikKBUhlbGxvEhAKCG5pY2tuYW1lGAEgASgJEg4KBmNsaWVudBgCIAEoCSJMCgRDaGF0Eg8KB2NvbnRlbnQYASABKAkSHwoGYWN0aW9uGAIgASgOMg8uY2hhdC52MS5BY3Rpb24SEgoKY2xpZW50X3NlcRgDIAEoBCIVCgRQaW5nEg0KBW5vbmNlGAEgASgEIgwKCldob1JlcXVlc3Qi7AEKDVNlcnZlck1lc3NhZ2USIwoHd2VsY29tZRgBIAEoCzIQLmNoYXQudjEuV2VsY29tZUgAEiIKBGNoYXQYAiABKAsyEi5jaGF0LnYxLkNoYXRFdmVudEgAEh0KBHBvbmcYAyABKAsyDS5jaGF0LnYxLlBvbmdIABIlCghwcmVzZW5jZRgEIAEoCzIRLmNoYXQudjEuUHJlc2VuY2VIABIjCgN3aG8YBSABKAsyFC5jaGF0LnYxLldob1Jlc3BvbnNlSAASHwoFZXJyb3IYBiABKAsyDi5jaGF0LnYxLkVycm9ySABCBgoEYm9keSK2AQoHV2VsY29tZRISCgpzZXNzaW9uX2lkGAEgASgEEhAKCG5pY2tuYW1lGAIgASgJEg4KBnNlcnZlchgDIAEoCRIXCg9tYXhfZnJhbWVfYnl0ZXMYBCABKA0SGQoRbWF4X2NvbnRlbnRfYnl0ZXMYBSABKA0SDgoGb25saW5lGAYgASgNEh0KFXJhdGVfbGltaXRfcGVyX3NlY29uZBgHIAEoARISCgpyYXRlX2J1cnN0GAggASgNIpoBCglDaGF0RXZlbnQSHwoGYWN0aW9uGAEgASgOMg8uY2hhdC52MS5BY3Rpb24SDwoHY29udGVudBgCIAEoCRIXCg9mcm9tX3Nlc3Npb25faWQYAyABKAQSFQoNZnJvbV9uaWNrbmFtZRgEIAEoCRISCgpjbGllbnRfc2VxGAUgASgEEhcKD3NlbnRfYXRfdW5peF9tcxgGIAEoAyIVCgRQb25nEg0KBW5vbmNlGAEgASgEIoABCghQcmVzZW5jZRIjCgRraW5kGAEgASgOMhUuY2hhdC52MS5QcmVzZW5jZUtpbmQSEgoKc2Vzc2lvbl9pZBgCIAEoBBIQCghuaWNrbmFtZRgDIAEoCRIZChFwcmV2aW91c19uaWNrbmFtZRgEIAEoCRIOCgZvbmxpbmUYBSABKA0iLAoEVXNlchISCgpzZXNzaW9uX2lkGAEgASgEEhAKCG5pY2tuYW1lGAIgASgJIisKC1dob1Jlc3BvbnNlEhwKBXVzZXJzGAEgAygLMg0uY2hhdC52MS5Vc2VyIl0KBUVycm9yEiAKBGNvZGUYASABKA4yEi5jaGF0LnYxLkVycm9yQ29kZRIPCgdtZXNzYWdlGAIgASgJEg0KBWZhdGFsGAMgASgIEhIKCmNsaWVudF9zZXEYBCABKAQqLwoGQWN0aW9uEg8KC0FDVElPTl9FQ0hPEAASFAoQQUNUSU9OX0JST0FEQ0FTVBABKnoKDFByZXNlbmNlS2luZBIdChlQUkVTRU5DRV9LSU5EX1VOU1BFQ0lGSUVEEAASGAoUUFJFU0VOQ0VfS0lORF9KT0lORUQQARIWChJQUkVTRU5DRV9LSU5EX0xFRlQQAhIZChVQUkVTRU5DRV9LSU5EX1JFTkFNRUQQAyqMAwoJRXJyb3JDb2RlEhoKFkVSUk9SX0NPREVfVU5TUEVDSUZJRUQQABIYChRFUlJPUl9DT0RFX01BTEZPUk1FRBABEh4KGkVSUk9SX0NPREVfRlJBTUVfVE9PX0xBUkdFEAISHwobRVJST1JfQ09ERV9DT05URU5UX1RPT19MT05HEAMSGgoWRVJST1JfQ09ERV9VTlNVUFBPUlRFRBAEEhsKF0VSUk9SX0NPREVfUkFURV9MSU1JVEVEEAUSHAoYRVJST1JfQ09ERV9TTE9XX0NPTlNVTUVSEAYSGgoWRVJST1JfQ09ERV9TRVJWRVJfRlVMTBAHEh0KGUVSUk9SX0NPREVfTklDS05BTUVfVEFLRU4QCBIfChtFUlJPUl9DT0RFX05JQ0tOQU1FX0lOVkFMSUQQCRIcChhFUlJPUl9DT0RFX1NIVVRUSU5HX0RPV04QChIbChdFUlJPUl9DT0RFX0lETEVfVElNRU9VVBALEhoKFkVSUk9SX0NPREVfVU5BVkFJTEFCTEUQDGIGcHJvdG8z");
+  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEiugIKDUNsaWVudE1lc3NhZ2USHwoFaGVsbG8YASABKAsyDi5jaGF0LnYxLkhlbGxvSAASHQoEY2hhdBgCIAEoCzINLmNoYXQudjEuQ2hhdEgAEh0KBHBpbmcYAyABKAsyDS5jaGF0LnYxLlBpbmdIABIiCgN3aG8YBCABKAsyEy5jaGF0LnYxLldob1JlcXVlc3RIABIkCgRqb2luGAUgASgLMhQuY2hhdC52MS5Kb2luUmVxdWVzdEgAEiQKBHBhcnQYBiABKAsyFC5jaGF0LnYxLlBhcnRSZXF1ZXN0SAASJgoFcm9vbXMYByABKAsyFS5jaGF0LnYxLlJvb21zUmVxdWVzdEgAEioKB2hpc3RvcnkYCCABKAsyFy5jaGF0LnYxLkhpc3RvcnlSZXF1ZXN0SABCBgoEYm9keSIpCgVIZWxsbxIQCghuaWNrbmFtZRgBIAEoCRIOCgZjbGllbnQYAiABKAkibwoEQ2hhdBIPCgdjb250ZW50GAEgASgJEh8KBmFjdGlvbhgCIAEoDjIPLmNoYXQudjEuQWN0aW9uEhIKCmNsaWVudF9zZXEYAyABKAQSDAoEcm9vbRgEIAEoCRITCgt0b19uaWNrbmFtZRgFIAEoCSIVCgRQaW5nEg0KBW5vbmNlGAEgASgEIhoKCldob1JlcXVlc3QSDAoEcm9vbRgBIAEoCSJCCgtKb2luUmVxdWVzdBIMCgRyb29tGAEgASgJEg4KBnJlc3VtZRgCIAEoCBIVCg1sYXN0X2V2ZW50X2lkGAMgASgEIhsKC1BhcnRSZXF1ZXN0EgwKBHJvb20YASABKAkiDgoMUm9vbXNSZXF1ZXN0IkYKDkhpc3RvcnlSZXF1ZXN0EgwKBHJvb20YASABKAkSFwoPYmVmb3JlX2V2ZW50X2lkGAIgASgEEg0KBWNvdW50GAMgASgNIo8DCg1TZXJ2ZXJNZXNzYWdlEiMKB3dlbGNvbWUYASABKAsyEC5jaGF0LnYxLldlbGNvbWVIABIiCgRjaGF0GAIgASgLMhIuY2hhdC52MS5DaGF0RXZlbnRIABIdCgRwb25nGAMgASgLMg0uY2hhdC52MS5Qb25nSAASJQoIcHJlc2VuY2UYBCABKAsyES5jaGF0LnYxLlByZXNlbmNlSAASIwoDd2hvGAUgASgLMhQuY2hhdC52MS5XaG9SZXNwb25zZUgAEh8KBWVycm9yGAYgASgLMg4uY2hhdC52MS5FcnJvckgAEiUKBmpvaW5lZBgHIAEoCzITLmNoYXQudjEuUm9vbUpvaW5lZEgAEiUKBnBhcnRlZBgIIAEoCzITLmNoYXQudjEuUm9vbVBhcnRlZEgAEicKBXJvb21zGAkgASgLMhYuY2hhdC52MS5Sb29tc1Jlc3BvbnNlSAASKgoLaGlzdG9yeV9lbmQYCiABKAsyEy5jaGF0LnYxLkhpc3RvcnlFbmRIAEIGCgRib2R5IrYBCgdXZWxjb21lEhIKCnNlc3Npb25faWQYASABKAQSEAoIbmlja25hbWUYAiABKAkSDgoGc2VydmVyGAMgASgJEhcKD21heF9mcmFtZV9ieXRlcxgEIAEoDRIZChFtYXhfY29udGVudF9ieXRlcxgFIAEoDRIOCgZvbmxpbmUYBiABKA0SHQoVcmF0ZV9saW1pdF9wZXJfc2Vjb25kGAcgASgBEhIKCnJhdGVfYnVyc3QYCCABKA0i4AEKCUNoYXRFdmVudBIfCgZhY3Rpb24YASABKA4yDy5jaGF0LnYxLkFjdGlvbhIPCgdjb250ZW50GAIgASgJEhcKD2Zyb21fc2Vzc2lvbl9pZBgDIAEoBBIVCg1mcm9tX25pY2tuYW1lGAQgASgJEhIKCmNsaWVudF9zZXEYBSABKAQSFwoPc2VudF9hdF91bml4X21zGAYgASgDEgwKBHJvb20YByABKAkSEAoIZXZlbnRfaWQYCCABKAQSDwoHaGlzdG9yeRgJIAEoCBITCgt0b19uaWNrbmFtZRgKIAEoCSIVCgRQb25nEg0KBW5vbmNlGAEgASgEIo4BCghQcmVzZW5jZRIjCgRraW5kGAEgASgOMhUuY2hhdC52MS5QcmVzZW5jZUtpbmQSEgoKc2Vzc2lvbl9pZBgCIAEoBBIQCghuaWNrbmFtZRgDIAEoCRIZChFwcmV2aW91c19uaWNrbmFtZRgEIAEoCRIOCgZvbmxpbmUYBSABKA0SDAoEcm9vbRgGIAEoCSIsCgRVc2VyEhIKCnNlc3Npb25faWQYASABKAQSEAoIbmlja25hbWUYAiABKAkiOQoLV2hvUmVzcG9uc2USHAoFdXNlcnMYASADKAsyDS5jaGF0LnYxLlVzZXISDAoEcm9vbRgCIAEoCSKFAQoKUm9vbUpvaW5lZBIMCgRyb29tGAEgASgJEg8KB21lbWJlcnMYAiABKA0SFQoNaGlzdG9yeV9jb3VudBgDIAEoDRIUCgxtb3JlX2hpc3RvcnkYBCABKAgSDgoGbWlzc2VkGAUgASgEEhsKE2hpc3RvcnlfdW5hdmFpbGFibGUYBiABKAgiGgoKUm9vbVBhcnRlZBIMCgRyb29tGAEgASgJIikKCFJvb21JbmZvEgwKBG5hbWUYASABKAkSDwoHbWVtYmVycxgCIAEoDSJECg1Sb29tc1Jlc3BvbnNlEiAKBXJvb21zGAEgAygLMhEuY2hhdC52MS5Sb29tSW5mbxIRCgl0cnVuY2F0ZWQYAiABKAgiTAoKSGlzdG9yeUVuZBIMCgRyb29tGAEgASgJEg0KBWNvdW50GAIgASgNEgwKBG1vcmUYAyABKAgSEwoLdW5hdmFpbGFibGUYBCABKAgiXQoFRXJyb3ISIAoEY29kZRgBIAEoDjISLmNoYXQudjEuRXJyb3JDb2RlEg8KB21lc3NhZ2UYAiABKAkSDQoFZmF0YWwYAyABKAgSEgoKY2xpZW50X3NlcRgEIAEoBCpDCgZBY3Rpb24SDwoLQUNUSU9OX0VDSE8QABIUChBBQ1RJT05fQlJPQURDQVNUEAESEgoOQUNUSU9OX1BSSVZBVEUQAip6CgxQcmVzZW5jZUtpbmQSHQoZUFJFU0VOQ0VfS0lORF9VTlNQRUNJRklFRBAAEhgKFFBSRVNFTkNFX0tJTkRfSk9JTkVEEAESFgoSUFJFU0VOQ0VfS0lORF9MRUZUEAISGQoVUFJFU0VOQ0VfS0lORF9SRU5BTUVEEAMqnAQKCUVycm9yQ29kZRIaChZFUlJPUl9DT0RFX1VOU1BFQ0lGSUVEEAASGAoURVJST1JfQ09ERV9NQUxGT1JNRUQQARIeChpFUlJPUl9DT0RFX0ZSQU1FX1RPT19MQVJHRRACEh8KG0VSUk9SX0NPREVfQ09OVEVOVF9UT09fTE9ORxADEhoKFkVSUk9SX0NPREVfVU5TVVBQT1JURUQQBBIbChdFUlJPUl9DT0RFX1JBVEVfTElNSVRFRBAFEhwKGEVSUk9SX0NPREVfU0xPV19DT05TVU1FUhAGEhoKFkVSUk9SX0NPREVfU0VSVkVSX0ZVTEwQBxIdChlFUlJPUl9DT0RFX05JQ0tOQU1FX1RBS0VOEAgSHwobRVJST1JfQ09ERV9OSUNLTkFNRV9JTlZBTElEEAkSHAoYRVJST1JfQ09ERV9TSFVUVElOR19ET1dOEAoSGwoXRVJST1JfQ09ERV9JRExFX1RJTUVPVVQQCxIaChZFUlJPUl9DT0RFX1VOQVZBSUxBQkxFEAwSGwoXRVJST1JfQ09ERV9ST09NX0lOVkFMSUQQDRIaChZFUlJPUl9DT0RFX05PVF9JTl9ST09NEA4SHQoZRVJST1JfQ09ERV9UT09fTUFOWV9ST09NUxAPEhsKF0VSUk9SX0NPREVfTk9fU1VDSF9VU0VSEBASGQoVRVJST1JfQ09ERV9ST09NX0xJTUlUEBFiBnByb3RvMw");
 
 /**
  * Every frame a client sends.
@@ -52,6 +52,30 @@ export type ClientMessage = Message<"chat.v1.ClientMessage"> & {
      */
     value: WhoRequest;
     case: "who";
+  } | {
+    /**
+     * @generated from field: chat.v1.JoinRequest join = 5;
+     */
+    value: JoinRequest;
+    case: "join";
+  } | {
+    /**
+     * @generated from field: chat.v1.PartRequest part = 6;
+     */
+    value: PartRequest;
+    case: "part";
+  } | {
+    /**
+     * @generated from field: chat.v1.RoomsRequest rooms = 7;
+     */
+    value: RoomsRequest;
+    case: "rooms";
+  } | {
+    /**
+     * @generated from field: chat.v1.HistoryRequest history = 8;
+     */
+    value: HistoryRequest;
+    case: "history";
   } | { case: undefined; value?: undefined };
 };
 
@@ -116,6 +140,21 @@ export type Chat = Message<"chat.v1.Chat"> & {
    * @generated from field: uint64 client_seq = 3;
    */
   clientSeq: bigint;
+
+  /**
+   * ACTION_BROADCAST: the room, "#" then 1-32 of a-z 0-9 - _ (any case). Empty means
+   * "#lobby", which every session is in from the start.
+   *
+   * @generated from field: string room = 4;
+   */
+  room: string;
+
+  /**
+   * ACTION_PRIVATE: the recipient's nickname, compared case-insensitively.
+   *
+   * @generated from field: string to_nickname = 5;
+   */
+  toNickname: string;
 };
 
 /**
@@ -150,6 +189,12 @@ export const PingSchema: GenMessage<Ping> = /*@__PURE__*/
  * @generated from message chat.v1.WhoRequest
  */
 export type WhoRequest = Message<"chat.v1.WhoRequest"> & {
+  /**
+   * The members of this room; empty: everyone online in the cluster.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
 };
 
 /**
@@ -158,6 +203,112 @@ export type WhoRequest = Message<"chat.v1.WhoRequest"> & {
  */
 export const WhoRequestSchema: GenMessage<WhoRequest> = /*@__PURE__*/
   messageDesc(file_chat_v1_chat, 4);
+
+/**
+ * Joins a room, creating it if it does not exist, and asks for its history. Every session
+ * is in #lobby from the start without asking; a join of #lobby only fetches its history.
+ * The history comes as ChatEvents with history set, oldest first, then a RoomJoined.
+ * Live events of the room may come before the history: a client shows them after it,
+ * and skips any whose event_id it has already shown.
+ *
+ * @generated from message chat.v1.JoinRequest
+ */
+export type JoinRequest = Message<"chat.v1.JoinRequest"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * True after a reconnect: send every event after last_event_id (what the client missed)
+   * instead of the last --history-on-join ones.
+   *
+   * @generated from field: bool resume = 2;
+   */
+  resume: boolean;
+
+  /**
+   * The last event id the client saw in this room; read when resume is set.
+   *
+   * @generated from field: uint64 last_event_id = 3;
+   */
+  lastEventId: bigint;
+};
+
+/**
+ * Describes the message chat.v1.JoinRequest.
+ * Use `create(JoinRequestSchema)` to create a new message.
+ */
+export const JoinRequestSchema: GenMessage<JoinRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 5);
+
+/**
+ * Leaves a room; answered by RoomParted.
+ *
+ * @generated from message chat.v1.PartRequest
+ */
+export type PartRequest = Message<"chat.v1.PartRequest"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+};
+
+/**
+ * Describes the message chat.v1.PartRequest.
+ * Use `create(PartRequestSchema)` to create a new message.
+ */
+export const PartRequestSchema: GenMessage<PartRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 6);
+
+/**
+ * Asks for the rooms that exist and their member counts; answered by RoomsResponse.
+ *
+ * @generated from message chat.v1.RoomsRequest
+ */
+export type RoomsRequest = Message<"chat.v1.RoomsRequest"> & {
+};
+
+/**
+ * Describes the message chat.v1.RoomsRequest.
+ * Use `create(RoomsRequestSchema)` to create a new message.
+ */
+export const RoomsRequestSchema: GenMessage<RoomsRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 7);
+
+/**
+ * Asks for older messages of a room the session is in: up to count events before
+ * before_event_id, sent as ChatEvents with history set, then a HistoryEnd.
+ *
+ * @generated from message chat.v1.HistoryRequest
+ */
+export type HistoryRequest = Message<"chat.v1.HistoryRequest"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * 0: the newest.
+   *
+   * @generated from field: uint64 before_event_id = 2;
+   */
+  beforeEventId: bigint;
+
+  /**
+   * At most 200; 0 means 50.
+   *
+   * @generated from field: uint32 count = 3;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message chat.v1.HistoryRequest.
+ * Use `create(HistoryRequestSchema)` to create a new message.
+ */
+export const HistoryRequestSchema: GenMessage<HistoryRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 8);
 
 /**
  * Every frame the server sends.
@@ -204,6 +355,30 @@ export type ServerMessage = Message<"chat.v1.ServerMessage"> & {
      */
     value: Error;
     case: "error";
+  } | {
+    /**
+     * @generated from field: chat.v1.RoomJoined joined = 7;
+     */
+    value: RoomJoined;
+    case: "joined";
+  } | {
+    /**
+     * @generated from field: chat.v1.RoomParted parted = 8;
+     */
+    value: RoomParted;
+    case: "parted";
+  } | {
+    /**
+     * @generated from field: chat.v1.RoomsResponse rooms = 9;
+     */
+    value: RoomsResponse;
+    case: "rooms";
+  } | {
+    /**
+     * @generated from field: chat.v1.HistoryEnd history_end = 10;
+     */
+    value: HistoryEnd;
+    case: "historyEnd";
   } | { case: undefined; value?: undefined };
 };
 
@@ -212,7 +387,7 @@ export type ServerMessage = Message<"chat.v1.ServerMessage"> & {
  * Use `create(ServerMessageSchema)` to create a new message.
  */
 export const ServerMessageSchema: GenMessage<ServerMessage> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 5);
+  messageDesc(file_chat_v1_chat, 9);
 
 /**
  * Always the first frame on a new connection.
@@ -283,7 +458,7 @@ export type Welcome = Message<"chat.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 6);
+  messageDesc(file_chat_v1_chat, 10);
 
 /**
  * A Chat message as delivered: to its sender (echo) or to everyone (broadcast).
@@ -324,6 +499,35 @@ export type ChatEvent = Message<"chat.v1.ChatEvent"> & {
    * @generated from field: int64 sent_at_unix_ms = 6;
    */
   sentAtUnixMs: bigint;
+
+  /**
+   * The room of a broadcast; empty means "#lobby".
+   *
+   * @generated from field: string room = 7;
+   */
+  room: string;
+
+  /**
+   * Numbers a broadcast within its room, increasing by one from message to message; 0
+   * when the message is not kept in history (echo, private, history turned off).
+   *
+   * @generated from field: uint64 event_id = 8;
+   */
+  eventId: bigint;
+
+  /**
+   * True when sent from history (on join, on resume, or asked for), not as it happened.
+   *
+   * @generated from field: bool history = 9;
+   */
+  history: boolean;
+
+  /**
+   * ACTION_PRIVATE, in the sender's own copy: the recipient.
+   *
+   * @generated from field: string to_nickname = 10;
+   */
+  toNickname: string;
 };
 
 /**
@@ -331,7 +535,7 @@ export type ChatEvent = Message<"chat.v1.ChatEvent"> & {
  * Use `create(ChatEventSchema)` to create a new message.
  */
 export const ChatEventSchema: GenMessage<ChatEvent> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 7);
+  messageDesc(file_chat_v1_chat, 11);
 
 /**
  * The answer to a Ping.
@@ -350,7 +554,7 @@ export type Pong = Message<"chat.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 8);
+  messageDesc(file_chat_v1_chat, 12);
 
 /**
  * Someone joined, left or changed nickname.
@@ -386,6 +590,13 @@ export type Presence = Message<"chat.v1.Presence"> & {
    * @generated from field: uint32 online = 5;
    */
   online: number;
+
+  /**
+   * The room concerned; empty means "#lobby".
+   *
+   * @generated from field: string room = 6;
+   */
+  room: string;
 };
 
 /**
@@ -393,7 +604,7 @@ export type Presence = Message<"chat.v1.Presence"> & {
  * Use `create(PresenceSchema)` to create a new message.
  */
 export const PresenceSchema: GenMessage<Presence> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 9);
+  messageDesc(file_chat_v1_chat, 13);
 
 /**
  * @generated from message chat.v1.User
@@ -415,7 +626,7 @@ export type User = Message<"chat.v1.User"> & {
  * Use `create(UserSchema)` to create a new message.
  */
 export const UserSchema: GenMessage<User> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 10);
+  messageDesc(file_chat_v1_chat, 14);
 
 /**
  * The answer to a WhoRequest: every online user, in order of arrival.
@@ -427,6 +638,13 @@ export type WhoResponse = Message<"chat.v1.WhoResponse"> & {
    * @generated from field: repeated chat.v1.User users = 1;
    */
   users: User[];
+
+  /**
+   * The room asked about; empty when the answer is everyone online.
+   *
+   * @generated from field: string room = 2;
+   */
+  room: string;
 };
 
 /**
@@ -434,7 +652,170 @@ export type WhoResponse = Message<"chat.v1.WhoResponse"> & {
  * Use `create(WhoResponseSchema)` to create a new message.
  */
 export const WhoResponseSchema: GenMessage<WhoResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 11);
+  messageDesc(file_chat_v1_chat, 15);
+
+/**
+ * The end of a join: the history sent before it, and the room as it stands.
+ *
+ * @generated from message chat.v1.RoomJoined
+ */
+export type RoomJoined = Message<"chat.v1.RoomJoined"> & {
+  /**
+   * The room's name as the server spells it (lower case).
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * Members in the cluster, this session included.
+   *
+   * @generated from field: uint32 members = 2;
+   */
+  members: number;
+
+  /**
+   * History events sent before this.
+   *
+   * @generated from field: uint32 history_count = 3;
+   */
+  historyCount: number;
+
+  /**
+   * True when older history is kept: HistoryRequest can page further back.
+   *
+   * @generated from field: bool more_history = 4;
+   */
+  moreHistory: boolean;
+
+  /**
+   * On resume: messages after last_event_id that history no longer keeps.
+   *
+   * @generated from field: uint64 missed = 5;
+   */
+  missed: bigint;
+
+  /**
+   * True when history could not be read (storage is failing): live messages still come.
+   *
+   * @generated from field: bool history_unavailable = 6;
+   */
+  historyUnavailable: boolean;
+};
+
+/**
+ * Describes the message chat.v1.RoomJoined.
+ * Use `create(RoomJoinedSchema)` to create a new message.
+ */
+export const RoomJoinedSchema: GenMessage<RoomJoined> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 16);
+
+/**
+ * The answer to a PartRequest.
+ *
+ * @generated from message chat.v1.RoomParted
+ */
+export type RoomParted = Message<"chat.v1.RoomParted"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+};
+
+/**
+ * Describes the message chat.v1.RoomParted.
+ * Use `create(RoomPartedSchema)` to create a new message.
+ */
+export const RoomPartedSchema: GenMessage<RoomParted> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 17);
+
+/**
+ * @generated from message chat.v1.RoomInfo
+ */
+export type RoomInfo = Message<"chat.v1.RoomInfo"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Members in the cluster; 0 for a room that is kept for its history alone.
+   *
+   * @generated from field: uint32 members = 2;
+   */
+  members: number;
+};
+
+/**
+ * Describes the message chat.v1.RoomInfo.
+ * Use `create(RoomInfoSchema)` to create a new message.
+ */
+export const RoomInfoSchema: GenMessage<RoomInfo> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 18);
+
+/**
+ * The answer to a RoomsRequest: rooms by member count, the largest first.
+ *
+ * @generated from message chat.v1.RoomsResponse
+ */
+export type RoomsResponse = Message<"chat.v1.RoomsResponse"> & {
+  /**
+   * @generated from field: repeated chat.v1.RoomInfo rooms = 1;
+   */
+  rooms: RoomInfo[];
+
+  /**
+   * True when only the largest rooms are listed.
+   *
+   * @generated from field: bool truncated = 2;
+   */
+  truncated: boolean;
+};
+
+/**
+ * Describes the message chat.v1.RoomsResponse.
+ * Use `create(RoomsResponseSchema)` to create a new message.
+ */
+export const RoomsResponseSchema: GenMessage<RoomsResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 19);
+
+/**
+ * The end of the events a HistoryRequest asked for.
+ *
+ * @generated from message chat.v1.HistoryEnd
+ */
+export type HistoryEnd = Message<"chat.v1.HistoryEnd"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * @generated from field: uint32 count = 2;
+   */
+  count: number;
+
+  /**
+   * True when older history is kept.
+   *
+   * @generated from field: bool more = 3;
+   */
+  more: boolean;
+
+  /**
+   * True when history could not be read (storage is failing).
+   *
+   * @generated from field: bool unavailable = 4;
+   */
+  unavailable: boolean;
+};
+
+/**
+ * Describes the message chat.v1.HistoryEnd.
+ * Use `create(HistoryEndSchema)` to create a new message.
+ */
+export const HistoryEndSchema: GenMessage<HistoryEnd> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 20);
 
 /**
  * Something went wrong. When fatal is true, the server closes the connection after it.
@@ -470,7 +851,7 @@ export type Error = Message<"chat.v1.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 12);
+  messageDesc(file_chat_v1_chat, 21);
 
 /**
  * How a Chat message is delivered.
@@ -488,11 +869,19 @@ export enum Action {
   ECHO = 0,
 
   /**
-   * Deliver to every connected session, the sender included.
+   * Deliver to every member of a room (Chat.room; #lobby when empty), the sender included.
    *
    * @generated from enum value: ACTION_BROADCAST = 1;
    */
   BROADCAST = 1,
+
+  /**
+   * Deliver to one user (Chat.to_nickname), anywhere in the cluster; the sender gets a copy.
+   * Not stored in history.
+   *
+   * @generated from enum value: ACTION_PRIVATE = 2;
+   */
+  PRIVATE = 2,
 }
 
 /**
@@ -629,6 +1018,41 @@ export enum ErrorCode {
    * @generated from enum value: ERROR_CODE_UNAVAILABLE = 12;
    */
   UNAVAILABLE = 12,
+
+  /**
+   * The room name is not "#" then 1-32 of a-z 0-9 - _.
+   *
+   * @generated from enum value: ERROR_CODE_ROOM_INVALID = 13;
+   */
+  ROOM_INVALID = 13,
+
+  /**
+   * The session is not in the room it sent to, parted or asked about.
+   *
+   * @generated from enum value: ERROR_CODE_NOT_IN_ROOM = 14;
+   */
+  NOT_IN_ROOM = 14,
+
+  /**
+   * The session is in as many rooms as the server allows (50).
+   *
+   * @generated from enum value: ERROR_CODE_TOO_MANY_ROOMS = 15;
+   */
+  TOO_MANY_ROOMS = 15,
+
+  /**
+   * No user of that nickname is online; the message names it.
+   *
+   * @generated from enum value: ERROR_CODE_NO_SUCH_USER = 16;
+   */
+  NO_SUCH_USER = 16,
+
+  /**
+   * The server has as many rooms as it allows; no new one can be created now.
+   *
+   * @generated from enum value: ERROR_CODE_ROOM_LIMIT = 17;
+   */
+  ROOM_LIMIT = 17,
 }
 
 /**
