@@ -31,6 +31,10 @@ export function encodeServerMessage(message: ServerMessageInit): Uint8Array {
       fromNickname: value.fromNickname ?? "",
       clientSeq: BigInt(value.clientSeq ?? 0n),
       sentAtUnixMs: BigInt(value.sentAtUnixMs ?? 0n),
+      room: value.room ?? "",
+      eventId: BigInt(value.eventId ?? 0n),
+      history: value.history ?? false,
+      toNickname: value.toNickname ?? "",
     });
     if (bytes !== undefined) return bytes;
   }

@@ -9,6 +9,7 @@ import {
 } from "../../lib/protocol/codec.ts";
 import { MalformedMessageError } from "../../lib/protocol/errors.ts";
 import { readChatRequest } from "../../lib/protocol/chat_request_reader.ts";
+import { chatEventFrame, writeChatEvent } from "../../lib/protocol/chat_event_writer.ts";
 
 const uint64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
 const text = fc.oneof(
@@ -28,6 +29,10 @@ Deno.test("codec fast path - chat events encode to the very bytes protobuf-es wr
         fromNickname: text,
         clientSeq: uint64,
         sentAtUnixMs: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }),
+        room: fc.oneof(fc.constant(""), text),
+        eventId: uint64,
+        history: fc.boolean(),
+        toNickname: fc.oneof(fc.constant(""), text),
       }),
       (event) => {
         const message = { body: { case: "chat" as const, value: event } };
@@ -39,10 +44,44 @@ Deno.test("codec fast path - chat events encode to the very bytes protobuf-es wr
   );
 });
 
+Deno.test("codec fast path - a stored chat event framed with its id and history flag decodes as the event", () => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        action: fc.integer({ min: 0, max: 2 }),
+        content: text,
+        fromSessionId: uint64,
+        fromNickname: text,
+        clientSeq: uint64,
+        sentAtUnixMs: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }),
+        room: text,
+      }),
+      uint64,
+      fc.boolean(),
+      (event, eventId, history) => {
+        const stored = writeChatEvent(event);
+        assert.ok(stored !== undefined);
+        const framed = fromBinary(ServerMessageSchema, chatEventFrame(stored, eventId, history));
+        const expected = create(ServerMessageSchema, {
+          body: { case: "chat", value: { ...event, eventId, history } },
+        });
+        assert.deepEqual(framed, expected);
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
+
 Deno.test("codec fast path - chat requests decode as protobuf-es decodes them", () => {
   fc.assert(
     fc.property(
-      fc.record({ content: text, action: fc.integer({ min: 0, max: 5 }), clientSeq: uint64 }),
+      fc.record({
+        content: text,
+        action: fc.integer({ min: 0, max: 5 }),
+        clientSeq: uint64,
+        room: fc.oneof(fc.constant(""), text),
+        toNickname: fc.oneof(fc.constant(""), text),
+      }),
       (chat) => {
         const payload = encodeClientMessage({ body: { case: "chat", value: chat } });
         assert.ok(readChatRequest(payload) !== undefined, "our own requests take the fast path");
