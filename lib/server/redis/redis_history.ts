@@ -304,7 +304,9 @@ export class RedisHistory implements HistoryStore {
     const headId = head.byteLength === 0 ? undefined : eventId(head);
     return {
       events,
-      more: headId !== undefined && (events.length === 0 || headId < events[0].eventId),
+      // Kept messages older than the first returned (or than any returned), as SqliteHistory.
+      more: headId !== undefined &&
+        headId < (events.length > 0 ? events[0].eventId : min(from, BigInt(last)) + 1n),
       missed: missed > 0n ? missed : 0n,
     };
   }
@@ -380,7 +382,7 @@ export class RedisHistory implements HistoryStore {
     this.#lostBefore = this.#stats.lost;
     this.#logger.log(
       "warn",
-      "history_redis_lost",
+      "history_failing",
       `history: lost Redis at ${this.#where} (${reason}): messages go out without event ids ` +
         `and history cannot be read; retrying`,
       { redis: this.#where, reason },
@@ -394,7 +396,7 @@ export class RedisHistory implements HistoryStore {
     const seconds = Math.round((Date.now() - this.#failingSince) / 100) / 10;
     this.#logger.log(
       "notice",
-      "history_redis_back",
+      "history_recovered",
       `history: Redis at ${this.#where} is back after ${seconds} s; ${
         countNoun(lost, "message")
       } went out without being kept`,
@@ -409,6 +411,10 @@ function seqKey(room: string): string {
 
 function historyKey(room: string): string {
   return `${PREFIX}room:${room}:history`;
+}
+
+function min(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
 }
 
 function clampId(id: bigint): bigint {
