@@ -18,10 +18,10 @@ import {
   ServerMessageSchema,
   type Welcome,
 } from "../gen/chat/v1/chat_pb.ts";
-import { formatServerMessage, formatWelcome } from "../lib/cli/format_message.ts";
-import { parseInputLine } from "../lib/cli/input_line.ts";
-import { printable } from "../lib/cli/printable.ts";
-import { createStyle } from "../lib/cli/style.ts";
+import { formatServerMessage, formatWelcome } from "../lib/ui/format_message.ts";
+import { parseInputLine } from "../lib/ui/input_line.ts";
+import { printable } from "../lib/ui/printable.ts";
+import { createStyle } from "../lib/ui/style.ts";
 import { backoffDelay } from "../lib/client/backoff.ts";
 import { utf8Length } from "../lib/protocol/utf8_length.ts";
 import { VERSION } from "../lib/version.ts";

@@ -3,11 +3,11 @@ import { ChatClient, type ClientEvent } from "../client/chat_client.ts";
 import type { BackoffOptions } from "../client/backoff.ts";
 import type { ClientMessageInit } from "../protocol/codec.ts";
 import { utf8Length } from "../protocol/utf8_length.ts";
-import { formatServerMessage, formatWelcome } from "./format_message.ts";
-import { HELP_TEXT, parseInputLine } from "./input_line.ts";
+import { formatServerMessage, formatWelcome } from "../ui/format_message.ts";
+import { HELP_TEXT, parseInputLine } from "../ui/input_line.ts";
 import { excerpt } from "./excerpt.ts";
-import { printable } from "./printable.ts";
-import type { Style } from "./style.ts";
+import { printable } from "../ui/printable.ts";
+import type { Style } from "../ui/style.ts";
 
 /** Where a console's lines go. */
 export interface ConsoleOutput {

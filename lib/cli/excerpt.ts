@@ -1,4 +1,4 @@
-import { printable } from "./printable.ts";
+import { printable } from "../ui/printable.ts";
 
 /**
  * Text from a file, a flag or a typed line, fit to quote in a one-line message: made

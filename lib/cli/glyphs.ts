@@ -8,7 +8,7 @@ export interface Glyph {
 }
 
 /**
- * Splits printable `text` (see printable.ts) as terminals place it. Each code
+ * Splits printable `text` (see ../ui/printable.ts) as terminals place it. Each code
  * point counts as wcwidth counts it (so as tmux 3.3a, xterm and the Windows
  * console do: East Asian Wide and Fullwidth characters and emoji two columns,
  * marks and format characters none), and tmux draws a wide character that

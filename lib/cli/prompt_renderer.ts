@@ -1,4 +1,4 @@
-import { printable } from "./printable.ts";
+import { printable } from "../ui/printable.ts";
 import { glyphs } from "./glyphs.ts";
 
 /** The prompt, the line being typed and where in it the cursor is (an index into `line`). */

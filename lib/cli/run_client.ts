@@ -3,7 +3,7 @@ import * as readline from "node:readline";
 import type { ClientCommandLine } from "./client_command_line.ts";
 import { askConnection } from "./ask_connection.ts";
 import { runScript } from "./script_mode.ts";
-import { createStyle } from "./style.ts";
+import { createStyle } from "../ui/style.ts";
 import { runTerminalUi } from "./terminal_ui.ts";
 
 /** Picks the mode (one-shot, piped or interactive) and runs it; returns the exit code. */

@@ -3,7 +3,7 @@ import type { ChatConsoleOptions } from "./chat_console.ts";
 import { ChatConsole } from "./chat_console.ts";
 import { KeyDecoder } from "./key_decoder.ts";
 import { LineEditor } from "./line_editor.ts";
-import { printable } from "./printable.ts";
+import { printable } from "../ui/printable.ts";
 import { type PromptFrame, PromptRenderer, type TerminalSize } from "./prompt_renderer.ts";
 import { nextStdinChunk } from "./next_stdin_chunk.ts";
 import { onStopSignal } from "./shutdown_signals.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Action } from "../../gen/chat/v1/chat_pb.ts";
-import { HELP_TEXT, parseInputLine } from "../../lib/cli/input_line.ts";
+import { HELP_TEXT, parseInputLine } from "../../lib/ui/input_line.ts";
 
 Deno.test("parseInputLine - plain text is a chat line in the current mode", () => {
   assert.deepEqual(parseInputLine("hello world", Action.ECHO), {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { printable } from "../../lib/cli/printable.ts";
+import { printable } from "../../lib/ui/printable.ts";
 
 Deno.test("printable - ordinary text, any script, passes unchanged", () => {
   for (const text of ["hello", "안녕하세요 🎉", "José <b>x</b>", "नमस्ते", "tab-less"]) {
