@@ -40,3 +40,33 @@ export class BackplaneConnectError extends Error {
     this.name = "BackplaneConnectError";
   }
 }
+
+/** The server cannot use its history file (lib/server/history/sqlite_history.ts). */
+export class HistoryFileError extends Error {
+  /** The file: "/var/lib/chat/history.sqlite3". */
+  readonly path: string;
+  /** Why, in plain words: "file is not a database". */
+  readonly reason: string;
+
+  constructor(path: string, reason: string, options?: ErrorOptions) {
+    super(`Cannot open history file ${path}: ${reason}`, options);
+    this.name = "HistoryFileError";
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
+/** The history file is no SQLite database (damaged, or another kind of file). Left as it is. */
+export class HistoryFileCorruptError extends HistoryFileError {
+  override name = "HistoryFileCorruptError";
+}
+
+/** The history file is another application's SQLite database. Left as it is. */
+export class HistoryFileForeignError extends HistoryFileError {
+  override name = "HistoryFileForeignError";
+}
+
+/** The history file was written by a newer server, in a schema this one does not know. */
+export class HistoryFileVersionError extends HistoryFileError {
+  override name = "HistoryFileVersionError";
+}

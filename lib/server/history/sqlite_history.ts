@@ -1,0 +1,569 @@
+import { join } from "node:path";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { countNoun } from "../../util/count_noun.ts";
+import { describeError } from "../../util/describe_error.ts";
+import {
+  HistoryFileCorruptError,
+  HistoryFileError,
+  HistoryFileForeignError,
+  HistoryFileVersionError,
+} from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import {
+  type HistoryPage,
+  type HistoryStats,
+  type HistoryStore,
+  HistoryUnavailableError,
+  type MissedEvents,
+  type StoredEvent,
+} from "./history_store.ts";
+
+export interface SqliteHistoryOptions {
+  /** The directory of the history file `history.sqlite3`; created when missing. */
+  dataDir: string;
+  /** Messages kept per room: older ones are deleted as new ones come. @default 1000 */
+  historySize: number;
+  /**
+   * Days a message is kept, whatever the room's size: reads skip older ones, which are
+   * deleted at open and then every minute. @default undefined (no limit by age)
+   */
+  historyDays?: number;
+  /** How long appends gather before they are written in one transaction. @default 2 */
+  flushMs: number;
+  /** While storage fails, how long appends gather before the next attempt. @default 1000 */
+  retryMs: number;
+}
+
+export const DEFAULT_SQLITE_HISTORY_OPTIONS: Readonly<Omit<SqliteHistoryOptions, "dataDir">> =
+  Object.freeze({ historySize: 1000, flushMs: 2, retryMs: 1000 });
+
+export interface SqliteHistoryStats extends HistoryStats {
+  /** Transactions that wrote appended messages. */
+  batches: number;
+}
+
+export const HISTORY_FILE_NAME = "history.sqlite3";
+/** "CHAT" in the file's header (PRAGMA application_id): tells our files from others. */
+export const HISTORY_APPLICATION_ID = 0x43484154;
+/** PRAGMA user_version of the schema below. */
+const SCHEMA_VERSION = 1;
+const SQLITE_MAGIC = "SQLite format 3\0";
+/** Short, so a database another process locks never stalls the event loop for long. */
+const BUSY_TIMEOUT_MS = 20;
+const PRUNE_INTERVAL_MS = 60_000;
+const DAY_MS = 86_400_000;
+/** While failing, messages waiting past this are lost at once: memory stays bounded. */
+const MAX_PENDING_WHILE_FAILING = 10_000;
+
+// rooms.last_id keeps ids growing after every message of a room has aged out.
+const SCHEMA = `
+  CREATE TABLE events (
+    room TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    sent_at INTEGER NOT NULL,
+    event BLOB NOT NULL,
+    PRIMARY KEY (room, id)
+  ) WITHOUT ROWID;
+  CREATE TABLE rooms (
+    room TEXT NOT NULL PRIMARY KEY,
+    last_id INTEGER NOT NULL,
+    last_sent_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+`;
+
+interface PendingEvent {
+  room: string;
+  id: number;
+  sentAt: number;
+  event: Uint8Array;
+}
+
+interface EventRow {
+  id: number;
+  event: Uint8Array;
+}
+
+const SILENT: Logger = { log() {} };
+
+/**
+ * Room history in an SQLite file, for a server alone. Ids are given out here, from a
+ * counter per room, so `append` answers at once; messages are written a batch at a
+ * time, one transaction per few milliseconds. A failing write loses its batch (its ids
+ * become holes that `after` reports as missed), is logged once per outage, and never
+ * throws into `append`.
+ */
+export class SqliteHistory implements HistoryStore {
+  readonly #db: DatabaseSync;
+  readonly #path: string;
+  readonly #logger: Logger;
+  readonly #historySize: number;
+  readonly #historyDays: number | undefined;
+  readonly #flushMs: number;
+  readonly #retryMs: number;
+  /** The last id given out per room that has appended since open. */
+  readonly #lastIds = new Map<string, number>();
+  #pending: PendingEvent[] = [];
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #pruneTimer: ReturnType<typeof setInterval> | undefined;
+  #failing = false;
+  #lostBeforeOutage = 0;
+  #outageStart = 0;
+  #closed = false;
+  readonly #stats = { appended: 0, lost: 0, failures: 0, batches: 0 };
+
+  readonly #lastIdOf: StatementSync;
+  readonly #insert: StatementSync;
+  readonly #touchRoom: StatementSync;
+  readonly #trim: StatementSync;
+  readonly #pruneRoom: StatementSync;
+  readonly #allRooms: StatementSync;
+  readonly #before: StatementSync;
+  readonly #after: StatementSync;
+  readonly #anyBefore: StatementSync;
+  readonly #activeRooms: StatementSync;
+
+  private constructor(
+    db: DatabaseSync,
+    path: string,
+    settings: SqliteHistoryOptions,
+    logger: Logger,
+  ) {
+    this.#db = db;
+    this.#path = path;
+    this.#logger = logger;
+    this.#historySize = settings.historySize;
+    this.#historyDays = settings.historyDays;
+    this.#flushMs = settings.flushMs;
+    this.#retryMs = settings.retryMs;
+    this.#lastIdOf = db.prepare(
+      `SELECT max(coalesce((SELECT last_id FROM rooms WHERE room = ?1), 0),
+                  coalesce((SELECT max(id) FROM events WHERE room = ?1), 0)) AS last`,
+    );
+    this.#insert = db.prepare("INSERT INTO events (room, id, sent_at, event) VALUES (?, ?, ?, ?)");
+    this.#touchRoom = db.prepare(
+      `INSERT INTO rooms (room, last_id, last_sent_at) VALUES (?, ?, ?)
+       ON CONFLICT (room) DO UPDATE SET last_id = max(last_id, excluded.last_id),
+                                        last_sent_at = excluded.last_sent_at`,
+    );
+    this.#trim = db.prepare("DELETE FROM events WHERE room = ? AND id <= ?");
+    // Ids grow with time in a room: scan from the oldest up to the first message young enough.
+    this.#pruneRoom = db.prepare(
+      `DELETE FROM events WHERE room = ?1 AND id < coalesce(
+         (SELECT id FROM events WHERE room = ?1 AND sent_at >= ?2 ORDER BY id LIMIT 1),
+         9007199254740991)`,
+    );
+    this.#allRooms = db.prepare("SELECT room FROM rooms");
+    // Reads skip messages past their age that the next pruning has yet to delete.
+    this.#before = db.prepare(
+      `SELECT id, event FROM events WHERE room = ? AND id < ? AND sent_at >= ?
+       ORDER BY id DESC LIMIT ?`,
+    );
+    this.#after = db.prepare(
+      `SELECT id, event FROM events WHERE room = ? AND id > ? AND sent_at >= ?
+       ORDER BY id DESC LIMIT ?`,
+    );
+    this.#anyBefore = db.prepare(
+      "SELECT 1 FROM events WHERE room = ? AND id < ? AND sent_at >= ? LIMIT 1",
+    );
+    this.#activeRooms = db.prepare(
+      `SELECT room FROM rooms r WHERE last_sent_at >= ?1
+         AND EXISTS (SELECT 1 FROM events e WHERE e.room = r.room AND e.sent_at >= ?1)
+       ORDER BY last_sent_at DESC, room LIMIT ?2`,
+    );
+  }
+
+  /**
+   * Opens `<dataDir>/history.sqlite3`, creating it when missing or empty. Throws a
+   * HistoryFileError (HistoryFileCorruptError, HistoryFileForeignError,
+   * HistoryFileVersionError) when the file cannot be used, and leaves it untouched.
+   */
+  static open(
+    options: Partial<SqliteHistoryOptions> & { dataDir: string },
+    logger: Logger = SILENT,
+  ): SqliteHistory {
+    const settings: SqliteHistoryOptions = { ...DEFAULT_SQLITE_HISTORY_OPTIONS, dataDir: "" };
+    for (const [key, value] of Object.entries(options)) {
+      // An option given as undefined keeps its default.
+      if (value !== undefined) Object.assign(settings, { [key]: value });
+    }
+    const { historySize, historyDays, flushMs, retryMs } = settings;
+    if (!Number.isSafeInteger(historySize) || historySize < 1) {
+      throw new RangeError(`historySize must be a whole number >= 1, not ${historySize}`);
+    }
+    if (historyDays !== undefined && !(historyDays > 0)) {
+      throw new RangeError(`historyDays must be above 0, not ${historyDays}`);
+    }
+    if (!(flushMs >= 0) || !(retryMs >= 0)) {
+      throw new RangeError(`flushMs and retryMs must be >= 0, not ${flushMs} and ${retryMs}`);
+    }
+    const path = join(settings.dataDir, HISTORY_FILE_NAME);
+    try {
+      Deno.mkdirSync(settings.dataDir, { recursive: true });
+    } catch (error) {
+      throw fileError(path, error);
+    }
+    // The header is checked before SQLite opens the file: SQLite may write beside a file
+    // it only reads (-wal, -shm), and a foreign file must be left exactly as it was.
+    const fresh = checkHeader(path);
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(path);
+      prepareDatabase(db, path, fresh);
+      const history = new SqliteHistory(db, path, settings, logger);
+      history.#startPruning();
+      return history;
+    } catch (error) {
+      try {
+        db?.close();
+      } catch {
+        // Already broken; the first error says why.
+      }
+      if (error instanceof HistoryFileError || error instanceof Deno.errors.NotCapable) throw error;
+      const reason = describeError(error);
+      if (/not a database|malformed/.test(reason)) {
+        throw new HistoryFileCorruptError(path, reason, { cause: error });
+      }
+      throw new HistoryFileError(path, reason, { cause: error });
+    }
+  }
+
+  /** The file's path. */
+  get path(): string {
+    return this.#path;
+  }
+
+  append(room: string, chatEvent: Uint8Array, sentAtUnixMs: number): bigint {
+    this.#stats.appended++;
+    if (this.#closed) {
+      this.#stats.lost++;
+      return 0n;
+    }
+    let last = this.#lastIds.get(room);
+    if (last === undefined) {
+      try {
+        last = this.#storedLastId(room);
+      } catch (error) {
+        // Without the stored last id no id can be given out safely.
+        this.#failed(error, 1);
+        return 0n;
+      }
+    }
+    const id = last + 1;
+    this.#lastIds.set(room, id);
+    if (this.#failing && this.#pending.length >= MAX_PENDING_WHILE_FAILING) {
+      this.#stats.lost++;
+      return BigInt(id);
+    }
+    this.#pending.push({ room, id, sentAt: sentAtUnixMs, event: chatEvent });
+    this.#flushTimer ??= setTimeout(
+      this.#onFlushTimer,
+      this.#failing ? this.#retryMs : this.#flushMs,
+    );
+    return BigInt(id);
+  }
+
+  // deno-lint-ignore require-await
+  async before(room: string, beforeId: bigint, count: number): Promise<HistoryPage> {
+    this.#readable();
+    const n = toCount(count);
+    const below = beforeId <= 0n ? Number.MAX_SAFE_INTEGER : clampId(beforeId);
+    try {
+      const rows = this.#before.all(room, below, this.#cutoff(), n + 1) as unknown as EventRow[];
+      const more = rows.length > n;
+      if (more) rows.pop();
+      return { events: storedEvents(rows), more };
+    } catch (error) {
+      throw this.#readFailed(error);
+    }
+  }
+
+  // deno-lint-ignore require-await
+  async after(room: string, afterId: bigint, limit: number): Promise<MissedEvents> {
+    this.#readable();
+    const n = toCount(limit);
+    try {
+      const lastId = this.#lastIds.get(room) ?? this.#storedLastId(room);
+      const from = afterId < 0n ? 0 : clampId(afterId);
+      const cutoff = this.#cutoff();
+      const rows = from >= lastId
+        ? []
+        : this.#after.all(room, from, cutoff, n) as unknown as EventRow[];
+      // `more`: kept messages older than the first returned (or than any returned).
+      const oldest = rows.length > 0 ? rows[rows.length - 1].id : Math.min(from, lastId) + 1;
+      const more = this.#anyBefore.get(room, oldest, cutoff) !== undefined;
+      // Ids are dense: every id in (from, lastId] not returned was missed.
+      const missed = Math.max(0, lastId - from - rows.length);
+      return { events: storedEvents(rows), more, missed: BigInt(missed) };
+    } catch (error) {
+      throw this.#readFailed(error);
+    }
+  }
+
+  // deno-lint-ignore require-await
+  async rooms(limit: number): Promise<string[]> {
+    this.#readable();
+    try {
+      const rows = this.#activeRooms.all(this.#cutoff(), toCount(limit)) as {
+        room: string;
+      }[];
+      return rows.map((row) => row.room);
+    } catch (error) {
+      throw this.#readFailed(error);
+    }
+  }
+
+  stats(): SqliteHistoryStats {
+    return { state: this.#failing ? "failing" : "ok", ...this.#stats };
+  }
+
+  /** Writes what is pending now rather than at the end of the batch window. */
+  flush(): void {
+    this.#flush();
+  }
+
+  // deno-lint-ignore require-await
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#closed) return;
+    clearInterval(this.#pruneTimer);
+    this.#flush();
+    this.#closed = true;
+    try {
+      this.#db.close();
+    } catch (error) {
+      this.#failed(error);
+    }
+  }
+
+  readonly #onFlushTimer = (): void => {
+    this.#flushTimer = undefined;
+    this.#flush();
+  };
+
+  #flush(): void {
+    if (this.#flushTimer !== undefined) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+    }
+    const batch = this.#pending;
+    if (batch.length === 0 || this.#closed) return;
+    this.#pending = [];
+    const db = this.#db;
+    const newest = new Map<string, PendingEvent>();
+    for (const pending of batch) newest.set(pending.room, pending);
+    try {
+      // IMMEDIATE: a locked database fails here, before any statement runs.
+      db.exec("BEGIN IMMEDIATE");
+      for (const pending of batch) {
+        // What the batch itself pushes out of the room's history is not written at all.
+        if (pending.id + this.#historySize <= newest.get(pending.room)!.id) continue;
+        this.#insert.run(pending.room, pending.id, pending.sentAt, pending.event);
+      }
+      for (const [room, { id, sentAt }] of newest) {
+        this.#touchRoom.run(room, id, sentAt);
+        if (id > this.#historySize) this.#trim.run(room, id - this.#historySize);
+      }
+      db.exec("COMMIT");
+      this.#stats.batches++;
+      this.#succeeded();
+    } catch (error) {
+      rollBack(db);
+      this.#failed(error, batch.length);
+    }
+  }
+
+  #startPruning(): void {
+    if (this.#historyDays === undefined) return;
+    this.#pruneByAge();
+    this.#pruneTimer = setInterval(() => this.#pruneByAge(), PRUNE_INTERVAL_MS);
+    this.#pruneTimer.unref();
+  }
+
+  #pruneByAge(): void {
+    const cutoff = this.#cutoff();
+    const db = this.#db;
+    try {
+      db.exec("BEGIN IMMEDIATE");
+      for (const { room } of this.#allRooms.all() as { room: string }[]) {
+        this.#pruneRoom.run(room, cutoff);
+      }
+      db.exec("COMMIT");
+    } catch (error) {
+      rollBack(db);
+      this.#failed(error);
+    }
+  }
+
+  /** Messages sent before this are past their age. */
+  #cutoff(): number {
+    return this.#historyDays === undefined
+      ? Number.MIN_SAFE_INTEGER
+      : Date.now() - this.#historyDays * DAY_MS;
+  }
+
+  #storedLastId(room: string): number {
+    return (this.#lastIdOf.get(room) as { last: number }).last;
+  }
+
+  /** Reads see every message appended before them, and are refused while storage fails. */
+  #readable(): void {
+    if (this.#closed) throw new HistoryUnavailableError("history is closed");
+    this.#flush();
+    if (this.#failing) {
+      throw new HistoryUnavailableError(`history storage is failing (${this.#path})`);
+    }
+  }
+
+  #readFailed(error: unknown): HistoryUnavailableError {
+    this.#failed(error);
+    return new HistoryUnavailableError(`cannot read history: ${describeError(error)}`, {
+      cause: error,
+    });
+  }
+
+  /** Counts a failure, and the messages it lost; logs the first of an outage. */
+  #failed(error: unknown, lost = 0): void {
+    this.#stats.failures++;
+    if (!this.#failing) this.#lostBeforeOutage = this.#stats.lost;
+    this.#stats.lost += lost;
+    if (this.#failing) return;
+    this.#failing = true;
+    this.#outageStart = performance.now();
+    const reason = describeError(error);
+    this.#logger.log(
+      "warn",
+      "history_sqlite_failing",
+      `history: cannot write to ${this.#path} (${reason}): messages are not kept and ` +
+        `history cannot be read until it recovers`,
+      { path: this.#path, reason },
+    );
+  }
+
+  #succeeded(): void {
+    if (!this.#failing) return;
+    this.#failing = false;
+    const lost = this.#stats.lost - this.#lostBeforeOutage;
+    const seconds = Math.round((performance.now() - this.#outageStart) / 100) / 10;
+    this.#logger.log(
+      "notice",
+      "history_sqlite_recovered",
+      `history: ${this.#path} is written again after ${seconds} s; ${
+        countNoun(lost, "message")
+      } lost meanwhile`,
+      { path: this.#path, lost },
+    );
+  }
+}
+
+/**
+ * Whether the file is to be created (missing or empty). Throws when it is not our own
+ * database, having only read its first 100 bytes.
+ */
+function checkHeader(path: string): boolean {
+  let header: Uint8Array;
+  try {
+    using file = Deno.openSync(path, { read: true });
+    header = new Uint8Array(100);
+    let filled = 0;
+    while (filled < header.length) {
+      const read = file.readSync(header.subarray(filled));
+      if (read === null) break;
+      filled += read;
+    }
+    header = header.subarray(0, filled);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return true;
+    throw fileError(path, error);
+  }
+  if (header.length === 0) return true;
+  if (header.length < 100 || new TextDecoder().decode(header.subarray(0, 16)) !== SQLITE_MAGIC) {
+    throw new HistoryFileCorruptError(path, "file is not a database");
+  }
+  const applicationId = new DataView(header.buffer, header.byteOffset).getUint32(68);
+  if (applicationId !== HISTORY_APPLICATION_ID) throw foreign(path, applicationId);
+  return false;
+}
+
+function prepareDatabase(db: DatabaseSync, path: string, fresh: boolean): void {
+  db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  if (fresh) {
+    // One transaction, so a crash leaves either an empty file or a whole schema.
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      // Another process may have filled the empty file since the header was read.
+      const applicationId = pragma(db, "application_id");
+      const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_schema").get() as { n: number })
+        .n;
+      if (applicationId !== 0 || tables !== 0) throw foreign(path, applicationId);
+      db.exec(`PRAGMA application_id = ${HISTORY_APPLICATION_ID}`);
+      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+      db.exec(SCHEMA);
+      db.exec("COMMIT");
+    } catch (error) {
+      rollBack(db);
+      throw error;
+    }
+  } else {
+    const version = pragma(db, "user_version");
+    if (version > SCHEMA_VERSION) {
+      throw new HistoryFileVersionError(
+        path,
+        `it was written by a newer server (schema ${version}; this one knows ${SCHEMA_VERSION})`,
+      );
+    }
+  }
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = NORMAL");
+}
+
+function pragma(db: DatabaseSync, name: string): number {
+  return Object.values(db.prepare(`PRAGMA ${name}`).get() ?? {})[0] as number;
+}
+
+function foreign(path: string, applicationId: number): HistoryFileForeignError {
+  const hex = applicationId.toString(16).padStart(8, "0");
+  return new HistoryFileForeignError(
+    path,
+    `it is not a chat history database (application_id 0x${hex})`,
+  );
+}
+
+/** Deno's NotCapable (a missing --allow-read or --allow-write) is left for the caller to explain. */
+function fileError(path: string, error: unknown): Error {
+  if (error instanceof Deno.errors.NotCapable) return error;
+  const reason = error instanceof Deno.errors.PermissionDenied
+    ? "permission denied"
+    : error instanceof Deno.errors.IsADirectory
+    ? "it is a directory"
+    : describeError(error);
+  return new HistoryFileError(path, reason, { cause: error });
+}
+
+function rollBack(db: DatabaseSync): void {
+  if (!db.isOpen || !db.isTransaction) return;
+  try {
+    db.exec("ROLLBACK");
+  } catch {
+    // SQLite rolls back on its own when it cannot go on.
+  }
+}
+
+/** Ids past what a number holds exactly are past any id given out. */
+function clampId(id: bigint): number {
+  return id > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(id);
+}
+
+/** A count or limit SQLite takes: a whole number from 0, below the largest exact one. */
+function toCount(value: number): number {
+  if (!(value > 0)) return 0;
+  return Math.min(Math.floor(value), Number.MAX_SAFE_INTEGER - 1);
+}
+
+/** Rows newest first, as the queries read them, to events oldest first. */
+function storedEvents(rows: EventRow[]): StoredEvent[] {
+  const events: StoredEvent[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[rows.length - 1 - i];
+    events[i] = { eventId: BigInt(row.id), chatEvent: row.event };
+  }
+  return events;
+}
