@@ -279,7 +279,7 @@ Deno.test("sqlite history - a failing storage loses its batches, logs once, refu
       await assert.rejects(history.after("lobby", 0n, 10), HistoryUnavailableError);
       await assert.rejects(history.rooms(10), HistoryUnavailableError);
       assert.ok(history.stats().failures >= 2);
-      assert.equal(logger.count("history_sqlite_failing"), 1, "logged once per outage");
+      assert.equal(logger.count("history_failing"), 1, "logged once per outage");
     } finally {
       locker.exec("ROLLBACK");
       locker.close();
@@ -287,8 +287,8 @@ Deno.test("sqlite history - a failing storage loses its batches, logs once, refu
 
     assert.equal(history.append("lobby", bytes("m8"), 1000), 8n);
     await until(() => history.stats().state === "ok", "the recovery");
-    assert.equal(logger.count("history_sqlite_failing"), 1);
-    assert.equal(logger.count("history_sqlite_recovered"), 1);
+    assert.equal(logger.count("history_failing"), 1);
+    assert.equal(logger.count("history_recovered"), 1);
     assert.match(logger.entries.at(-1)!.message, /5 messages lost/);
     const missed = await history.after("lobby", 0n, 100);
     assert.deepEqual([ids(missed.events), missed.missed], [[1, 2, 8], 5n]);

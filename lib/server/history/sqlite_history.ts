@@ -431,7 +431,7 @@ export class SqliteHistory implements HistoryStore {
     const reason = describeError(error);
     this.#logger.log(
       "warn",
-      "history_sqlite_failing",
+      "history_failing",
       `history: cannot write to ${this.#path} (${reason}): messages are not kept and ` +
         `history cannot be read until it recovers`,
       { path: this.#path, reason },
@@ -445,11 +445,11 @@ export class SqliteHistory implements HistoryStore {
     const seconds = Math.round((performance.now() - this.#outageStart) / 100) / 10;
     this.#logger.log(
       "notice",
-      "history_sqlite_recovered",
+      "history_recovered",
       `history: ${this.#path} is written again after ${seconds} s; ${
         countNoun(lost, "message")
       } lost meanwhile`,
-      { path: this.#path, lost },
+      { path: this.#path, lost, seconds },
     );
   }
 }
