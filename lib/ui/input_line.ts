@@ -1,7 +1,8 @@
 import { Action } from "../../gen/chat/v1/chat_pb.ts";
+import { roomKey, roomNameProblem } from "../protocol/room_name.ts";
 
-/** What a typed line asks for. */
-export type InputCommand =
+/** What a typed line asks for, without rooms, private messages or history. */
+export type BasicInputCommand =
   | { kind: "chat"; action: Action; text: string }
   | { kind: "mode"; action: Action }
   | { kind: "nick"; nickname: string }
@@ -12,20 +13,51 @@ export type InputCommand =
   | { kind: "empty" }
   | { kind: "invalid"; message: string };
 
+/** What a typed line asks for. Room names are given as rooms are known: lower case. */
+export type InputCommand =
+  | BasicInputCommand
+  /** room: undefined for the current room (/who: who is in it). */
+  | { kind: "who"; room?: string }
+  | { kind: "join"; room: string }
+  | { kind: "part"; room?: string }
+  | { kind: "rooms" }
+  | { kind: "private"; nickname: string; text: string }
+  /** count: undefined for the server's default (50). */
+  | { kind: "history"; count?: number };
+
+/** The most messages one /history asks for (HistoryRequest.count). */
+export const MAX_HISTORY_COUNT = 200;
+
 export const HELP_TEXT = [
-  "Type a line to send it in the current mode. Commands:",
+  "Type a line to send it to the current room in the current mode. Commands:",
   "  /echo [text]       switch to echo mode, or send one echo",
   "  /broadcast [text]  switch to broadcast mode, or send one broadcast",
+  "  /join #room        join a room (created if new) and talk there",
+  "  /part [#room]      leave a room (the current one if none is named)",
+  "  /rooms             list the rooms and how many are in each",
+  "  /who [#room]       list who is in the current room, or in another",
+  "  /msg NICK text     send a private message to NICK",
+  "  /history [count]   show earlier messages of the current room",
   "  /nick NAME         change your nickname",
-  "  /who               list who is online",
   "  /ping              measure the round trip to the server",
   "  /help              show this help",
   "  /quit              leave (Ctrl+D and Ctrl+C work too)",
   "  //text             send a line that starts with /",
 ].join("\n");
 
+export interface ParseOptions {
+  /** Parse /join, /part, /rooms, /who #room, /msg and /history. Without it they are unknown. */
+  rooms: true;
+}
+
 /** Reads one input line; plain text is a chat line in `mode`. */
-export function parseInputLine(line: string, mode: Action): InputCommand {
+export function parseInputLine(line: string, mode: Action): BasicInputCommand;
+export function parseInputLine(line: string, mode: Action, options: ParseOptions): InputCommand;
+export function parseInputLine(
+  line: string,
+  mode: Action,
+  options?: ParseOptions,
+): InputCommand {
   if (line.startsWith("//")) return { kind: "chat", action: mode, text: line.slice(1) };
   if (!line.startsWith("/")) {
     return line.trim() === "" ? { kind: "empty" } : { kind: "chat", action: mode, text: line };
@@ -43,6 +75,7 @@ export function parseInputLine(line: string, mode: Action): InputCommand {
         ? { kind: "invalid", message: "Usage: /nick NAME" }
         : { kind: "nick", nickname: rest.trim() };
     case "who":
+      if (options?.rooms && rest.trim() !== "") return roomCommand("who", rest.trim());
       return { kind: "who" };
     case "ping":
       return { kind: "ping" };
@@ -52,7 +85,45 @@ export function parseInputLine(line: string, mode: Action): InputCommand {
     case "quit":
     case "exit":
       return { kind: "quit" };
-    default:
-      return { kind: "invalid", message: `Unknown command /${name} - type /help for the list` };
   }
+  if (options?.rooms) {
+    switch (name.toLowerCase()) {
+      case "join":
+        return rest.trim() === ""
+          ? { kind: "invalid", message: "Usage: /join #room" }
+          : roomCommand("join", rest.trim());
+      case "part":
+      case "leave":
+        return rest.trim() === "" ? { kind: "part" } : roomCommand("part", rest.trim());
+      case "rooms":
+        return { kind: "rooms" };
+      case "msg": {
+        const message = /^(\S+)\s(.*)$/s.exec(rest.trimStart());
+        if (message === null || message[2].trim() === "") {
+          return { kind: "invalid", message: "Usage: /msg NICK text" };
+        }
+        return { kind: "private", nickname: message[1], text: message[2] };
+      }
+      case "history": {
+        if (rest.trim() === "") return { kind: "history" };
+        const count = /^\d+$/.test(rest.trim()) ? Number(rest.trim()) : 0;
+        return count >= 1 && count <= MAX_HISTORY_COUNT ? { kind: "history", count } : {
+          kind: "invalid",
+          message: `Usage: /history [count] - count is 1 to ${MAX_HISTORY_COUNT}`,
+        };
+      }
+    }
+  }
+  return { kind: "invalid", message: `Unknown command /${name} - type /help for the list` };
+}
+
+/** `/join dev` means #dev; a name that is no room name is refused here, not by the server. */
+function roomCommand(kind: "join" | "part" | "who", argument: string): InputCommand {
+  if (/\s/.test(argument)) {
+    return { kind: "invalid", message: `Usage: /${kind} ${kind === "join" ? "#room" : "[#room]"}` };
+  }
+  const name = argument.startsWith("#") ? argument : `#${argument}`;
+  const problem = roomNameProblem(name);
+  if (problem !== undefined) return { kind: "invalid", message: problem };
+  return { kind, room: roomKey(name) };
 }

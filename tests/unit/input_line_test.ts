@@ -126,7 +126,100 @@ Deno.test("parseInputLine - a line starting with // sends the rest after one sla
 });
 
 Deno.test("HELP_TEXT - mentions every command", () => {
-  for (const command of ["/echo", "/broadcast", "/nick", "/who", "/ping", "/help", "/quit", "//"]) {
+  for (
+    const command of [
+      "/echo",
+      "/broadcast",
+      "/join",
+      "/part",
+      "/rooms",
+      "/who",
+      "/msg",
+      "/history",
+      "/nick",
+      "/ping",
+      "/help",
+      "/quit",
+      "//",
+    ]
+  ) {
     assert.ok(HELP_TEXT.includes(command), command);
   }
+});
+
+const ROOMS = { rooms: true } as const;
+
+Deno.test("parseInputLine - /join and /part take a room, in lower case; a bare name gets its #", () => {
+  assert.deepEqual(parseInputLine("/join #Dev", Action.BROADCAST, ROOMS), {
+    kind: "join",
+    room: "#dev",
+  });
+  assert.deepEqual(parseInputLine("/join dev_2 ", Action.BROADCAST, ROOMS), {
+    kind: "join",
+    room: "#dev_2",
+  });
+  assert.deepEqual(parseInputLine("/part", Action.BROADCAST, ROOMS), { kind: "part" });
+  assert.deepEqual(parseInputLine("/part #dev", Action.BROADCAST, ROOMS), {
+    kind: "part",
+    room: "#dev",
+  });
+  assert.deepEqual(parseInputLine("/join", Action.BROADCAST, ROOMS), {
+    kind: "invalid",
+    message: "Usage: /join #room",
+  });
+  assert.deepEqual(parseInputLine("/join #a #b", Action.BROADCAST, ROOMS), {
+    kind: "invalid",
+    message: "Usage: /join #room",
+  });
+  for (const line of ["/join #dév", "/join #", `/join #${"x".repeat(33)}`, "/part #a.b"]) {
+    const command = parseInputLine(line, Action.BROADCAST, ROOMS);
+    assert.equal(command.kind, "invalid", line);
+    assert.match((command as { message: string }).message, /is not valid: a room is "#" then/);
+  }
+});
+
+Deno.test("parseInputLine - /who with a room asks about that room, without one about the current room", () => {
+  assert.deepEqual(parseInputLine("/who", Action.BROADCAST, ROOMS), { kind: "who" });
+  assert.deepEqual(parseInputLine("/who #ops", Action.BROADCAST, ROOMS), {
+    kind: "who",
+    room: "#ops",
+  });
+  assert.deepEqual(parseInputLine("/rooms", Action.BROADCAST, ROOMS), { kind: "rooms" });
+});
+
+Deno.test("parseInputLine - /msg NICK text sends the text as typed after the name", () => {
+  assert.deepEqual(parseInputLine("/msg bob hi there ", Action.ECHO, ROOMS), {
+    kind: "private",
+    nickname: "bob",
+    text: "hi there ",
+  });
+  for (const line of ["/msg", "/msg bob", "/msg bob   "]) {
+    assert.deepEqual(
+      parseInputLine(line, Action.ECHO, ROOMS),
+      { kind: "invalid", message: "Usage: /msg NICK text" },
+      line,
+    );
+  }
+});
+
+Deno.test("parseInputLine - /history takes an optional count from 1 to 200", () => {
+  assert.deepEqual(parseInputLine("/history", Action.ECHO, ROOMS), { kind: "history" });
+  assert.deepEqual(parseInputLine("/history 20", Action.ECHO, ROOMS), {
+    kind: "history",
+    count: 20,
+  });
+  for (const line of ["/history 0", "/history 201", "/history x", "/history -1"]) {
+    assert.deepEqual(
+      parseInputLine(line, Action.ECHO, ROOMS),
+      { kind: "invalid", message: "Usage: /history [count] - count is 1 to 200" },
+      line,
+    );
+  }
+});
+
+Deno.test("parseInputLine - without the rooms option, room commands are unknown and /who takes no room", () => {
+  for (const line of ["/join #dev", "/part", "/rooms", "/msg bob hi", "/history"]) {
+    assert.equal(parseInputLine(line, Action.ECHO).kind, "invalid", line);
+  }
+  assert.deepEqual(parseInputLine("/who #dev", Action.ECHO), { kind: "who" });
 });
