@@ -40,7 +40,7 @@ function schedulePass(): void {
     let oldest = log.head;
     for (const queue of queues) {
       queue.writeLog();
-      oldest = Math.min(oldest, queue.unwritten ?? oldest);
+      oldest = Math.min(oldest, queue.unwritten(log) ?? oldest);
     }
     log.release(oldest);
   });

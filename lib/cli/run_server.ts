@@ -10,6 +10,9 @@ import { fail } from "./exit.ts";
 import { onStopSignal } from "./shutdown_signals.ts";
 import { runWorkers } from "./run_workers.ts";
 import { connectRedisBackplane } from "./connect_redis_backplane.ts";
+import { HistoryOpenError, openHistory } from "./open_history.ts";
+import type { HistoryStore } from "../server/history/history_store.ts";
+import { SqliteHistory } from "../server/history/sqlite_history.ts";
 import { listenFailure } from "./listen_failure.ts";
 import { SilentUntilStarted } from "./silent_until_started.ts";
 import { STATS_SIGNAL } from "./stats_signal.ts";
@@ -34,8 +37,6 @@ export async function runServer(
   // Redis and the ports take a while. Nothing to count before the server exists.
   let logStats = () => {};
   if (STATS_SIGNAL !== undefined) Deno.addSignalListener(STATS_SIGNAL, () => logStats());
-  // Writing is granted for --write-config alone: a server that serves writes no file.
-  Deno.permissions.revokeSync({ name: "write" });
   const logger = createLogger({ format: options.logFormat, quiet: options.quiet });
   if (options.workers > 1) {
     // Several listeners on one port are shared out by the kernel on Linux only.
@@ -50,21 +51,33 @@ export async function runServer(
       { workers: 1 },
     );
   }
+  // Told once the server has started: a server that cannot open its ports says that alone.
+  const serverLogger = new SilentUntilStarted(logger);
+  let history: HistoryStore;
+  try {
+    history = await openHistory(options, serverLogger);
+  } catch (error) {
+    if (error instanceof HistoryOpenError) return fail(error.message);
+    throw error;
+  }
+  // Writing is granted for --write-config and the history file alone: nothing else is written.
+  if (!(history instanceof SqliteHistory)) Deno.permissions.revokeSync({ name: "write" });
   let backplane: Backplane | undefined;
   if (options.redisUrl !== undefined) {
     try {
       backplane = await connectRedisBackplane({ ...options, redisUrl: options.redisUrl }, logger);
     } catch (error) {
+      await history[Symbol.asyncDispose]();
       if (error instanceof BackplaneConnectError) return fail(error.message);
       throw error;
     }
   }
-  const serverLogger = new SilentUntilStarted(logger);
   let server: ChatServer;
   try {
-    server = new ChatServer(options, serverLogger, backplane);
+    server = new ChatServer(options, serverLogger, backplane, history);
   } catch (error) {
     await backplane?.[Symbol.asyncDispose]();
+    await history[Symbol.asyncDispose]();
     if (error instanceof ListenError) return fail(listenFailure(error, "chat", settings));
     throw error;
   }

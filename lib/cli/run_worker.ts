@@ -1,5 +1,8 @@
 import { ChatServer } from "../server/chat_server.ts";
 import { connectRedisBackplane } from "./connect_redis_backplane.ts";
+import { HistoryOpenError, openHistory } from "./open_history.ts";
+import type { HistoryStore } from "../server/history/history_store.ts";
+import { NullHistory } from "../server/history/null_history.ts";
 import { BackplaneConnectError, ListenError } from "../server/errors.ts";
 import type { Backplane } from "../server/backplane.ts";
 import { HttpGateway } from "../server/http_gateway.ts";
@@ -36,6 +39,7 @@ export function runWorker(): void {
   let options: ServerOptions | undefined;
   let logger: Logger | undefined;
   let backplane: Backplane | undefined;
+  let history: HistoryStore = new NullHistory();
   let server: ChatServer | undefined;
   let gateway: HttpGateway | undefined;
   let stopping: PromiseLike<void> | undefined;
@@ -52,6 +56,8 @@ export function runWorker(): void {
     logger = createLogger({ format: options.logFormat, quiet: options.quiet, worker });
     try {
       backplane = await connectBackplane(message, logger, post);
+      // Workers share no file: history needs the cluster's store (see runWorkers).
+      if (options.redisUrl !== undefined) history = await openHistory(options, logger);
     } catch (error) {
       return post({ type: "failed", message: startFailure(error) });
     }
@@ -61,7 +67,12 @@ export function runWorker(): void {
   function listen(port: number): void {
     const serverLogger = new SilentUntilStarted(logger!);
     try {
-      server = new ChatServer({ ...options!, port, reusePort: true }, serverLogger, backplane);
+      server = new ChatServer(
+        { ...options!, port, reusePort: true },
+        serverLogger,
+        backplane,
+        history,
+      );
     } catch (error) {
       return post({ type: "failed", message: startFailure(error, "chat") });
     }
@@ -132,6 +143,8 @@ async function connectBackplane(
 /** Why a worker cannot start, in the words a server alone would use. */
 function startFailure(error: unknown, listener?: "chat" | "http"): string {
   if (error instanceof ListenError && listener !== undefined) return listenFailure(error, listener);
-  if (error instanceof BackplaneConnectError) return error.message;
+  if (error instanceof BackplaneConnectError || error instanceof HistoryOpenError) {
+    return error.message;
+  }
   return `Unexpected error: ${error instanceof Error ? error.stack : String(error)}`;
 }

@@ -48,6 +48,15 @@ export async function runWorkers(
   logger: Logger,
   workerUrl: string = Deno.mainModule,
 ): Promise<number> {
+  if (options.historySize > 0 && options.redisUrl === undefined) {
+    // Each worker numbering a room's messages on its own would give two the same number.
+    logger.log(
+      "notice",
+      "history_off",
+      "room history needs --redis when --workers is above 1: history is off",
+      { workers: options.workers },
+    );
+  }
   // Without the flag, a listen with reusePort ends the whole process (exit code 70) rather
   // than throw; the flag's other APIs, such as listenDatagram, exist only with it.
   if (typeof (Deno as { listenDatagram?: unknown }).listenDatagram !== "function") {

@@ -165,6 +165,35 @@ export async function parseServerCommandLine(
       parseCount,
       defaults.presenceLimit,
     )
+    .option(
+      "--max-rooms <count>",
+      "rooms this server holds at once; joining a new one past it is refused",
+      parsePositiveInteger,
+      defaults.maxRooms,
+    )
+    .option(
+      "--data-dir <folder>",
+      "where room history is kept (history.sqlite3), made if missing",
+      defaults.dataDir,
+    )
+    .option(
+      "--history-size <count>",
+      "messages kept per room (0: no history)",
+      parseCount,
+      defaults.historySize,
+    )
+    .option(
+      "--history-days <days>",
+      "days a message is kept at most (0: no age limit)",
+      parseCount,
+      defaults.historyDays,
+    )
+    .option(
+      "--history-on-join <count>",
+      "messages of a room's history a client gets when it joins",
+      parseCount,
+      defaults.historyOnJoin,
+    )
     .option("-q, --quiet", "leave out the per-connection log lines", defaults.quiet)
     .option(
       "--redis <url>",
@@ -249,6 +278,11 @@ export async function parseServerCommandLine(
       logFormat: options.logFormat,
       quiet: options.quiet,
       presenceLimit: options.presenceLimit,
+      maxRooms: options.maxRooms,
+      dataDir: options.dataDir,
+      historySize: options.historySize,
+      historyDays: options.historyDays,
+      historyOnJoin: options.historyOnJoin,
       redisUrl,
       clusterExpirySeconds: options.clusterExpiry,
       workers: options.workers,

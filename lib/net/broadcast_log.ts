@@ -1,10 +1,18 @@
 import { varint } from "../protocol/varint.ts";
 
 /**
- * Bytes per segment. A segment is written by many sessions at once, each a subarray of
- * it; large enough that a pass's frames rarely straddle two, small beside the log's span.
+ * Bytes per segment, at most. A segment is written by many sessions at once, each a
+ * subarray of it; large enough that a pass's frames rarely straddle two, small beside
+ * the log's span.
  */
 const SEGMENT_BYTES = 256 * 1024;
+
+/**
+ * A quiet log's first segment (see BroadcastLog's constructor): every room has a log, and
+ * most rooms are quiet. Each new segment doubles, up to SEGMENT_BYTES, so a busy log soon
+ * takes the large ones.
+ */
+export const SMALL_SEGMENT_BYTES = 4 * 1024;
 
 interface Segment {
   /** The log position of bytes[0]. */
@@ -28,11 +36,14 @@ export class BroadcastLog {
   #segments: Segment[] = [];
   #head = 0;
   #framesAppended = 0;
+  #nextSegmentBytes: number;
   /** Asks the log's owner for a pass: a reader finished a write and the log has more for it. */
   readonly #wanted: () => void;
 
-  constructor(wanted: () => void = () => {}) {
+  /** `firstSegmentBytes`: SMALL_SEGMENT_BYTES for a log that may stay quiet. */
+  constructor(wanted: () => void = () => {}, firstSegmentBytes = SEGMENT_BYTES) {
     this.#wanted = wanted;
+    this.#nextSegmentBytes = firstSegmentBytes;
   }
 
   /** The position after the last frame appended. */
@@ -63,9 +74,10 @@ export class BroadcastLog {
     if (segment === undefined || segment.used + size > segment.bytes.length) {
       segment = {
         start: this.#head,
-        bytes: new Uint8Array(Math.max(SEGMENT_BYTES, size)),
+        bytes: new Uint8Array(Math.max(this.#nextSegmentBytes, size)),
         used: 0,
       };
+      this.#nextSegmentBytes = Math.min(this.#nextSegmentBytes * 2, SEGMENT_BYTES);
       this.#segments.push(segment);
     }
     const offset = varint.write(segment.bytes, segment.used, payload.length);

@@ -25,10 +25,24 @@ export interface WriteFailureListener {
   writeFailed(error: unknown): void;
 }
 
+/** A log the queue follows, and how far it has taken and written it. */
+interface Following {
+  readonly log: BroadcastLog;
+  /** Log frames taken so far, for counters; `log.framesAppended` when they were last taken. */
+  framesSeen: number;
+  /** The log position up to which the log's bytes have been taken (into #pending or a write). */
+  taken: number;
+  /** The log position up to which the log's bytes have been written. */
+  written: number;
+  /** The log position the write in flight ends at. */
+  writingTo: number;
+}
+
 /**
- * A connection's outgoing frames: those of a broadcast log it follows, read from its own
- * position, and its private frames (replies, errors) in the order they were produced
- * relative to the log. Broadcasts cost the queue nothing until its owner calls
+ * A connection's outgoing frames: those of the broadcast logs it follows (one per room it
+ * is in), each read from its own position, and its private frames (replies, errors) in
+ * the order they were produced relative to the logs: a private frame goes behind every
+ * log frame the connection was due when it was queued. Broadcasts cost the queue nothing until its owner calls
  * `writeLog`, once per pass: then everything the log gained since goes out in one
  * write, as views of the log's own bytes. Private frames go out at the end of the task
  * that queued them, with the log's frames due before them. A slow client only ever
@@ -47,16 +61,9 @@ export class OutboundQueue implements SlotHolder {
   #spare: Uint8Array[] = [];
   #pendingPrivateBytes = 0;
   #writingPrivateBytes = 0;
-  #log: BroadcastLog | undefined;
-  /** Log frames taken so far, for counters; `log.framesAppended` when they were last taken. */
+  /** Few: a session is in a handful of rooms, so a scan beats a map. */
+  #follows: Following[] = [];
   #logFramesTaken = 0;
-  #logFramesSeen = 0;
-  /** The log position up to which the log's bytes have been taken (into #pending or a write). */
-  #taken = 0;
-  /** The log position up to which the log's bytes have been written. */
-  #written = 0;
-  /** The log position the write in flight ends at. */
-  #writingTo = 0;
   /** Idle; waiting for a write slot (or for the current task to end); or writing. */
   #state: "idle" | "waiting" | "writing" = "idle";
   /** A pass came while a write was in flight: the log's frames go out as soon as it ends. */
@@ -75,13 +82,14 @@ export class OutboundQueue implements SlotHolder {
    * frames queued or being written.
    */
   get pendingBytes(): number {
-    const lag = this.#log === undefined ? 0 : this.#log.head - this.#written;
+    let lag = 0;
+    for (const following of this.#follows) lag += following.log.head - following.written;
     return lag + this.#pendingPrivateBytes + this.#writingPrivateBytes;
   }
 
-  /** The oldest log position not yet written to the connection; undefined when not following. */
-  get unwritten(): number | undefined {
-    return this.#log === undefined ? undefined : this.#written;
+  /** The oldest position of `log` not yet written to the connection; undefined when not following it. */
+  unwritten(log: BroadcastLog): number | undefined {
+    return this.#following(log)?.written;
   }
 
   /** The log's frames this connection has been given so far. */
@@ -101,20 +109,29 @@ export class OutboundQueue implements SlotHolder {
 
   /** From now on the connection gets `log`'s frames, from its head: older ones are not for it. */
   follow(log: BroadcastLog): void {
-    if (this.#stopped) return;
-    this.#log = log;
-    this.#taken = this.#written = log.head;
-    this.#logFramesSeen = log.framesAppended;
+    if (this.#stopped || this.#following(log) !== undefined) return;
+    const head = log.head;
+    this.#follows.push({
+      log,
+      framesSeen: log.framesAppended,
+      taken: head,
+      written: head,
+      writingTo: head,
+    });
   }
 
   /**
-   * Stops following the log. What it held up to now is still written, before anything
-   * queued later, unless `dropUnread`.
+   * Stops following `log`, or every log when none is given. What they held up to now is
+   * still written, before anything queued later, unless `dropUnread`.
    */
-  unfollow(dropUnread = false): void {
-    if (this.#log === undefined) return;
-    if (!dropUnread) this.#takeLog();
-    this.#log = undefined;
+  unfollow(log?: BroadcastLog, dropUnread = false): void {
+    const follows = this.#follows;
+    for (let index = follows.length - 1; index >= 0; index--) {
+      const following = follows[index];
+      if (log !== undefined && following.log !== log) continue;
+      if (!dropUnread) this.#take(following);
+      follows.splice(index, 1);
+    }
     this.#writeSoon();
   }
 
@@ -129,14 +146,14 @@ export class OutboundQueue implements SlotHolder {
     this.#writeSoon();
   }
 
-  /** Writes what the log gained since this connection's last write, unless a write is in flight. */
+  /** Writes what the logs gained since this connection's last write, unless a write is in flight. */
   writeLog(): void {
-    if (this.#stopped || this.#log === undefined) return;
+    if (this.#stopped || this.#follows.length === 0) return;
     if (this.#state === "writing") {
       this.#passMissed = true;
       return;
     }
-    if (this.#state === "waiting" || this.#taken === this.#log.head) return;
+    if (this.#state === "waiting" || !this.#logsHaveMore()) return;
     this.#state = "waiting";
     SLOTS.request(this);
   }
@@ -152,16 +169,16 @@ export class OutboundQueue implements SlotHolder {
   clear(): void {
     this.#pending = [];
     this.#pendingPrivateBytes = 0;
-    if (this.#log !== undefined) {
-      this.#taken = this.#written = this.#log.head;
-      this.#logFramesSeen = this.#log.framesAppended;
+    for (const following of this.#follows) {
+      following.taken = following.written = following.log.head;
+      following.framesSeen = following.log.framesAppended;
     }
   }
 
   /** Drops what is queued and accepts nothing more. */
   stop(): void {
     this.#stopped = true;
-    this.#log = undefined;
+    this.#follows = [];
     this.#pending = [];
     this.#pendingPrivateBytes = 0;
     this.#resolveDrained();
@@ -179,7 +196,7 @@ export class OutboundQueue implements SlotHolder {
     const batch = this.#pending;
     this.#pending = this.#spare;
     this.#spare = batch;
-    this.#writingTo = this.#taken;
+    for (const following of this.#follows) following.writingTo = following.taken;
     this.#writingPrivateBytes = this.#pendingPrivateBytes;
     this.#pendingPrivateBytes = 0;
     this.#state = "writing";
@@ -201,20 +218,38 @@ export class OutboundQueue implements SlotHolder {
     queueMicrotask(() => SLOTS.request(this));
   }
 
-  /** Moves the log's bytes past #taken to #pending, so that what is queued next goes after them. */
+  /** Moves the logs' bytes past what was taken to #pending, so that what is queued next goes after them. */
   #takeLog(): void {
-    const log = this.#log;
-    if (log === undefined || this.#taken === log.head) return;
-    log.views(this.#taken, this.#pending);
-    this.#taken = log.head;
-    this.#logFramesTaken += log.framesAppended - this.#logFramesSeen;
-    this.#logFramesSeen = log.framesAppended;
+    for (const following of this.#follows) this.#take(following);
+  }
+
+  #take(following: Following): void {
+    const log = following.log;
+    if (following.taken === log.head) return;
+    log.views(following.taken, this.#pending);
+    following.taken = log.head;
+    this.#logFramesTaken += log.framesAppended - following.framesSeen;
+    following.framesSeen = log.framesAppended;
+  }
+
+  #logsHaveMore(): boolean {
+    for (const following of this.#follows) {
+      if (following.taken !== following.log.head) return true;
+    }
+    return false;
+  }
+
+  #following(log: BroadcastLog): Following | undefined {
+    for (const following of this.#follows) if (following.log === log) return following;
+    return undefined;
   }
 
   readonly #afterWrite = (): void => {
     SLOTS.release(this);
-    // A queue that began to follow the log during the write keeps its newer position.
-    this.#written = Math.max(this.#written, this.#writingTo);
+    // A log followed during the write keeps its newer position.
+    for (const following of this.#follows) {
+      if (following.writingTo > following.written) following.written = following.writingTo;
+    }
     this.#writingPrivateBytes = 0;
     this.#writeStartedAt = undefined;
     this.#state = "idle";
@@ -229,8 +264,9 @@ export class OutboundQueue implements SlotHolder {
       return;
     }
     this.#resolveDrained();
-    const log = this.#log;
-    if (log !== undefined && this.#taken < log.head) log.want();
+    for (const following of this.#follows) {
+      if (following.taken < following.log.head) following.log.want();
+    }
   };
 
   readonly #afterFailedWrite = (error: unknown): void => {

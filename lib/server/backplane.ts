@@ -6,12 +6,21 @@ export interface ClusterUser {
   node: number;
   /** Milliseconds since the epoch, for `who`'s order of arrival across servers. */
   joinedAt: number;
+  /** The rooms the user is in (lower case); undefined means only "#lobby", where everyone starts. */
+  rooms?: string[];
 }
 
 /** What one server's hub tells the others'. */
 export type HubEvent =
-  /** An encoded ServerMessage, relayed byte for byte: nobody re-encodes it. */
-  | { kind: "chat"; payload: Uint8Array }
+  /**
+   * An encoded ServerMessage, relayed byte for byte: nobody re-encodes it. `room`
+   * undefined is "#lobby"; eventId 0n or undefined: not numbered.
+   */
+  | { kind: "chat"; payload: Uint8Array; room?: string; eventId?: bigint }
+  /** A private message for one session, wherever it is. */
+  | { kind: "private"; sessionId: bigint; payload: Uint8Array }
+  | { kind: "room_joined"; sessionId: bigint; room: string }
+  | { kind: "room_left"; sessionId: bigint; room: string }
   | { kind: "joined"; user: ClusterUser }
   | { kind: "left"; sessionId: bigint }
   | { kind: "renamed"; sessionId: bigint; nickname: string };

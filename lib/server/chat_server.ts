@@ -12,6 +12,8 @@ import type { SessionContextShared } from "./session_context.ts";
 import { ServedSession } from "./served_session.ts";
 import type { Backplane } from "./backplane.ts";
 import { LocalBackplane } from "./local_backplane.ts";
+import type { HistoryStore } from "./history/history_store.ts";
+import { NullHistory } from "./history/null_history.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./options.ts";
 import {
@@ -47,6 +49,7 @@ export class ChatServer implements AsyncDisposable {
   readonly address: Deno.NetAddr;
   readonly hub: Hub;
   readonly #backplane: Backplane;
+  readonly #history: HistoryStore;
   readonly #listener: Deno.TcpListener;
   readonly #logger: Logger;
   readonly #sessions = new Map<bigint, Session>();
@@ -73,25 +76,33 @@ export class ChatServer implements AsyncDisposable {
 
   /**
    * Starts listening at once. Throws ListenError with a plain-words reason. The server
-   * owns `backplane` from then on, and closes it on shutdown.
+   * owns `backplane` and `history` from then on, and closes them on shutdown.
    */
   constructor(
     options: Partial<ServerOptions> = {},
     logger?: Logger,
     backplane: Backplane = new LocalBackplane(),
+    history: HistoryStore = new NullHistory(),
   ) {
     this.options = { ...DEFAULT_SERVER_OPTIONS, ...options };
     this.#logger = logger ??
       createLogger({ format: this.options.logFormat, quiet: this.options.quiet });
     this.#backplane = backplane;
+    this.#history = history;
     this.#listener = listen(this.options.host, this.options.port, this.options.reusePort);
     // Half the slow-consumer limit: a client that reads, however slowly, is waited for.
-    this.hub = new Hub(backplane, this.options.presenceLimit, this.options.maxQueueBytes / 2);
+    this.hub = new Hub(backplane, this.options.presenceLimit, this.options.maxQueueBytes / 2, {
+      history,
+      maxRooms: this.options.maxRooms,
+    });
     this.#contextShared = {
       hub: this.hub,
       logger: this.#logger,
       counters: this.#counters,
       maxContentBytes: this.options.maxContentBytes,
+      history,
+      historyOnJoin: this.options.historyOnJoin,
+      historySize: this.options.historySize,
     };
     this.#sessionLimits = sessionLimits(this.options);
     // Not announced here: the program says "listening on" once all its ports are open.
@@ -190,6 +201,7 @@ export class ChatServer implements AsyncDisposable {
     );
     this.hub[Symbol.dispose]();
     await this.#backplane[Symbol.asyncDispose]();
+    await this.#history[Symbol.asyncDispose]();
     this.#logger.log("notice", "stopped", "stopped");
   }
 

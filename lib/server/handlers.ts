@@ -4,32 +4,71 @@ import {
   type ClientMessage,
   ErrorCode,
   type Hello,
+  type HistoryRequest,
+  type JoinRequest,
+  type PartRequest,
+  type WhoRequest,
 } from "../../gen/chat/v1/chat_pb.ts";
 import { decodeClientMessage, type ServerMessageInit } from "../protocol/codec.ts";
+import { chatEventFrame } from "../protocol/chat_event_writer.ts";
 import { MalformedMessageError } from "../protocol/errors.ts";
 import { errorMessage } from "../protocol/error_message.ts";
-import type { OnlineUser, RenameResult } from "./hub.ts";
+import { MAX_ROOMS_PER_SESSION, roomKey, roomNameProblem } from "../protocol/room_name.ts";
+import type {
+  ChatMessage,
+  ChatResult,
+  JoinResult,
+  OnlineUser,
+  RenameResult,
+  RoomInfo,
+} from "./hub.ts";
+import type { HistoryPage, MissedEvents } from "./history/history_store.ts";
 import { nicknameProblem } from "../protocol/nickname.ts";
 import { utf8Length } from "../protocol/utf8_length.ts";
 import { MAX_CLIENT_NAME_BYTES } from "../protocol/limits.ts";
+
+/** The most messages one HistoryRequest gets, and what a count of 0 means. */
+export const MAX_HISTORY_PAGE = 200;
+export const DEFAULT_HISTORY_PAGE = 50;
 
 /** What a handler may see and do. The server wires it to a session and the hub. */
 export interface HandlerContext {
   readonly sessionId: bigint;
   readonly nickname: string;
   readonly maxContentBytes: number;
+  /** Messages a join sends from history (--history-on-join). */
+  readonly historyOnJoin: number;
+  /** Messages kept per room (--history-size): the most a resume can send. */
+  readonly historySize: number;
   /** Sends to this session only. */
   reply(message: ServerMessageInit): void;
-  /** Sends to every session, this one included. */
-  broadcast(message: ServerMessageInit): void;
+  /** Sends an encoded ServerMessage to this session only. */
+  replyEncoded(payload: Uint8Array): void;
+  /** Sends to every member of a room the session is in, itself included (see Hub.chat). */
+  broadcast(room: string, message: ChatMessage): ChatResult;
+  /** Sends to one user, and the session its copy. */
+  privateMessage(toNickname: string, message: ChatMessage): "sent" | "no_such_user";
+  joinRoom(room: string): JoinResult;
+  /** False when the session is not in the room. */
+  partRoom(room: string): boolean;
+  isInRoom(room: string): boolean;
+  /** Users of the cluster in the room. */
+  roomMembers(room: string): number;
+  /** Rooms with members, and those kept for their history. */
+  rooms(): Promise<{ rooms: RoomInfo[]; truncated: boolean }>;
+  historyBefore(room: string, beforeId: bigint, count: number): Promise<HistoryPage>;
+  historyAfter(room: string, afterId: bigint, limit: number): Promise<MissedEvents>;
   /** Takes a token from the session's chat rate limit; false when it is over the limit. */
   allowChat(): boolean;
+  /** Takes a token for a join, part or history request; false when over the limit. */
+  allowRoomRequest(): boolean;
   /** Takes a token from the session's rename limit; false when it is over the limit. */
   allowRename(): boolean;
   /** Claims a nickname; waits when it has to be claimed across a cluster. */
   rename(nickname: string): RenameResult | Promise<RenameResult>;
   setClientName(name: string): void;
-  who(): OnlineUser[];
+  /** Everyone online in the cluster, or the users of one room. */
+  who(room?: string): OnlineUser[];
   /** Milliseconds since the epoch. */
   now(): number;
 }
@@ -63,7 +102,15 @@ export function handleClientMessage(
     case "ping":
       return context.reply({ body: { case: "pong", value: { nonce: body.value.nonce } } });
     case "who":
-      return context.reply({ body: { case: "who", value: { users: context.who() } } });
+      return handleWho(context, body.value);
+    case "join":
+      return handleJoin(context, body.value);
+    case "part":
+      return handlePart(context, body.value);
+    case "rooms":
+      return context.rooms().then((value) => context.reply({ body: { case: "rooms", value } }));
+    case "history":
+      return handleHistory(context, body.value);
     default:
       return context.reply(
         errorMessage(
@@ -74,7 +121,7 @@ export function handleClientMessage(
   }
 }
 
-function handleChat(context: HandlerContext, chat: Chat): void {
+function handleChat(context: HandlerContext, chat: Chat): void | Promise<void> {
   if (!context.allowChat()) {
     context.reply(errorMessage(
       ErrorCode.RATE_LIMITED,
@@ -95,29 +142,173 @@ function handleChat(context: HandlerContext, chat: Chat): void {
     ));
     return;
   }
-  if (chat.action !== Action.ECHO && chat.action !== Action.BROADCAST) {
-    context.reply(errorMessage(
-      ErrorCode.UNSUPPORTED,
-      `Unknown chat action ${chat.action}`,
-      chat.clientSeq,
-    ));
-    return;
-  }
-  const event: ServerMessageInit = {
-    body: {
-      case: "chat",
-      value: {
-        action: chat.action,
-        content: chat.content,
-        fromSessionId: context.sessionId,
-        fromNickname: context.nickname,
-        clientSeq: chat.clientSeq,
-        sentAtUnixMs: BigInt(context.now()),
-      },
-    },
+  const message: ChatMessage = {
+    content: chat.content,
+    fromSessionId: context.sessionId,
+    fromNickname: context.nickname,
+    clientSeq: chat.clientSeq,
+    sentAtUnixMs: context.now(),
   };
-  if (chat.action === Action.BROADCAST) context.broadcast(event);
-  else context.reply(event);
+  switch (chat.action) {
+    case Action.ECHO:
+      return context.reply({
+        body: {
+          case: "chat",
+          value: { ...message, action: Action.ECHO, sentAtUnixMs: BigInt(message.sentAtUnixMs) },
+        },
+      });
+    case Action.BROADCAST: {
+      const problem = roomNameProblem(chat.room);
+      if (problem !== undefined) {
+        return context.reply(errorMessage(ErrorCode.ROOM_INVALID, problem, chat.clientSeq));
+      }
+      const room = roomKey(chat.room);
+      const result = context.broadcast(room, message);
+      if (result instanceof Promise) return result;
+      if (result === "not_in_room") {
+        context.reply(errorMessage(
+          ErrorCode.NOT_IN_ROOM,
+          `You are not in ${room}; join it first`,
+          chat.clientSeq,
+        ));
+      }
+      return;
+    }
+    case Action.PRIVATE:
+      if (context.privateMessage(chat.toNickname, message) === "no_such_user") {
+        context.reply(errorMessage(
+          ErrorCode.NO_SUCH_USER,
+          `Nobody called ${JSON.stringify(shown(chat.toNickname))} is online`,
+          chat.clientSeq,
+        ));
+      }
+      return;
+    default:
+      return context.reply(errorMessage(
+        ErrorCode.UNSUPPORTED,
+        `Unknown chat action ${chat.action}`,
+        chat.clientSeq,
+      ));
+  }
+}
+
+/** A name from a client, cut for an error message: it may be a frame long. */
+function shown(name: string): string {
+  return name.length > 40 ? `${name.slice(0, 40)}…` : name;
+}
+
+/** The room a request names, or undefined once the client has been told what is wrong. */
+function requestedRoom(context: HandlerContext, name: string): string | undefined {
+  const problem = roomNameProblem(name);
+  if (problem !== undefined) {
+    context.reply(errorMessage(ErrorCode.ROOM_INVALID, problem));
+    return undefined;
+  }
+  if (!context.allowRoomRequest()) {
+    context.reply(errorMessage(
+      ErrorCode.RATE_LIMITED,
+      "You are joining, leaving or paging rooms too fast; this request was dropped",
+    ));
+    return undefined;
+  }
+  return roomKey(name);
+}
+
+function handleWho(context: HandlerContext, who: WhoRequest): void {
+  if (who.room === "") {
+    return context.reply({ body: { case: "who", value: { users: context.who() } } });
+  }
+  const problem = roomNameProblem(who.room);
+  if (problem !== undefined) return context.reply(errorMessage(ErrorCode.ROOM_INVALID, problem));
+  const room = roomKey(who.room);
+  context.reply({ body: { case: "who", value: { users: context.who(room), room } } });
+}
+
+function handleJoin(context: HandlerContext, join: JoinRequest): void | Promise<void> {
+  const room = requestedRoom(context, join.room);
+  if (room === undefined) return;
+  const result = context.joinRoom(room);
+  if (result === "full") {
+    return context.reply(errorMessage(
+      ErrorCode.TOO_MANY_ROOMS,
+      `You are in ${MAX_ROOMS_PER_SESSION} rooms, the most allowed; leave one before joining ${room}`,
+    ));
+  }
+  if (result === "limit") {
+    return context.reply(errorMessage(
+      ErrorCode.ROOM_LIMIT,
+      `The server has as many rooms as it allows; ${room} cannot be made now`,
+    ));
+  }
+  const history = join.resume
+    ? context.historyAfter(room, join.lastEventId, context.historySize)
+    : context.historyOnJoin > 0
+    ? context.historyBefore(room, 0n, context.historyOnJoin)
+    : undefined;
+  const joined = (page: Partial<MissedEvents> | undefined, unavailable = false) =>
+    context.reply({
+      body: {
+        case: "joined",
+        value: {
+          room,
+          members: context.roomMembers(room),
+          historyCount: page?.events?.length ?? 0,
+          moreHistory: page?.more ?? false,
+          missed: page?.missed ?? 0n,
+          historyUnavailable: unavailable,
+        },
+      },
+    });
+  if (history === undefined) return joined(undefined);
+  return history.then(
+    (page) => {
+      sendHistory(context, page);
+      joined(page);
+    },
+    () => joined(undefined, true),
+  );
+}
+
+function handlePart(context: HandlerContext, part: PartRequest): void {
+  const room = requestedRoom(context, part.room);
+  if (room === undefined) return;
+  if (!context.partRoom(room)) {
+    return context.reply(errorMessage(ErrorCode.NOT_IN_ROOM, `You are not in ${room}`));
+  }
+  context.reply({ body: { case: "parted", value: { room } } });
+}
+
+function handleHistory(context: HandlerContext, request: HistoryRequest): void | Promise<void> {
+  const room = requestedRoom(context, request.room);
+  if (room === undefined) return;
+  if (!context.isInRoom(room)) {
+    return context.reply(errorMessage(
+      ErrorCode.NOT_IN_ROOM,
+      `You are not in ${room}; join it to read its history`,
+    ));
+  }
+  const count = Math.min(
+    request.count === 0 ? DEFAULT_HISTORY_PAGE : request.count,
+    MAX_HISTORY_PAGE,
+  );
+  return context.historyBefore(room, request.beforeEventId, count).then(
+    (page) => {
+      sendHistory(context, page);
+      context.reply({
+        body: {
+          case: "historyEnd",
+          value: { room, count: page.events.length, more: page.more },
+        },
+      });
+    },
+    () => context.reply({ body: { case: "historyEnd", value: { room, unavailable: true } } }),
+  );
+}
+
+function sendHistory(context: HandlerContext, page: HistoryPage): void {
+  for (const event of page.events) {
+    context.replyEncoded(chatEventFrame(event.chatEvent, event.eventId, true));
+  }
 }
 
 function handleHello(context: HandlerContext, hello: Hello): void | Promise<void> {

@@ -1,11 +1,16 @@
-import { ErrorCode, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
+import { Action, ErrorCode, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { encodeServerMessage, type ServerMessageInit } from "../protocol/codec.ts";
+import { chatEventFrame, writeChatEvent } from "../protocol/chat_event_writer.ts";
 import { errorMessage } from "../protocol/error_message.ts";
 import { guestNickname, nicknameKey } from "../protocol/nickname.ts";
+import { LOBBY, MAX_ROOMS_PER_SESSION } from "../protocol/room_name.ts";
 import type { Backplane, BackplaneListener, ClusterUser, HubEvent } from "./backplane.ts";
 import { LocalBackplane } from "./local_backplane.ts";
 import { realClock } from "../util/clock.ts";
-import { BroadcastLog } from "../net/broadcast_log.ts";
+import type { BroadcastLog } from "../net/broadcast_log.ts";
+import type { HistoryStore } from "./history/history_store.ts";
+import { NullHistory } from "./history/null_history.ts";
+import { Room } from "./room.ts";
 
 /**
  * How long JOINED and LEFT notices may wait for company. A crowd arriving comes one
@@ -48,13 +53,16 @@ export interface HubMember {
   send(payload: Uint8Array): void;
   /** From now on the member gets `log`'s frames, from its head on. */
   follow(log: BroadcastLog): void;
+  /** The member gets no more of `log`'s frames than it was due by now. */
+  unfollow(log: BroadcastLog): void;
   /**
-   * Starts writing what the log gained since the member's last write, unless a write is in
-   * flight. Returns the oldest log position the member has not been written yet, or
-   * undefined once it no longer follows the log (it is closing, or was cut). `now` is
-   * performance.now(), read once for the whole pass.
+   * Starts writing what its logs gained since the member's last write, unless a write is
+   * in flight. Returns the oldest position of `log` the member has not been written yet,
+   * or undefined once it no longer follows it (it is closing, or was cut). `now` is
+   * performance.now(), read once for the whole pass: a member of several rooms is
+   * delivered to once for each.
    */
-  deliver(now: number): number | undefined;
+  deliver(now: number, log: BroadcastLog): number | undefined;
   /**
    * True when the member's write has made no progress for a while: it is not reading.
    * Such a member does not hold reads back for everyone; it lags until it is cut.
@@ -84,10 +92,38 @@ export interface OnlineUser {
 /** "unavailable": the nickname has to be claimed cluster-wide, and the cluster is out of reach. */
 export type RenameResult = "renamed" | "taken" | "unavailable";
 
+/** "full": the member is in MAX_ROOMS_PER_SESSION rooms; "limit": the server has maxRooms. */
+export type JoinResult = "joined" | "member" | "full" | "limit";
+
+/** What became of a chat message (see Hub.chat). */
+export type ChatResult = "sent" | "not_in_room" | Promise<void>;
+
+/** A chat message as a handler hands it to the hub; the hub adds the room and the event id. */
+export interface ChatMessage {
+  content: string;
+  fromSessionId: bigint;
+  fromNickname: string;
+  clientSeq: bigint;
+  sentAtUnixMs: number;
+}
+
+export interface RoomInfo {
+  name: string;
+  members: number;
+}
+
+export interface HubRoomOptions {
+  /** Where room messages are kept and numbered. @default NullHistory (not kept) */
+  history: HistoryStore;
+  /** Rooms this server keeps at once; joining a new one past it is refused. @default Infinity */
+  maxRooms: number;
+}
+
 /**
- * The one place fan-out happens: membership, nicknames, presence and broadcasts.
- * Each event is encoded once into the broadcast log, which every local member reads
- * from its own position, in the order the hub accepted the events. A pass over the
+ * The one place fan-out happens: membership, rooms, nicknames, presence and broadcasts.
+ * A room is a fan-out group: each event is encoded once into the room's broadcast log,
+ * which every local member of the room reads from its own position, in the order the hub
+ * accepted the events. A pass over the
  * members starts a write on each one that is due frames and not busy writing: per pass,
  * one write per member, however many broadcasts it carries. Under load a pass takes
  * long, and the next waits as long again, so that more broadcasts share each member's
@@ -107,8 +143,13 @@ export class Hub implements BackplaneListener {
   readonly #users = new Map<bigint, ClusterUser>();
   /** Nickname key -> the session holding or claiming it, for case-insensitive uniqueness. */
   readonly #owners = new Map<string, bigint>();
-  /** The whole server's fan-out group: every member follows it. */
-  readonly #log = new BroadcastLog(() => this.#schedulePass("soon"));
+  /** Rooms with a member or a user in the cluster, by key; the lobby always. */
+  readonly #rooms = new Map<string, Room>();
+  readonly #lobby: Room;
+  /** Rooms whose logs gained frames or still owe some: the next pass goes over these. */
+  readonly #dirtyRooms = new Set<Room>();
+  readonly #history: HistoryStore;
+  readonly #maxRooms: number;
   /** How the next pass is due: as soon as passes may run (chat, renames), or PRESENCE_DELAY_MS later. */
   #passDue: "soon" | "later" | undefined;
   #passTimer: ReturnType<typeof setTimeout> | undefined;
@@ -120,9 +161,6 @@ export class Hub implements BackplaneListener {
    * What the last pass found: the log's head, the oldest position a reading member had not
    * been written, and how many members were reading and stalled.
    */
-  #passHead = 0;
-  #oldestReading = 0;
-  #readingMembers = 0;
   #stalledMembers = 0;
   /** Resolved when reads resume; undefined while they may go on. */
   #readsHeld: PromiseWithResolvers<void> | undefined;
@@ -145,10 +183,14 @@ export class Hub implements BackplaneListener {
     backplane: Backplane = new LocalBackplane(),
     presenceLimit = Infinity,
     holdReadsLagBytes = Infinity,
+    rooms: Partial<HubRoomOptions> = {},
   ) {
     this.#backplane = backplane;
     this.#presenceLimit = presenceLimit;
     this.#holdReadsLagBytes = holdReadsLagBytes;
+    this.#history = rooms.history ?? new NullHistory();
+    this.#maxRooms = rooms.maxRooms ?? Infinity;
+    this.#lobby = this.#room(LOBBY)!;
     backplane.start(this);
   }
 
@@ -158,8 +200,8 @@ export class Hub implements BackplaneListener {
   }
 
   /**
-   * Adds a member and tells the others. The member follows the log from after its own
-   * JOINED: what the log held before is not for it.
+   * Adds a member, in the lobby, and tells the lobby. The member follows the lobby's log
+   * from after its own JOINED: what the log held before is not for it.
    */
   join(member: HubMember): void {
     const user: ClusterUser = {
@@ -170,19 +212,77 @@ export class Hub implements BackplaneListener {
     };
     this.#members.set(member.id, member);
     this.#addUser(user);
-    member.follow(this.#log);
+    this.#lobby.members.set(member.id, member);
+    member.follow(this.#lobby.log);
     this.#backplane.publish({ kind: "joined", user });
   }
 
   /**
-   * Removes a member and tells the rest. Safe to call for a non-member. A member leaves as
-   * its session closes, and a closing session takes no more frames.
+   * Removes a member from the server and its rooms, and tells them. Safe to call for a
+   * non-member. A member leaves as its session closes, and a closing session takes no
+   * more frames.
    */
   leave(member: HubMember): void {
     if (!this.#members.has(member.id)) return;
+    const user = this.#users.get(member.id);
+    if (user !== undefined) {
+      for (const key of roomsOf(user)) this.#rooms.get(key)?.members.delete(member.id);
+    }
     this.#members.delete(member.id);
     this.#removeUser(member.id);
     this.#backplane.publish({ kind: "left", sessionId: member.id });
+  }
+
+  /**
+   * Puts a member in a room (a valid, lower-case name), creating the room if need be, and
+   * tells the room. The member follows the room's log from after its own JOINED.
+   */
+  joinRoom(member: HubMember, key: string): JoinResult {
+    const user = this.#users.get(member.id);
+    if (user === undefined || !this.#members.has(member.id)) return "full";
+    const rooms = roomsOf(user);
+    if (rooms.includes(key)) return "member";
+    if (rooms.length >= MAX_ROOMS_PER_SESSION) return "full";
+    const room = this.#room(key);
+    if (room === undefined) return "limit";
+    user.rooms = [...rooms, key];
+    this.#userJoinedRoom(user, room);
+    room.members.set(member.id, member);
+    member.follow(room.log);
+    this.#backplane.publish({ kind: "room_joined", sessionId: member.id, room: key });
+    return "joined";
+  }
+
+  /** Takes a member out of a room and tells the room; false when it was not in it. */
+  partRoom(member: HubMember, key: string): boolean {
+    const user = this.#users.get(member.id);
+    const room = this.#rooms.get(key);
+    if (user === undefined || room === undefined || !room.members.has(member.id)) return false;
+    room.members.delete(member.id);
+    // What the room's log held up to now still reaches the member, before its RoomParted.
+    member.unfollow(room.log);
+    user.rooms = roomsOf(user).filter((name) => name !== key);
+    this.#userLeftRoom(user, room);
+    this.#backplane.publish({ kind: "room_left", sessionId: member.id, room: key });
+    return true;
+  }
+
+  /** True when the member is in the room. */
+  isInRoom(member: HubMember, key: string): boolean {
+    return this.#rooms.get(key)?.members.has(member.id) ?? false;
+  }
+
+  /** Rooms with users in the cluster, the most crowded first. */
+  rooms(): RoomInfo[] {
+    return [...this.#rooms.values()]
+      .filter((room) => room.users.size > 0)
+      .map((room) => ({ name: room.key, members: room.users.size }))
+      .sort((a, b) => b.members - a.members || (a.name < b.name ? -1 : 1));
+  }
+
+  /** Users of the cluster in a room, 0 when it has none. */
+  roomMembers(key: string): number {
+    return this.#rooms.get(key)?.users.size ?? 0;
   }
 
   /**
@@ -197,7 +297,7 @@ export class Hub implements BackplaneListener {
     if (owner !== undefined && owner !== member.id) return "taken";
     if (member.nickname === nickname) {
       // Nothing changes for the others, but the member still gets its confirmation.
-      member.send(this.#presence(PresenceKind.RENAMED, member.id, nickname, nickname));
+      member.send(this.#presence(this.#lobby, PresenceKind.RENAMED, member.id, nickname, nickname));
       return "renamed";
     }
     // Reserved while the claim is out, so that no local session claims it meanwhile.
@@ -218,11 +318,76 @@ export class Hub implements BackplaneListener {
       : settle(claim);
   }
 
-  /** Delivers one message to every member of the cluster. */
+  /** Delivers one message to every member of the lobby, in the whole cluster; not numbered or kept. */
   broadcast(message: ServerMessageInit): void {
     const payload = encodeServerMessage(message);
-    this.#queue(payload);
+    this.#queue(this.#lobby, payload);
     this.#backplane.publish({ kind: "chat", payload });
+  }
+
+  /**
+   * Delivers a chat message to every member of a room the sender is in, across the
+   * cluster, numbered and kept by the history store. A promise when the cluster numbers
+   * it: the message goes out once numbered, and the sender's next frames should wait for
+   * that, so that nothing it does later overtakes it.
+   */
+  chat(member: HubMember, key: string, message: ChatMessage): ChatResult {
+    const room = this.#rooms.get(key);
+    if (room === undefined || !room.members.has(member.id)) return "not_in_room";
+    const chatEvent = writeChatEvent({
+      action: Action.BROADCAST,
+      content: message.content,
+      fromSessionId: message.fromSessionId,
+      fromNickname: message.fromNickname,
+      clientSeq: message.clientSeq,
+      sentAtUnixMs: BigInt(message.sentAtUnixMs),
+      room: room.wireName,
+    })!;
+    const eventId = this.#history.append(key, chatEvent, message.sentAtUnixMs);
+    if (typeof eventId !== "bigint") {
+      return eventId.then((id) => this.#publishChat(key, id, chatEvent));
+    }
+    this.#publishChat(key, eventId, chatEvent);
+    return "sent";
+  }
+
+  /**
+   * Sends a private message to the user of that nickname, wherever in the cluster, and
+   * the sender its copy; "no_such_user" when nobody online has the nickname.
+   */
+  privateMessage(
+    member: HubMember,
+    toNickname: string,
+    message: ChatMessage,
+  ): "sent" | "no_such_user" {
+    const sessionId = this.#owners.get(nicknameKey(toNickname));
+    const recipient = sessionId === undefined ? undefined : this.#users.get(sessionId);
+    if (recipient === undefined || nicknameKey(recipient.nickname) !== nicknameKey(toNickname)) {
+      return "no_such_user";
+    }
+    const fields = {
+      action: Action.PRIVATE,
+      content: message.content,
+      fromSessionId: message.fromSessionId,
+      fromNickname: message.fromNickname,
+      clientSeq: message.clientSeq,
+      sentAtUnixMs: BigInt(message.sentAtUnixMs),
+    };
+    const payload = encodeServerMessage({ body: { case: "chat", value: fields } });
+    const local = this.#members.get(recipient.sessionId);
+    if (local !== undefined) local.send(payload);
+    else this.#backplane.publish({ kind: "private", sessionId: recipient.sessionId, payload });
+    member.send(encodeServerMessage({
+      body: { case: "chat", value: { ...fields, toNickname: recipient.nickname } },
+    }));
+    return "sent";
+  }
+
+  #publishChat(key: string, eventId: bigint, chatEvent: Uint8Array): void {
+    const payload = chatEventFrame(chatEvent, eventId, false);
+    const room = this.#rooms.get(key);
+    if (room !== undefined) this.#appendNumbered(room, eventId, payload);
+    this.#backplane.publish({ kind: "chat", payload, room: key, eventId });
   }
 
   /**
@@ -238,33 +403,42 @@ export class Hub implements BackplaneListener {
     this.#passTimer = undefined;
     this.#passDue = undefined;
     this.#passes++;
-    const log = this.#log;
-    const head = log.head;
-    let oldest = head;
-    // Over the members that are reading: one that is not must not hold everyone back.
     let owed = 0;
-    let oldestReading = head;
-    let reading = 0;
-    let stalled = 0;
-    for (const member of this.#members.values()) {
-      const unwritten = member.deliver(startedAt);
-      if (unwritten === undefined) continue;
-      if (unwritten < oldest) oldest = unwritten;
-      if (member.stalled) {
-        stalled++;
-        continue;
+    let lag = 0;
+    const stalled = new Set<HubMember>();
+    for (const room of this.#dirtyRooms) {
+      const log = room.log;
+      const head = log.head;
+      let oldest = head;
+      // Over the members that are reading: one that is not must not hold everyone back.
+      let roomOwed = 0;
+      let oldestReading = head;
+      let reading = 0;
+      for (const member of room.members.values()) {
+        const unwritten = member.deliver(startedAt, log);
+        if (unwritten === undefined) continue;
+        if (unwritten < oldest) oldest = unwritten;
+        if (member.stalled) {
+          stalled.add(member);
+          continue;
+        }
+        reading++;
+        roomOwed += head - unwritten;
+        if (unwritten < oldestReading) oldestReading = unwritten;
       }
-      reading++;
-      owed += head - unwritten;
-      if (unwritten < oldestReading) oldestReading = unwritten;
+      log.release(oldest);
+      room.owedBytes = roomOwed;
+      room.passHead = head;
+      room.oldestReading = oldestReading;
+      room.readingMembers = reading;
+      owed += roomOwed;
+      if (head - oldestReading > lag) lag = head - oldestReading;
+      // A room all caught up needs no pass until it gains frames again.
+      if (oldest === head) this.#dirtyRooms.delete(room);
+      if (room.isEmpty && room !== this.#lobby) this.#forget(room);
     }
-    log.release(oldest);
     this.#owedBytes = owed;
-    this.#passHead = head;
-    this.#oldestReading = oldestReading;
-    this.#readingMembers = reading;
-    this.#stalledMembers = stalled;
-    const lag = head - oldestReading;
+    this.#stalledMembers = stalled.size;
     if (owed > HOLD_READS_OWED_BYTES || lag > this.#holdReadsLagBytes) this.#holdReads();
     else if (owed <= HOLD_READS_OWED_BYTES / 2 && lag <= this.#holdReadsLagBytes / 2) {
       this.#resumeReads();
@@ -285,8 +459,10 @@ export class Hub implements BackplaneListener {
   }
 
   fanoutStats(): FanoutStats {
+    let logBytes = 0;
+    for (const room of this.#rooms.values()) logBytes += room.log.retainedBytes;
     return {
-      logBytes: this.#log.retainedBytes,
+      logBytes,
       owedBytes: this.#owedBytes,
       stalledMembers: this.#stalledMembers,
       readHolds: this.#readHolds,
@@ -298,12 +474,16 @@ export class Hub implements BackplaneListener {
   [Symbol.dispose](): void {
     clearTimeout(this.#passTimer);
     this.#passTimer = undefined;
+    for (const room of this.#rooms.values()) room[Symbol.dispose]();
     this.#resumeReads();
   }
 
-  /** Everyone online in the cluster, in order of arrival. */
-  who(): OnlineUser[] {
-    return [...this.#users.values()]
+  /** Everyone online in the cluster, or in one room of it, in order of arrival. */
+  who(room?: string): OnlineUser[] {
+    const users = room === undefined
+      ? [...this.#users.values()]
+      : [...this.#rooms.get(room)?.users ?? []].map((id) => this.#users.get(id)!);
+    return users
       // Stable: users who joined in the same millisecond keep the order this hub saw them in.
       .sort((a, b) => a.joinedAt - b.joinedAt)
       .map(({ sessionId, nickname }) => ({ sessionId, nickname }));
@@ -311,8 +491,31 @@ export class Hub implements BackplaneListener {
 
   remote(event: HubEvent): void {
     switch (event.kind) {
-      case "chat":
-        return this.#queue(event.payload);
+      case "chat": {
+        const room = this.#rooms.get(event.room ?? LOBBY);
+        if (room === undefined || room.members.size === 0) return;
+        return this.#appendNumbered(room, event.eventId ?? 0n, event.payload);
+      }
+      case "private":
+        return this.#members.get(event.sessionId)?.send(event.payload);
+      case "room_joined": {
+        const user = this.#users.get(event.sessionId);
+        if (user === undefined || this.#members.has(event.sessionId)) return;
+        const rooms = roomsOf(user);
+        if (rooms.includes(event.room)) return;
+        user.rooms = [...rooms, event.room];
+        const room = this.#room(event.room, true);
+        if (room !== undefined) this.#userJoinedRoom(user, room);
+        return;
+      }
+      case "room_left": {
+        const user = this.#users.get(event.sessionId);
+        const room = this.#rooms.get(event.room);
+        if (user === undefined || this.#members.has(event.sessionId)) return;
+        user.rooms = roomsOf(user).filter((name) => name !== event.room);
+        if (room !== undefined) this.#userLeftRoom(user, room);
+        return;
+      }
       case "joined":
         if (!this.#users.has(event.user.sessionId)) this.#addUser({ ...event.user });
         return;
@@ -333,8 +536,12 @@ export class Hub implements BackplaneListener {
     for (const user of users) {
       if (this.#members.has(user.sessionId)) continue;
       const known = this.#users.get(user.sessionId);
-      if (known === undefined) this.#addUser({ ...user });
-      else if (known.nickname !== user.nickname) this.#rename(user.sessionId, user.nickname);
+      if (known === undefined) {
+        this.#addUser({ ...user });
+        continue;
+      }
+      if (known.nickname !== user.nickname) this.#rename(user.sessionId, user.nickname);
+      this.#setRooms(known, roomsOf(user));
     }
   }
 
@@ -382,10 +589,9 @@ export class Hub implements BackplaneListener {
   #addUser(user: ClusterUser): void {
     this.#users.set(user.sessionId, user);
     this.#owners.set(nicknameKey(user.nickname), user.sessionId);
-    // A notice to everyone for each arrival makes N arrivals cost N² frames: past the limit,
-    // `who` answers instead.
-    if (this.online <= this.#presenceLimit) {
-      this.#announce(PresenceKind.JOINED, user.sessionId, user.nickname, "");
+    for (const key of roomsOf(user)) {
+      const room = this.#room(key, true);
+      if (room !== undefined) this.#userJoinedRoom(user, room);
     }
   }
 
@@ -394,10 +600,42 @@ export class Hub implements BackplaneListener {
     if (user === undefined) return;
     this.#users.delete(sessionId);
     this.#release(nicknameKey(user.nickname), sessionId);
-    // Counted before the departure, as arrivals are after theirs: the same room either way.
-    if (this.online + 1 <= this.#presenceLimit) {
-      this.#announce(PresenceKind.LEFT, sessionId, user.nickname, "");
+    for (const key of roomsOf(user)) {
+      const room = this.#rooms.get(key);
+      if (room !== undefined) this.#userLeftRoom(user, room);
     }
+  }
+
+  /** Brings a remote user's rooms up to date with what its server says. */
+  #setRooms(user: ClusterUser, rooms: readonly string[]): void {
+    const before = roomsOf(user);
+    user.rooms = [...rooms];
+    for (const key of before) {
+      const room = this.#rooms.get(key);
+      if (!rooms.includes(key) && room !== undefined) this.#userLeftRoom(user, room);
+    }
+    for (const key of rooms) {
+      const room = before.includes(key) ? undefined : this.#room(key, true);
+      if (room !== undefined) this.#userJoinedRoom(user, room);
+    }
+  }
+
+  #userJoinedRoom(user: ClusterUser, room: Room): void {
+    room.users.add(user.sessionId);
+    // A notice to everyone for each arrival makes N arrivals cost N² frames: past the limit,
+    // `who` answers instead.
+    if (room.users.size <= this.#presenceLimit) {
+      this.#announce(room, PresenceKind.JOINED, user.sessionId, user.nickname, "");
+    }
+  }
+
+  #userLeftRoom(user: ClusterUser, room: Room): void {
+    if (!room.users.delete(user.sessionId)) return;
+    // Counted before the departure, as arrivals are after theirs: the same room either way.
+    if (room.users.size + 1 <= this.#presenceLimit) {
+      this.#announce(room, PresenceKind.LEFT, user.sessionId, user.nickname, "");
+    }
+    if (room.isEmpty && room !== this.#lobby && !this.#dirtyRooms.has(room)) this.#forget(room);
   }
 
   #rename(sessionId: bigint, nickname: string): void {
@@ -409,7 +647,17 @@ export class Hub implements BackplaneListener {
     user.nickname = nickname;
     const member = this.#members.get(sessionId);
     if (member !== undefined) member.nickname = nickname;
-    this.#announce(PresenceKind.RENAMED, sessionId, nickname, previous);
+    const rooms = roomsOf(user);
+    for (const key of rooms) {
+      const room = this.#rooms.get(key);
+      if (room !== undefined) {
+        this.#announce(room, PresenceKind.RENAMED, sessionId, nickname, previous);
+      }
+    }
+    // The renamed member's confirmation, when no room of its own carries it.
+    if (member !== undefined && rooms.length === 0) {
+      member.send(this.#presence(this.#lobby, PresenceKind.RENAMED, sessionId, nickname, previous));
+    }
   }
 
   #release(key: string, sessionId: bigint): void {
@@ -417,6 +665,7 @@ export class Hub implements BackplaneListener {
   }
 
   #announce(
+    room: Room,
     kind: PresenceKind,
     sessionId: bigint,
     nickname: string,
@@ -424,10 +673,11 @@ export class Hub implements BackplaneListener {
   ): void {
     // A rename answers a user waiting for it; arrivals and departures come in crowds.
     const due = kind === PresenceKind.RENAMED ? "soon" : "later";
-    this.#queue(this.#presence(kind, sessionId, nickname, previousNickname), due);
+    this.#queue(room, this.#presence(room, kind, sessionId, nickname, previousNickname), due);
   }
 
   #presence(
+    room: Room,
     kind: PresenceKind,
     sessionId: bigint,
     nickname: string,
@@ -436,24 +686,63 @@ export class Hub implements BackplaneListener {
     return encodeServerMessage({
       body: {
         case: "presence",
-        value: { kind, sessionId, nickname, previousNickname, online: this.online },
+        value: {
+          kind,
+          sessionId,
+          nickname,
+          previousNickname,
+          online: this.online,
+          room: room.wireName,
+        },
       },
     });
   }
 
-  /** Appends an event to the log for every member, and holds reads back if that is too much. */
-  #queue(payload: Uint8Array, due: "soon" | "later" = "soon"): void {
-    const log = this.#log;
-    log.append(payload);
+  /** A numbered chat event, in id order, for the room's members; and a pass soon. */
+  #appendNumbered(room: Room, eventId: bigint, payload: Uint8Array): void {
+    room.appendNumbered(eventId, payload);
+    this.#roomWants(room, "soon");
+  }
+
+  /** Appends an event to a room's log, and holds reads back if that is too much. */
+  #queue(room: Room, payload: Uint8Array, due: "soon" | "later" = "soon"): void {
+    room.append(payload);
+    this.#roomWants(room, due);
+  }
+
+  /** The room's log gained frames, or a member wants more of it: a pass is due. */
+  #roomWants(room: Room, due: "soon" | "later"): void {
+    this.#dirtyRooms.add(room);
     this.#schedulePass(due);
     // Passes may be spaced out, and reads go on meanwhile: what the last pass found, plus
     // what came since, is already enough to hold them back.
+    const head = room.log.head;
     if (
       this.#readsHeld === undefined &&
-      (log.head - this.#oldestReading > this.#holdReadsLagBytes ||
-        this.#owedBytes + (log.head - this.#passHead) * this.#readingMembers >
-          HOLD_READS_OWED_BYTES)
+      (head - room.oldestReading > this.#holdReadsLagBytes ||
+        this.#owedBytes + (head - room.passHead) * room.readingMembers > HOLD_READS_OWED_BYTES)
     ) this.#holdReads();
+  }
+
+  /**
+   * The room of that key, made if need be; undefined when it would be one too many
+   * (`always` for a room a user of another server is in: that server counted it).
+   */
+  #room(key: string, always = false): Room | undefined {
+    let room = this.#rooms.get(key);
+    if (room !== undefined) return room;
+    if (!always && this.#rooms.size >= this.#maxRooms) return undefined;
+    room = new Room(key, (wanting) => this.#roomWants(wanting, "soon"));
+    // A new room's log starts where its first reader does: nobody lags it.
+    room.passHead = room.oldestReading = room.log.head;
+    this.#rooms.set(key, room);
+    return room;
+  }
+
+  #forget(room: Room): void {
+    room[Symbol.dispose]();
+    this.#rooms.delete(room.key);
+    this.#dirtyRooms.delete(room);
   }
 
   /** Chat goes out as soon as passes may run: latency matters more than a shared write. */
@@ -487,4 +776,11 @@ export class Hub implements BackplaneListener {
     this.#readsHeld.resolve();
     this.#readsHeld = undefined;
   }
+}
+
+const LOBBY_ONLY: readonly string[] = [LOBBY];
+
+/** A user's rooms: undefined is the lobby alone, where everyone starts. */
+function roomsOf(user: ClusterUser): readonly string[] {
+  return user.rooms ?? LOBBY_ONLY;
 }

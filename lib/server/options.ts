@@ -84,6 +84,23 @@ export interface ServerOptions {
   /** Leaves out the per-connection lines; start-up, shutdown and problems are still logged. @default false */
   quiet: boolean;
   /**
+   * The folder of the history file (history.sqlite3), made if missing. Relative to the
+   * working directory: for a double-clicked server.exe, the folder it sits in.
+   * @default "chat-data"
+   */
+  dataDir: string;
+  /** Messages kept per room; 0 turns history off (nothing is stored or numbered). @default 1000 */
+  historySize: number;
+  /** Days a message is kept at most; 0 for no age limit. @default 0 */
+  historyDays: number;
+  /** Messages of a room's history sent to a client that joins it (one that asks). @default 50 */
+  historyOnJoin: number;
+  /**
+   * Rooms this server holds at once (each has a log and a member list); a join that would
+   * create one more is refused with ROOM_LIMIT. @default 10000
+   */
+  maxRooms: number;
+  /**
    * Joins a cluster of servers through this Redis (`redis://host:port[/db]`): broadcasts,
    * presence, `who` and nicknames then span every server. @default undefined (runs alone)
    */
@@ -129,6 +146,11 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   statsIntervalSeconds: 0,
   logFormat: "text",
   quiet: false,
+  dataDir: "chat-data",
+  historySize: 1000,
+  historyDays: 0,
+  historyOnJoin: 50,
+  maxRooms: 10000,
   presenceLimit: 1000,
   redisUrl: undefined,
   clusterExpirySeconds: 10,

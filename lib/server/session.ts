@@ -6,6 +6,7 @@ import { realClock } from "../util/clock.ts";
 import { waitAtMost } from "../util/wait_at_most.ts";
 import { TokenBucket } from "./token_bucket.ts";
 import { RENAME_BURST } from "./options.ts";
+import { MAX_ROOMS_PER_SESSION } from "../protocol/room_name.ts";
 import { OutboundQueue, type WriteFailureListener } from "../net/outbound_queue.ts";
 import type { HubMember } from "./hub.ts";
 import type { BroadcastLog } from "../net/broadcast_log.ts";
@@ -74,6 +75,7 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
   readonly #queue: OutboundQueue;
   #chatBucket: TokenBucket | undefined;
   #renameBucket: TokenBucket | undefined;
+  #roomBucket: TokenBucket | undefined;
   #lastFrameAt: number;
   #partialFrameSince: number | undefined;
   #framesIn = 0;
@@ -82,6 +84,8 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
   /** transport.bytesWritten at the hub's last pass, and when it last changed (performance.now()). */
   #bytesWrittenAtPass = 0;
   #progressAt = 0;
+  /** The `now` of the hub's pass that last counted this session's progress. */
+  #passAt = -1;
   #passesWithoutProgress = 0;
   #stalled = false;
   #ending: Promise<void> | undefined;
@@ -130,6 +134,21 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
     return this.#chatBucket.take();
   }
 
+  /**
+   * Takes a token for a join, part or history request: at the chat rate, with room in the
+   * burst for a client that rejoins all its rooms after a reconnect.
+   */
+  allowRoomRequest(): boolean {
+    const { rateLimitPerSecond, rateBurst } = this.#limits;
+    if (rateLimitPerSecond <= 0) return true;
+    this.#roomBucket ??= new TokenBucket(
+      rateLimitPerSecond,
+      rateBurst + MAX_ROOMS_PER_SESSION,
+      realClock,
+    );
+    return this.#roomBucket.take();
+  }
+
   /** Takes a token from the rename limit: false when the client is over it. */
   allowRename(): boolean {
     const perMinute = this.#limits.renameLimitPerMinute;
@@ -150,8 +169,22 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
     this.#queue.follow(log);
   }
 
-  deliver(now: number): number | undefined {
+  unfollow(log: BroadcastLog): void {
+    this.#queue.unfollow(log);
+  }
+
+  deliver(now: number, log: BroadcastLog): number | undefined {
     if (this.isClosing) return undefined;
+    // A member of several rooms is delivered to once for each: its progress is counted once a pass.
+    if (now !== this.#passAt) {
+      this.#passAt = now;
+      this.#countProgress(now);
+    }
+    this.#queue.writeLog();
+    return this.#cutIfBehind() ? undefined : this.#queue.unwritten(log);
+  }
+
+  #countProgress(now: number): void {
     const written = this.transport.bytesWritten;
     if (written !== this.#bytesWrittenAtPass || this.#queue.writeStartedAt === undefined) {
       this.#bytesWrittenAtPass = written;
@@ -160,8 +193,6 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
     } else this.#passesWithoutProgress++;
     this.#stalled = this.#passesWithoutProgress >= STALLED_AFTER_PASSES &&
       now - this.#progressAt > STALLED_AFTER_MS;
-    this.#queue.writeLog();
-    return this.#cutIfBehind() ? undefined : this.#queue.unwritten;
   }
 
   /** True when the session was cut: over its queue limit, the log's frames it lags included. */
@@ -174,7 +205,7 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
   #cutAsSlowConsumer(why: string): void {
     // What it has not read is dropped: only the notice is worth sending now.
     this.#queue.clear();
-    this.#queue.unfollow(true);
+    this.#queue.unfollow(undefined, true);
     this.end(
       "slow consumer",
       encodeServerMessage(

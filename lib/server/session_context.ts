@@ -1,7 +1,16 @@
 import { ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
 import { encodeServerMessage, type ServerMessageInit } from "../protocol/codec.ts";
 import type { HandlerContext } from "./handlers.ts";
-import type { Hub, OnlineUser, RenameResult } from "./hub.ts";
+import type {
+  ChatMessage,
+  ChatResult,
+  Hub,
+  JoinResult,
+  OnlineUser,
+  RenameResult,
+  RoomInfo,
+} from "./hub.ts";
+import type { HistoryPage, HistoryStore, MissedEvents } from "./history/history_store.ts";
 import type { Logger } from "./logger.ts";
 import type { ServerCounters } from "./server_counters.ts";
 import type { Session } from "./session.ts";
@@ -12,7 +21,13 @@ export interface SessionContextShared {
   readonly logger: Logger;
   readonly counters: ServerCounters;
   readonly maxContentBytes: number;
+  readonly history: HistoryStore;
+  readonly historyOnJoin: number;
+  readonly historySize: number;
 }
+
+/** Rooms a RoomsResponse lists at most. */
+const MAX_ROOMS_LISTED = 100;
 
 /**
  * A session's HandlerContext. Its methods live on the prototype, not in closures made
@@ -39,6 +54,14 @@ export class SessionContext implements HandlerContext {
     return this.#shared.maxContentBytes;
   }
 
+  get historyOnJoin(): number {
+    return this.#shared.historyOnJoin;
+  }
+
+  get historySize(): number {
+    return this.#shared.historySize;
+  }
+
   reply(message: ServerMessageInit): void {
     if (message.body?.case === "error") {
       this.#shared.counters.errorSent(ErrorCode[message.body.value.code ?? 0]);
@@ -47,17 +70,68 @@ export class SessionContext implements HandlerContext {
     this.#session.send(encodeServerMessage(message));
   }
 
+  replyEncoded(payload: Uint8Array): void {
+    this.#session.send(payload);
+  }
+
   allowChat(): boolean {
     return this.#session.allowChat();
+  }
+
+  allowRoomRequest(): boolean {
+    return this.#session.allowRoomRequest();
   }
 
   allowRename(): boolean {
     return this.#session.allowRename();
   }
 
-  broadcast(message: ServerMessageInit): void {
-    this.#shared.counters.broadcasts++;
-    this.#shared.hub.broadcast(message);
+  broadcast(room: string, message: ChatMessage): ChatResult {
+    const result = this.#shared.hub.chat(this.#session, room, message);
+    if (result !== "not_in_room") this.#shared.counters.broadcasts++;
+    return result;
+  }
+
+  privateMessage(toNickname: string, message: ChatMessage): "sent" | "no_such_user" {
+    return this.#shared.hub.privateMessage(this.#session, toNickname, message);
+  }
+
+  joinRoom(room: string): JoinResult {
+    return this.#shared.hub.joinRoom(this.#session, room);
+  }
+
+  partRoom(room: string): boolean {
+    return this.#shared.hub.partRoom(this.#session, room);
+  }
+
+  isInRoom(room: string): boolean {
+    return this.#shared.hub.isInRoom(this.#session, room);
+  }
+
+  roomMembers(room: string): number {
+    return this.#shared.hub.roomMembers(room);
+  }
+
+  async rooms(): Promise<{ rooms: RoomInfo[]; truncated: boolean }> {
+    const rooms = this.#shared.hub.rooms();
+    // Rooms nobody is in are listed for their history, after the others.
+    let kept: string[] = [];
+    try {
+      kept = await this.#shared.history.rooms(MAX_ROOMS_LISTED + 1);
+    } catch {
+      // History is unavailable: the rooms with members are still worth listing.
+    }
+    const listed = new Set(rooms.map((room) => room.name));
+    for (const name of kept) if (!listed.has(name)) rooms.push({ name, members: 0 });
+    return { rooms: rooms.slice(0, MAX_ROOMS_LISTED), truncated: rooms.length > MAX_ROOMS_LISTED };
+  }
+
+  historyBefore(room: string, beforeId: bigint, count: number): Promise<HistoryPage> {
+    return this.#shared.history.before(room, beforeId, count);
+  }
+
+  historyAfter(room: string, afterId: bigint, limit: number): Promise<MissedEvents> {
+    return this.#shared.history.after(room, afterId, limit);
   }
 
   rename(nickname: string): RenameResult | Promise<RenameResult> {
@@ -81,8 +155,8 @@ export class SessionContext implements HandlerContext {
     this.#session.clientName = name;
   }
 
-  who(): OnlineUser[] {
-    return this.#shared.hub.who();
+  who(room?: string): OnlineUser[] {
+    return this.#shared.hub.who(room);
   }
 
   now(): number {

@@ -16,8 +16,8 @@ export class FakeMember implements HubMember {
   /** Deliveries that carried something: the writes a session would make. */
   writes = 0;
   nickname: string;
-  #log: BroadcastLog | undefined;
-  #position = 0;
+  /** The logs it follows (one per room), and how far it has taken each. */
+  readonly #positions = new Map<BroadcastLog, number>();
   constructor(readonly id: bigint) {
     this.nickname = `guest-${id}`;
   }
@@ -27,24 +27,31 @@ export class FakeMember implements HubMember {
     this.sent.push(payload);
   }
   follow(log: BroadcastLog): void {
-    this.#log = log;
-    this.#position = log.head;
+    this.#positions.set(log, log.head);
   }
-  deliver(): number | undefined {
-    if (this.#log === undefined) return undefined;
-    if (this.#position < this.#log.head) this.writes++;
+  deliver(_now: number, log: BroadcastLog): number | undefined {
+    if (!this.#positions.has(log)) return undefined;
+    for (const [followed, position] of this.#positions) {
+      if (position < followed.head) {
+        this.writes++;
+        break;
+      }
+    }
     this.#takeLog();
-    return this.#position;
+    return this.#positions.get(log);
   }
-  /** Stops following, as a closing session does. */
-  unfollow(): void {
-    this.#log = undefined;
+  /** Stops following `log`, or every log as a closing session does; what it held is taken. */
+  unfollow(log?: BroadcastLog): void {
+    this.#takeLog();
+    if (log === undefined) this.#positions.clear();
+    else this.#positions.delete(log);
   }
   #takeLog(): void {
-    const log = this.#log;
-    if (log === undefined || this.#position === log.head) return;
-    for (const view of log.views(this.#position)) this.sent.push(...framedPayloads(view));
-    this.#position = log.head;
+    for (const [log, position] of this.#positions) {
+      if (position === log.head) continue;
+      for (const view of log.views(position)) this.sent.push(...framedPayloads(view));
+      this.#positions.set(log, log.head);
+    }
   }
   /** Decodes what was sent so far. */
   messages() {

@@ -26,17 +26,21 @@ export class ServerProcess implements AsyncDisposable {
   readonly process: Deno.ChildProcess;
   readonly stdout: LineReader;
   readonly stderr: LineReader;
+  /** The history folder made for this server, removed with it; undefined when the test chose. */
+  readonly dataDir: string | undefined;
 
   private constructor(
     port: number,
     process: Deno.ChildProcess,
     stdout: LineReader,
     stderr: LineReader,
+    dataDir: string | undefined,
   ) {
     this.port = port;
     this.process = process;
     this.stdout = stdout;
     this.stderr = stderr;
+    this.dataDir = dataDir;
   }
 
   /**
@@ -49,12 +53,31 @@ export class ServerProcess implements AsyncDisposable {
     launcher: string[] = DEFAULT_LAUNCHER,
     { cwd, env }: { cwd?: string; env?: Record<string, string> } = {},
   ): Promise<ServerProcess> {
+    // History of its own, in a fresh folder, unless the test chose one: the default,
+    // chat-data in the working directory, would be shared by every test.
+    const dataDir = cwd === undefined && !args.includes("--data-dir")
+      ? await Deno.makeTempDir({ prefix: "chat-data-" })
+      : undefined;
+    if (dataDir !== undefined && launcher === DEFAULT_LAUNCHER) {
+      const [deno, run, ...rest] = DEFAULT_LAUNCHER;
+      launcher = [deno, run, `--allow-read=${dataDir}`, `--allow-write=${dataDir}`, ...rest];
+    }
     const [command, ...launcherArgs] = launcher;
     const process = new Deno.Command(command, {
       cwd,
       env: { ...POISON_ENV, ...env },
       // No HTTP unless a test asks for it: many servers run at once, and 8081 is one port.
-      args: [...launcherArgs, "--host", "127.0.0.1", "--port", "0", "--http-port", "0", ...args],
+      args: [
+        ...launcherArgs,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--http-port",
+        "0",
+        ...(dataDir === undefined ? [] : ["--data-dir", dataDir]),
+        ...args,
+      ],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -72,7 +95,7 @@ export class ServerProcess implements AsyncDisposable {
       const port = Number(/listening on [^\s"]*:(\d+)/.exec(line)![1]);
       // Printed once the server handles its signals (SIGINT, SIGUSR2...).
       await Promise.race([stdout.waitFor("press Ctrl+C to stop", 60_000), exited]);
-      return new ServerProcess(port, process, stdout, stderr);
+      return new ServerProcess(port, process, stdout, stderr, dataDir);
     } catch (error) {
       try {
         process.kill("SIGKILL");
@@ -127,5 +150,6 @@ export class ServerProcess implements AsyncDisposable {
     }
     await this.process.status;
     await Promise.all([this.stdout.done, this.stderr.done]);
+    if (this.dataDir !== undefined) await Deno.remove(this.dataDir, { recursive: true });
   }
 }

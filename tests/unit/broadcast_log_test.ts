@@ -372,7 +372,7 @@ Deno.test("BroadcastLog - property: readers following and leaving at any point g
         for (const reader of readers) {
           if (!reader.following) continue;
           reader.queue.writeLog();
-          const unwritten = reader.queue.unwritten;
+          const unwritten = reader.queue.unwritten(log);
           assert.ok(unwritten !== undefined, `${what}: a follower has no position`);
           oldest = Math.min(oldest, unwritten);
         }
@@ -426,7 +426,7 @@ Deno.test("BroadcastLog - property: readers following and leaving at any point g
             `${what}: reader ${r} had two writes in flight`,
           );
           if (!reader.following) continue;
-          const unwritten = reader.queue.unwritten!;
+          const unwritten = reader.queue.unwritten(log)!;
           assert.ok(
             log.tail <= unwritten && unwritten <= log.head,
             `${what}: reader ${r} at ${unwritten}, the log holds ${log.tail}..${log.head}`,
@@ -438,7 +438,7 @@ Deno.test("BroadcastLog - property: readers following and leaving at any point g
       const done = () =>
         readers.every((reader) =>
           reader.writer.current === undefined && reader.queue.isDrained &&
-          (!reader.following || reader.queue.unwritten === log.head)
+          (!reader.following || reader.queue.unwritten(log) === log.head)
         );
       for (let round = 0; !done(); round++) {
         assert.ok(round < 10, "the readers never caught up");

@@ -21,7 +21,15 @@ import {
   handleFrame,
   type HandlerContext,
 } from "../../lib/server/handlers.ts";
-import type { OnlineUser, RenameResult } from "../../lib/server/hub.ts";
+import type {
+  ChatMessage,
+  ChatResult,
+  JoinResult,
+  OnlineUser,
+  RenameResult,
+  RoomInfo,
+} from "../../lib/server/hub.ts";
+import type { HistoryPage, MissedEvents } from "../../lib/server/history/history_store.ts";
 import { MAX_CLIENT_NAME_BYTES } from "../../lib/protocol/limits.ts";
 
 const NOW = 1_700_000_000_123;
@@ -48,8 +56,55 @@ class FakeContext implements HandlerContext {
   reply(message: ServerMessageInit): void {
     this.replies.push(decodeServerMessage(encodeServerMessage(message)));
   }
-  broadcast(message: ServerMessageInit): void {
-    this.broadcasts.push(decodeServerMessage(encodeServerMessage(message)));
+  readonly historyOnJoin = 50;
+  readonly historySize = 1000;
+  readonly rooms_ = new Set(["#lobby"]);
+  broadcast(room: string, message: ChatMessage): ChatResult {
+    if (!this.rooms_.has(room)) return "not_in_room";
+    this.broadcasts.push(decodeServerMessage(encodeServerMessage({
+      body: {
+        case: "chat",
+        value: {
+          ...message,
+          action: Action.BROADCAST,
+          sentAtUnixMs: BigInt(message.sentAtUnixMs),
+          room: room === "#lobby" ? "" : room,
+        },
+      },
+    })));
+    return "sent";
+  }
+  replyEncoded(payload: Uint8Array): void {
+    this.replies.push(decodeServerMessage(payload));
+  }
+  privateMessage(): "sent" | "no_such_user" {
+    return "no_such_user";
+  }
+  joinRoom(room: string): JoinResult {
+    if (this.rooms_.has(room)) return "member";
+    this.rooms_.add(room);
+    return "joined";
+  }
+  partRoom(room: string): boolean {
+    return this.rooms_.delete(room);
+  }
+  isInRoom(room: string): boolean {
+    return this.rooms_.has(room);
+  }
+  roomMembers(room: string): number {
+    return this.rooms_.has(room) ? 1 : 0;
+  }
+  rooms(): Promise<{ rooms: RoomInfo[]; truncated: boolean }> {
+    return Promise.resolve({ rooms: [], truncated: false });
+  }
+  historyBefore(): Promise<HistoryPage> {
+    return Promise.resolve({ events: [], more: false });
+  }
+  historyAfter(): Promise<MissedEvents> {
+    return Promise.resolve({ events: [], more: false, missed: 0n });
+  }
+  allowRoomRequest(): boolean {
+    return true;
   }
   allowRename(): boolean {
     return true;

@@ -12,6 +12,7 @@ class LaggingMember implements HubMember {
     this.nickname = `guest-${id}`;
   }
   send(): void {}
+  unfollow(): void {}
   follow(log: BroadcastLog): void {
     this.log = log;
     this.position = log.head;

@@ -298,8 +298,8 @@ Deno.test("Hub - presence goes out by itself, without a chat to carry it", async
   hub.join(alice);
   const arrived = Promise.withResolvers<void>();
   const deliver = alice.deliver.bind(alice);
-  alice.deliver = () => {
-    const position = deliver();
+  alice.deliver = (now, log) => {
+    const position = deliver(now, log);
     if (alice.sent.length > 0) arrived.resolve();
     return position;
   };

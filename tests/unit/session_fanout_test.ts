@@ -88,8 +88,8 @@ function member(hub: Hub, id: bigint, transport: FakeTransport) {
   });
   // What the hub's passes get from deliver().
   const deliver = session.deliver.bind(session);
-  session.deliver = (now: number) => {
-    const unwritten = deliver(now);
+  session.deliver = (now, log) => {
+    const unwritten = deliver(now, log);
     delivered.push(unwritten);
     return unwritten;
   };

@@ -26,6 +26,10 @@ export class ViewTakingMember implements HubMember {
     this.#position = log.head;
   }
 
+  unfollow(): void {
+    this.#log = undefined;
+  }
+
   deliver(): number {
     const log = this.#log!;
     if (this.#position < log.head) {

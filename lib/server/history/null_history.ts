@@ -1,9 +1,4 @@
-import type {
-  HistoryPage,
-  HistoryStats,
-  HistoryStore,
-  MissedEvents,
-} from "./history_store.ts";
+import type { HistoryPage, HistoryStats, HistoryStore, MissedEvents } from "./history_store.ts";
 
 /** History turned off (--history-size 0): nothing is kept or numbered. */
 export class NullHistory implements HistoryStore {

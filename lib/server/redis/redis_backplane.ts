@@ -222,7 +222,9 @@ export class RedisBackplane implements Backplane {
     const fields = encodeStreamEntry({ origin: this.#token, node: this.node, seq, body: event });
     if (!this.#connected) {
       // Presence is sent whole when the connection is back; chat has to wait in the outbox.
-      if (event.kind === "chat") this.#stash(seq, fields, event.payload.byteLength);
+      if (event.kind === "chat" || event.kind === "private") {
+        this.#stash(seq, fields, event.payload.byteLength);
+      }
       return;
     }
     // The per-server hash of users is what a server that joins later reads. It is written
@@ -231,13 +233,18 @@ export class RedisBackplane implements Backplane {
     if (event.kind === "joined") this.#recordUser(event.user);
     else if (event.kind === "renamed") {
       this.#recordUser(this.#userOf(event.sessionId, event.nickname));
+    } else if (event.kind === "room_joined" || event.kind === "room_left") {
+      const user = this.#listener!.localUser(event.sessionId);
+      if (user !== undefined) this.#recordUser(user);
     } else if (event.kind === "left") {
       this.#commands.forgetUser(PREFIX, this.node, String(event.sessionId)).catch(() => {});
     }
     this.#append(fields).then(
       () => this.#stats.eventsPublished++,
       (error) => {
-        if (event.kind === "chat") this.#stash(seq, fields, event.payload.byteLength);
+        if (event.kind === "chat" || event.kind === "private") {
+          this.#stash(seq, fields, event.payload.byteLength);
+        }
         // Refused (out of memory, no replicas...) or cut: start over, so that the outbox
         // goes out at the next sync.
         this.#restart(`a write failed: ${describeError(error)}`);
@@ -330,7 +337,13 @@ export class RedisBackplane implements Backplane {
 
   #userOf(sessionId: bigint, nickname: string): ClusterUser {
     const user = this.#listener!.localUser(sessionId);
-    return { sessionId, nickname, node: this.node, joinedAt: user?.joinedAt ?? Date.now() };
+    return {
+      sessionId,
+      nickname,
+      node: this.node,
+      joinedAt: user?.joinedAt ?? Date.now(),
+      rooms: user?.rooms,
+    };
   }
 
   #recordUser(user: ClusterUser): void {

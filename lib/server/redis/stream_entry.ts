@@ -1,5 +1,6 @@
 import { Buffer } from "node:buffer";
 import type { ClusterUser, HubEvent } from "../backplane.ts";
+import { LOBBY, roomKey, roomNameProblem } from "../../protocol/room_name.ts";
 
 /** One entry of the events stream: a hub event, or a server's whole list of users. */
 export interface StreamEntry {
@@ -24,14 +25,21 @@ export function encodeStreamEntry(entry: StreamEntry): (string | Buffer)[] {
   ];
   switch (body.kind) {
     case "chat":
+      fields.push("t", "c", "d", ownBuffer(body.payload));
+      // The lobby's and unnumbered events leave these out, as before rooms.
+      if (body.room !== undefined && body.room !== LOBBY) fields.push("r", body.room);
+      if (body.eventId !== undefined && body.eventId !== 0n) fields.push("i", String(body.eventId));
+      break;
+    case "private":
+      fields.push("t", "p", "s", String(body.sessionId), "d", ownBuffer(body.payload));
+      break;
+    case "room_joined":
+    case "room_left":
       fields.push(
         "t",
-        "c",
+        body.kind === "room_joined" ? "J" : "L",
         "d",
-        // A copy in a buffer of its own: the payload may be a view into a shared slab
-        // (allocateBytes), and the entry may wait in the outbox for the length of an outage
-        // (Buffer.from(payload) would copy into Node's shared pool, a slab again).
-        Buffer.from(body.payload.slice().buffer),
+        JSON.stringify({ s: String(body.sessionId), r: body.room }),
       );
       break;
     case "joined":
@@ -80,11 +88,38 @@ function decodeFields(fields: Buffer[]): StreamEntry {
   switch (type) {
     case "c": {
       const data = field("d");
+      const room = values.get("r")?.toString();
+      const eventId = values.get("i")?.toString();
       return {
         ...entry,
         body: {
           kind: "chat",
           payload: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+          room: room === undefined ? undefined : roomName(room),
+          eventId: eventId === undefined ? undefined : BigInt(eventId),
+        },
+      };
+    }
+    case "p": {
+      const data = field("d");
+      return {
+        ...entry,
+        body: {
+          kind: "private",
+          sessionId: BigInt(text("s")),
+          payload: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+        },
+      };
+    }
+    case "J":
+    case "L": {
+      const { s, r } = JSON.parse(text("d"));
+      return {
+        ...entry,
+        body: {
+          kind: type === "J" ? "room_joined" : "room_left",
+          sessionId: BigInt(s),
+          room: roomName(String(r)),
         },
       };
     }
@@ -109,6 +144,21 @@ function decodeFields(fields: Buffer[]): StreamEntry {
   }
 }
 
+/**
+ * A copy in a buffer of its own: the payload may be a view into a shared slab
+ * (allocateBytes), and the entry may wait in the outbox for the length of an outage
+ * (Buffer.from(payload) would copy into Node's shared pool, a slab again).
+ */
+function ownBuffer(payload: Uint8Array): Buffer {
+  return Buffer.from(payload.slice().buffer);
+}
+
+/** A room name from another server, checked: it becomes a key of this server's rooms. */
+function roomName(name: string): string {
+  if (roomNameProblem(name) !== undefined || name === "") throw new Error(`bad room "${name}"`);
+  return roomKey(name);
+}
+
 /** A user as stored in Redis: in a stream entry, or as a `users:<n>` record with its session id outside. */
 export interface UserJson {
   s?: string;
@@ -118,10 +168,20 @@ export interface UserJson {
   t: number;
   /** The nickname key claimed in `nicks`; absent for guest names, which need no claim. */
   k?: string;
+  /** Rooms; absent when only the lobby, as before rooms. */
+  r?: string[];
 }
 
 export function userJson(user: ClusterUser, claimedKey?: string): UserJson {
-  return { s: String(user.sessionId), n: user.nickname, t: user.joinedAt, k: claimedKey };
+  const rooms = user.rooms;
+  const onlyLobby = rooms === undefined || (rooms.length === 1 && rooms[0] === LOBBY);
+  return {
+    s: String(user.sessionId),
+    n: user.nickname,
+    t: user.joinedAt,
+    k: claimedKey,
+    r: onlyLobby ? undefined : rooms,
+  };
 }
 
 export function parseUser(json: UserJson, node: number, sessionId?: string): ClusterUser {
@@ -130,5 +190,6 @@ export function parseUser(json: UserJson, node: number, sessionId?: string): Clu
     nickname: String(json.n),
     node,
     joinedAt: Number(json.t),
+    ...(Array.isArray(json.r) ? { rooms: json.r.map((room) => roomName(String(room))) } : {}),
   };
 }

@@ -65,7 +65,9 @@ export class WorkerBackplane implements Backplane {
     // postMessage copies a view's whole buffer, and chat payloads may be views into shared
     // slabs (allocateBytes): posted as they are, each would take kilobytes along.
     this.#outgoing.push(
-      event.kind === "chat" ? { kind: "chat", payload: event.payload.slice() } : event,
+      event.kind === "chat" || event.kind === "private"
+        ? { ...event, payload: event.payload.slice() }
+        : event,
     );
     this.#stats.eventsPublished++;
   }
