@@ -135,6 +135,7 @@ export class ChatServer implements AsyncDisposable {
       this.hub.online,
       this.#backplane.stats(),
       this.hub.fanoutStats(),
+      this.#history.stats(),
     );
   }
 

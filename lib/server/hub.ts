@@ -82,6 +82,8 @@ export interface FanoutStats {
   readHolds: number;
   /** Passes over the members so far. */
   passes: number;
+  /** Rooms this server holds: with members here or elsewhere in the cluster. */
+  rooms: number;
 }
 
 export interface OnlineUser {
@@ -467,6 +469,7 @@ export class Hub implements BackplaneListener {
       stalledMembers: this.#stalledMembers,
       readHolds: this.#readHolds,
       passes: this.#passes,
+      rooms: this.#rooms.size,
     };
   }
 

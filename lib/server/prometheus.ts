@@ -103,6 +103,33 @@ export function formatMetrics(stats: ServerStats, http?: HttpMetrics): string {
     single(stats.fanout.readHolds),
   );
   metric(
+    "chat_rooms",
+    "gauge",
+    "Rooms this server holds, the lobby included.",
+    single(stats.fanout.rooms),
+  );
+  metric(
+    "chat_history_up",
+    "gauge",
+    "1 while room history is kept, 0 while its storage fails; absent when history is off.",
+    stats.history.state === "off" ? [] : single(stats.history.state === "ok" ? 1 : 0),
+  );
+  metric(
+    "chat_history_messages_total",
+    "counter",
+    "Room messages handed to history: kept, or lost because storage failed.",
+    stats.history.state === "off" ? [] : [
+      [{ outcome: "kept" }, stats.history.appended - stats.history.lost],
+      [{ outcome: "lost" }, stats.history.lost],
+    ],
+  );
+  metric(
+    "chat_history_failures_total",
+    "counter",
+    "Times history storage failed: a write, a read, or the connection to Redis.",
+    stats.history.state === "off" ? [] : single(stats.history.failures),
+  );
+  metric(
     "chat_sessions_opened_total",
     "counter",
     "Sessions ever opened.",

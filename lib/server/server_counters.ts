@@ -1,5 +1,6 @@
 import type { BackplaneStats } from "./backplane.ts";
 import type { FanoutStats } from "./hub.ts";
+import type { HistoryStats } from "./history/history_store.ts";
 import type { LogFields } from "./logger.ts";
 
 /** What the server has done so far: read by tests, the log's stats lines and, later, /metrics. */
@@ -16,6 +17,8 @@ export interface ServerStats {
   /** The cluster link: its state, and the events it carried. */
   backplane: BackplaneStats;
   fanout: FanoutStats;
+  /** Room history: whether it is kept now, and what could not be. */
+  history: HistoryStats;
   /** Sessions connected now, by transport: tcp, websocket. */
   sessionsByTransport: Record<string, number>;
   /** Sessions ever opened. */
@@ -69,6 +72,7 @@ export class ServerCounters {
     online: number,
     backplane: BackplaneStats,
     fanout: FanoutStats,
+    history: HistoryStats,
   ): ServerStats {
     const totals = { ...this.#closed };
     for (const session of live) this.#add(totals, session);
@@ -78,6 +82,7 @@ export class ServerCounters {
       online,
       backplane,
       fanout,
+      history,
       sessionsByTransport,
       sessionsOpened: this.sessionsOpened,
       connectionsRefused: this.connectionsRefused,
@@ -121,6 +126,11 @@ export function statsFields(stats: ServerStats): LogFields {
     fanout_stalled_sessions: stats.fanout.stalledMembers,
     fanout_read_holds: stats.fanout.readHolds,
     fanout_passes: stats.fanout.passes,
+    rooms: stats.fanout.rooms,
+    history: stats.history.state,
+    history_appended: stats.history.appended,
+    history_lost: stats.history.lost,
+    history_failures: stats.history.failures,
     sessions_opened: stats.sessionsOpened,
     connections_refused: stats.connectionsRefused,
     frames_in: stats.framesIn,
