@@ -21,8 +21,9 @@ export const PROGRAMS: Program[] = [
     // --unstable-net for --workers, whose listeners share the port (SO_REUSEPORT).
     // Files: any may be read, as --config may name a settings file anywhere, and the
     // server serves no file from disk (its page is built in); any may be written, for
-    // --write-config, and the server drops that permission before it opens a port. Both
-    // whole: a narrower grant would fail as soon as --config names another folder.
+    // --write-config and the history in --data-dir (the server drops the permission
+    // before it opens a port when it keeps no history file). Both whole: a narrower grant
+    // would fail as soon as --config or --data-dir names another folder.
     // V8's young generation is capped at 8 MiB a half (32 by default), and its old one may
     // grow by half before a full collection (up to 4 times by default): at 10,000 clients
     // under broadcast load the server then held 207-219 MiB over 30 s, where it grew from

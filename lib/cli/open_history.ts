@@ -5,6 +5,10 @@ import { SqliteHistory } from "../server/history/sqlite_history.ts";
 import type { Logger } from "../server/logger.ts";
 import type { ServerOptions } from "../server/options.ts";
 import { describeError } from "../util/describe_error.ts";
+import { join } from "node:path";
+
+/** Held by the server that uses the folder (see lockDataDir). */
+const LOCK_FILE_NAME = "server.lock";
 
 /** Why the server cannot keep history where it was told to, in plain words. */
 export class HistoryOpenError extends Error {
@@ -35,8 +39,10 @@ export async function openHistory(
     }
   }
   try {
+    await lockDataDir(dataDir);
     return SqliteHistory.open({ dataDir, historySize, historyDays }, logger);
   } catch (error) {
+    if (error instanceof HistoryOpenError) throw error;
     if (error instanceof HistoryFileError) throw new HistoryOpenError(error.message);
     if (error instanceof Deno.errors.NotCapable) {
       // Chat needs no file: a server run with --allow-net alone still serves, and says why
@@ -52,6 +58,30 @@ export async function openHistory(
     throw new HistoryOpenError(
       `Cannot keep history in ${dataDir}: ${describeError(error)} ` +
         "(choose another folder with --data-dir, or --history-size 0 for no history)",
+    );
+  }
+}
+
+/** How long to wait for another server to let go of the data folder. */
+const LOCK_WAIT_MS = 1000;
+
+/**
+ * Takes the folder for this process, for as long as it runs: two servers numbering the
+ * same rooms in one file would give two messages one id. The lock goes with the process.
+ */
+async function lockDataDir(dataDir: string): Promise<void> {
+  await Deno.mkdir(dataDir, { recursive: true });
+  const file = await Deno.open(join(dataDir, LOCK_FILE_NAME), { create: true, write: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), LOCK_WAIT_MS);
+  });
+  const locked = await Promise.race([file.lock(true).then(() => true), timedOut]);
+  clearTimeout(timer);
+  if (!locked) {
+    throw new HistoryOpenError(
+      `Cannot keep history in ${dataDir}: another server is using it ` +
+        "(stop that one, or give this one another folder with --data-dir)",
     );
   }
 }

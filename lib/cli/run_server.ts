@@ -41,6 +41,8 @@ export async function runServer(
   if (options.workers > 1) {
     // Several listeners on one port are shared out by the kernel on Linux only.
     if (Deno.build.os === "linux") {
+      // Workers keep no file: their history, if any, is in Redis.
+      Deno.permissions.revokeSync({ name: "write" });
       logSettings(logger, settings);
       return runWorkers(options, logger);
     }
@@ -51,27 +53,27 @@ export async function runServer(
       { workers: 1 },
     );
   }
+  let backplane: Backplane | undefined;
+  if (options.redisUrl !== undefined) {
+    try {
+      backplane = await connectRedisBackplane({ ...options, redisUrl: options.redisUrl }, logger);
+    } catch (error) {
+      if (error instanceof BackplaneConnectError) return fail(error.message);
+      throw error;
+    }
+  }
   // Told once the server has started: a server that cannot open its ports says that alone.
   const serverLogger = new SilentUntilStarted(logger);
   let history: HistoryStore;
   try {
     history = await openHistory(options, serverLogger);
   } catch (error) {
+    await backplane?.[Symbol.asyncDispose]();
     if (error instanceof HistoryOpenError) return fail(error.message);
     throw error;
   }
   // Writing is granted for --write-config and the history file alone: nothing else is written.
   if (!(history instanceof SqliteHistory)) Deno.permissions.revokeSync({ name: "write" });
-  let backplane: Backplane | undefined;
-  if (options.redisUrl !== undefined) {
-    try {
-      backplane = await connectRedisBackplane({ ...options, redisUrl: options.redisUrl }, logger);
-    } catch (error) {
-      await history[Symbol.asyncDispose]();
-      if (error instanceof BackplaneConnectError) return fail(error.message);
-      throw error;
-    }
-  }
   let server: ChatServer;
   try {
     server = new ChatServer(options, serverLogger, backplane, history);
