@@ -17,8 +17,11 @@ export type HubEvent =
    * undefined is "#lobby"; eventId 0n or undefined: not numbered.
    */
   | { kind: "chat"; payload: Uint8Array; room?: string; eventId?: bigint }
-  /** A private message for one session, wherever it is. */
-  | { kind: "private"; sessionId: bigint; payload: Uint8Array }
+  /**
+   * A private message for one session, on server `node` (undefined when received). It is
+   * never stored on the way: Redis carries it by PUBLISH.
+   */
+  | { kind: "private"; sessionId: bigint; payload: Uint8Array; node?: number }
   | { kind: "room_joined"; sessionId: bigint; room: string }
   | { kind: "room_left"; sessionId: bigint; room: string }
   | { kind: "joined"; user: ClusterUser }

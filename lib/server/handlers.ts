@@ -19,6 +19,7 @@ import type {
   ChatResult,
   JoinResult,
   OnlineUser,
+  PrivateResult,
   RenameResult,
   RoomInfo,
 } from "./hub.ts";
@@ -47,7 +48,7 @@ export interface HandlerContext {
   /** Sends to every member of a room the session is in, itself included (see Hub.chat). */
   broadcast(room: string, message: ChatMessage): ChatResult;
   /** Sends to one user, and the session its copy. */
-  privateMessage(toNickname: string, message: ChatMessage): "sent" | "no_such_user";
+  privateMessage(toNickname: string, message: ChatMessage): PrivateResult;
   joinRoom(room: string): JoinResult;
   /** False when the session is not in the room. */
   partRoom(room: string): boolean;
@@ -174,15 +175,24 @@ function handleChat(context: HandlerContext, chat: Chat): void | Promise<void> {
       }
       return;
     }
-    case Action.PRIVATE:
-      if (context.privateMessage(chat.toNickname, message) === "no_such_user") {
+    case Action.PRIVATE: {
+      const result = context.privateMessage(chat.toNickname, message);
+      if (result === "no_such_user") {
         context.reply(errorMessage(
           ErrorCode.NO_SUCH_USER,
           `Nobody called ${JSON.stringify(shown(chat.toNickname))} is online`,
           chat.clientSeq,
         ));
+      } else if (result === "unavailable") {
+        context.reply(errorMessage(
+          ErrorCode.UNAVAILABLE,
+          `${shown(chat.toNickname)} is on another server, which cannot be reached now; ` +
+            "the message was not sent, try again later",
+          chat.clientSeq,
+        ));
       }
       return;
+    }
     default:
       return context.reply(errorMessage(
         ErrorCode.UNSUPPORTED,

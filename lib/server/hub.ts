@@ -97,6 +97,8 @@ export type RenameResult = "renamed" | "taken" | "unavailable";
 /** "full": the member is in MAX_ROOMS_PER_SESSION rooms; "limit": the server has maxRooms. */
 export type JoinResult = "joined" | "member" | "full" | "limit";
 
+export type PrivateResult = "sent" | "no_such_user" | "unavailable";
+
 /** What became of a chat message (see Hub.chat). */
 export type ChatResult = "sent" | "not_in_room" | Promise<void>;
 
@@ -355,13 +357,14 @@ export class Hub implements BackplaneListener {
 
   /**
    * Sends a private message to the user of that nickname, wherever in the cluster, and
-   * the sender its copy; "no_such_user" when nobody online has the nickname.
+   * the sender its copy; "no_such_user" when nobody online has the nickname,
+   * "unavailable" when the user is on another server and the cluster is out of reach.
    */
   privateMessage(
     member: HubMember,
     toNickname: string,
     message: ChatMessage,
-  ): "sent" | "no_such_user" {
+  ): PrivateResult {
     const sessionId = this.#owners.get(nicknameKey(toNickname));
     const recipient = sessionId === undefined ? undefined : this.#users.get(sessionId);
     if (recipient === undefined || nicknameKey(recipient.nickname) !== nicknameKey(toNickname)) {
@@ -378,7 +381,15 @@ export class Hub implements BackplaneListener {
     const payload = encodeServerMessage({ body: { case: "chat", value: fields } });
     const local = this.#members.get(recipient.sessionId);
     if (local !== undefined) local.send(payload);
-    else this.#backplane.publish({ kind: "private", sessionId: recipient.sessionId, payload });
+    else if (this.#backplane.stats().state === "disconnected") return "unavailable";
+    else {
+      this.#backplane.publish({
+        kind: "private",
+        sessionId: recipient.sessionId,
+        payload,
+        node: recipient.node,
+      });
+    }
     member.send(encodeServerMessage({
       body: { case: "chat", value: { ...fields, toNickname: recipient.nickname } },
     }));

@@ -7,6 +7,7 @@ import type {
   Hub,
   JoinResult,
   OnlineUser,
+  PrivateResult,
   RenameResult,
   RoomInfo,
 } from "./hub.ts";
@@ -92,7 +93,7 @@ export class SessionContext implements HandlerContext {
     return result;
   }
 
-  privateMessage(toNickname: string, message: ChatMessage): "sent" | "no_such_user" {
+  privateMessage(toNickname: string, message: ChatMessage): PrivateResult {
     return this.#shared.hub.privateMessage(this.#session, toNickname, message);
   }
 

@@ -26,6 +26,7 @@ import type {
   ChatResult,
   JoinResult,
   OnlineUser,
+  PrivateResult,
   RenameResult,
   RoomInfo,
 } from "../../lib/server/hub.ts";
@@ -77,7 +78,7 @@ class FakeContext implements HandlerContext {
   replyEncoded(payload: Uint8Array): void {
     this.replies.push(decodeServerMessage(payload));
   }
-  privateMessage(): "sent" | "no_such_user" {
+  privateMessage(): PrivateResult {
     return "no_such_user";
   }
   joinRoom(room: string): JoinResult {

@@ -1,6 +1,6 @@
 import { countNoun } from "../../util/count_noun.ts";
 import { Redis, type RedisOptions } from "ioredis";
-import type { Buffer } from "node:buffer";
+import { Buffer } from "node:buffer";
 import { backoffDelay } from "../../client/backoff.ts";
 import { guestNickname, nicknameKey } from "../../protocol/nickname.ts";
 import { describeError } from "../../util/describe_error.ts";
@@ -97,6 +97,13 @@ export class RedisBackplane implements Backplane {
   readonly #commands: ScriptedRedis;
   /** A connection of its own for the blocking XREAD. */
   readonly #reader: Redis;
+  /**
+   * A connection in subscriber mode, for private messages: they go by PUBLISH to the
+   * recipient's server, never into the stream, so Redis keeps none of them.
+   */
+  readonly #subscriber: Redis;
+  /** The server number whose private channel #subscriber listens to. */
+  #subscribedNode: number | undefined;
   readonly #where: string;
   #listener: BackplaneListener | undefined;
   /** True once this server is registered and caught up, until the connection drops. */
@@ -129,6 +136,7 @@ export class RedisBackplane implements Backplane {
     token: string,
     commands: ScriptedRedis,
     reader: Redis,
+    subscriber: Redis,
     options: RedisBackplaneOptions,
     logger: Logger,
   ) {
@@ -136,6 +144,7 @@ export class RedisBackplane implements Backplane {
     this.#token = token;
     this.#commands = commands;
     this.#reader = reader;
+    this.#subscriber = subscriber;
     this.#options = options;
     this.#logger = logger;
     this.#where = redisAddress(options.url);
@@ -168,16 +177,16 @@ export class RedisBackplane implements Backplane {
     };
     const commands = new Redis(settings.url, redisOptions) as ScriptedRedis;
     const reader = commands.duplicate();
+    const subscriber = commands.duplicate();
+    const connections = [commands, reader, subscriber];
     // ioredis reports every failed attempt as an "error" event; the backplane logs outages
     // itself. At start-up the event holds the cause, which connect() hides behind "Connection is closed".
     let cause: unknown;
-    commands.on("error", (error) => cause ??= error);
-    reader.on("error", (error) => cause ??= error);
+    for (const connection of connections) connection.on("error", (error) => cause ??= error);
     try {
-      await Promise.all([commands.connect(), reader.connect()]);
+      await Promise.all(connections.map((connection) => connection.connect()));
     } catch (error) {
-      commands.disconnect();
-      reader.disconnect();
+      for (const connection of connections) connection.disconnect();
       cause ??= error;
       throw new BackplaneConnectError(
         `Cannot connect to Redis at ${where}: ${redisFailure(cause)}`,
@@ -194,10 +203,9 @@ export class RedisBackplane implements Backplane {
     const token = crypto.randomUUID();
     try {
       const node = await takeServerNumber(commands, token, settings.expirySeconds * 1000, where);
-      return new RedisBackplane(node, token, commands, reader, settings, logger);
+      return new RedisBackplane(node, token, commands, reader, subscriber, settings, logger);
     } catch (error) {
-      commands.disconnect();
-      reader.disconnect();
+      for (const connection of connections) connection.disconnect();
       throw error;
     }
   }
@@ -212,19 +220,24 @@ export class RedisBackplane implements Backplane {
       connection.on("close", () => this.#lost("connection closed"));
       connection.on("ready", () => this.#sync());
     }
+    this.#subscriber.on("messageBuffer", (_channel: Buffer, message: Buffer) => {
+      const event = decodePrivateMessage(message);
+      if (event === undefined) return;
+      this.#stats.eventsReceived++;
+      listener.remote(event);
+    });
     this.#heartbeat = setInterval(() => this.#beat(), this.#options.expirySeconds * 1000 / 3);
     this.#reading = this.#read();
     this.#sync();
   }
 
   publish(event: HubEvent): void {
+    if (event.kind === "private") return this.#publishPrivate(event);
     const seq = ++this.#seq;
     const fields = encodeStreamEntry({ origin: this.#token, node: this.node, seq, body: event });
     if (!this.#connected) {
       // Presence is sent whole when the connection is back; chat has to wait in the outbox.
-      if (event.kind === "chat" || event.kind === "private") {
-        this.#stash(seq, fields, event.payload.byteLength);
-      }
+      if (event.kind === "chat") this.#stash(seq, fields, event.payload.byteLength);
       return;
     }
     // The per-server hash of users is what a server that joins later reads. It is written
@@ -242,9 +255,7 @@ export class RedisBackplane implements Backplane {
     this.#append(fields).then(
       () => this.#stats.eventsPublished++,
       (error) => {
-        if (event.kind === "chat" || event.kind === "private") {
-          this.#stash(seq, fields, event.payload.byteLength);
-        }
+        if (event.kind === "chat") this.#stash(seq, fields, event.payload.byteLength);
         // Refused (out of memory, no replicas...) or cut: start over, so that the outbox
         // goes out at the next sync.
         this.#restart(`a write failed: ${describeError(error)}`);
@@ -323,6 +334,7 @@ export class RedisBackplane implements Backplane {
     this.#connected = false;
     this.#commands.disconnect();
     this.#reader.disconnect();
+    this.#subscriber.disconnect();
     await this.#reading;
   }
 
@@ -385,6 +397,34 @@ export class RedisBackplane implements Backplane {
     if (this.#reader.status === "ready") this.#reader.disconnect(true);
   }
 
+  /**
+   * Sends a private message to the server of its recipient, by PUBLISH: nothing is kept,
+   * and while Redis is out of reach it is not sent (the hub has told the sender).
+   */
+  #publishPrivate(event: Extract<HubEvent, { kind: "private" }>): void {
+    if (!this.#connected || event.node === undefined) return;
+    const message = Buffer.concat([
+      Buffer.from(`${event.sessionId}\n`),
+      // Copied: the payload may be a view into a shared slab (see stream_entry.ts).
+      Buffer.from(event.payload.slice().buffer),
+    ]);
+    this.#commands.publish(privateChannel(event.node), message).then(
+      () => this.#stats.eventsPublished++,
+      () => this.#stats.eventsDropped++,
+    );
+  }
+
+  /** Listens to this server's private channel, under its current number. */
+  async #subscribe(): Promise<void> {
+    const node = this.node;
+    if (this.#subscribedNode === node) return;
+    await this.#subscriber.subscribe(privateChannel(node));
+    if (this.#subscribedNode !== undefined) {
+      await this.#subscriber.unsubscribe(privateChannel(this.#subscribedNode));
+    }
+    this.#subscribedNode = node;
+  }
+
   #lost(reason: string): void {
     if (this.#closed || !this.#connected) return;
     this.#connected = false;
@@ -442,6 +482,7 @@ export class RedisBackplane implements Backplane {
         const key = nicknameKey(user.nickname);
         if (await this.#claim(user, key, key) === "taken") lost.push(user.sessionId);
       }
+      await this.#subscribe();
       const [lastId, live] = await commands.liveServers(PREFIX, "1");
       if (!firstSync) await this.#replay(lastId);
       this.#applyLiveServers(live as [string, string[]][]);
@@ -703,4 +744,22 @@ function redisFailure(error: unknown): string {
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "host not found";
   if (code === "ETIMEDOUT") return "timed out";
   return describeError(error);
+}
+
+/** Where a server hears the private messages for its users. */
+function privateChannel(node: number): string {
+  return `${PREFIX}private:${node}`;
+}
+
+/** "<session id>\n<payload>", as #publishPrivate sends it; undefined for anything else. */
+function decodePrivateMessage(message: Buffer): HubEvent | undefined {
+  const end = message.indexOf(0x0a);
+  const id = end > 0 ? message.subarray(0, end).toString() : "";
+  if (!/^\d{1,20}$/.test(id)) return undefined;
+  const payload = message.subarray(end + 1);
+  return {
+    kind: "private",
+    sessionId: BigInt(id),
+    payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength),
+  };
 }

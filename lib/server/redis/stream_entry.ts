@@ -2,14 +2,17 @@ import { Buffer } from "node:buffer";
 import type { ClusterUser, HubEvent } from "../backplane.ts";
 import { LOBBY, roomKey, roomNameProblem } from "../../protocol/room_name.ts";
 
-/** One entry of the events stream: a hub event, or a server's whole list of users. */
+/**
+ * One entry of the events stream: a hub event (private messages aside: they go by PUBLISH,
+ * unkept), or a server's whole list of users.
+ */
 export interface StreamEntry {
   /** The publishing process's token: a server number can outlive a process. */
   origin: string;
   node: number;
   /** Counts up per process, so that a replayed entry is recognised and skipped. */
   seq: number;
-  body: HubEvent | { kind: "users"; users: ClusterUser[] };
+  body: Exclude<HubEvent, { kind: "private" }> | { kind: "users"; users: ClusterUser[] };
 }
 
 /** The stream fields of an entry; chat payloads go as raw bytes, the rest as JSON. */
@@ -29,9 +32,6 @@ export function encodeStreamEntry(entry: StreamEntry): (string | Buffer)[] {
       // The lobby's and unnumbered events leave these out, as before rooms.
       if (body.room !== undefined && body.room !== LOBBY) fields.push("r", body.room);
       if (body.eventId !== undefined && body.eventId !== 0n) fields.push("i", String(body.eventId));
-      break;
-    case "private":
-      fields.push("t", "p", "s", String(body.sessionId), "d", ownBuffer(body.payload));
       break;
     case "room_joined":
     case "room_left":
@@ -97,17 +97,6 @@ function decodeFields(fields: Buffer[]): StreamEntry {
           payload: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
           room: room === undefined ? undefined : roomName(room),
           eventId: eventId === undefined ? undefined : BigInt(eventId),
-        },
-      };
-    }
-    case "p": {
-      const data = field("d");
-      return {
-        ...entry,
-        body: {
-          kind: "private",
-          sessionId: BigInt(text("s")),
-          payload: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
         },
       };
     }
