@@ -161,10 +161,7 @@ export class Hub implements BackplaneListener {
   #nextPassAt = 0;
   #passes = 0;
   #owedBytes = 0;
-  /**
-   * What the last pass found: the log's head, the oldest position a reading member had not
-   * been written, and how many members were reading and stalled.
-   */
+  /** Members whose writes made no progress, at the last pass. */
   #stalledMembers = 0;
   /** Resolved when reads resume; undefined while they may go on. */
   #readsHeld: PromiseWithResolvers<void> | undefined;
@@ -173,7 +170,7 @@ export class Hub implements BackplaneListener {
   /** When reads last resumed (realClock), for the members' idle deadlines. */
   #readsResumedAt = 0;
 
-  /** Past this many users online, JOINED and LEFT are not sent (see ServerOptions.presenceLimit). */
+  /** Past this many users in a room, JOINED and LEFT are not sent there (see ServerOptions.presenceLimit). */
   readonly #presenceLimit: number;
   /** Reads are held back while a member that is reading lags the log by more than this. */
   readonly #holdReadsLagBytes: number;
@@ -243,7 +240,8 @@ export class Hub implements BackplaneListener {
    */
   joinRoom(member: HubMember, key: string): JoinResult {
     const user = this.#users.get(member.id);
-    if (user === undefined || !this.#members.has(member.id)) return "full";
+    // A session that has begun to close is out of the chat: there is nothing to join.
+    if (user === undefined || !this.#members.has(member.id)) return "member";
     const rooms = roomsOf(user);
     if (rooms.includes(key)) return "member";
     if (rooms.length >= MAX_ROOMS_PER_SESSION) return "full";
