@@ -347,7 +347,11 @@ export class Hub implements BackplaneListener {
     })!;
     const eventId = this.#history.append(key, chatEvent, message.sentAtUnixMs);
     if (typeof eventId !== "bigint") {
-      return eventId.then((id) => this.#publishChat(key, id, chatEvent));
+      // Unnumbered rather than lost, should the store fail in a way it did not foresee.
+      return eventId.then(
+        (id) => this.#publishChat(key, id, chatEvent),
+        () => this.#publishChat(key, 0n, chatEvent),
+      );
     }
     this.#publishChat(key, eventId, chatEvent);
     return "sent";
