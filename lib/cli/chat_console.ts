@@ -1,9 +1,25 @@
-import { Action, ErrorCode, PresenceKind, type ServerMessage } from "../../gen/chat/v1/chat_pb.ts";
-import { ChatClient, type ClientEvent } from "../client/chat_client.ts";
+import {
+  Action,
+  type ChatEvent,
+  ErrorCode,
+  type ServerMessage,
+} from "../../gen/chat/v1/chat_pb.ts";
+import {
+  type AnsweredRequest,
+  ChatClient,
+  type ClientEvent,
+  type RequestKind,
+} from "../client/chat_client.ts";
 import type { BackoffOptions } from "../client/backoff.ts";
 import type { ClientMessageInit } from "../protocol/codec.ts";
+import { LOBBY, MAX_ROOMS_PER_SESSION } from "../protocol/room_name.ts";
 import { utf8Length } from "../protocol/utf8_length.ts";
-import { formatServerMessage, formatWelcome } from "../ui/format_message.ts";
+import {
+  formatChatEvent,
+  formatGap,
+  formatServerMessage,
+  formatWelcome,
+} from "../ui/format_message.ts";
 import { HELP_TEXT, parseInputLine } from "../ui/input_line.ts";
 import { excerpt } from "./excerpt.ts";
 import { printable } from "../ui/printable.ts";
@@ -42,6 +58,11 @@ export interface ChatConsoleOptions {
   output: ConsoleOutput;
   /** Show only the replies to this console's own requests (one-shot mode). @default false */
   repliesOnly?: boolean;
+  /**
+   * Show the lobby's recent messages on connecting, as the interactive console does; piped
+   * and one-shot output holds only what happens from then on. @default false
+   */
+  lobbyHistory?: boolean;
 }
 
 /** A chat line waiting for its echo or broadcast, and what to call it if it is refused. */
@@ -76,8 +97,15 @@ export class ChatConsole {
   // Maps and arrays in ordinal order: the first entry of each is its oldest.
   readonly #pendingChats = new Map<bigint, PendingLine>();
   readonly #pendingPings = new Map<bigint, { ordinal: number; sentAt?: number }>();
-  readonly #pendingWho: number[] = [];
-  readonly #pendingNick: number[] = [];
+  /** Requests answered by something other than a chat line or a pong, by kind. */
+  readonly #pending: Record<RequestKind, number[]> = {
+    nick: [],
+    who: [],
+    join: [],
+    part: [],
+    rooms: [],
+    history: [],
+  };
   readonly #held: HeldLine[] = [];
   #nextNonce = 1n;
   #requestFailed = false;
@@ -89,6 +117,8 @@ export class ChatConsole {
   readonly #noReply = Promise.withResolvers<void>();
   /** When the connection was lost, until the next Welcome. */
   #disconnectedAt: number | undefined;
+  /** Between a reconnect and the answer to the lobby's join: the server's history is unknown. */
+  #resuming = false;
   #settledWaiters: (() => void)[] = [];
   readonly #connected = Promise.withResolvers<boolean>();
 
@@ -103,6 +133,7 @@ export class ChatConsole {
       reconnect: options.reconnect,
       welcomeTimeoutMs: options.replyTimeoutMs,
       backoff: options.backoff,
+      lobbyHistory: options.lobbyHistory ?? false,
       onEvent: (event) => this.#onEvent(event),
     });
     this.client.done.then(() => {
@@ -118,8 +149,9 @@ export class ChatConsole {
 
   /** Requests made and not yet answered, those still waiting to be sent included. */
   get pendingReplies(): number {
-    return this.#pendingChats.size + this.#pendingPings.size + this.#pendingWho.length +
-      this.#pendingNick.length;
+    let count = this.#pendingChats.size + this.#pendingPings.size;
+    for (const ordinals of Object.values(this.#pending)) count += ordinals.length;
+    return count;
   }
 
   /** True once the server has refused one of this console's requests, or a line was not sent. */
@@ -132,11 +164,13 @@ export class ChatConsole {
     return this.#noReply.promise;
   }
 
-  /** `[broadcast] guest-3> ` */
+  /** `[broadcast] guest-3> ` in the lobby, `[broadcast #dev] guest-3> ` in another room. */
   get prompt(): string {
     const mode = this.#mode === Action.ECHO ? "echo" : "broadcast";
+    const current = this.client.currentRoom;
+    const room = current === LOBBY ? "" : current === undefined ? ", no room" : ` ${current}`;
     // The nickname is the server's word: a hostile one could carry escape sequences.
-    return `[${mode}] ${printable(this.client.nickname ?? "offline")}> `;
+    return `[${mode}${room}] ${printable(this.client.nickname ?? "offline")}> `;
   }
 
   /** Resolves when no request is waiting for its reply. */
@@ -149,9 +183,10 @@ export class ChatConsole {
   input(line: string): boolean {
     const lineNumber = ++this.#lineNumber;
     const { output, style } = this.#options;
-    const command = parseInputLine(line, this.#mode);
+    const command = parseInputLine(line, this.#mode, { rooms: true });
     switch (command.kind) {
-      case "chat": {
+      case "chat":
+      case "private": {
         if (!this.client.isConnected) return this.#notConnected();
         const limit = this.client.maxContentBytes!;
         const bytes = utf8Length(command.text);
@@ -169,10 +204,53 @@ export class ChatConsole {
           );
           return true;
         }
-        const seq = this.client.chat(command.text, command.action)!;
+        if (command.kind === "chat" && command.action === Action.BROADCAST) {
+          if (this.client.currentRoom === undefined) {
+            return this.#refuse("you are in no room - /join one first");
+          }
+        }
+        const seq = command.kind === "chat"
+          ? this.client.chat(command.text, command.action)!
+          : this.client.privateMessage(command.nickname, command.text)!;
         this.#pendingChats.set(seq, { ordinal: this.#nextOrdinal++, name });
         return true;
       }
+      case "join": {
+        if (!this.client.isConnected) return this.#notConnected();
+        if (this.client.inRoom(command.room)) {
+          // Already there: it only becomes the room typed lines go to.
+          this.client.select(command.room);
+          this.#hold(() => output.status(style.notice(`* talking in ${command.room}`)));
+          return true;
+        }
+        if (this.client.joinedRooms.length >= MAX_ROOMS_PER_SESSION) {
+          return this.#refuse(
+            `you are in ${MAX_ROOMS_PER_SESSION} rooms, the most allowed - /part one first`,
+          );
+        }
+        this.client.join(command.room);
+        this.#pending.join.push(this.#nextOrdinal++);
+        return true;
+      }
+      case "part": {
+        if (!this.client.isConnected) return this.#notConnected();
+        const room = command.room ?? this.client.currentRoom;
+        if (room === undefined) return this.#refuse("you are in no room");
+        if (!this.client.inRoom(room)) return this.#refuse(`you are not in ${room}`);
+        this.client.part(room);
+        this.#pending.part.push(this.#nextOrdinal++);
+        return true;
+      }
+      case "rooms":
+        if (!this.client.rooms()) return this.#notConnected();
+        this.#pending.rooms.push(this.#nextOrdinal++);
+        return true;
+      case "history":
+        if (!this.client.isConnected) return this.#notConnected();
+        if (this.client.currentRoom === undefined) return this.#refuse("you are in no room");
+        this.client.history(command.count);
+        this.#pending.history.push(this.#nextOrdinal++);
+        return true;
       case "mode":
         this.#mode = command.action;
         output.prompt?.(this.prompt);
@@ -183,11 +261,14 @@ export class ChatConsole {
           return true;
         }
         if (!this.client.setNickname(command.nickname)) return this.#notConnected();
-        this.#pendingNick.push(this.#nextOrdinal++);
+        this.#pending.nick.push(this.#nextOrdinal++);
         return true;
       case "who":
-        if (!this.client.who()) return this.#notConnected();
-        this.#pendingWho.push(this.#nextOrdinal++);
+        // The current room, or everyone when in none.
+        if (!this.client.who(command.room ?? this.client.currentRoom)) {
+          return this.#notConnected();
+        }
+        this.#pending.who.push(this.#nextOrdinal++);
         return true;
       case "ping": {
         const nonce = this.#nextNonce++;
@@ -216,6 +297,13 @@ export class ChatConsole {
     return true;
   }
 
+  /** A request the console does not send, told in its turn: it counts as refused. */
+  #refuse(why: string): boolean {
+    this.#requestFailed = true;
+    this.#hold(() => this.#options.output.event(this.#options.style.error(`! ${why}`)));
+    return true;
+  }
+
   /** Prints now if every earlier request has its reply, else once they have. */
   #hold(print: () => void): void {
     const ordinal = this.#nextOrdinal++;
@@ -232,8 +320,7 @@ export class ChatConsole {
     return Math.min(
       this.#pendingChats.values().next().value?.ordinal ?? Infinity,
       this.#pendingPings.values().next().value?.ordinal ?? Infinity,
-      this.#pendingWho[0] ?? Infinity,
-      this.#pendingNick[0] ?? Infinity,
+      ...Object.values(this.#pending).map((ordinals) => ordinals[0] ?? Infinity),
     );
   }
 
@@ -254,18 +341,17 @@ export class ChatConsole {
       case "connected":
         // The client asks for its nickname again after every Welcome: that is a request too.
         if (event.requestedNickname !== "") {
-          this.#pendingNick.push(this.#nextOrdinal++);
+          this.#pending.nick.push(this.#nextOrdinal++);
           this.#onSent();
         }
         this.#connected.resolve(true);
         if (!this.#options.repliesOnly) output.status(style.notice(formatWelcome(event.welcome)));
         if (this.#disconnectedAt !== undefined) {
-          // The server keeps no history: say plainly that the gap is gone.
+          // What was missed follows, from history, or a notice of what is lost.
           const gap = seconds(Date.now() - this.#disconnectedAt);
-          output.status(
-            style.notice(`* reconnected after ${gap}; messages sent meanwhile are not shown`),
-          );
+          output.status(style.notice(`* reconnected after ${gap}`));
           this.#disconnectedAt = undefined;
+          this.#resuming = true;
         }
         output.prompt?.(this.prompt);
         return;
@@ -287,7 +373,15 @@ export class ChatConsole {
         return;
       }
       case "message":
-        return this.#onMessage(event.message);
+        return this.#onMessage(event.message, event.answers);
+      case "chat":
+        return this.#onChat(event.event);
+      case "gap":
+        if (!this.#options.repliesOnly) output.event(formatGap(event.room, event.missed, style));
+        return;
+      case "room":
+        output.prompt?.(this.prompt);
+        return;
     }
   }
 
@@ -317,17 +411,26 @@ export class ChatConsole {
     this.#replyTimer = timer;
   }
 
-  #onMessage(message: ServerMessage): void {
+  #onChat(event: ChatEvent): void {
+    const { output, style } = this.#options;
+    // A message from history was sent by an earlier session: never a reply to this one.
+    const isReply = !event.history && event.fromSessionId === this.client.sessionId &&
+      this.#pendingChats.delete(event.clientSeq);
+    if (!this.#options.repliesOnly || isReply) {
+      output.event(formatChatEvent(event, this.client.sessionId, style));
+    }
+    if (isReply) this.#answered();
+  }
+
+  #onMessage(message: ServerMessage, answers: AnsweredRequest | undefined): void {
     const { output, style } = this.#options;
     const ownId = this.client.sessionId;
     const body = message.body;
     let isReply = false;
     let line = formatServerMessage(message, ownId, style);
+    // The nickname asked for after a reconnect counts as this console's request too.
+    const ours = answers !== undefined && (!answers.automatic || answers.kind === "nick");
     switch (body.case) {
-      case "chat":
-        isReply = body.value.fromSessionId === ownId &&
-          this.#pendingChats.delete(body.value.clientSeq);
-        break;
       case "pong": {
         const ping = this.#pendingPings.get(body.value.nonce);
         if (ping === undefined) return;
@@ -336,33 +439,51 @@ export class ChatConsole {
         output.event(style.notice(`* pong in ${ms.toFixed(1)} ms`));
         return this.#answered();
       }
-      case "who":
-        isReply = this.#pendingWho.shift() !== undefined;
-        break;
       case "presence":
-        isReply = body.value.kind === PresenceKind.RENAMED && body.value.sessionId === ownId &&
-          this.#pendingNick.shift() !== undefined;
         if (body.value.sessionId === ownId) output.prompt?.(this.prompt);
+        break;
+      case "joined":
+        if (answers?.automatic) {
+          // The client's own joins after Welcome: their history shows, not the join itself.
+          if (answers.room === LOBBY) this.#resuming = false;
+          line = body.value.historyUnavailable
+            ? style.error(`! the history of ${printable(body.value.room)} cannot be read now`)
+            : undefined;
+        }
+        break;
+      case "parted":
+        if (answers?.automatic) line = undefined;
         break;
       case "error": {
         const { code, clientSeq } = body.value;
         const chat = clientSeq === 0n ? undefined : this.#pendingChats.get(clientSeq);
         if (chat !== undefined) {
           this.#pendingChats.delete(clientSeq);
-          line = style.error(`! ${chat.name} was refused: ${printable(body.value.message)}`);
+          // A private message to nobody: the server's words name the nickname.
+          line = code === ErrorCode.NO_SUCH_USER
+            ? style.error(`! ${printable(body.value.message)}`)
+            : style.error(`! ${chat.name} was refused: ${printable(body.value.message)}`);
           isReply = true;
-        } else if (
-          (code === ErrorCode.NICKNAME_TAKEN || code === ErrorCode.NICKNAME_INVALID ||
-            code === ErrorCode.UNAVAILABLE || code === ErrorCode.RATE_LIMITED) &&
-          this.#pendingNick.length > 0
-        ) {
-          this.#pendingNick.shift();
-          isReply = true;
+        } else if (answers?.automatic && answers.kind === "join") {
+          if (code === ErrorCode.UNSUPPORTED) {
+            // A server from before rooms: no history, so nothing missed can be shown.
+            line = this.#resuming
+              ? style.notice(
+                "* this server keeps no history: messages sent meanwhile are not shown",
+              )
+              : undefined;
+            if (answers.room === LOBBY) this.#resuming = false;
+          } else {
+            line = style.error(
+              `! could not rejoin ${answers.room}: ${printable(body.value.message)}`,
+            );
+          }
         }
-        if (isReply) this.#requestFailed = true;
         break;
       }
     }
+    if (ours && this.#pending[answers.kind].shift() !== undefined) isReply = true;
+    if (isReply && body.case === "error") this.#requestFailed = true;
     // A fatal error explains the disconnect that follows, so it is always shown.
     const fatal = body.case === "error" && body.value.fatal;
     // One-shot output is the message's reply; a successful --nick shows in it already.
@@ -381,8 +502,7 @@ export class ChatConsole {
   #forgetPending(): void {
     this.#pendingChats.clear();
     this.#pendingPings.clear();
-    this.#pendingWho.length = 0;
-    this.#pendingNick.length = 0;
+    for (const ordinals of Object.values(this.#pending)) ordinals.length = 0;
     this.#inFlight = 0;
     this.#releaseHeld();
     this.#checkSettled();

@@ -27,6 +27,7 @@ export async function runTerminalUi(
   using terminal = new RawTerminal(() => ({ prompt, line: editor.text, cursor: editor.cursor }));
   const chat = new ChatConsole({
     ...options,
+    lobbyHistory: true,
     output: {
       event: (line) => terminal.print(line),
       status: (line) => terminal.print(line),

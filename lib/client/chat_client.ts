@@ -1,8 +1,11 @@
+import { create } from "@bufbuild/protobuf";
 import {
   Action,
+  type ChatEvent,
   ErrorCode,
   PresenceKind,
   type ServerMessage,
+  ServerMessageSchema,
   type Welcome,
 } from "../../gen/chat/v1/chat_pb.ts";
 import { VERSION } from "../version.ts";
@@ -12,6 +15,23 @@ import { ConnectError } from "./errors.ts";
 import { Outbox } from "./outbox.ts";
 import { formatHostPort } from "../net/format_host_port.ts";
 import type { ClientMessageInit } from "../protocol/codec.ts";
+import { LOBBY, roomKey } from "../protocol/room_name.ts";
+import { type JoinToSend, RoomTracker, type TrackedOutput } from "./room_tracker.ts";
+
+/** The kinds of request the server answers with something other than a ChatEvent or a Pong. */
+export type RequestKind = "nick" | "who" | "join" | "part" | "rooms" | "history";
+
+/** The request a server message answers. */
+export interface AnsweredRequest {
+  kind: RequestKind;
+  /** The room the request named, as rooms are known (lower case); "" for none. */
+  room: string;
+  /**
+   * Sent by the client itself, not asked for through a method: the nickname after a
+   * reconnect, the joins that follow every Welcome.
+   */
+  automatic: boolean;
+}
 
 /** What happens to a client, in order. Consumers (terminal UI, scripts, load tool) render these. */
 export type ClientEvent =
@@ -21,11 +41,25 @@ export type ClientEvent =
   /** requestedNickname: the nickname asked for in the Hello just sent ("" for none). */
   | { type: "connected"; welcome: Welcome; requestedNickname: string }
   /**
-   * A message from the server. RATE_LIMITED refusals of lines that the client sends
-   * again are not passed on: only the last, when it gives up on the line.
+   * A message from the server other than a ChatEvent (those come as "chat"). RATE_LIMITED
+   * refusals of lines that the client sends again are not passed on: only the last, when
+   * it gives up on the line. A nickname change that comes once per shared room is passed
+   * on once. A HistoryEnd's count is the number of its messages passed on as "chat" events
+   * (a request sent before messages on their way came brings some of them again). `answers`: the request it answers (a RoomJoined, a WhoResponse, an error
+   * about a join...), when it answers one.
    */
-  | { type: "message"; message: ServerMessage }
-  /** A request made with chat(), setNickname(), who() or ping() has left the outbox. */
+  | { type: "message"; message: ServerMessage; answers?: AnsweredRequest }
+  /**
+   * A chat message to show, in order: each numbered message of a room once, live or from
+   * history (event.history), those a join brings shown after it ends (RoomJoined, passed on
+   * first as a "message"). room: the room's key, lower case; undefined for echo and private.
+   */
+  | { type: "chat"; event: ChatEvent; room: string | undefined }
+  /** `missed` messages of `room`, sent while the client was away, are no longer kept. */
+  | { type: "gap"; room: string; missed: bigint }
+  /** The room that chat() sends to changed: a join, a part, select(), a refused join. */
+  | { type: "room"; current: string | undefined }
+  /** A request made through a method (chat(), who(), join()...) has left the outbox. */
   | { type: "sent"; message: ClientMessageInit }
   /**
    * retryInMs is undefined when the client will not reconnect. unsent: requests
@@ -53,12 +87,47 @@ export interface ChatClientOptions {
   welcomeTimeoutMs?: number;
   /** @default 500 ms doubling up to 8 s, with jitter */
   backoff?: BackoffOptions;
+  /**
+   * Ask for the lobby's recent messages at the first connect (they come as "chat" events
+   * with history set). Rooms are resumed after a reconnect either way. @default true
+   */
+  lobbyHistory?: boolean;
   /** Receives every event, synchronously. */
   onEvent: (event: ClientEvent) => void;
 }
 
 /** Keepalive pings use nonces from here up, apart from the ones a user asks for. */
 const KEEPALIVE_NONCE_BASE = 1n << 62n;
+
+/** Renames remembered, to pass on once a rename that comes once per shared room. */
+const MAX_RENAMES_REMEMBERED = 1_000;
+
+/** Which error codes (of errors without a client_seq) can answer which requests. */
+const ERRORS_ANSWERING: Record<RequestKind, readonly ErrorCode[]> = {
+  nick: [
+    ErrorCode.NICKNAME_TAKEN,
+    ErrorCode.NICKNAME_INVALID,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.UNAVAILABLE,
+    ErrorCode.MALFORMED,
+  ],
+  join: [
+    ErrorCode.ROOM_INVALID,
+    ErrorCode.TOO_MANY_ROOMS,
+    ErrorCode.ROOM_LIMIT,
+    ErrorCode.UNAVAILABLE,
+    ErrorCode.UNSUPPORTED,
+  ],
+  part: [ErrorCode.ROOM_INVALID, ErrorCode.NOT_IN_ROOM, ErrorCode.UNSUPPORTED],
+  rooms: [ErrorCode.UNAVAILABLE, ErrorCode.UNSUPPORTED],
+  who: [ErrorCode.ROOM_INVALID, ErrorCode.NOT_IN_ROOM, ErrorCode.UNAVAILABLE],
+  history: [
+    ErrorCode.ROOM_INVALID,
+    ErrorCode.NOT_IN_ROOM,
+    ErrorCode.UNAVAILABLE,
+    ErrorCode.UNSUPPORTED,
+  ],
+};
 
 /** A connection up this long resets the backoff: the server is healthy again. */
 const STABLE_CONNECTION_MS = 10_000;
@@ -70,6 +139,11 @@ export const CLIENT_NAME = `deno-chat-client/${VERSION}`;
  * nickname after a reconnect, and turns the connection's life into ClientEvents.
  * Requests go out in order through an Outbox, which keeps chat lines under the
  * server's rate limit: none is refused for going too fast.
+ *
+ * Rooms: after the first Welcome it joins #lobby, which every session is in, for its
+ * history; after every later one it rejoins its rooms by itself, resuming each from the
+ * last message it showed there (a RoomTracker keeps count), so that "chat" events give
+ * exactly what was missed, in order, once, or a "gap" event naming what is lost.
  */
 export class ChatClient {
   readonly hostname: string;
@@ -80,9 +154,12 @@ export class ChatClient {
   /** Made at each Welcome, from the limits it advertises. */
   #outbox: Outbox | undefined;
   #nickname: string;
-  /** The Hello sent after Welcome asked for #nickname, and no answer has come yet. */
-  #nicknameAsked = false;
   #nextSeq = 1n;
+  readonly #rooms: RoomTracker;
+  /** Requests that wait for an answer other than a ChatEvent or a Pong, in the order sent. */
+  #awaiting: AnsweredRequest[] = [];
+  /** Per session id, its last rename (`previous\0new`), to pass each rename on once. */
+  readonly #renames = new Map<bigint, string>();
   #nextKeepaliveNonce = KEEPALIVE_NONCE_BASE;
   #lastSentAt = 0;
   #stopped = false;
@@ -100,9 +177,11 @@ export class ChatClient {
       welcomeTimeoutMs: options.welcomeTimeoutMs ?? 10_000,
       keepaliveMs: options.keepaliveMs ?? 30_000,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
+      lobbyHistory: options.lobbyHistory ?? true,
       onEvent: options.onEvent,
     };
     this.#nickname = this.#options.nickname;
+    this.#rooms = new RoomTracker({ lobbyHistory: this.#options.lobbyHistory });
     this.done = this.#run();
   }
 
@@ -125,6 +204,21 @@ export class ChatClient {
     return this.#welcome?.maxContentBytes;
   }
 
+  /** The room that chat() sends broadcasts to; undefined when in no room. */
+  get currentRoom(): string | undefined {
+    return this.#rooms.current;
+  }
+
+  /** The rooms the client is in or joining, in the order it joined them (lower case). */
+  get joinedRooms(): string[] {
+    return this.#rooms.rooms;
+  }
+
+  /** True when the client is in `room`, or joining it. */
+  inRoom(room: string): boolean {
+    return this.#rooms.has(room);
+  }
+
   /** Requests waiting in the outbox, not sent yet. */
   get unsent(): number {
     return this.#outbox?.unsent ?? 0;
@@ -132,21 +226,106 @@ export class ChatClient {
 
   /**
    * Queues a chat line, sent as soon as the rate limit allows; returns its
-   * client_seq, or undefined when not connected.
+   * client_seq, or undefined when not connected. A broadcast goes to `room`, by default
+   * the current room.
    */
-  chat(content: string, action: Action): bigint | undefined {
+  chat(content: string, action: Action, room?: string): bigint | undefined {
     const clientSeq = this.#nextSeq++;
-    const sent = this.#send({ body: { case: "chat", value: { content, action, clientSeq } } });
+    // The lobby as "": what servers from before rooms take.
+    const key = action === Action.BROADCAST ? roomKey(room ?? this.#rooms.current ?? LOBBY) : LOBBY;
+    const sent = this.#send({
+      body: {
+        case: "chat",
+        value: { content, action, clientSeq, room: key === LOBBY ? "" : key },
+      },
+    });
+    return sent ? clientSeq : undefined;
+  }
+
+  /** Queues a private message to `nickname`, like a chat line; returns its client_seq. */
+  privateMessage(nickname: string, content: string): bigint | undefined {
+    const clientSeq = this.#nextSeq++;
+    const sent = this.#send({
+      body: {
+        case: "chat",
+        value: { content, action: Action.PRIVATE, clientSeq, toNickname: nickname },
+      },
+    });
     return sent ? clientSeq : undefined;
   }
 
   /** Asks for a nickname, kept for reconnects once the server accepts it. */
   setNickname(nickname: string): boolean {
-    return this.#send({ body: { case: "hello", value: { nickname, client: CLIENT_NAME } } });
+    return this.#request(
+      { body: { case: "hello", value: { nickname, client: CLIENT_NAME } } },
+      { kind: "nick", room: "", automatic: false },
+    );
   }
 
-  who(): boolean {
-    return this.#send({ body: { case: "who", value: {} } });
+  /** Asks who is in `room`; with none, who is online anywhere. */
+  who(room?: string): boolean {
+    const key = room === undefined ? "" : roomKey(room);
+    return this.#request(
+      { body: { case: "who", value: { room: key } } },
+      { kind: "who", room: key, automatic: false },
+    );
+  }
+
+  /**
+   * Joins `room` (a valid room name: see roomNameProblem) and makes it the current room.
+   * Its history comes as "chat" events after the RoomJoined.
+   */
+  join(room: string): boolean {
+    if (!this.isConnected) return false;
+    const before = this.#rooms.current;
+    const join = this.#rooms.join(room);
+    this.#request(joinRequest(join), { kind: "join", room: join.room, automatic: false });
+    this.#currentMayHaveChanged(before);
+    return true;
+  }
+
+  /** Leaves `room`, by default the current room; the current room moves to the last joined. */
+  part(room?: string): boolean {
+    const key = room === undefined ? this.#rooms.current : roomKey(room);
+    if (key === undefined || !this.isConnected) return false;
+    const before = this.#rooms.current;
+    this.#rooms.part(key);
+    this.#request(
+      { body: { case: "part", value: { room: key } } },
+      { kind: "part", room: key, automatic: false },
+    );
+    this.#currentMayHaveChanged(before);
+    return true;
+  }
+
+  /** Makes `room`, which the client is in, the current room; false when it is not in it. */
+  select(room: string): boolean {
+    const before = this.#rooms.current;
+    if (!this.#rooms.select(room)) return false;
+    this.#currentMayHaveChanged(before);
+    return true;
+  }
+
+  /** Asks for the list of rooms. */
+  rooms(): boolean {
+    return this.#request(
+      { body: { case: "rooms", value: {} } },
+      { kind: "rooms", room: "", automatic: false },
+    );
+  }
+
+  /**
+   * Asks for up to `count` (0: the server's default) messages of the current room older
+   * than any it showed; they come as "chat" events, then a HistoryEnd.
+   */
+  history(count = 0): boolean {
+    if (!this.isConnected) return false;
+    const page = this.#rooms.history(count);
+    if (page === undefined) return false;
+    return this.#request(
+      { body: { case: "history", value: page } },
+      { kind: "history", room: page.room, automatic: false },
+    );
   }
 
   ping(nonce: bigint): boolean {
@@ -170,6 +349,20 @@ export class ChatClient {
     if (this.#outbox === undefined) return false;
     this.#outbox.push(message);
     return true;
+  }
+
+  /** Queues a request whose answer is told apart by what it answers. */
+  #request(message: ClientMessageInit, awaiting: AnsweredRequest): boolean {
+    if (!this.#send(message)) return false;
+    this.#awaiting.push(awaiting);
+    return true;
+  }
+
+  /** The oldest request still waiting that `accepts` takes as answered; it waits no more. */
+  #answered(accepts: (request: AnsweredRequest) => boolean): AnsweredRequest | undefined {
+    const index = this.#awaiting.findIndex(accepts);
+    if (index < 0) return undefined;
+    return this.#awaiting.splice(index, 1)[0];
   }
 
   #write(connection: ChatConnection, message: ClientMessageInit): void {
@@ -234,6 +427,8 @@ export class ChatClient {
       this.#outbox?.[Symbol.dispose]();
       this.#outbox = undefined;
       this.#connection = undefined;
+      if (welcomed) this.#rooms.disconnected();
+      this.#awaiting = [];
       this.#welcome = undefined;
       if (this.#stopped) return true;
       // Only a connection that stayed up a while shows the server is healthy again.
@@ -264,15 +459,28 @@ export class ChatClient {
     return backoffDelay(Math.max(1, failures), this.#options.backoff);
   }
 
-  #receive(connection: ChatConnection, message: ServerMessage): void {
+  #receive(connection: ChatConnection, received: ServerMessage): void {
+    let message = received;
     const body = message.body;
     if (body.case === "welcome") {
       this.#welcome = body.value;
+      this.#renames.clear();
       // An empty nickname keeps the guest name; the client name is logged either way.
       this.#write(connection, {
         body: { case: "hello", value: { nickname: this.#nickname, client: CLIENT_NAME } },
       });
-      this.#nicknameAsked = this.#nickname !== "";
+      if (this.#nickname !== "") this.#awaiting.push({ kind: "nick", room: "", automatic: true });
+      // The lobby's history the first time; after a reconnect, what was missed in every room.
+      const before = this.#rooms.current;
+      const { joins, partLobby } = this.#rooms.connected();
+      for (const join of joins) {
+        this.#write(connection, joinRequest(join));
+        this.#awaiting.push({ kind: "join", room: join.room, automatic: true });
+      }
+      if (partLobby) {
+        this.#write(connection, { body: { case: "part", value: { room: LOBBY } } });
+        this.#awaiting.push({ kind: "part", room: LOBBY, automatic: true });
+      }
       this.#outbox?.[Symbol.dispose]();
       this.#outbox = new Outbox({
         write: (message) => this.#write(connection, message),
@@ -281,27 +489,96 @@ export class ChatClient {
         burst: body.value.rateBurst,
       });
       this.#emit({ type: "connected", welcome: body.value, requestedNickname: this.#nickname });
+      this.#currentMayHaveChanged(before);
       return;
     }
     if (this.#outbox?.receive(message, this.#welcome!.sessionId)) return;
-    if (
-      body.case === "presence" && body.value.kind === PresenceKind.RENAMED &&
-      this.#welcome !== undefined && body.value.sessionId === this.#welcome.sessionId
-    ) {
-      this.#welcome.nickname = body.value.nickname;
-      this.#nickname = body.value.nickname;
-      this.#nicknameAsked = false;
-    } else if (
-      this.#nicknameAsked && body.case === "error" &&
-      (body.value.code === ErrorCode.NICKNAME_TAKEN ||
-        body.value.code === ErrorCode.NICKNAME_INVALID)
-    ) {
-      // Refused for good: asking again after a reconnect could take the name from its owner
-      // while they reconnect. The client keeps the guest name it is given.
-      this.#nickname = "";
-      this.#nicknameAsked = false;
+    let answers: AnsweredRequest | undefined;
+    let after: TrackedOutput[] = [];
+    const before = this.#rooms.current;
+    switch (body.case) {
+      case "chat":
+        return this.#show(this.#rooms.chat(body.value));
+      case "presence": {
+        const { kind, sessionId, nickname, previousNickname } = body.value;
+        if (kind !== PresenceKind.RENAMED) break;
+        // Told once for each room the two share: passed on once.
+        const rename = `${previousNickname}\0${nickname}`;
+        if (this.#renames.get(sessionId) === rename) return;
+        if (this.#renames.size >= MAX_RENAMES_REMEMBERED) this.#renames.clear();
+        this.#renames.set(sessionId, rename);
+        if (this.#welcome !== undefined && sessionId === this.#welcome.sessionId) {
+          answers = this.#answered((request) => request.kind === "nick");
+          this.#welcome.nickname = nickname;
+          this.#nickname = nickname;
+        }
+        break;
+      }
+      case "who":
+        answers = this.#answered((request) => request.kind === "who");
+        break;
+      case "joined": {
+        const room = roomKey(body.value.room);
+        answers = this.#answered((request) => request.kind === "join" && request.room === room);
+        after = this.#rooms.joined(body.value);
+        break;
+      }
+      case "parted": {
+        const room = roomKey(body.value.room);
+        answers = this.#answered((request) => request.kind === "part" && request.room === room);
+        this.#rooms.parted(room);
+        break;
+      }
+      case "rooms":
+        answers = this.#answered((request) => request.kind === "rooms");
+        break;
+      case "historyEnd": {
+        const room = roomKey(body.value.room);
+        answers = this.#answered((request) => request.kind === "history" && request.room === room);
+        // What was shown of it: a request that crossed messages on their way brings some again.
+        const shown = this.#rooms.historyEnd(room);
+        if (shown !== undefined && shown !== body.value.count) {
+          message = create(ServerMessageSchema, {
+            body: { case: "historyEnd", value: { ...body.value, count: shown } },
+          });
+        }
+        break;
+      }
+      case "error": {
+        const { code, clientSeq, fatal } = body.value;
+        if (fatal || clientSeq !== 0n) break;
+        answers = this.#answered((request) => ERRORS_ANSWERING[request.kind].includes(code));
+        if (answers?.kind === "nick" && answers.automatic) {
+          if (code === ErrorCode.NICKNAME_TAKEN || code === ErrorCode.NICKNAME_INVALID) {
+            // Refused for good: asking again after a reconnect could take the name from its
+            // owner while they reconnect. The client keeps the guest name it is given.
+            this.#nickname = "";
+          }
+        } else if (answers?.kind === "join") after = this.#rooms.joinFailed(answers.room);
+        else if (answers?.kind === "part") this.#rooms.partFailed(answers.room);
+        else if (answers?.kind === "history") this.#rooms.historyEnd(answers.room);
+        break;
+      }
     }
-    this.#emit({ type: "message", message });
+    this.#emit(
+      answers === undefined ? { type: "message", message } : { type: "message", message, answers },
+    );
+    this.#show(after);
+    this.#currentMayHaveChanged(before);
+  }
+
+  /** Passes on what the room tracker gives out to show. */
+  #show(outputs: TrackedOutput[]): void {
+    for (const output of outputs) {
+      if (output.kind === "chat") {
+        this.#emit({ type: "chat", event: output.event, room: output.room });
+      } else this.#emit({ type: "gap", room: output.room, missed: output.missed });
+    }
+  }
+
+  #currentMayHaveChanged(before: string | undefined): void {
+    const current = this.#rooms.current;
+    if (current !== before) this.#emit({ type: "room", current });
   }
 
   #pause(ms: number): Promise<void> {
@@ -317,4 +594,8 @@ export class ChatClient {
   #emit(event: ClientEvent): void {
     this.#options.onEvent(event);
   }
+}
+
+function joinRequest(join: JoinToSend): ClientMessageInit {
+  return { body: { case: "join", value: join } };
 }

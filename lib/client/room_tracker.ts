@@ -31,6 +31,11 @@ export interface ConnectRequests {
 
 export interface RoomTrackerOptions {
   /**
+   * Join the lobby at the first connect, for its recent messages. Without it the lobby's
+   * messages start from the moment of connecting, as from a server without rooms. @default true
+   */
+  lobbyHistory?: boolean;
+  /**
    * Events held for a join that does not end: past this many, they are shown as they are
    * and the join is no longer waited for. @default 10000
    */
@@ -59,6 +64,10 @@ interface RoomState {
   parting: boolean;
   /** History requests in flight, oldest first: `count` events before `before`. */
   paging: { before: bigint; count: number }[];
+  /** The oldest event the history request in flight showed so far; 0n for none. */
+  pageLow: bigint;
+  /** How many events the history request in flight showed so far. */
+  pageShown: number;
 }
 
 /**
@@ -79,11 +88,13 @@ interface RoomState {
 export class RoomTracker {
   readonly #rooms = new Map<string, RoomState>();
   readonly #maxHeld: number;
+  readonly #lobbyHistory: boolean;
   #current: string | undefined = LOBBY;
   #everConnected = false;
 
   constructor(options: RoomTrackerOptions = {}) {
     this.#maxHeld = options.maxHeld ?? 10_000;
+    this.#lobbyHistory = options.lobbyHistory ?? true;
     this.#rooms.set(LOBBY, newRoom(true));
   }
 
@@ -122,7 +133,7 @@ export class RoomTracker {
     if (!this.#everConnected) {
       this.#everConnected = true;
       const lobby = this.#rooms.get(LOBBY);
-      if (lobby !== undefined) {
+      if (lobby !== undefined && this.#lobbyHistory) {
         lobby.joins++;
         joins.push({ room: LOBBY, resume: false, lastEventId: 0n });
       }
@@ -155,6 +166,8 @@ export class RoomTracker {
       state.held = [];
       state.present = false;
       state.paging = [];
+      state.pageLow = 0n;
+      state.pageShown = 0;
     }
   }
 
@@ -230,14 +243,16 @@ export class RoomTracker {
       return this.#release(room, state, 0n);
     }
     if (event.history) {
-      // An answer to /history: older than what is shown, and new to the screen.
+      // An answer to /history: what it asked for, and not already on the screen (a request
+      // sent before the messages it crossed came has nothing shown to count back from).
       const page = state.paging[0];
-      const wanted = page === undefined
-        ? state.oldest === 0n || id < state.oldest
-        : page.before === 0n || id < page.before;
-      if (!wanted) return [];
-      state.oldest = state.oldest === 0n || id < state.oldest ? id : state.oldest;
+      const asked = page === undefined || page.before === 0n || id < page.before;
+      const shownAlready = state.oldest !== 0n && id >= state.oldest && id <= state.lastShown;
+      if (!asked || shownAlready) return [];
+      // The oldest shown moves at HistoryEnd: the page's messages come oldest first.
+      if (state.pageLow === 0n || id < state.pageLow) state.pageLow = id;
       if (id > state.lastShown) state.lastShown = id;
+      state.pageShown++;
       return [{ kind: "chat", room, event }];
     }
     if (id <= state.lastShown) return [];
@@ -261,12 +276,17 @@ export class RoomTracker {
     return this.#release(room, state, missed);
   }
 
-  /** A /history of the current room is being sent: what to ask for, or undefined in no room. */
-  history(count: number): HistoryToSend | undefined {
-    const room = this.#current;
+  /**
+   * A /history of `room` (by default the current room) is being sent: what to ask for, or
+   * undefined in no room. Messages already shown that its answer brings again (it was sent
+   * before they came) are not shown twice.
+   */
+  history(count: number, room = this.#current): HistoryToSend | undefined {
     if (room === undefined) return undefined;
-    const state = this.#rooms.get(room)!;
     const wanted = count > 0 ? count : DEFAULT_HISTORY_COUNT;
+    const state = this.#rooms.get(roomKey(room));
+    // Not in the room: the server says so.
+    if (state === undefined) return { room: roomKey(room), beforeEventId: 0n, count: wanted };
     // Before anything already shown, and before what earlier requests still on their way
     // will show: ids go up by one, so a request for N before B brings B-N to B-1.
     let before = state.oldest;
@@ -276,12 +296,24 @@ export class RoomTracker {
       if (before === 0n || floor < before) before = floor;
     }
     state.paging.push({ before, count: wanted });
-    return { room, beforeEventId: before, count: wanted };
+    return { room: roomKey(room), beforeEventId: before, count: wanted };
   }
 
-  /** HistoryEnd: the oldest request for the room is answered. */
-  historyEnd(room: string): void {
-    this.#rooms.get(roomKey(room))?.paging.shift();
+  /**
+   * HistoryEnd (or a refusal): the oldest request for the room is answered. Returns how many
+   * of its messages were shown; undefined for a room the client is not in.
+   */
+  historyEnd(room: string): number | undefined {
+    const state = this.#rooms.get(roomKey(room));
+    if (state === undefined) return undefined;
+    state.paging.shift();
+    if (state.pageLow !== 0n && (state.oldest === 0n || state.pageLow < state.oldest)) {
+      state.oldest = state.pageLow;
+    }
+    const shown = state.pageShown;
+    state.pageLow = 0n;
+    state.pageShown = 0;
+    return shown;
   }
 
   /**
@@ -335,5 +367,7 @@ function newRoom(present: boolean): RoomState {
     everJoined: false,
     parting: false,
     paging: [],
+    pageLow: 0n,
+    pageShown: 0,
   };
 }

@@ -176,6 +176,21 @@ Deno.test("RoomTracker - /history asks for messages older than any shown, and a 
   assert.deepEqual(tracker.history(5), { room: LOBBY, beforeEventId: 1n, count: 5 });
 });
 
+Deno.test("RoomTracker - a /history answer does not show again what is already shown", () => {
+  const tracker = new RoomTracker();
+  tracker.connected();
+  tracker.joined(joined(LOBBY));
+  // Asked before any message was shown: the newest come, one of them shown meanwhile.
+  assert.deepEqual(tracker.history(5), { room: LOBBY, beforeEventId: 0n, count: 5 });
+  assert.deepEqual(shown(tracker.chat(live(LOBBY, 3))), ["#lobby:3"]);
+  const answer = [1, 2, 3].flatMap((id) => shown(tracker.chat(old(LOBBY, id))));
+  assert.deepEqual(answer, ["#lobby:1", "#lobby:2"]);
+  tracker.historyEnd(LOBBY);
+  assert.deepEqual(tracker.history(5), { room: LOBBY, beforeEventId: 1n, count: 5 });
+  // A room the client is not in: asked anyway, for the server to say so.
+  assert.deepEqual(tracker.history(0, "#gone"), { room: "#gone", beforeEventId: 0n, count: 50 });
+});
+
 Deno.test("RoomTracker - parting the current room moves to the room joined last; a parted room is not resumed, a parted lobby is left again", () => {
   const tracker = new RoomTracker();
   tracker.connected();
