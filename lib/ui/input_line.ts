@@ -15,7 +15,7 @@ export type BasicInputCommand =
 
 /** What a typed line asks for. Room names are given as rooms are known: lower case. */
 export type InputCommand =
-  | BasicInputCommand
+  | Exclude<BasicInputCommand, { kind: "who" }>
   /** room: undefined for the current room (/who: who is in it). */
   | { kind: "who"; room?: string }
   | { kind: "join"; room: string }
