@@ -138,7 +138,8 @@ export function formatChatEvent(
   }
   if (!event.history) return colour(text);
   const time = formatTime(event.sentAtUnixMs, options.now ?? new Date());
-  return style.history(time === undefined ? text : `[${time}] ${text}`);
+  // Its kind's colour, dimmed.
+  return style.history(colour(time === undefined ? text : `[${time}] ${text}`));
 }
 
 /** `! 12 messages in #dev were missed while you were away and are no longer kept` */

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { Action, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
+import { ChatClient, type ClientEvent } from "../../lib/client/chat_client.ts";
+import type { ClientMessageInit } from "../../lib/protocol/codec.ts";
 import { freePort, runClient } from "../support/client_process.ts";
+import { deadline } from "../support/deadline.ts";
 import { LineReader } from "../support/line_reader.ts";
 import { CLIENT_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
@@ -433,4 +436,245 @@ Deno.test("client - Ctrl+D right after a paste leaves once the paced lines have 
   assert.deepEqual((await bystander.take("chat", 30)).map((e) => e.content), lines);
   assert.equal(await terminal.exitStatus(), 0);
   assert.match(await terminal.screen(), /^\* waiting for \d+ request\(s\) to go out/m);
+});
+
+// ------------------------------------------------------------------ rooms (issue 15)
+
+const joinRoom = (room: string): ClientMessageInit => ({ body: { case: "join", value: { room } } });
+const say = (content: string, room: string, clientSeq: bigint): ClientMessageInit => ({
+  body: { case: "chat", value: { content, action: Action.BROADCAST, room, clientSeq } },
+});
+
+/** A TestClient named `nickname`, in `rooms` besides the lobby. */
+async function connectAs(port: number, nickname: string, ...rooms: string[]) {
+  const client = await TestClient.connect(port);
+  await client.send({ body: { case: "hello", value: { nickname } } });
+  await client.nextPresence(PresenceKind.RENAMED);
+  for (const room of rooms) {
+    await client.send(joinRoom(room));
+    await client.next("joined");
+  }
+  return client;
+}
+
+Deno.test("client - piped /join, /who, /msg and /part: lines go to the current room, and each line says where", async () => {
+  await using server = await ServerProcess.start();
+  await using bob = await connectAs(server.port, "bob", "#dev");
+  const input = [
+    "/join #Dev",
+    "in dev",
+    "/who",
+    "/msg bob psst",
+    "/msg nobody hello?",
+    "/part",
+    "in the lobby",
+    "/rooms",
+  ].join("\n");
+  const run = await runClient(["--port", String(server.port), "--nick", "alice"], input + "\n");
+  // The private message to nobody was refused.
+  assert.equal(run.code, 1, run.stderr);
+  const lines = run.stdout.trimEnd().split("\n");
+  assert.deepEqual(lines.slice(0, 5), [
+    "* you are now alice",
+    "* joined #dev (2 members)",
+    "(broadcast) [#dev] alice: in dev",
+    "* 2 in #dev: bob, alice (you)",
+    "(private to bob) psst",
+  ]);
+  assert.match(lines[5], /^! .*"nobody"/);
+  assert.deepEqual(lines.slice(6), [
+    "* left #dev",
+    "(broadcast) alice: in the lobby",
+    "* 2 rooms: #lobby (2), #dev (1)",
+  ]);
+  const seen = await bob.take("chat", 3);
+  assert.deepEqual(seen.map((event) => [event.room, event.action, event.content]), [
+    ["#dev", Action.BROADCAST, "in dev"],
+    ["", Action.PRIVATE, "psst"],
+    ["", Action.BROADCAST, "in the lobby"],
+  ]);
+});
+
+Deno.test("client - /join shows the room's last messages with their time, oldest first, and /history the ones before", async () => {
+  await using server = await ServerProcess.start(["--history-on-join", "2"]);
+  await using bob = await connectAs(server.port, "bob", "#dev");
+  await bob.send(say("in the lobby", "", 1n));
+  for (const [i, content] of ["one", "two", "three"].entries()) {
+    await bob.send(say(content, "#dev", BigInt(i + 2)));
+  }
+  await bob.take("chat", 4);
+  const run = await runClient(
+    ["--port", String(server.port), "--nick", "alice"],
+    "/join #dev\n/history\n",
+  );
+  assert.equal(run.code, 0, run.stderr);
+  // Piped output starts at connect: the lobby's history is not shown.
+  const time = "\\[\\d\\d:\\d\\d\\]";
+  assert.match(
+    run.stdout,
+    new RegExp(
+      [
+        "^\\* you are now alice",
+        "\\* joined #dev \\(2 members\\); /history shows earlier messages",
+        `${time} \\(broadcast\\) \\[#dev\\] bob: two`,
+        `${time} \\(broadcast\\) \\[#dev\\] bob: three`,
+        `${time} \\(broadcast\\) \\[#dev\\] bob: one`,
+        "\\* 1 earlier message of #dev above; nothing older is kept\n$",
+      ].join("\n"),
+    ),
+  );
+});
+
+/** A ChatClient in this process, and its events, to wait for with a deadline. */
+function recordedClient(port: number) {
+  const events: ClientEvent[] = [];
+  let wake: (() => void) | undefined;
+  const client = new ChatClient({
+    port,
+    // Never pings: the server's --idle-timeout cuts it, again and again.
+    keepaliveMs: 600_000,
+    // Back 1 to 2 s later: time for others to talk while it is away.
+    backoff: { initialMs: 2000, maxMs: 2000 },
+    onEvent(event) {
+      events.push(event);
+      wake?.();
+    },
+  });
+  const until = (done: () => boolean, what: string, ms = 15_000) =>
+    deadline(
+      (async () => {
+        while (!done()) await new Promise<void>((resolve) => wake = resolve);
+      })(),
+      ms,
+      () => `${what}; events: ${events.map((e) => e.type).join(", ")}`,
+    );
+  /** The chat messages shown in `room`, in order. */
+  const shown = (room: string) =>
+    events.flatMap((e) => e.type === "chat" && e.room === room ? [e.event] : []);
+  const count = (type: ClientEvent["type"]) => events.filter((e) => e.type === type).length;
+  return { client, events, until, shown, count };
+}
+
+Deno.test("client - cut by the server, it rejoins its rooms by itself and shows what it missed, each message once, in order", async () => {
+  await using server = await ServerProcess.start(["--idle-timeout", "1"]);
+  const { client, until, shown, count } = recordedClient(server.port);
+  try {
+    await until(() => client.isConnected, "the connection");
+    client.join("#dev");
+    await until(() => count("room") === 1 && client.isConnected, "the join");
+    const sent: Record<string, string[]> = { "#lobby": [], "#dev": [] };
+    let seq = 1n;
+    /** Bob, connecting anew each time (the idle timeout cuts him too), says `count` lines. */
+    const bobSays = async (label: string, lines: number) => {
+      await using bob = await connectAs(server.port, `bob-${seq}`, "#dev");
+      for (let i = 1; i <= lines; i++) {
+        for (const room of ["#lobby", "#dev"]) {
+          const content = `${label} ${i} in ${room}`;
+          await bob.send(say(content, room === "#lobby" ? "" : room, seq++));
+          sent[room].push(content);
+        }
+      }
+      await bob.take("chat", lines * 2);
+    };
+    await bobSays("while there", 2);
+    // The server cuts it for saying nothing; what is said until it is back, it missed.
+    const cuts = count("disconnected");
+    await until(() => count("disconnected") > cuts, "the idle timeout");
+    await bobSays("while away", 3);
+    await until(() => client.isConnected, "the reconnect");
+    // Once more, to see that a second resume brings nothing twice.
+    await until(() => count("disconnected") > cuts + 1, "the second idle timeout");
+    await bobSays("after", 1);
+    for (const room of ["#lobby", "#dev"]) {
+      await until(() => shown(room).length >= sent[room].length, `${room}'s messages`);
+      const events = shown(room);
+      assert.deepEqual(events.map((event) => event.content), sent[room], room);
+      // Numbered one by one, with nothing missing or twice.
+      const ids = events.map((event) => Number(event.eventId));
+      assert.deepEqual(ids, ids.map((_, i) => ids[0] + i), room);
+      assert.ok(
+        events.some((event) => event.history && event.content.startsWith("while away")),
+        `${room}: some of what was missed came from history`,
+      );
+    }
+    assert.equal(count("gap"), 0);
+    assert.equal(client.currentRoom, "#dev");
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("client - what the server no longer keeps when the client is back is counted in a gap notice", async () => {
+  await using server = await ServerProcess.start([
+    "--idle-timeout",
+    "1",
+    "--history-size",
+    "2",
+  ]);
+  const { client, events, until, shown, count } = recordedClient(server.port);
+  try {
+    await until(() => client.isConnected, "the connection");
+    {
+      // The idle timeout cuts bob too: a connection of his own each time.
+      await using bob = await connectAs(server.port, "bob");
+      await bob.send(say("first", "", 1n));
+      await until(() => shown("#lobby").length === 1, "the first message");
+    }
+    await until(() => count("disconnected") === 1, "the idle timeout");
+    await using bob = await connectAs(server.port, "bob-again");
+    for (let i = 1; i <= 5; i++) await bob.send(say(`missed ${i}`, "", BigInt(i)));
+    await bob.take("chat", 5);
+    await until(() => shown("#lobby").length === 3, "what is kept of the missed messages");
+    const after = events.slice(events.findIndex((e) => e.type === "disconnected"));
+    const lobby = after.filter((e) =>
+      e.type === "gap" || (e.type === "chat" && e.room === "#lobby")
+    );
+    assert.deepEqual(
+      lobby.map((e) =>
+        e.type === "gap" ? `gap ${e.room} ${e.missed}` : e.type === "chat" ? e.event.content : ""
+      ),
+      ["gap #lobby 3", "missed 4", "missed 5"],
+    );
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("client - the console cut by the server says why, comes back to its room and shows what was said meanwhile, once", async () => {
+  await using server = await ServerProcess.start(["--idle-timeout", "1"]);
+  await using terminal = await TmuxSession.start(
+    [
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      CLIENT_SCRIPT,
+      "--port",
+      String(server.port),
+      "--nick",
+      "alice",
+    ],
+    { NO_COLOR: "1" },
+  );
+  await terminal.waitForScreen(/^\[broadcast\] alice>/m);
+  await terminal.type("/join #dev");
+  await terminal.press("Enter");
+  await terminal.waitForScreen(/^\* joined #dev \(1 member\)$/m);
+  await terminal.waitForScreen(/^\[broadcast #dev\] alice>/m);
+  await terminal.waitForScreen(/^! Nothing received from you for 1 s$/m);
+  await terminal.waitForScreen(/^disconnected: .* - reconnecting in \d+\.\d s$/m);
+  await using bob = await connectAs(server.port, "bob", "#dev");
+  await bob.send(say("said while alice was away", "#dev", 1n));
+  await bob.next("chat");
+  await terminal.waitForScreen(/^\* reconnected after \d+\.\d s$/m);
+  // From history, dated, when alice was still away; live if she was back first.
+  await terminal.waitForScreen(
+    /^(\[\d\d:\d\d\] )?\(broadcast\) \[#dev\] bob: said while alice was away$/m,
+  );
+  // Still in #dev.
+  await terminal.waitForScreen((screen) => /\[broadcast #dev\] alice> *$/.test(screen.trimEnd()));
+  assert.equal(
+    (await terminal.screen()).split("said while alice was away").length,
+    2,
+    "shown once",
+  );
 });

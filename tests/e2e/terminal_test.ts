@@ -317,3 +317,42 @@ Deno.test("terminal - a pasted block of lines sends each line, in order", async 
     `${PROMPT}third line`,
   ]);
 });
+
+Deno.test("terminal - the lobby's last messages show at connect with their time, dimmed; /join puts the room in the prompt and /part takes it out", async () => {
+  await using server = await ServerProcess.start();
+  await using bob = await TestClient.connect(server.port);
+  await bob.send({ body: { case: "hello", value: { nickname: "bob" } } });
+  await bob.nextPresence(PresenceKind.RENAMED);
+  await bob.send(chat("said before alice came", Action.BROADCAST, 1n));
+  await bob.next("chat");
+  await using terminal = await TmuxSession.start(client(server.port, "--nick", "alice"));
+  await terminal.waitForScreen(/^\[\d\d:\d\d\] \(broadcast\) bob: said before alice came$/m);
+  // Dimmed (SGR 2), as a line from the past.
+  const screen = await terminal.screen(true);
+  assert.ok(dimAt(screen, "said before alice came"), JSON.stringify(screen));
+  await terminal.waitForScreen((s) => /^\[broadcast\] alice>$/.test(promptLine(s)));
+  await terminal.type("/join #dev");
+  await terminal.press("Enter");
+  await terminal.waitForScreen((s) => promptLine(s) === "[broadcast #dev] alice>");
+  await terminal.type("hello dev");
+  await terminal.press("Enter");
+  await terminal.waitForScreen(/^\(broadcast\) \[#dev\] alice: hello dev$/m);
+  await terminal.type("/part");
+  await terminal.press("Enter");
+  await terminal.waitForScreen(/^\* left #dev$/m);
+  await terminal.waitForScreen((s) => promptLine(s) === "[broadcast] alice>");
+});
+
+/** Whether the SGR codes of `screen` (as tmux captures them) leave text dim where `text` starts. */
+function dimAt(screen: string, text: string): boolean {
+  let dim = false;
+  for (const part of screen.slice(0, screen.indexOf(text)).split("\x1b[").slice(1)) {
+    const end = part.indexOf("m");
+    if (end < 0 || !/^[\d;]*$/.test(part.slice(0, end))) continue;
+    for (const code of part.slice(0, end).split(";")) {
+      if (code === "" || code === "0" || code === "22") dim = false;
+      else if (code === "2") dim = true;
+    }
+  }
+  return dim;
+}

@@ -77,7 +77,7 @@ Deno.test("formatChatEvent - a history line shows its time, and its date on anot
   );
   assert.equal(
     formatChatEvent(event, 1n, colour, { now: at(4, 15, 0) }),
-    "\x1b[2m[14:03] (broadcast) [#dev] alice: hi\x1b[0m",
+    "\x1b[2m\x1b[32m[14:03] (broadcast) [#dev] alice: hi\x1b[0m\x1b[0m",
   );
   assert.equal(formatTime(0n, new Date()), undefined);
   assert.equal(
