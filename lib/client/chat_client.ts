@@ -45,8 +45,9 @@ export type ClientEvent =
    * refusals of lines that the client sends again are not passed on: only the last, when
    * it gives up on the line. A nickname change that comes once per shared room is passed
    * on once. A HistoryEnd's count is the number of its messages passed on as "chat" events
-   * (a request sent before messages on their way came brings some of them again). `answers`: the request it answers (a RoomJoined, a WhoResponse, an error
-   * about a join...), when it answers one.
+   * (a request sent before messages on their way came brings some of them again).
+   * `answers`: the request it answers (a RoomJoined, a WhoResponse, an error about a
+   * join...), when it answers one.
    */
   | { type: "message"; message: ServerMessage; answers?: AnsweredRequest }
   /**
