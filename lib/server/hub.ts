@@ -345,7 +345,12 @@ export class Hub implements BackplaneListener {
       sentAtUnixMs: BigInt(message.sentAtUnixMs),
       room: room.wireName,
     })!;
-    const eventId = this.#history.append(key, chatEvent, message.sentAtUnixMs);
+    const eventId = this.#history.append(
+      key,
+      chatEvent,
+      message.sentAtUnixMs,
+      room.highestEventId,
+    );
     if (typeof eventId !== "bigint") {
       // Unnumbered rather than lost, should the store fail in a way it did not foresee.
       return eventId.then(
@@ -508,9 +513,10 @@ export class Hub implements BackplaneListener {
   remote(event: HubEvent): void {
     switch (event.kind) {
       case "chat": {
+        // A room with no member here still counts its ids, for when one joins.
         const room = this.#rooms.get(event.room ?? LOBBY);
-        if (room === undefined || room.members.size === 0) return;
-        return this.#appendNumbered(room, event.eventId ?? 0n, event.payload);
+        if (room !== undefined) this.#appendNumbered(room, event.eventId ?? 0n, event.payload);
+        return;
       }
       case "private":
         return this.#members.get(event.sessionId)?.send(event.payload);
@@ -749,6 +755,9 @@ export class Hub implements BackplaneListener {
     if (room !== undefined) return room;
     if (!always && this.#rooms.size >= this.#maxRooms) return undefined;
     room = new Room(key, (wanting) => this.#roomWants(wanting, "soon"));
+    // Ids from the cluster: learn where the room's order begins before taking any.
+    const lastId = this.#history.lastEventId?.(key);
+    if (lastId !== undefined) room.startAfter(lastId);
     // A new room's log starts where its first reader does: nobody lags it.
     room.passHead = room.oldestReading = room.log.head;
     this.#rooms.set(key, room);

@@ -23,8 +23,12 @@ export class Room {
   readonly users = new Set<bigint>();
   /** Asks for a pass: the log has something for the members. */
   #wanted: (room: Room) => void;
-  /** The id the next numbered event should have; undefined until one is seen. */
+  /** The id the next numbered event should have; undefined until known (see startAfter). */
   #nextEventId: bigint | undefined;
+  /** True while the room's last id is being asked for: numbered events wait for it. */
+  #starting = false;
+  /** The highest id seen in the room, for the store's floor (HistoryStore.append). */
+  highestEventId = 0n;
   /** Numbered events that came before the one they follow, by id. */
   readonly #early = new Map<bigint, Uint8Array>();
   #earlyTimer: ReturnType<typeof setTimeout> | undefined;
@@ -53,9 +57,38 @@ export class Room {
     return this.users.size === 0 && this.members.size === 0;
   }
 
-  /** Appends an event that has no id (presence, unnumbered chat); the caller asks for a pass. */
+  /**
+   * Appends an event that has no id (presence, unnumbered chat); the caller asks for a
+   * pass. Nobody here to read it: the log stays empty.
+   */
   append(payload: Uint8Array): void {
-    this.log.append(payload);
+    if (this.members.size > 0) this.log.append(payload);
+  }
+
+  /**
+   * Numbered events wait until `lastId` tells where the room's order begins: the id
+   * after it. Without it, the first event seen would set the order, and one numbered
+   * before it but slower to come would be taken for late.
+   */
+  startAfter(lastId: Promise<bigint>): void {
+    this.#starting = true;
+    this.#earlyTimer ??= setTimeout(() => this.#giveUpWaiting(), REORDER_WAIT_MS);
+    lastId.then(
+      (id) => {
+        if (!this.#starting) return;
+        this.#starting = false;
+        this.#nextEventId = id + 1n;
+        // Those numbered before: not late for the members, who followed the room first.
+        for (const early of [...this.#early.keys()].sort(compareIds)) {
+          if (early > id) break;
+          this.append(this.#early.get(early)!);
+          this.#early.delete(early);
+        }
+        this.#appendFollowing();
+        this.#wanted(this);
+      },
+      () => this.#giveUpWaiting(),
+    );
   }
 
   /**
@@ -66,7 +99,8 @@ export class Room {
   appendNumbered(eventId: bigint, payload: Uint8Array): void {
     const next = this.#nextEventId;
     if (eventId === 0n) return this.append(payload);
-    if (next !== undefined && eventId > next) {
+    if (eventId > this.highestEventId) this.highestEventId = eventId;
+    if (this.#starting || (next !== undefined && eventId > next)) {
       this.#early.set(eventId, payload);
       this.#earlyTimer ??= setTimeout(() => this.#giveUpWaiting(), REORDER_WAIT_MS);
       return;
@@ -106,6 +140,7 @@ export class Room {
   /** The missing events are not coming (lost in an outage, say): go on from the oldest that came. */
   #giveUpWaiting(): void {
     this.#earlyTimer = undefined;
+    this.#starting = false;
     if (this.#early.size === 0) return;
     let oldest: bigint | undefined;
     for (const id of this.#early.keys()) if (oldest === undefined || id < oldest) oldest = id;
@@ -116,4 +151,8 @@ export class Room {
       this.#earlyTimer = setTimeout(() => this.#giveUpWaiting(), REORDER_WAIT_MS);
     }
   }
+}
+
+function compareIds(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -295,18 +295,9 @@ Deno.test("cluster rooms - a room's messages reach its members on all three serv
   }
 });
 
-// BUG (server, lib/server/room.ts): a room's order starts at the first numbered event its
-// server sees. When the first messages of a new room are sent from several servers at once,
-// a server sees its own message (id 2, say) before another's id 1 comes through the stream;
-// id 1 then counts as late and goes in after 2: members get 2, 1, 3... and the client's
-// RoomTracker, which drops live ids it has passed, never shows message 1. docs/scaling-out.md
-// promises every recipient the history's order. Fails on most runs here (13 of 15), e.g.
-// "event ids at member 1" with [2n, 1n, 3n, ...]. Unignore once a room's order starts from
-// what history says rather than from the first event its server sees.
 Deno.test({
   name:
     "cluster rooms - the first messages of a new room, sent from three servers at once, come in id order everywhere",
-  ignore: true,
   async fn() {
     const EACH = 10;
     await using cluster = await startCluster(3);
@@ -709,17 +700,9 @@ Deno.test("cluster rooms - Redis stopped: a room goes on among one server's clie
   }
 });
 
-// BUG (server, lib/server/redis/redis_history.ts): a Redis that restarts empty (no
-// persistence, as scaling-out.md allows) loses each room's counter, and the room's ids start
-// again from 1: the ids given out before the outage are given out again. A client that saw
-// id 3 drops live ids 1 to 3 as already shown (RoomTracker), and a resume from 3 skips them:
-// after such a restart, the next messages of every busy room are not shown to anyone who was
-// connected. Fails here with "1n > 3n" (the first id after the restart is 1). The servers
-// know the last id of every room they hold (Room), which could set a floor.
 Deno.test({
   name:
     "cluster rooms - after Redis restarts empty, a room's ids go on past those given out before",
-  ignore: true,
   async fn() {
     await using cluster = await startCluster(2);
     const { redis, servers: [s1, s2] } = cluster;

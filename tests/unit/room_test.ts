@@ -11,6 +11,7 @@ const payload = (n: number) => new Uint8Array([n]);
 
 Deno.test("Room - numbered events go into the log in id order, an early one waiting for its predecessor", () => {
   using room = new Room("#dev", () => {});
+  room.members.set(1n, {} as never);
   room.appendNumbered(1n, payload(1));
   room.appendNumbered(3n, payload(3));
   room.appendNumbered(4n, payload(4));
@@ -21,6 +22,7 @@ Deno.test("Room - numbered events go into the log in id order, an early one wait
 
 Deno.test("Room - unnumbered events go in at once, and a late one is not lost", () => {
   using room = new Room("#dev", () => {});
+  room.members.set(1n, {} as never);
   room.appendNumbered(5n, payload(5));
   room.appendNumbered(0n, payload(0));
   room.appendNumbered(4n, payload(4));
@@ -30,6 +32,7 @@ Deno.test("Room - unnumbered events go in at once, and a late one is not lost", 
 Deno.test("Room - an event whose predecessor never comes goes in after the wait, with those after it", async () => {
   const wanted = Promise.withResolvers<void>();
   using room = new Room("#dev", () => wanted.resolve());
+  room.members.set(1n, {} as never);
   room.appendNumbered(1n, payload(1));
   room.appendNumbered(3n, payload(3));
   room.appendNumbered(4n, payload(4));
@@ -41,6 +44,7 @@ Deno.test("Room - an event whose predecessor never comes goes in after the wait,
 
 Deno.test("Room - the first numbered event sets where the order starts", () => {
   using room = new Room("#dev", () => {});
+  room.members.set(1n, {} as never);
   room.appendNumbered(41n, payload(41));
   room.appendNumbered(42n, payload(42));
   assert.deepEqual(logged(room), [41, 42]);
@@ -51,4 +55,20 @@ Deno.test("Room - the lobby is sent as an empty name, as older clients expect", 
   using dev = new Room("#dev", () => {});
   assert.equal(lobby.wireName, "");
   assert.equal(dev.wireName, "#dev");
+});
+
+Deno.test("Room - told where its order begins, it waits for the first id rather than take the first seen", async () => {
+  using room = new Room("#dev", () => {});
+  room.members.set(1n, {} as never);
+  const lastId = Promise.withResolvers<bigint>();
+  room.startAfter(lastId.promise);
+  room.appendNumbered(9n, payload(9));
+  room.appendNumbered(7n, payload(7));
+  assert.deepEqual(logged(room), [], "both wait for the room's last id");
+  lastId.resolve(7n);
+  await lastId.promise;
+  assert.deepEqual(logged(room), [7], "7 was numbered before: in at once; 9 waits for 8");
+  room.appendNumbered(8n, payload(8));
+  assert.deepEqual(logged(room), [7, 8, 9]);
+  assert.equal(room.highestEventId, 9n);
 });

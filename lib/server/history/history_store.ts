@@ -48,8 +48,21 @@ export interface HistoryStore extends AsyncDisposable {
    * Gives the room's next message its event id and keeps it. Synchronous when ids are
    * given out by this process; a promise when the cluster gives them out. 0n when the
    * message is not kept (history off, or storage out of reach when ids come from it).
+   * `floor`: the highest id this server has seen in the room; ids go on above it even
+   * when the store has forgotten the room (a Redis that restarted empty).
    */
-  append(room: string, chatEvent: Uint8Array, sentAtUnixMs: number): bigint | Promise<bigint>;
+  append(
+    room: string,
+    chatEvent: Uint8Array,
+    sentAtUnixMs: number,
+    floor?: bigint,
+  ): bigint | Promise<bigint>;
+  /**
+   * The last id given out in a room, 0n for none. Only for stores whose ids come from the
+   * cluster: a server that starts to follow a room learns where its order begins, so that
+   * a message numbered after another cannot pass it for the first one.
+   */
+  lastEventId?(room: string): Promise<bigint>;
   /** Up to `count` messages with ids below `beforeId` (0n: the newest), oldest first. */
   before(room: string, beforeId: bigint, count: number): Promise<HistoryPage>;
   /** Every kept message with an id above `afterId`, oldest first, at most `limit` (the newest). */

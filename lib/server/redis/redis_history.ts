@@ -78,12 +78,19 @@ end
 
 /**
  * KEYS: the room's seq, its history stream, the rooms set. ARGV: room, event bytes,
- * sent-at ms, history size, cutoff ms (0: none), retention ms (0: none). Gives the
+ * sent-at ms, history size, cutoff ms (0: none), retention ms (0: none), floor (the
+ * highest id the caller has seen; 0: none). Gives the
  * message the room's next id, and keeps it under the stream id `<id>-0`: one script,
  * so two servers can never give out one id twice, nor keep messages out of id order.
  */
 const APPEND = `${TRIM_OLD}
 local id = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[7])
+if id <= floor then
+  -- A Redis that lost the counter (restarted empty): ids go on above what servers have seen.
+  id = floor + 1
+  redis.call('SET', KEYS[1], string.format('%d', id))
+end
 if id == 1 and redis.call('EXISTS', KEYS[2]) == 1 then
   -- The counter was lost (evicted, deleted) but not the stream: go on after the stream's
   -- last id, or every XADD below would fail.
@@ -146,6 +153,7 @@ interface HistoryCommands {
     size: string,
     cutoffMs: string,
     retentionMs: string,
+    floor: string,
   ): Promise<number>;
   historyBeforeBuffer(
     historyKey: string,
@@ -252,7 +260,12 @@ export class RedisHistory implements HistoryStore {
     return new RedisHistory(redis, settings, logger);
   }
 
-  append(room: string, chatEvent: Uint8Array, sentAtUnixMs: number): Promise<bigint> {
+  append(
+    room: string,
+    chatEvent: Uint8Array,
+    sentAtUnixMs: number,
+    floor = 0n,
+  ): Promise<bigint> {
     this.#stats.appended++;
     if (this.#redis.status !== "ready") return Promise.resolve(this.#lose("Redis is out of reach"));
     const retentionMs = this.#retentionMs();
@@ -267,6 +280,7 @@ export class RedisHistory implements HistoryStore {
       String(this.#options.historySize),
       String(retentionMs === 0 ? 0 : Date.now() - retentionMs),
       String(retentionMs),
+      String(floor),
     ).then(
       (id) => {
         this.#succeeded();
@@ -325,6 +339,11 @@ export class RedisHistory implements HistoryStore {
         wanted,
       )
     );
+  }
+
+  async lastEventId(room: string): Promise<bigint> {
+    const last = await this.#read(() => this.#redis.get(seqKey(room)));
+    return BigInt(last ?? 0);
   }
 
   stats(): HistoryStats {
