@@ -3,8 +3,8 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { Redis } from "ioredis";
 import {
   Action,
-  ChatEventSchema,
   type ChatEvent,
+  ChatEventSchema,
   ErrorCode,
   type Presence,
   PresenceKind,
