@@ -5,24 +5,46 @@
  * one ClientMessage / ServerMessage per binary message, and renders events with
  * the terminal's own formatter, so both show the same lines.
  *
+ * Rooms and private conversations are views: a list on the left, one message list each, the
+ * one shown on the right with its members. A RoomTracker (shared with the terminal client)
+ * keeps, per room, the last message shown, so that the history a join brings, live messages
+ * that come before it, and what a resume after a reconnect brings are each shown once, in
+ * order. Scrolling to the top of a room (or its "Earlier messages" button) asks for older
+ * history, which goes in above what is shown.
+ *
  * Built into gen/web/page.ts by scripts/build_web.ts; the markup is web/index.html.
  * Every piece of text from the network goes into the page through textContent only.
  */
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import {
   Action,
+  type ChatEvent,
+  ChatSchema,
   ClientMessageSchema,
+  type Error as ErrorMessage,
   ErrorCode,
+  type HistoryEnd,
+  type Presence,
   PresenceKind,
+  type RoomJoined,
+  type RoomParted,
   type ServerMessage,
   ServerMessageSchema,
   type Welcome,
+  type WhoResponse,
 } from "../gen/chat/v1/chat_pb.ts";
-import { formatServerMessage, formatWelcome } from "../lib/ui/format_message.ts";
+import {
+  formatChatEvent,
+  formatGap,
+  formatServerMessage,
+  formatWelcome,
+} from "../lib/ui/format_message.ts";
 import { parseInputLine } from "../lib/ui/input_line.ts";
 import { printable } from "../lib/ui/printable.ts";
 import { createStyle } from "../lib/ui/style.ts";
 import { backoffDelay } from "../lib/client/backoff.ts";
+import { RoomTracker, type TrackedOutput } from "../lib/client/room_tracker.ts";
+import { LOBBY, roomKey, roomNameProblem } from "../lib/protocol/room_name.ts";
 import { utf8Length } from "../lib/protocol/utf8_length.ts";
 import { VERSION } from "../lib/version.ts";
 
@@ -33,22 +55,77 @@ const KEEPALIVE_MS = 30_000;
 const WELCOME_TIMEOUT_MS = 10_000;
 /** Only a connection up this long resets the backoff: the server is healthy again. */
 const STABLE_CONNECTION_MS = 10_000;
-/** The page keeps this many lines; older ones are dropped, as a terminal's scrollback does. */
+/**
+ * Each view keeps this many lines; older ones are dropped, as a terminal's scrollback does
+ * (while earlier history is being put in above, none is).
+ */
 const MAX_LINES = 2_000;
 /** Keepalive nonces, apart from the ones /ping uses, as in the terminal client. */
 const KEEPALIVE_NONCE_BASE = 1n << 62n;
+/** Messages asked for when the reader scrolls to the top of a room or asks for earlier ones. */
+const HISTORY_PAGE = 50;
+/** Scrolled this close to the top of a room, the page asks for earlier messages. */
+const TOP_MARGIN_PX = 40;
+/** Scrolled this close to the bottom, the view follows new lines. */
+const BOTTOM_MARGIN_PX = 40;
 
 const HELP_LINES = [
-  "Type a line and press Enter to send it in the chosen mode. Commands:",
+  "Type a line and press Enter to send it to the room shown, or in a private conversation to",
+  "that person. Pick a room or a conversation on the left. Commands:",
+  "  /join #room        join a room (made if new) and show it",
+  "  /part [#room]      leave a room (the one shown if none is named)",
+  "  /rooms             list the rooms and how many are in each",
+  "  /who [#room]       list who is in the room shown, or in another",
+  "  /msg NICK text     send a private message to NICK",
+  "  /history [count]   show earlier messages of the room shown (or scroll up)",
   "  /echo [text]       switch to echo mode, or send one echo",
   "  /broadcast [text]  switch to broadcast mode, or send one broadcast",
   "  /nick NAME         change your nickname",
-  "  /who               list who is online",
   "  /ping              measure the round trip to the server",
+  "  /quit              leave until the page is reloaded",
   "  //text             send a line that starts with /",
 ];
 
-type LineKind = "echo" | "broadcast" | "notice" | "error";
+type LineKind = "echo" | "broadcast" | "private" | "notice" | "error";
+
+/** A room, a private conversation, or the view shown when there is neither. */
+interface View {
+  /** A room's key ("#dev"), "@" and a correspondent's nickname in lower case, or "" for none. */
+  key: string;
+  readonly kind: "room" | "private" | "none";
+  /** The room's name, or the correspondent's nickname as last seen. */
+  title: string;
+  /** Its message list, in #views; only the shown one is visible, with the id "messages". */
+  readonly list: HTMLOListElement;
+  /** Its entry in the list on the left (none for the "none" view). */
+  entry: ViewEntry | undefined;
+  /** Messages that came while another view was shown. */
+  unread: number;
+  /** A room's members, by session id, in order of arrival; empty while unknown. */
+  members: Map<bigint, string>;
+  /** The server keeps older messages of the room than the page shows. */
+  moreHistory: boolean;
+  /** The room's history could not be read. */
+  historyUnavailable: boolean;
+  /** Earlier messages asked for: how many came so far (they go in above); undefined: none asked. */
+  paging: number | undefined;
+  /** The join sent for this room after a reconnect is a resume: what comes was missed. */
+  resuming: boolean;
+  /** A part was sent and RoomParted has not come yet: no longer listed. */
+  leaving: boolean;
+  /** Followed its newest line when last shown. */
+  atBottom: boolean;
+  /** Where it was scrolled to when last shown. */
+  scrollTop: number;
+}
+
+interface ViewEntry {
+  readonly item: HTMLLIElement;
+  readonly select: HTMLButtonElement;
+  readonly name: HTMLSpanElement;
+  readonly unread: HTMLSpanElement;
+  readonly close: HTMLButtonElement;
+}
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -58,9 +135,20 @@ function element<T extends HTMLElement>(id: string): T {
 
 const ui = {
   status: element<HTMLParagraphElement>("status"),
-  messages: element<HTMLOListElement>("messages"),
+  views: element<HTMLDivElement>("views"),
+  viewHeading: element<HTMLHeadingElement>("view-heading"),
+  historyMore: element<HTMLButtonElement>("history-more"),
+  historyNote: element<HTMLSpanElement>("history-note"),
+  rooms: element<HTMLUListElement>("rooms"),
+  privateSection: element<HTMLDivElement>("private-section"),
+  privates: element<HTMLUListElement>("privates"),
+  joinForm: element<HTMLFormElement>("join-form"),
+  joinRoom: element<HTMLInputElement>("join-room"),
+  join: element<HTMLButtonElement>("join"),
+  membersTitle: element<HTMLSpanElement>("members-title"),
   online: element<HTMLUListElement>("online"),
   onlineCount: element<HTMLSpanElement>("online-count"),
+  membersNote: element<HTMLParagraphElement>("members-note"),
   composer: element<HTMLFormElement>("composer"),
   mode: element<HTMLSelectElement>("mode"),
   input: element<HTMLInputElement>("input"),
@@ -75,13 +163,62 @@ const plainStyle = createStyle(false);
 /** The connection and what the server told us on it; reset on every reconnect. */
 let socket: WebSocket | undefined;
 let welcome: Welcome | undefined;
+/** Sessions online in the whole chat, as the server last said. */
 let online = 0;
-/** Who is online, by session id, in order of arrival. */
-const users = new Map<bigint, string>();
 /** The nickname the server last confirmed; asked for again after a reconnect. */
 let wantedNickname = "";
-/** WhoRequests the page sent by itself: their answers fill the list without a line. */
-let silentWho = 0;
+
+/** The rooms the page is in, the last message shown in each; it outlives connections. */
+const tracker = new RoomTracker();
+
+/** The kinds of request answered by something other than a ChatEvent or a Pong. */
+type RequestKind = "nick" | "who" | "join" | "part" | "rooms" | "history";
+
+/** A request waiting for its answer, to tell what an answer (or an error) is about. */
+interface Awaiting {
+  kind: RequestKind;
+  /** The room it names (a key), "" for none. */
+  room: string;
+  /** Sent by the page itself (after Welcome, on switching rooms): its answer shows no line. */
+  automatic: boolean;
+}
+
+/** Requests sent and not answered, oldest first; cleared with the connection. */
+let awaiting: Awaiting[] = [];
+
+/** Which error codes, in errors without a client_seq, can answer which requests. */
+const ERRORS_ANSWERING: Record<RequestKind, readonly ErrorCode[]> = {
+  nick: [
+    ErrorCode.NICKNAME_TAKEN,
+    ErrorCode.NICKNAME_INVALID,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.UNAVAILABLE,
+    ErrorCode.MALFORMED,
+  ],
+  join: [
+    ErrorCode.ROOM_INVALID,
+    ErrorCode.TOO_MANY_ROOMS,
+    ErrorCode.ROOM_LIMIT,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.UNAVAILABLE,
+    ErrorCode.UNSUPPORTED,
+  ],
+  part: [
+    ErrorCode.ROOM_INVALID,
+    ErrorCode.NOT_IN_ROOM,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.UNSUPPORTED,
+  ],
+  rooms: [ErrorCode.UNAVAILABLE, ErrorCode.UNSUPPORTED],
+  who: [ErrorCode.ROOM_INVALID, ErrorCode.NOT_IN_ROOM, ErrorCode.UNAVAILABLE],
+  history: [
+    ErrorCode.ROOM_INVALID,
+    ErrorCode.NOT_IN_ROOM,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.UNAVAILABLE,
+    ErrorCode.UNSUPPORTED,
+  ],
+};
 
 let nextSeq = 1n;
 /**
@@ -89,6 +226,11 @@ let nextSeq = 1n;
  * server refuses goes back into the box rather than being lost.
  */
 const unconfirmed = new Map<bigint, string>();
+/**
+ * Private messages typed with /msg, by client_seq: the view they were typed in. When the
+ * sender's copy comes and that view is still shown, the conversation is shown instead.
+ */
+const privateOrigins = new Map<bigint, View>();
 let nextPingNonce = 1n;
 let nextKeepaliveNonce = KEEPALIVE_NONCE_BASE;
 /** /ping nonces waiting for their Pong, with when they were sent. */
@@ -101,45 +243,279 @@ let keepaliveTimer: ReturnType<typeof setTimeout> | undefined;
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
 let countdownTimer: ReturnType<typeof setInterval> | undefined;
 
-// ---------------------------------------------------------------- rendering
+// ---------------------------------------------------------------- views
 
-function addLine(text: string, kind: LineKind): void {
-  const list = ui.messages;
-  // Follow the conversation only if the reader has not scrolled up to read older lines.
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+/** Rooms (listed as the tracker orders them) and private conversations, by key. */
+const views = new Map<string, View>();
+/** Shown when the page is in no room and has no conversation open. */
+const noView = makeView("", "none", "No room");
+let current: View = noView;
+
+function makeView(key: string, kind: View["kind"], title: string): View {
+  const list = document.createElement("ol");
+  list.className = "messages";
+  list.setAttribute("role", "log");
+  list.setAttribute("aria-labelledby", "view-heading");
+  // Focusable so that the keyboard can scroll it.
+  list.tabIndex = 0;
+  list.hidden = true;
+  ui.views.append(list);
+  const view: View = {
+    key,
+    kind,
+    title,
+    list,
+    entry: undefined,
+    unread: 0,
+    members: new Map(),
+    moreHistory: false,
+    historyUnavailable: false,
+    paging: undefined,
+    resuming: false,
+    leaving: false,
+    atBottom: true,
+    scrollTop: 0,
+  };
+  list.addEventListener("scroll", () => {
+    if (view === current) pageOnScroll(view);
+  });
+  if (kind !== "none") {
+    view.entry = makeEntry(view);
+    views.set(key, view);
+  }
+  return view;
+}
+
+function makeEntry(view: View): ViewEntry {
   const item = document.createElement("li");
-  item.className = kind;
+  const select = document.createElement("button");
+  select.type = "button";
+  select.className = "view-select";
+  select.dataset.view = view.key;
+  const name = document.createElement("span");
+  name.className = "name";
+  const unread = document.createElement("span");
+  unread.className = "unread";
+  unread.hidden = true;
+  select.append(name, unread);
+  select.addEventListener("click", () => {
+    if (views.get(view.key) === view) show(view);
+  });
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "view-close";
+  close.dataset.view = view.key;
+  close.textContent = "\u00d7";
+  close.addEventListener("click", () => {
+    if (views.get(view.key) !== view) return;
+    if (view.kind === "room") leaveRoom(view.key);
+    else closePrivate(view);
+    ui.input.focus();
+  });
+  item.append(select, close);
+  item.className = view.kind;
+  return { item, select, name, unread, close };
+}
+
+function roomView(room: string): View {
+  return views.get(room) ?? makeView(room, "room", room);
+}
+
+/** The conversation with `nickname`, opened if need be, named as the server last spelled it. */
+function privateView(nickname: string): View {
+  const key = `@${nickname.toLowerCase()}`;
+  const view = views.get(key) ?? makeView(key, "private", nickname);
+  view.title = nickname;
+  return view;
+}
+
+function privateViews(): View[] {
+  return [...views.values()].filter((view) => view.kind === "private");
+}
+
+/** Every view with lines: the rooms (leaving ones too), the conversations, and "none". */
+function allViews(): View[] {
+  return [...views.values(), noView];
+}
+
+/** The view to show when the one shown goes: the tracker's room, else a conversation. */
+function fallbackView(): View {
+  const room = tracker.current;
+  const view = room === undefined ? undefined : views.get(room);
+  if (view !== undefined && !view.leaving) return view;
+  return privateViews()[0] ?? noView;
+}
+
+/** Forgets the views of rooms the page is no longer in or leaving. */
+function pruneRoomViews(): void {
+  for (const view of [...views.values()]) {
+    if (view.kind === "room" && !view.leaving && !tracker.has(view.key)) removeView(view);
+  }
+}
+
+function removeView(view: View): void {
+  views.delete(view.key);
+  view.list.remove();
+  view.entry?.item.remove();
+  if (view === current) show(fallbackView(), false);
+}
+
+/** Shows `view`: its lines, its members, its name; a room becomes where lines are sent. */
+function show(view: View, focusInput = false): void {
+  const previous = current;
+  if (previous !== view) {
+    previous.atBottom = nearBottom(previous.list);
+    previous.scrollTop = previous.list.scrollTop;
+    previous.list.hidden = true;
+    previous.list.removeAttribute("id");
+    previous.list.removeAttribute("data-testid");
+    current = view;
+    view.list.id = "messages";
+    view.list.dataset.testid = "messages";
+    view.list.hidden = false;
+    view.list.scrollTop = view.atBottom ? view.list.scrollHeight : view.scrollTop;
+  }
+  view.unread = 0;
+  if (view.kind === "room") {
+    tracker.select(view.key);
+    // Who is in it now; presence keeps the list up to date from there.
+    if (previous !== view) askMembers(view.key);
+  }
+  render();
+  if (focusInput) ui.input.focus();
+}
+
+function nearBottom(list: HTMLElement): boolean {
+  return list.scrollHeight - list.scrollTop - list.clientHeight < BOTTOM_MARGIN_PX;
+}
+
+interface LineOptions {
+  /** A message from history: dated, and set apart. */
+  history?: boolean;
+  /** When the message was sent, for the line's tooltip. */
+  sentAt?: bigint;
+  /** Counts as unread when its view is not shown. */
+  unread?: boolean;
+  /** Earlier history asked for: goes in above what the view shows. */
+  above?: boolean;
+}
+
+function addLine(view: View, text: string, kind: LineKind, options: LineOptions = {}): void {
+  const list = view.list;
+  const shown = view === current;
+  const item = document.createElement("li");
+  item.className = options.history ? `${kind} history` : kind;
   item.textContent = text;
+  if (options.sentAt !== undefined && options.sentAt > 0n) {
+    item.title = new Date(Number(options.sentAt)).toLocaleString();
+  }
+  if (options.above && view.paging !== undefined) {
+    // Oldest first, each below the ones of its page that came before it; the reader's
+    // place stays where it was.
+    const height = list.scrollHeight;
+    list.insertBefore(item, list.children[view.paging] ?? null);
+    view.paging++;
+    if (shown) list.scrollTop += list.scrollHeight - height;
+    return;
+  }
+  // Follow the conversation only if the reader has not scrolled up to read older lines.
+  const follow = shown && nearBottom(list);
   list.append(item);
-  while (list.childElementCount > MAX_LINES) list.firstElementChild!.remove();
-  if (atBottom) list.scrollTop = list.scrollHeight;
+  if (view.paging === undefined) {
+    while (list.childElementCount > MAX_LINES) list.firstElementChild!.remove();
+  }
+  if (follow) list.scrollTop = list.scrollHeight;
+  if (options.unread && !shown && view.kind !== "none") {
+    view.unread++;
+    scheduleRender();
+  }
 }
 
-function lineKind(message: ServerMessage): LineKind {
-  const body = message.body;
-  if (body.case === "chat") return body.value.action === Action.ECHO ? "echo" : "broadcast";
-  return body.case === "error" ? "error" : "notice";
+/** A line in every view: what happened to the connection concerns them all. */
+function addLineEverywhere(text: string, kind: LineKind): void {
+  for (const view of allViews()) addLine(view, text, kind);
 }
 
-function setStatus(state: "connecting" | "connected" | "disconnected", text: string): void {
-  ui.status.dataset.state = state;
-  ui.status.textContent = text;
-  const connected = state === "connected";
-  ui.send.disabled = !connected;
-  ui.nicknameSet.disabled = !connected;
+let renderScheduled = false;
+
+/** Renders once after the current task: a resume can bring a thousand unread messages. */
+function scheduleRender(): void {
+  if (renderScheduled) return;
+  renderScheduled = true;
+  queueMicrotask(render);
 }
 
-function showConnected(): void {
-  if (welcome === undefined) return;
-  setStatus("connected", formatWelcome({ ...welcome, online }));
+function render(): void {
+  renderScheduled = false;
+  renderViewList();
+  renderMembers();
+  renderViewBar();
+  renderComposer();
 }
 
-function renderOnline(): void {
-  ui.onlineCount.textContent = `(${online})`;
-  const items = [...users].map(([sessionId, nickname]) => {
+function renderViewList(): void {
+  const rooms = tracker.rooms.map(roomView).filter((view) => !view.leaving);
+  const privates = privateViews();
+  for (const view of [...rooms, ...privates]) renderEntry(view);
+  placeEntries(ui.rooms, rooms);
+  placeEntries(ui.privates, privates);
+  ui.privateSection.hidden = privates.length === 0;
+  let unread = 0;
+  for (const view of views.values()) unread += view.unread;
+  document.title = unread > 0 ? `(${unread}) deno-chat` : "deno-chat";
+}
+
+function renderEntry(view: View): void {
+  const entry = view.entry!;
+  const title = printable(view.title);
+  entry.name.textContent = title;
+  if (view === current) entry.select.setAttribute("aria-current", "true");
+  else entry.select.removeAttribute("aria-current");
+  const joining = view.kind === "room" && tracker.isJoining(view.key);
+  entry.item.classList.toggle("joining", joining);
+  entry.select.setAttribute("aria-busy", String(joining));
+  entry.unread.hidden = view.unread === 0;
+  if (view.unread > 0) {
+    const hidden = document.createElement("span");
+    hidden.className = "visually-hidden";
+    hidden.textContent = " unread";
+    entry.unread.replaceChildren(String(view.unread), hidden);
+  }
+  const label = view.kind === "room" ? `Leave ${title}` : `Close the conversation with ${title}`;
+  entry.close.setAttribute("aria-label", label);
+  entry.close.title = label;
+}
+
+/** Puts the entries in their list in order, moving none that is in place (a focused one). */
+function placeEntries(list: HTMLUListElement, ordered: View[]): void {
+  const wanted = ordered.map((view) => view.entry!.item);
+  const present = [...list.children];
+  if (wanted.length === present.length && wanted.every((item, i) => item === present[i])) return;
+  for (const item of present) if (!wanted.includes(item as HTMLLIElement)) item.remove();
+  wanted.forEach((item, i) => {
+    if (list.children[i] !== item) list.insertBefore(item, list.children[i] ?? null);
+  });
+}
+
+function renderMembers(): void {
+  const view = current;
+  const own = welcome?.sessionId;
+  if (view.kind === "room") {
+    ui.membersTitle.textContent = `In ${view.title}`;
+    ui.onlineCount.textContent = view.members.size > 0 ? `(${view.members.size})` : "";
+    ui.membersNote.hidden = true;
+  } else {
+    ui.membersTitle.textContent = view.kind === "private" ? "Private" : "Online";
+    ui.onlineCount.textContent = "";
+    ui.membersNote.hidden = false;
+    ui.membersNote.textContent = view.kind === "private"
+      ? `Only you and ${printable(view.title)} see these messages.`
+      : "You are in no room: join one.";
+  }
+  const items = [...view.members].map(([sessionId, nickname]) => {
     const item = document.createElement("li");
     item.textContent = printable(nickname);
-    if (sessionId === welcome?.sessionId) {
+    if (sessionId === own) {
       item.className = "you";
       const you = document.createElement("span");
       you.textContent = " (you)";
@@ -148,6 +524,59 @@ function renderOnline(): void {
     return item;
   });
   ui.online.replaceChildren(...items);
+}
+
+function renderViewBar(): void {
+  const view = current;
+  ui.viewHeading.textContent = view.kind === "private"
+    ? `Private: ${printable(view.title)}`
+    : view.kind === "room"
+    ? view.title
+    : "No room";
+  const room = view.kind === "room";
+  ui.historyMore.hidden = !room || !view.moreHistory || view.historyUnavailable;
+  ui.historyMore.disabled = welcome === undefined || view.paging !== undefined ||
+    tracker.isJoining(view.key);
+  ui.historyMore.textContent = view.paging === undefined
+    ? "Earlier messages"
+    : "Loading earlier messages ...";
+  ui.historyNote.textContent = !room
+    ? ""
+    : view.historyUnavailable
+    ? "history cannot be read now"
+    : !view.moreHistory && view.list.querySelector(".history") !== null
+    ? "nothing earlier is kept"
+    : "";
+}
+
+function renderComposer(): void {
+  const view = current;
+  // In a conversation, plain lines go to the other person.
+  ui.mode.disabled = view.kind === "private";
+  ui.input.placeholder = view.kind === "private"
+    ? `Private message to ${printable(view.title)}, or /help`
+    : view.kind === "room"
+    ? `Message ${view.title}, or /help`
+    : "/join #room, or /help";
+}
+
+function lineKind(message: ServerMessage): LineKind {
+  return message.body.case === "error" ? "error" : "notice";
+}
+
+function setStatus(state: "connecting" | "connected" | "disconnected", text: string): void {
+  ui.status.dataset.state = state;
+  ui.status.textContent = text;
+  const connected = state === "connected";
+  ui.send.disabled = !connected;
+  ui.nicknameSet.disabled = !connected;
+  ui.join.disabled = !connected;
+  renderViewBar();
+}
+
+function showConnected(): void {
+  if (welcome === undefined) return;
+  setStatus("connected", formatWelcome({ ...welcome, online }));
 }
 
 // ---------------------------------------------------------------- sending
@@ -161,6 +590,19 @@ function send(message: ClientMessageInit): boolean {
   return true;
 }
 
+/** Sends a request whose answer (or error) is told apart by the request it answers. */
+function request(message: ClientMessageInit, waiting: Awaiting): boolean {
+  if (!send(message)) return false;
+  awaiting.push(waiting);
+  return true;
+}
+
+/** The oldest request waiting that `accepts` takes as answered; it waits no more. */
+function answered(accepts: (request: Awaiting) => boolean): Awaiting | undefined {
+  const index = awaiting.findIndex(accepts);
+  return index < 0 ? undefined : awaiting.splice(index, 1)[0];
+}
+
 /** (Re)starts the idle timer: a Ping goes out only after 30 s without sending anything. */
 function armKeepalive(): void {
   clearTimeout(keepaliveTimer);
@@ -170,49 +612,205 @@ function armKeepalive(): void {
 }
 
 function currentMode(): Action {
+  // In a conversation, plain lines are private (sent as "broadcast" to the one person).
+  if (current.kind === "private") return Action.BROADCAST;
   return ui.mode.value === "echo" ? Action.ECHO : Action.BROADCAST;
 }
 
+/** Asks who is in `room`, to fill its member list without a line. */
+function askMembers(room: string): void {
+  request(
+    { body: { case: "who", value: { room } } },
+    { kind: "who", room, automatic: true },
+  );
+}
+
+/** Joins `room` (a key) and shows it; shows it alone if the page is in it already. */
+function joinRoom(room: string): boolean {
+  const existing = views.get(room);
+  if (tracker.has(room) && existing !== undefined && !existing.leaving) {
+    show(existing);
+    return true;
+  }
+  if (welcome === undefined) {
+    addLine(current, "! Not connected; join the room once the page is back", "error");
+    return false;
+  }
+  const join = tracker.join(room);
+  const view = roomView(join.room);
+  view.leaving = false;
+  view.resuming = false;
+  request({ body: { case: "join", value: join } }, {
+    kind: "join",
+    room: join.room,
+    automatic: false,
+  });
+  show(view);
+  return true;
+}
+
+/** Leaves `room` (a key); the view goes at once, and the room is gone at RoomParted. */
+function leaveRoom(room: string): boolean {
+  const view = views.get(room);
+  if (view === undefined || view.kind !== "room" || view.leaving || !tracker.has(room)) {
+    addLine(current, `! You are not in ${printable(room)}`, "error");
+    return false;
+  }
+  if (welcome === undefined) {
+    addLine(current, "! Not connected; leave the room once the page is back", "error");
+    return false;
+  }
+  tracker.part(room);
+  view.leaving = true;
+  request({ body: { case: "part", value: { room } } }, { kind: "part", room, automatic: false });
+  if (view === current) show(fallbackView());
+  else render();
+  return true;
+}
+
+function closePrivate(view: View): void {
+  views.delete(view.key);
+  view.list.remove();
+  view.entry?.item.remove();
+  if (view === current) show(fallbackView());
+  else render();
+}
+
+/** Asks for earlier messages of `view` (a room), to go in above; false when it cannot now. */
+function askHistory(view: View, count: number, automatic: boolean): boolean {
+  if (welcome === undefined || view.paging !== undefined || tracker.isJoining(view.key)) {
+    return false;
+  }
+  const page = tracker.history(count, view.key);
+  if (page === undefined) return false;
+  if (
+    !request({ body: { case: "history", value: page } }, {
+      kind: "history",
+      room: page.room,
+      automatic,
+    })
+  ) {
+    tracker.historyEnd(page.room);
+    return false;
+  }
+  view.paging = 0;
+  renderViewBar();
+  return true;
+}
+
+/** At the top of a room with more kept: the earlier messages, once, as the reader scrolls. */
+function pageOnScroll(view: View): void {
+  const list = view.list;
+  if (
+    view.kind !== "room" || !view.moreHistory || view.historyUnavailable ||
+    list.scrollTop >= TOP_MARGIN_PX || list.scrollHeight <= list.clientHeight
+  ) return;
+  askHistory(view, HISTORY_PAGE, true);
+}
+
+ui.historyMore.addEventListener("click", () => {
+  if (current.kind === "room") askHistory(current, HISTORY_PAGE, true);
+});
+
+function sendChat(line: string, text: string, action: Action, to?: string): boolean {
+  const bytes = utf8Length(text);
+  if (welcome !== undefined && bytes > welcome.maxContentBytes) {
+    // As the server would answer, but the text stays in the box to be shortened.
+    addLine(
+      current,
+      `! Message is ${bytes} bytes long; the limit is ${welcome.maxContentBytes}`,
+      "error",
+    );
+    return false;
+  }
+  const clientSeq = nextSeq++;
+  let value: MessageInitShape<typeof ChatSchema>;
+  if (to !== undefined) {
+    value = { content: text, action: Action.PRIVATE, clientSeq, toNickname: to };
+  } else if (action === Action.ECHO) {
+    value = { content: text, action, clientSeq };
+  } else if (current.kind === "private") {
+    value = { content: text, action: Action.PRIVATE, clientSeq, toNickname: current.title };
+  } else if (current.kind === "room") {
+    // The lobby as "": what servers from before rooms take.
+    value = { content: text, action, clientSeq, room: current.key === LOBBY ? "" : current.key };
+  } else {
+    addLine(current, "! You are in no room: join one (on the left, or /join #room)", "error");
+    return false;
+  }
+  if (!send({ body: { case: "chat", value } })) return false;
+  unconfirmed.set(clientSeq, line);
+  if (to !== undefined && current.key !== `@${to.toLowerCase()}`) {
+    privateOrigins.set(clientSeq, current);
+  }
+  return true;
+}
+
 function submitLine(line: string): boolean {
-  const command = parseInputLine(line, currentMode());
+  const command = parseInputLine(line, currentMode(), { rooms: true });
   switch (command.kind) {
     case "empty":
       return true;
-    case "chat": {
-      const bytes = utf8Length(command.text);
-      if (welcome !== undefined && bytes > welcome.maxContentBytes) {
-        // As the server would answer, but the text stays in the box to be shortened.
-        addLine(
-          `! Message is ${bytes} bytes long; the limit is ${welcome.maxContentBytes}`,
-          "error",
-        );
-        return false;
-      }
-      const value = { content: command.text, action: command.action, clientSeq: nextSeq++ };
-      if (!send({ body: { case: "chat", value } })) return false;
-      unconfirmed.set(value.clientSeq, line);
-      return true;
-    }
+    case "chat":
+      return sendChat(line, command.text, command.action);
+    case "private":
+      return sendChat(line, command.text, Action.PRIVATE, command.nickname);
     case "mode":
       ui.mode.value = command.action === Action.ECHO ? "echo" : "broadcast";
       return true;
     case "nick":
-      return send({ body: { case: "hello", value: { nickname: command.nickname } } });
-    case "who":
-      return send({ body: { case: "who", value: {} } });
+      return request(
+        { body: { case: "hello", value: { nickname: command.nickname } } },
+        { kind: "nick", room: "", automatic: false },
+      );
+    case "who": {
+      // The room shown, by default; in a conversation, everyone online.
+      const room = command.room ?? (current.kind === "room" ? current.key : "");
+      return request(
+        { body: { case: "who", value: { room } } },
+        { kind: "who", room, automatic: false },
+      );
+    }
+    case "join":
+      return joinRoom(command.room);
+    case "part":
+      if (command.room === undefined && current.kind === "private") {
+        closePrivate(current);
+        return true;
+      }
+      if (command.room === undefined && current.kind !== "room") {
+        addLine(current, "! Usage: /part #room - no room is shown", "error");
+        return false;
+      }
+      return leaveRoom(command.room ?? current.key);
+    case "rooms":
+      return request(
+        { body: { case: "rooms", value: {} } },
+        { kind: "rooms", room: "", automatic: false },
+      );
+    case "history":
+      if (current.kind !== "room") {
+        addLine(current, "! /history shows a room's earlier messages: pick a room first", "error");
+        return false;
+      }
+      if (welcome === undefined) return false;
+      if (!askHistory(current, command.count ?? HISTORY_PAGE, false)) {
+        addLine(current, "! Earlier messages are on their way already", "error");
+      }
+      return true;
     case "ping": {
       const nonce = nextPingNonce++;
       pings.set(nonce, performance.now());
       return send({ body: { case: "ping", value: { nonce } } });
     }
     case "help":
-      for (const text of HELP_LINES) addLine(text, "notice");
+      for (const text of HELP_LINES) addLine(current, text, "notice");
       return true;
     case "quit":
       stop();
       return true;
     case "invalid":
-      addLine(`! ${command.message}`, "error");
+      addLine(current, `! ${command.message}`, "error");
       return false;
   }
 }
@@ -228,7 +826,25 @@ ui.nicknameForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const nickname = ui.nickname.value.trim();
   if (nickname === "") return;
-  send({ body: { case: "hello", value: { nickname, client: CLIENT_NAME } } });
+  request(
+    { body: { case: "hello", value: { nickname, client: CLIENT_NAME } } },
+    { kind: "nick", room: "", automatic: false },
+  );
+  ui.input.focus();
+});
+
+ui.joinForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const typed = ui.joinRoom.value.trim();
+  if (typed === "") return;
+  const name = typed.startsWith("#") ? typed : `#${typed}`;
+  const problem = roomNameProblem(name);
+  if (problem !== undefined) {
+    // The name stays in the box, to be corrected.
+    addLine(current, `! ${problem}`, "error");
+    return;
+  }
+  if (joinRoom(roomKey(name))) ui.joinRoom.value = "";
   ui.input.focus();
 });
 
@@ -244,7 +860,54 @@ function restoreRefused(clientSeq: bigint): void {
   if (line === undefined) return;
   for (const seq of unconfirmed.keys()) if (seq <= clientSeq) unconfirmed.delete(seq);
   if (ui.input.value === "") ui.input.value = line;
-  else addLine(`! not sent: ${line}`, "error");
+  else addLine(current, `! not sent: ${line}`, "error");
+}
+
+/** Shows what the tracker gives out. `above`: history asked for may be among it. */
+function showTracked(outputs: TrackedOutput[], above: boolean): void {
+  for (const output of outputs) {
+    if (output.kind === "gap") {
+      const view = views.get(output.room);
+      if (view !== undefined) {
+        addLine(view, formatGap(output.room, output.missed, plainStyle), "error", {
+          unread: true,
+        });
+      }
+    } else showChat(output.event, output.room, above);
+  }
+}
+
+function showChat(event: ChatEvent, room: string | undefined, above: boolean): void {
+  const own = welcome !== undefined && event.fromSessionId === welcome.sessionId;
+  const text = (shown: ChatEvent) => formatChatEvent(shown, welcome?.sessionId, plainStyle);
+  if (event.action === Action.PRIVATE) {
+    const outgoing = own && event.toNickname !== "";
+    const view = privateView(outgoing ? event.toNickname : event.fromNickname);
+    addLine(view, text(event), "private", { sentAt: event.sentAtUnixMs, unread: !outgoing });
+    const origin = privateOrigins.get(event.clientSeq);
+    if (outgoing && origin !== undefined) {
+      privateOrigins.delete(event.clientSeq);
+      // Typed with /msg: the conversation is shown, unless the reader went elsewhere.
+      if (origin === current && view !== current) show(view);
+    }
+    scheduleRender();
+    return;
+  }
+  if (room === undefined) {
+    // An echo has no room: it shows where it was typed.
+    addLine(current, text(event), "echo", { sentAt: event.sentAtUnixMs });
+    return;
+  }
+  const view = views.get(room);
+  if (view === undefined || view.kind !== "room") return;
+  // The view names the room: its lines need not.
+  addLine(view, text({ ...event, room: "" }), "broadcast", {
+    history: event.history,
+    sentAt: event.sentAtUnixMs,
+    above: above && event.history,
+    // What came while the reader was elsewhere, missed messages included; not what a join brings.
+    unread: !own && !view.leaving && (!event.history || view.resuming),
+  });
 }
 
 function receive(message: ServerMessage): void {
@@ -252,80 +915,240 @@ function receive(message: ServerMessage): void {
   switch (body.case) {
     case "welcome":
       return welcomed(body.value);
-    case "chat":
-      if (body.value.fromSessionId === welcome?.sessionId) unconfirmed.delete(body.value.clientSeq);
-      break;
-    case "presence": {
-      const { kind, sessionId, nickname } = body.value;
-      online = body.value.online;
-      if (kind === PresenceKind.LEFT) users.delete(sessionId);
-      else if (kind === PresenceKind.JOINED || kind === PresenceKind.RENAMED) {
-        users.set(sessionId, nickname);
+    case "chat": {
+      const event = body.value;
+      if (!event.history && event.fromSessionId === welcome?.sessionId) {
+        unconfirmed.delete(event.clientSeq);
       }
-      if (kind === PresenceKind.RENAMED && sessionId === welcome?.sessionId) {
-        welcome.nickname = nickname;
-        wantedNickname = nickname;
-        ui.nickname.value = "";
-        ui.nickname.placeholder = nickname;
-      }
-      renderOnline();
-      showConnected();
+      showTracked(tracker.chat(event), true);
+      return;
+    }
+    case "presence":
+      return presence(message, body.value);
+    case "who":
+      return who(message, body.value);
+    case "joined":
+      return joined(message, body.value);
+    case "parted":
+      return parted(body.value);
+    case "historyEnd":
+      return historyEnded(message, body.value);
+    case "rooms": {
+      answered((request) => request.kind === "rooms");
       break;
     }
-    case "who":
-      users.clear();
-      for (const user of body.value.users) users.set(user.sessionId, user.nickname);
-      online = users.size;
-      renderOnline();
-      showConnected();
-      if (silentWho > 0) {
-        silentWho--;
-        return;
-      }
-      break;
     case "pong": {
       const sentAt = pings.get(body.value.nonce);
       if (sentAt === undefined) return; // a keepalive
       pings.delete(body.value.nonce);
-      addLine(`* pong in ${(performance.now() - sentAt).toFixed(1)} ms`, "notice");
+      addLine(current, `* pong in ${(performance.now() - sentAt).toFixed(1)} ms`, "notice");
       return;
     }
-    case "error": {
-      const code = body.value.code;
-      if (
-        (code === ErrorCode.NICKNAME_TAKEN || code === ErrorCode.NICKNAME_INVALID) &&
-        welcome !== undefined && welcome.nickname !== wantedNickname
-      ) {
-        // The name asked for after a reconnect was taken meanwhile: stop asking for it.
-        wantedNickname = "";
-      }
-      if (!body.value.fatal) restoreRefused(body.value.clientSeq);
-      break;
+    case "error":
+      return failed(message, body.value);
+  }
+  const line = formatServerMessage(message, welcome?.sessionId, plainStyle);
+  if (line !== undefined) addLine(current, line, lineKind(message));
+}
+
+function presence(message: ServerMessage, value: Presence): void {
+  const { kind, sessionId, nickname, previousNickname } = value;
+  online = value.online;
+  const view = views.get(roomKey(value.room));
+  const room = view?.kind === "room" && !view.leaving ? view : undefined;
+  if (room !== undefined) {
+    if (kind === PresenceKind.LEFT) room.members.delete(sessionId);
+    else if (kind === PresenceKind.JOINED || kind === PresenceKind.RENAMED) {
+      room.members.set(sessionId, nickname);
+    }
+  }
+  const own = sessionId === welcome?.sessionId;
+  if (kind === PresenceKind.RENAMED && own && welcome !== undefined) {
+    answered((request) => request.kind === "nick");
+    welcome.nickname = nickname;
+    wantedNickname = nickname;
+    ui.nickname.value = "";
+    ui.nickname.placeholder = nickname;
+  }
+  const line = formatServerMessage(message, welcome?.sessionId, plainStyle);
+  if (kind === PresenceKind.RENAMED && !own) {
+    // A conversation follows its correspondent's new name (told once per room shared).
+    const conversation = views.get(`@${previousNickname.toLowerCase()}`);
+    if (conversation?.kind === "private" && previousNickname !== nickname) {
+      renamePrivate(conversation, nickname);
+      if (line !== undefined) addLine(privateView(nickname), line, "notice");
+    }
+  }
+  // A rename of one's own, in no room, is told once, for no room: it shows where one is.
+  const target = room ?? (kind === PresenceKind.RENAMED && own ? current : undefined);
+  if (line !== undefined && target !== undefined) addLine(target, line, "notice");
+  renderMembers();
+  renderViewList();
+  showConnected();
+}
+
+/** Moves a conversation to its correspondent's new nickname, keeping its place in the list. */
+function renamePrivate(view: View, nickname: string): void {
+  const key = `@${nickname.toLowerCase()}`;
+  if (views.has(key)) return; // a conversation with the new name is open already
+  const entries = [...views.values()];
+  views.clear();
+  view.key = key;
+  view.title = nickname;
+  view.entry!.select.dataset.view = key;
+  view.entry!.close.dataset.view = key;
+  for (const each of entries) views.set(each.key, each);
+}
+
+function who(message: ServerMessage, value: WhoResponse): void {
+  const room = value.room === "" ? "" : roomKey(value.room);
+  const request = answered((waiting) => waiting.kind === "who" && waiting.room === room);
+  if (room === "") online = value.users.length;
+  const view = room === "" ? undefined : views.get(room);
+  if (view?.kind === "room") {
+    view.members = new Map(value.users.map((user) => [user.sessionId, user.nickname]));
+    if (view === current) renderMembers();
+  }
+  showConnected();
+  if (request?.automatic) return;
+  const line = formatServerMessage(message, welcome?.sessionId, plainStyle);
+  if (line !== undefined) addLine(current, line, "notice");
+}
+
+function joined(message: ServerMessage, value: RoomJoined): void {
+  const room = roomKey(value.room);
+  const request = answered((waiting) => waiting.kind === "join" && waiting.room === room);
+  const view = views.get(room);
+  const outputs = tracker.joined(value);
+  if (view !== undefined) {
+    // A resume brings what came after the last message shown: what is older is as it was.
+    if (!view.resuming) view.moreHistory = value.moreHistory;
+    view.historyUnavailable = value.historyUnavailable;
+  }
+  // The history first, then the join: the room as it was, then the reader in it.
+  showTracked(outputs, false);
+  if (view !== undefined) {
+    view.resuming = false;
+    if (request !== undefined && !request.automatic) {
+      const line = formatServerMessage(message, welcome?.sessionId, plainStyle);
+      if (line !== undefined) addLine(view, line, "notice");
+    } else if (value.historyUnavailable) {
+      addLine(view, `! the history of ${printable(room)} cannot be read now`, "error");
+    }
+  }
+  render();
+}
+
+function parted(value: RoomParted): void {
+  const room = roomKey(value.room);
+  const request = answered((waiting) => waiting.kind === "part" && waiting.room === room);
+  const view = views.get(room);
+  // Joined again since the part was sent: the join's answer follows, and the room stays.
+  if (view?.kind === "room" && !view.leaving) return render();
+  tracker.parted(room);
+  if (view !== undefined) removeView(view);
+  if (request !== undefined && !request.automatic) {
+    addLine(current, `* left ${printable(room)}`, "notice");
+  }
+  render();
+}
+
+function historyEnded(message: ServerMessage, value: HistoryEnd): void {
+  const room = roomKey(value.room);
+  const request = answered((waiting) => waiting.kind === "history" && waiting.room === room);
+  tracker.historyEnd(room);
+  const view = views.get(room);
+  if (view !== undefined) {
+    view.paging = undefined;
+    if (value.unavailable) view.historyUnavailable = true;
+    else view.moreHistory = value.more;
+    const line = formatServerMessage(message, welcome?.sessionId, plainStyle);
+    // Scrolling up shows the messages alone; /history says what it brought, as the terminal.
+    if (line !== undefined && (value.unavailable || request?.automatic === false)) {
+      addLine(view, line, value.unavailable ? "error" : "notice");
+    }
+  }
+  renderViewBar();
+}
+
+function failed(message: ServerMessage, value: ErrorMessage): void {
+  const { code, clientSeq, fatal } = value;
+  if (
+    (code === ErrorCode.NICKNAME_TAKEN || code === ErrorCode.NICKNAME_INVALID) &&
+    welcome !== undefined && welcome.nickname !== wantedNickname
+  ) {
+    // The name asked for after a reconnect was taken meanwhile: stop asking for it.
+    wantedNickname = "";
+  }
+  if (!fatal && clientSeq !== 0n) {
+    privateOrigins.delete(clientSeq);
+    restoreRefused(clientSeq);
+  } else if (!fatal) {
+    const request = answered((waiting) => ERRORS_ANSWERING[waiting.kind].includes(code));
+    const view = request === undefined ? undefined : views.get(request.room);
+    if (request?.kind === "join") {
+      // Refused: what was held for it is shown, and the room goes unless the page is in it.
+      showTracked(tracker.joinFailed(request.room), false);
+      if (view !== undefined) view.resuming = false;
+      pruneRoomViews();
+    } else if (request?.kind === "part" && view !== undefined) {
+      view.leaving = false;
+      if (code === ErrorCode.NOT_IN_ROOM) {
+        // Not in it after all: it goes as if parted.
+        tracker.parted(request.room);
+        removeView(view);
+      } else tracker.partFailed(request.room);
+    } else if (request?.kind === "history") {
+      tracker.historyEnd(request.room);
+      if (view !== undefined) view.paging = undefined;
     }
   }
   const line = formatServerMessage(message, welcome?.sessionId, plainStyle);
-  if (line !== undefined) addLine(line, lineKind(message));
+  if (line !== undefined) addLine(current, line, "error");
+  render();
 }
 
 function welcomed(value: Welcome): void {
   welcome = value;
   online = value.online;
-  users.clear();
-  users.set(value.sessionId, value.nickname);
   ui.nickname.placeholder = value.nickname;
-  renderOnline();
   showConnected();
   if (disconnectedAt !== undefined) {
-    // The server keeps no history: say plainly that the gap is gone.
     const gap = ((Date.now() - disconnectedAt) / 1000).toFixed(1);
-    addLine(`* reconnected after ${gap} s; messages sent meanwhile are not shown`, "notice");
+    addLineEverywhere(`* reconnected after ${gap} s`, "notice");
     disconnectedAt = undefined;
   }
   // As the terminal client: the client name for the server's log, and the nickname again.
   send({ body: { case: "hello", value: { nickname: wantedNickname, client: CLIENT_NAME } } });
-  // Welcome carries only the count; the list comes from a WhoRequest, then presence.
-  silentWho++;
-  send({ body: { case: "who", value: {} } });
+  if (wantedNickname !== "") awaiting.push({ kind: "nick", room: "", automatic: true });
+  // The lobby's recent messages the first time; after a reconnect, what each room missed.
+  const { joins, partLobby } = tracker.connected();
+  // Parts left unanswered took effect with the old session: those rooms are gone.
+  for (const view of views.values()) view.leaving = false;
+  pruneRoomViews();
+  for (const join of joins) {
+    const view = roomView(join.room);
+    view.resuming = join.resume;
+    request({ body: { case: "join", value: join } }, {
+      kind: "join",
+      room: join.room,
+      automatic: true,
+    });
+    // Welcome carries only a count; the members come from a WhoRequest, then presence.
+    askMembers(join.room);
+  }
+  if (partLobby) {
+    // Left before the reconnect; a new session starts in it.
+    request({ body: { case: "part", value: { room: LOBBY } } }, {
+      kind: "part",
+      room: LOBBY,
+      automatic: true,
+    });
+  }
+  if (current.kind === "none" || (current.kind === "room" && !views.has(current.key))) {
+    show(fallbackView());
+  }
+  render();
 }
 
 // ---------------------------------------------------------------- connection
@@ -352,7 +1175,7 @@ function connect(): void {
     try {
       message = fromBinary(ServerMessageSchema, new Uint8Array(event.data));
     } catch {
-      addLine("! the server sent a message this page cannot read", "error");
+      addLine(current, "! the server sent a message this page cannot read", "error");
       return;
     }
     if (message.body.case === "welcome") clearTimeout(welcomeTimer);
@@ -367,11 +1190,18 @@ function connect(): void {
     pings.clear();
     // Whether the server got them is unknown now; none can be refused any more.
     unconfirmed.clear();
-    silentWho = 0;
-    // Who is online is unknown until the next Welcome; a stale list would mislead.
-    users.clear();
+    privateOrigins.clear();
+    awaiting = [];
+    // What was held for joins is asked for again by the resume.
+    if (wasWelcomed) tracker.disconnected();
+    // Who is in each room is unknown until the next Welcome; a stale list would mislead.
     online = 0;
-    renderOnline();
+    for (const view of views.values()) {
+      view.members = new Map();
+      view.paging = undefined;
+      view.resuming = false;
+    }
+    render();
     if (stopped) return;
     const stable = wasWelcomed && openedAt !== undefined &&
       Date.now() - openedAt >= STABLE_CONNECTION_MS;
@@ -379,7 +1209,7 @@ function connect(): void {
     const delay = backoffDelay(failures);
     if (wasWelcomed) {
       disconnectedAt = Date.now();
-      addLine(`disconnected - reconnecting in ${(delay / 1000).toFixed(1)} s`, "error");
+      addLineEverywhere(`disconnected - reconnecting in ${(delay / 1000).toFixed(1)} s`, "error");
     }
     scheduleReconnect(delay);
   });
@@ -417,5 +1247,6 @@ document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") reconnectNow();
 });
 
+show(roomView(LOBBY));
 connect();
 ui.input.focus();

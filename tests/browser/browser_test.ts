@@ -2,19 +2,24 @@
  * The browser client end to end: the real server process, its page in real
  * headless Chromium (Debian's `chromium`), driven by Playwright, next to raw
  * protocol clients on TCP. Screenshots of every page go to test-artifacts/browser/;
- * with UPDATE_DOCS_SCREENSHOT=1 the mid-conversation one is also written to
- * docs/browser.png, for the README.
+ * with UPDATE_DOCS_SCREENSHOT=1 the one with rooms, history and a private
+ * conversation is also written to docs/browser.png, for the README.
  *
  * Nothing sleeps: every wait polls the page (waitForFunction, waitForSelector) or
  * the protocol inbox under a bounded timeout.
  */
 import assert from "node:assert/strict";
 import * as playwright from "playwright-core";
-import { Action, type ClientMessage, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
-import { decodeClientMessage } from "../../lib/protocol/codec.ts";
+import {
+  Action,
+  type ClientMessage,
+  PresenceKind,
+  type ServerMessage,
+} from "../../gen/chat/v1/chat_pb.ts";
+import { type ClientMessageInit, decodeClientMessage } from "../../lib/protocol/codec.ts";
 import { freePort, runClient } from "../support/client_process.ts";
 import { chat } from "../support/messages.ts";
-import { ServerProcess } from "../support/server_process.ts";
+import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
 
 /**
@@ -23,9 +28,36 @@ import { TestClient } from "../support/test_client.ts";
  */
 declare const document: {
   querySelectorAll(selector: string): ArrayLike<{ textContent: string | null; value?: unknown }>;
-  activeElement: { id: string } | null;
+  activeElement:
+    | { id: string; textContent: string | null; getAttribute(name: string): string | null }
+    | null;
   documentElement: { scrollWidth: number; clientWidth: number };
 };
+
+/** A broadcast to `room` ("" for the lobby), as a terminal sends it. */
+function say(content: string, room: string, clientSeq: bigint): ClientMessageInit {
+  return { body: { case: "chat", value: { content, action: Action.BROADCAST, room, clientSeq } } };
+}
+
+function joinRequest(room: string): ClientMessageInit {
+  return { body: { case: "join", value: { room } } };
+}
+
+/** The next Presence of `kind` about `nickname` in `room` ("" for the lobby). */
+function presenceIn(
+  client: TestClient,
+  kind: PresenceKind,
+  nickname: string,
+  room: string,
+): Promise<ServerMessage> {
+  return client.nextMatching(
+    (m) =>
+      m.body.case === "presence" && m.body.value.kind === kind &&
+      m.body.value.nickname === nickname && m.body.value.room === room,
+    WAIT_MS,
+    `presence ${PresenceKind[kind]} ${nickname} ${room}`,
+  );
+}
 
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 const ARTIFACTS = new URL("../../test-artifacts/browser/", import.meta.url);
@@ -34,6 +66,14 @@ const DOCS_SCREENSHOT = new URL("../../docs/browser.png", import.meta.url);
 const WAIT_MS = 10_000;
 /** A restarted server: the old one drains, a new process starts, the page backs off and retries. */
 const RECONNECT_MS = 30_000;
+
+interface HarnessOptions {
+  /**
+   * The server's history folder, kept across a restart (startServerAgain); by default each
+   * server gets a fresh one. The caller makes it and removes it.
+   */
+  dataDir?: string;
+}
 
 interface OpenOptions {
   nickname?: string;
@@ -52,12 +92,29 @@ class Harness implements AsyncDisposable {
     readonly httpPort: number,
     readonly browser: playwright.Browser,
     readonly serverArgs: string[],
+    readonly launcher: string[] | undefined,
   ) {}
 
   /** `serverArgs` go to the server, and to the one started again. */
-  static async start(name: string, serverArgs: string[] = []): Promise<Harness> {
+  static async start(
+    name: string,
+    serverArgs: string[] = [],
+    options: HarnessOptions = {},
+  ): Promise<Harness> {
     const httpPort = freePort();
-    const server = await startServer(httpPort, serverArgs);
+    let launcher: string[] | undefined;
+    if (options.dataDir !== undefined) {
+      serverArgs = [...serverArgs, "--data-dir", options.dataDir];
+      launcher = [
+        Deno.execPath(),
+        "run",
+        "--allow-net",
+        `--allow-read=${options.dataDir}`,
+        `--allow-write=${options.dataDir}`,
+        SERVER_SCRIPT,
+      ];
+    }
+    const server = await startServer(httpPort, serverArgs, launcher);
     try {
       const browser = await playwright.chromium.launch({
         executablePath: CHROMIUM,
@@ -74,7 +131,7 @@ class Harness implements AsyncDisposable {
         ],
         timeout: 30_000,
       });
-      return new Harness(name, server, httpPort, browser, serverArgs);
+      return new Harness(name, server, httpPort, browser, serverArgs, launcher);
     } catch (error) {
       await server.stop("SIGKILL");
       throw error;
@@ -119,11 +176,11 @@ class Harness implements AsyncDisposable {
 
   /** Starts a new server on the same TCP and HTTP ports as the stopped one. */
   async startServerAgain(): Promise<void> {
-    this.server = await startServer(this.httpPort, [
-      ...this.serverArgs,
-      "--port",
-      String(this.server.port),
-    ]);
+    this.server = await startServer(
+      this.httpPort,
+      [...this.serverArgs, "--port", String(this.server.port)],
+      this.launcher,
+    );
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -152,8 +209,12 @@ function textsOnceChanged(
   return JSON.stringify(texts) === before ? false : texts;
 }
 
-async function startServer(httpPort: number, args: string[] = []): Promise<ServerProcess> {
-  const server = await ServerProcess.start([...args, "--http-port", String(httpPort)]);
+async function startServer(
+  httpPort: number,
+  args: string[] = [],
+  launcher?: string[],
+): Promise<ServerProcess> {
+  const server = await ServerProcess.start([...args, "--http-port", String(httpPort)], launcher);
   await server.stdout.waitFor(`open http://127.0.0.1:${httpPort} in a browser`, WAIT_MS);
   return server;
 }
@@ -180,9 +241,10 @@ class ChatPage {
     });
   }
 
-  /** Types a line into the message box and presses Enter. */
+  /** Types a line into the message box and presses Enter; in a room, in `mode`. */
   async say(text: string, mode: "broadcast" | "echo" = "broadcast"): Promise<void> {
-    await this.page.selectOption("#mode", mode);
+    // In a private conversation there is no mode to choose: lines go to the other person.
+    if (await this.page.locator("#mode").isEnabled()) await this.page.selectOption("#mode", mode);
     await this.page.fill("#input", text);
     await this.page.press("#input", "Enter");
     // The box empties once the line went out.
@@ -227,6 +289,51 @@ class ChatPage {
 
   lines(): Promise<string[]> {
     return this.page.locator("#messages li").allTextContents();
+  }
+
+  /** Joins a room as a person does: its name in the box on the left, then the Join button. */
+  async joinRoom(room: string): Promise<void> {
+    await this.page.getByLabel("Join a room", { exact: true }).fill(room);
+    await this.page.getByRole("button", { name: "Join", exact: true }).click();
+    await this.waitForHeading(room);
+  }
+
+  /** Shows a room ("#dev") or a private conversation ("@bob") by clicking its entry. */
+  async showView(key: string, heading: string): Promise<void> {
+    await this.page.click(`nav button.view-select[data-view="${key}"]`);
+    await this.waitForHeading(heading);
+  }
+
+  async waitForHeading(heading: string): Promise<void> {
+    await this.waitFor("#view-heading", (texts) => texts[0] === heading, `the view ${heading}`);
+  }
+
+  /** Waits for the rooms listed on the left to be exactly `rooms`, in order. */
+  async waitForRooms(rooms: string[]): Promise<void> {
+    await this.waitFor(
+      "#rooms .view-select .name",
+      (texts) => JSON.stringify(texts) === JSON.stringify(rooms),
+      `the rooms ${JSON.stringify(rooms)}`,
+    );
+  }
+
+  /** Waits for the private conversations listed on the left to be exactly `names`. */
+  async waitForPrivates(names: string[]): Promise<void> {
+    await this.waitFor(
+      "#privates .view-select .name",
+      (texts) => JSON.stringify(texts) === JSON.stringify(names),
+      `the conversations ${JSON.stringify(names)}`,
+    );
+  }
+
+  /** Waits for the unread count of a room or conversation to show `count` (0: none shown). */
+  async waitForUnread(key: string, count: number): Promise<void> {
+    const selector = `nav button.view-select[data-view="${key}"] .unread:not([hidden])`;
+    await this.waitFor(
+      selector,
+      (texts) => count === 0 ? texts.length === 0 : texts[0] === `${count} unread`,
+      `${count} unread in ${key}`,
+    );
   }
 
   /**
@@ -338,9 +445,7 @@ Deno.test("browser - a broadcast reaches both pages and the terminal, an echo on
     !carol.received.some((m) => m.body.case === "chat" && m.body.value.content === "note to self"),
   );
 
-  // The picture for the README: two people in browsers, one on a terminal.
-  const docs = Deno.env.get("UPDATE_DOCS_SCREENSHOT") === "1" ? DOCS_SCREENSHOT : undefined;
-  await alice.screenshot("conversation", docs);
+  await alice.screenshot("conversation");
 
   // The real terminal client prints a broadcast exactly as the page shows it.
   const run = await runClient(
@@ -522,17 +627,33 @@ Deno.test("browser - on a phone the page fits the screen, and the keyboard reach
   await page.keyboard.press("Enter");
   await alice.waitForLine(`(broadcast) ${guest}: typed without a click`);
 
-  // Tab walks the controls in reading order.
+  // Tab walks the controls in reading order: the nickname, the rooms (each with its
+  // leave button) and the box to join one, the messages, then the line to send.
   await page.focus("#nickname");
   const order = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 9; i++) {
     await page.keyboard.press("Tab");
-    order.push(await page.evaluate(() => document.activeElement?.id));
+    order.push(
+      await page.evaluate(() => {
+        const focused = document.activeElement;
+        return focused?.id || focused?.getAttribute("aria-label") || focused?.textContent;
+      }),
+    );
   }
-  assert.deepEqual(order, ["nickname-set", "messages", "mode", "input", "send"]);
+  assert.deepEqual(order, [
+    "nickname-set",
+    "#lobby",
+    "Leave #lobby",
+    "join-room",
+    "join",
+    "messages",
+    "mode",
+    "input",
+    "send",
+  ]);
 
   // Labelled controls: each can be found by its label, as a screen reader names it.
-  for (const label of ["Nickname", "Send as", "Message"]) {
+  for (const label of ["Nickname", "Join a room", "Send as", "Message", "Leave #lobby"]) {
     assert.equal(await page.getByLabel(label, { exact: true }).count(), 1, label);
   }
 
@@ -563,19 +684,20 @@ Deno.test("browser - an idle page pings every 30 s, and only when idle", async (
   });
   const kinds = () => sent.map((message) => message.body.case);
 
-  // Welcome is answered with Hello and WhoRequest; then 29 s of silence send nothing.
+  // Welcome is answered with Hello, a JoinRequest of the lobby (for its history) and a
+  // WhoRequest of the lobby; then 29 s of silence send nothing.
   await alice.page.clock.runFor(29_000);
   await alice.say("still here");
   await alice.waitForLine(/^\(broadcast\) guest-\d+: still here$/);
-  assert.deepEqual(kinds(), ["hello", "who", "chat"]);
+  assert.deepEqual(kinds(), ["hello", "join", "who", "chat"]);
 
   // Sending counts as activity: 29 s after that chat, still nothing; 31 s, a Ping.
   await alice.page.clock.runFor(29_000);
-  assert.deepEqual(kinds(), ["hello", "who", "chat"]);
+  assert.deepEqual(kinds(), ["hello", "join", "who", "chat"]);
   await alice.page.clock.runFor(2_000);
   await alice.say("/ping");
   await alice.waitForLine(/^\* pong in \d+\.\d ms$/);
-  assert.deepEqual(kinds(), ["hello", "who", "chat", "ping", "ping"]);
+  assert.deepEqual(kinds(), ["hello", "join", "who", "chat", "ping", "ping"]);
   // The keepalive's Pong came first and showed nothing; only the asked-for one did.
   const pongs = (await alice.lines()).filter((line) => line.startsWith("* pong"));
   assert.equal(pongs.length, 1);
@@ -611,4 +733,332 @@ Deno.test("browser - a message padded with spaces wraps onto indented lines, nev
     `indented by four characters: ${JSON.stringify({ first, tail, character })}`,
   );
   alice.assertNoProblems();
+});
+
+/** A line from history, as the page shows it: dated, then as the terminal prints it. */
+function historyLine(text: string): RegExp {
+  const escaped = text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`^\\[\\d\\d:\\d\\d\\] ${escaped}$`);
+}
+
+Deno.test("browser - two tabs in different rooms see only their room's messages", async () => {
+  await using room = await Harness.start("rooms");
+  // carol, on a terminal, is in #dev first and said something there: alice's join brings it.
+  const carol = await room.terminal("carol");
+  await carol.send(joinRequest("#dev"));
+  await carol.next("joined");
+  const earlier = ["morning, all", "the build is green", "deploying to staging now"];
+  await carol.send(...earlier.map((text, i) => say(text, "#dev", BigInt(i + 1))));
+  await carol.take("chat", earlier.length);
+
+  const alice = await room.open("alice", {
+    nickname: "alice",
+    viewport: { width: 1100, height: 620 },
+  });
+  const bob = await room.open("bob", { nickname: "bob" });
+  await alice.waitForRooms(["#lobby"]);
+
+  // A click joins #dev, which is then shown: its history, set apart, then the join.
+  await alice.joinRoom("#dev");
+  await alice.waitForRooms(["#lobby", "#dev"]);
+  await alice.waitForLine("* joined #dev (2 members)");
+  const history = await alice.waitFor(
+    "#messages li.history",
+    (texts) => texts.length === earlier.length,
+    "the history of #dev",
+  );
+  earlier.forEach((text, i) => assert.match(history[i], historyLine(`(broadcast) carol: ${text}`)));
+  await alice.waitForOnline(["carol", "alice (you)"]);
+  await presenceIn(carol, PresenceKind.JOINED, "alice", "#dev");
+
+  // What alice types goes to #dev; what bob types, to the lobby.
+  await alice.say("on it");
+  await alice.waitForLine("(broadcast) alice: on it");
+  const heard = await carol.nextMatching((m) =>
+    m.body.case === "chat" && m.body.value.content === "on it"
+  );
+  assert.equal(heard.body.case === "chat" && heard.body.value.room, "#dev");
+  await bob.say("lunch, anyone?");
+  await bob.waitForLine("(broadcast) bob: lunch, anyone?");
+  await carol.send(say("release at five?", "#dev", 4n));
+  await alice.waitForLine("(broadcast) carol: release at five?");
+
+  // The lobby's message waits in alice's lobby, counted as unread; bob saw nothing of #dev.
+  await alice.waitForUnread("#lobby", 1);
+  assert.ok(!(await alice.lines()).some((line) => line.includes("lunch")));
+  await carol.send(say("sentinel", "", 5n));
+  await bob.waitForLine("(broadcast) carol: sentinel");
+  for (const line of await bob.lines()) {
+    assert.doesNotMatch(line, /on it|build is green|release at five/);
+  }
+
+  await alice.showView("#lobby", "#lobby");
+  await alice.waitForLine("(broadcast) bob: lunch, anyone?");
+  await alice.waitForUnread("#lobby", 0);
+  await alice.waitForUnread("#dev", 0);
+  await alice.waitForOnline(["carol", "alice (you)", "bob"]);
+  for (const line of await alice.lines()) {
+    assert.doesNotMatch(line, /on it|build is green|release at five/);
+  }
+
+  // The picture for the README: three rooms, history, unread messages, a conversation.
+  await alice.joinRoom("#design");
+  await alice.waitForLine("* joined #design (1 member)");
+  await alice.showView("#dev", "#dev");
+  await carol.send(say("the release notes are in the wiki", "#dev", 6n));
+  await alice.waitForLine("(broadcast) carol: the release notes are in the wiki");
+  await alice.say("thanks, reading them now");
+  await bob.say("the new café opened downstairs");
+  await bob.say("anyone for coffee at three?");
+  await alice.waitForUnread("#lobby", 2);
+  await bob.say("/msg alice are you coming to the demo?");
+  await alice.waitForUnread("@bob", 1);
+  const docs = Deno.env.get("UPDATE_DOCS_SCREENSHOT") === "1" ? DOCS_SCREENSHOT : undefined;
+  await alice.screenshot("rooms", docs);
+
+  // Typed commands work as on the terminal.
+  await alice.say("/join #ops");
+  await alice.waitForHeading("#ops");
+  await alice.waitForRooms(["#lobby", "#dev", "#design", "#ops"]);
+  await alice.say("/who");
+  await alice.waitForLine("* 1 in #ops: alice (you)");
+  await alice.say("/part");
+  await alice.waitForRooms(["#lobby", "#dev", "#design"]);
+  // The room shown next is the one joined last.
+  await alice.waitForHeading("#design");
+  await alice.waitForLine("* left #ops");
+
+  // Leaving by its button: the room goes from the list, and its members are told.
+  await alice.showView("#dev", "#dev");
+  await alice.page.getByRole("button", { name: "Leave #dev", exact: true }).click();
+  await alice.waitForRooms(["#lobby", "#design"]);
+  await presenceIn(carol, PresenceKind.LEFT, "alice", "#dev");
+  await carol.send(say("still here in #dev", "#dev", 7n));
+  await carol.send(say("and in the lobby", "", 8n));
+  await alice.showView("#lobby", "#lobby");
+  await alice.waitForLine("(broadcast) carol: and in the lobby");
+  assert.ok(!(await alice.lines()).some((line) => line.includes("still here in #dev")));
+
+  for (const page of room.pages) page.assertNoProblems();
+});
+
+Deno.test("browser - history is shown after a reload", async () => {
+  await using room = await Harness.start("history", [
+    "--history-on-join",
+    "20",
+    "--rate-burst",
+    "200",
+    "--rate-limit",
+    "100",
+  ]);
+  // A short window, so that what a join brings fills it and there is room to scroll up.
+  const alice = await room.open("alice", {
+    nickname: "alice",
+    viewport: { width: 960, height: 360 },
+  });
+  await alice.say("the first message");
+  await alice.waitForLine("(broadcast) alice: the first message");
+  const carol = await room.terminal("carol");
+  const count = 100;
+  await carol.send(
+    ...Array.from({ length: count }, (_, i) => say(`message ${i + 1}`, "", BigInt(i + 1))),
+  );
+  await alice.waitForLine(`(broadcast) carol: message ${count}`);
+
+  // After a reload the page joins the lobby again: its last 20 messages, marked as history.
+  await alice.page.reload();
+  await alice.waitForState("connected");
+  const expected = [
+    "(broadcast) alice: the first message",
+    ...Array.from({ length: count }, (_, i) => `(broadcast) carol: message ${i + 1}`),
+  ];
+  const matchesTail = (texts: string[], length: number) =>
+    texts.length === length &&
+    texts.every((text, i) => historyLine(expected[expected.length - length + i]).test(text));
+  await alice.waitFor(
+    "#messages li.history",
+    (texts) => matchesTail(texts, 20),
+    "the last 20 messages from history",
+  );
+  // Set apart from live messages: muted and slanted.
+  const style = await alice.page.locator("#messages li.history").first().evaluate((item) =>
+    item.ownerDocument.defaultView!.getComputedStyle(item).fontStyle
+  );
+  assert.equal(style, "italic");
+  await carol.send(say("live again", "", BigInt(count + 1)));
+  await alice.waitForLine("(broadcast) carol: live again");
+  assert.equal(
+    await alice.page.locator("#messages li", { hasText: "live again" }).getAttribute("class"),
+    "broadcast",
+  );
+
+  // Scrolling to the top brings 50 earlier messages above, in order, the reader's place kept.
+  const more = alice.page.getByRole("button", { name: "Earlier messages", exact: true });
+  await more.waitFor({ state: "visible", timeout: WAIT_MS });
+  await alice.page.locator("#messages").evaluate((list) => {
+    list.scrollTop = 0;
+  });
+  await alice.waitFor(
+    "#messages li.history",
+    (texts) => matchesTail(texts, 70),
+    "50 earlier messages above",
+  );
+  const scrollTop = await alice.page.locator("#messages").evaluate((list) => list.scrollTop);
+  assert.ok(scrollTop > 0, `the reader stays where they were, not at the top: ${scrollTop}`);
+
+  // The button brings the rest; then nothing earlier is kept.
+  await more.click();
+  await alice.waitFor(
+    "#messages li.history",
+    (texts) => matchesTail(texts, expected.length),
+    "every message kept",
+  );
+  await more.waitFor({ state: "hidden", timeout: WAIT_MS });
+  await alice.waitFor("#history-note", (texts) => texts[0] === "nothing earlier is kept", "note");
+  // Each message once, the live one last.
+  const lines = await alice.lines();
+  assert.equal(lines.filter((line) => line.endsWith("carol: message 7")).length, 1);
+  assert.equal(lines.at(-1), "(broadcast) carol: live again");
+  alice.assertNoProblems();
+});
+
+Deno.test("browser - a private message opens its own view", async () => {
+  await using room = await Harness.start("private");
+  const alice = await room.open("alice", { nickname: "alice" });
+  const bob = await room.open("bob", { nickname: "bob" });
+  const carol = await room.terminal("carol");
+  await alice.waitForOnline(["alice (you)", "bob", "carol"]);
+
+  // bob types /msg in the lobby: his conversation with alice opens and is shown.
+  await bob.say("/msg alice psst, a secret");
+  await bob.waitForHeading("Private: alice");
+  await bob.waitForPrivates(["alice"]);
+  await bob.waitForLine("(private to alice) psst, a secret");
+
+  // alice gets it in a conversation of its own, counted as unread; her lobby does not show it.
+  await alice.waitForPrivates(["bob"]);
+  await alice.waitForUnread("@bob", 1);
+  assert.ok(!(await alice.lines()).some((line) => line.includes("psst")));
+  await alice.showView("@bob", "Private: bob");
+  await alice.waitForLine("(private) bob: psst, a secret");
+  await alice.waitForUnread("@bob", 0);
+  assert.ok(await alice.page.locator("#mode").isDisabled(), "no echo or broadcast here");
+
+  // A plain line in the conversation goes to bob alone.
+  await alice.say("got it");
+  await alice.waitForLine("(private to bob) got it");
+  await bob.waitForLine("(private) alice: got it");
+  await alice.showView("#lobby", "#lobby");
+  await alice.say("sentinel");
+  const sentinel = await carol.nextMatching((m) =>
+    m.body.case === "chat" && m.body.value.content === "sentinel"
+  );
+  assert.equal(sentinel.body.case, "chat");
+  assert.ok(
+    !carol.received.some((m) => m.body.case === "chat" && /psst|got it/.test(m.body.value.content)),
+    "the terminal saw none of it",
+  );
+
+  // From a terminal, too.
+  await carol.send({
+    body: {
+      case: "chat",
+      value: { content: "hi from the terminal", action: Action.PRIVATE, toNickname: "ALICE" },
+    },
+  });
+  await alice.waitForPrivates(["bob", "carol"]);
+  await alice.waitForUnread("@carol", 1);
+
+  // Nobody of that name: the error says so, the line comes back, and no conversation opens.
+  await alice.page.fill("#input", "/msg nobody are you there?");
+  await alice.page.press("#input", "Enter");
+  await alice.waitForLine('! Nobody called "nobody" is online');
+  await alice.waitFor(
+    "#input",
+    (texts) => texts[0] === "/msg nobody are you there?",
+    "the line to come back",
+  );
+  await alice.waitFor("#messages li.error", (texts) => texts.length === 1, "one error line");
+  await alice.waitForPrivates(["bob", "carol"]);
+
+  // A conversation closes with its button; a new message opens it again.
+  await alice.page.getByRole("button", { name: "Close the conversation with carol" }).click();
+  await alice.waitForPrivates(["bob"]);
+  for (const page of room.pages) page.assertNoProblems();
+});
+
+Deno.test("browser - after a reconnect each room shows what it missed, once, or says it is lost", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "chat-data-" });
+  try {
+    // Three messages kept per room: of five missed, two are lost.
+    await using room = await Harness.start("resume", ["--history-size", "3"], { dataDir });
+    // The page's clock is the test's: it reconnects when the test lets it.
+    const alice = await room.open("alice", {
+      nickname: "alice",
+      beforeLoad: (page) => page.clock.install(),
+    });
+    await alice.joinRoom("#dev");
+    await alice.waitForLine("* joined #dev (1 member)");
+    const carol = await room.terminal("carol");
+    await carol.send(joinRequest("#dev"));
+    await carol.next("joined");
+    await carol.send(say("before the restart", "#dev", 1n));
+    await alice.waitForLine("(broadcast) carol: before the restart");
+
+    await room.stopServer();
+    const [disconnected] = (await alice.waitFor(
+      "#messages li",
+      (lines) => lines.some((line) => /^disconnected - reconnecting in \d+\.\d s$/.test(line)),
+      "the disconnect line",
+    )).filter((line) => line.startsWith("disconnected"));
+    const delay = Number(/in (\d+\.\d) s/.exec(disconnected)![1]) * 1000;
+
+    // While the page is away: five messages in #dev, one in the lobby.
+    await room.startServerAgain();
+    const dave = await room.terminal("dave");
+    await dave.send(joinRequest("#dev"));
+    await dave.next("joined");
+    for (let n = 1; n <= 5; n++) await dave.send(say(`missed ${n}`, "#dev", BigInt(n)));
+    await dave.send(say("lobby news", "", 6n));
+    await dave.take("chat", 6);
+
+    await alice.page.clock.runFor(Math.ceil(delay) + 100);
+    await alice.waitForStatus(/^connected as alice - 2 online$/, RECONNECT_MS);
+    await alice.waitForLine(historyLine("(broadcast) dave: missed 5"));
+    const lines = await alice.lines();
+    // After the last message seen: what is lost, then what is kept, once each, as history.
+    const after = lines.slice(lines.indexOf("(broadcast) carol: before the restart") + 1)
+      .filter((line) =>
+        !line.startsWith("disconnected") && !line.startsWith("* ") &&
+        line !== "! The server is shutting down"
+      );
+    assert.equal(after.length, 4, JSON.stringify(after));
+    assert.equal(
+      after[0],
+      "! 2 messages in #dev were missed while you were away and are no longer kept",
+    );
+    [3, 4, 5].forEach((n, i) =>
+      assert.match(after[i + 1], historyLine(`(broadcast) dave: missed ${n}`))
+    );
+    for (const n of [3, 4, 5]) {
+      assert.equal(lines.filter((line) => line.endsWith(`dave: missed ${n}`)).length, 1);
+    }
+    await alice.waitForOnline(["alice (you)", "dave"], true);
+
+    // The lobby's missed message waits there, unread.
+    await alice.waitForUnread("#lobby", 1);
+    await alice.showView("#lobby", "#lobby");
+    await alice.waitForLine(historyLine("(broadcast) dave: lobby news"));
+
+    // Live again, and nothing twice.
+    await dave.send(say("live in the lobby", "", 7n));
+    await alice.waitForLine("(broadcast) dave: live in the lobby");
+    const lobby = await alice.lines();
+    assert.equal(lobby.filter((line) => line.endsWith("lobby news")).length, 1);
+
+    const problems = alice.problems.filter((text) => !text.includes("WebSocket connection to"));
+    assert.deepEqual(problems, []);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
 });
