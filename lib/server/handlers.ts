@@ -13,7 +13,12 @@ import { decodeClientMessage, type ServerMessageInit } from "../protocol/codec.t
 import { chatEventFrame } from "../protocol/chat_event_writer.ts";
 import { MalformedMessageError } from "../protocol/errors.ts";
 import { errorMessage } from "../protocol/error_message.ts";
-import { MAX_ROOMS_PER_SESSION, roomKey, roomNameProblem } from "../protocol/room_name.ts";
+import {
+  MAX_ROOM_NAME_CHARACTERS,
+  MAX_ROOMS_PER_SESSION,
+  roomKey,
+  roomNameProblem,
+} from "../protocol/room_name.ts";
 import type {
   ChatMessage,
   ChatResult,
@@ -207,9 +212,15 @@ function shown(name: string): string {
   return name.length > 40 ? `${name.slice(0, 40)}…` : name;
 }
 
-/** The room a request names, or undefined once the client has been told what is wrong. */
+/**
+ * The room a join, part or history request names, or undefined once the client has been
+ * told what is wrong. Unlike a chat's, an empty name is no room: such a request names
+ * the lobby as "#lobby", so that one blank field cannot take a client out of it.
+ */
 function requestedRoom(context: HandlerContext, name: string): string | undefined {
-  const problem = roomNameProblem(name);
+  const problem = name === ""
+    ? `A room is needed: "#" then 1-${MAX_ROOM_NAME_CHARACTERS} of a-z, 0-9, "-" and "_"`
+    : roomNameProblem(name);
   if (problem !== undefined) {
     context.reply(errorMessage(ErrorCode.ROOM_INVALID, problem));
     return undefined;

@@ -403,11 +403,12 @@ export class Hub implements BackplaneListener {
     return "sent";
   }
 
-  #publishChat(key: string, eventId: bigint, chatEvent: Uint8Array): void {
+  /** Sends a numbered message; a promise while it waits in its room for its predecessor. */
+  #publishChat(key: string, eventId: bigint, chatEvent: Uint8Array): Promise<void> | undefined {
     const payload = chatEventFrame(chatEvent, eventId, false);
-    const room = this.#rooms.get(key);
-    if (room !== undefined) this.#appendNumbered(room, eventId, payload);
     this.#backplane.publish({ kind: "chat", payload, room: key, eventId });
+    const room = this.#rooms.get(key);
+    return room === undefined ? undefined : this.#appendNumbered(room, eventId, payload);
   }
 
   /**
@@ -721,9 +722,10 @@ export class Hub implements BackplaneListener {
   }
 
   /** A numbered chat event, in id order, for the room's members; and a pass soon. */
-  #appendNumbered(room: Room, eventId: bigint, payload: Uint8Array): void {
-    room.appendNumbered(eventId, payload);
+  #appendNumbered(room: Room, eventId: bigint, payload: Uint8Array): Promise<void> | undefined {
+    const waiting = room.appendNumbered(eventId, payload);
     this.#roomWants(room, "soon");
+    return waiting;
   }
 
   /** Appends an event to a room's log, and holds reads back if that is too much. */

@@ -11,7 +11,9 @@ const REORDER_WAIT_MS = 250;
 
 /**
  * One fan-out group: a room's log, which its members on this server follow, and who is
- * in it across the cluster. Its events go into the log in event-id order.
+ * in it across the cluster. Its numbered events go into the log in event-id order; the
+ * others (presence) go in as they come. A sender's own events keep their order because its
+ * frames wait for its numbered message to go in (see appendNumbered).
  */
 export class Room {
   /** The room's name, lower case: "#lobby", "#dev". */
@@ -21,22 +23,24 @@ export class Room {
   readonly members = new Map<bigint, HubMember>();
   /** Every user of the cluster in the room, this server's members included. */
   readonly users = new Set<bigint>();
-  /** Asks for a pass: the log has something for the members. */
-  #wanted: (room: Room) => void;
-  /** The id the next numbered event should have; undefined until known (see startAfter). */
-  #nextEventId: bigint | undefined;
-  /** True while the room's last id is being asked for: numbered events wait for it. */
-  #starting = false;
   /** The highest id seen in the room, for the store's floor (HistoryStore.append). */
   highestEventId = 0n;
-  /** Numbered events that came before the one they follow, by id. */
-  readonly #early = new Map<bigint, Uint8Array>();
-  #earlyTimer: ReturnType<typeof setTimeout> | undefined;
   /** What the last pass found (see Hub.flush). */
   passHead = 0;
   oldestReading = 0;
   readingMembers = 0;
   owedBytes = 0;
+  /** Asks for a pass: the log has something for the members. */
+  readonly #wanted: (room: Room) => void;
+  /** The id the next numbered event should have; undefined until known (see startAfter). */
+  #nextEventId: bigint | undefined;
+  /** True while the room's last id is being asked for: numbered events wait for it. */
+  #starting = false;
+  /** Numbered events that came before the one they follow, by id. */
+  readonly #early = new Map<bigint, Uint8Array>();
+  /** Told when their event, which waits in #early, goes in (see appendNumbered). */
+  readonly #written = new Map<bigint, () => void>();
+  #waitTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(key: string, wanted: (room: Room) => void) {
     this.key = key;
@@ -57,12 +61,36 @@ export class Room {
     return this.users.size === 0 && this.members.size === 0;
   }
 
-  /**
-   * Appends an event that has no id (presence, unnumbered chat); the caller asks for a
-   * pass. Nobody here to read it: the log stays empty.
-   */
+  /** Appends an event that has no id (presence, unnumbered chat); the caller asks for a pass. */
   append(payload: Uint8Array): void {
-    if (this.members.size > 0) this.log.append(payload);
+    this.#write(payload);
+  }
+
+  /**
+   * Appends a numbered chat event in id order: one whose predecessor has not come yet
+   * waits for it, REORDER_WAIT_MS at most, and then the promise returned resolves once it
+   * is in (its sender's later replies must not pass it). A late one (its successors went
+   * on without it) goes in at once: out of order is better than lost.
+   */
+  appendNumbered(eventId: bigint, payload: Uint8Array): Promise<void> | undefined {
+    if (eventId === 0n) {
+      this.append(payload);
+      return undefined;
+    }
+    if (eventId > this.highestEventId) this.highestEventId = eventId;
+    const next = this.#nextEventId;
+    if (this.#starting || (next !== undefined && eventId > next)) {
+      this.#early.set(eventId, payload);
+      this.#waitTimer ??= setTimeout(() => this.#giveUpWaiting(), REORDER_WAIT_MS);
+      const written = Promise.withResolvers<void>();
+      this.#written.set(eventId, written.resolve);
+      return written.promise;
+    }
+    this.#write(payload);
+    if (next === undefined || eventId === next) {
+      this.#nextEventId = eventId + 1n;
+      this.#appendFollowing();
+    }
   }
 
   /**
@@ -72,17 +100,16 @@ export class Room {
    */
   startAfter(lastId: Promise<bigint>): void {
     this.#starting = true;
-    this.#earlyTimer ??= setTimeout(() => this.#giveUpWaiting(), REORDER_WAIT_MS);
+    this.#waitTimer ??= setTimeout(() => this.#giveUpWaiting(), REORDER_WAIT_MS);
     lastId.then(
       (id) => {
         if (!this.#starting) return;
         this.#starting = false;
         this.#nextEventId = id + 1n;
-        // Those numbered before: not late for the members, who followed the room first.
+        // Those numbered before it: not late for the members, who followed the room first.
         for (const early of [...this.#early.keys()].sort(compareIds)) {
           if (early > id) break;
-          this.append(this.#early.get(early)!);
-          this.#early.delete(early);
+          this.#writeEarly(early);
         }
         this.#appendFollowing();
         this.#wanted(this);
@@ -91,64 +118,48 @@ export class Room {
     );
   }
 
-  /**
-   * Appends a numbered chat event in id order: one whose predecessor has not come yet
-   * waits for it, REORDER_WAIT_MS at most. A late one (its successors went on without it)
-   * goes in at once: out of order is better than lost.
-   */
-  appendNumbered(eventId: bigint, payload: Uint8Array): void {
-    const next = this.#nextEventId;
-    if (eventId === 0n) return this.append(payload);
-    if (eventId > this.highestEventId) this.highestEventId = eventId;
-    if (this.#starting || (next !== undefined && eventId > next)) {
-      this.#early.set(eventId, payload);
-      this.#earlyTimer ??= setTimeout(() => this.#giveUpWaiting(), REORDER_WAIT_MS);
-      return;
-    }
-    this.append(payload);
-    if (next === undefined || eventId === next) {
-      this.#nextEventId = eventId + 1n;
-      this.#appendFollowing();
-    }
-  }
-
   /** Stops the reorder timer: the room is being forgotten, or the server stops. */
   [Symbol.dispose](): void {
-    clearTimeout(this.#earlyTimer);
-    this.#earlyTimer = undefined;
+    clearTimeout(this.#waitTimer);
+    this.#waitTimer = undefined;
     this.#early.clear();
+    for (const written of this.#written.values()) written();
+    this.#written.clear();
   }
 
+  /** Nobody here to read it: the log stays empty. */
+  #write(payload: Uint8Array): void {
+    if (this.members.size > 0) this.log.append(payload);
+  }
+
+  #writeEarly(eventId: bigint): void {
+    this.#write(this.#early.get(eventId)!);
+    this.#early.delete(eventId);
+    this.#written.get(eventId)?.();
+    this.#written.delete(eventId);
+  }
+
+  /** Writes the waiting events that follow on from #nextEventId, and ends the wait when none is left. */
   #appendFollowing(): void {
     let next = this.#nextEventId!;
-    for (
-      let payload = this.#early.get(next);
-      payload !== undefined;
-      payload = this.#early.get(next)
-    ) {
-      this.#early.delete(next);
-      this.append(payload);
-      next++;
-    }
+    while (this.#early.has(next)) this.#writeEarly(next++);
     this.#nextEventId = next;
-    if (this.#early.size === 0) {
-      clearTimeout(this.#earlyTimer);
-      this.#earlyTimer = undefined;
-    }
+    if (this.#early.size > 0 || this.#starting) return;
+    clearTimeout(this.#waitTimer);
+    this.#waitTimer = undefined;
   }
 
   /** The missing events are not coming (lost in an outage, say): go on from the oldest that came. */
   #giveUpWaiting(): void {
-    this.#earlyTimer = undefined;
+    this.#waitTimer = undefined;
     this.#starting = false;
-    if (this.#early.size === 0) return;
     let oldest: bigint | undefined;
     for (const id of this.#early.keys()) if (oldest === undefined || id < oldest) oldest = id;
-    this.#nextEventId = oldest;
-    this.#appendFollowing();
+    if (oldest !== undefined) this.#nextEventId = oldest;
+    if (this.#nextEventId !== undefined) this.#appendFollowing();
     this.#wanted(this);
     if (this.#early.size > 0) {
-      this.#earlyTimer = setTimeout(() => this.#giveUpWaiting(), REORDER_WAIT_MS);
+      this.#waitTimer = setTimeout(() => this.#giveUpWaiting(), REORDER_WAIT_MS);
     }
   }
 }

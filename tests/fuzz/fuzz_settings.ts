@@ -36,6 +36,10 @@ export const ALLOWED_FRAME_ERRORS: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.CONTENT_TOO_LONG,
   ErrorCode.NICKNAME_INVALID,
   ErrorCode.NICKNAME_TAKEN,
+  // A mutated frame may name a room, or a recipient, that is not there.
+  ErrorCode.ROOM_INVALID,
+  ErrorCode.NOT_IN_ROOM,
+  ErrorCode.NO_SUCH_USER,
 ]);
 
 /** How a run goes, from the environment: FUZZ_SECONDS, FUZZ_SEED, FUZZ_CASE. */

@@ -13,14 +13,14 @@ import {
 import type { Rng } from "./rng.ts";
 import { badUtf8, text } from "./text.ts";
 
-/** One unknown field (number 5 or more: unknown to every message here), well-formed. */
+/** One unknown field (number 16 or more: unknown to every message here), well-formed. */
 export function unknownField(rng: Rng, depth = 0): number[] {
   const field = rng.weighted([
-    [4, rng.int(5, 15)],
-    [2, rng.int(16, 2047)],
+    [4, rng.int(16, 31)],
+    [2, rng.int(32, 2047)],
     [1, rng.int(19000, 19999)],
     [1, 2 ** 29 - 1],
-    [1, rng.int(5, 2 ** 29 - 1)],
+    [1, rng.int(16, 2 ** 29 - 1)],
   ]);
   switch (rng.pick([WIRE_VARINT, WIRE_I64, WIRE_LEN, WIRE_I32, WIRE_SGROUP])) {
     case WIRE_VARINT:

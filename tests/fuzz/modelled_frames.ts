@@ -99,7 +99,8 @@ function chatFrame(ctx: GenContext): Frame {
     scalar(rng, 3, clientSeq, () => rng.bigBits(64)),
   ]);
   const tooLong = utf8Length(content) > MAX_CONTENT;
-  const unknownAction = action !== Action.ECHO && action !== Action.BROADCAST;
+  const unknownAction = action !== Action.ECHO && action !== Action.BROADCAST &&
+    action !== Action.PRIVATE;
   let expect: Expect;
   if (tooLong && unknownAction) {
     // Both are wrong; the protocol does not say which is reported.
@@ -110,7 +111,10 @@ function chatFrame(ctx: GenContext): Frame {
     };
   } else if (tooLong) expect = { kind: "error", codes: [ErrorCode.CONTENT_TOO_LONG], clientSeq };
   else if (unknownAction) expect = { kind: "error", codes: [ErrorCode.UNSUPPORTED], clientSeq };
-  else expect = { kind: "chat", action: action as Action, content, clientSeq };
+  // A private message with no recipient: nobody is called "".
+  else if (action === Action.PRIVATE) {
+    expect = { kind: "error", codes: [ErrorCode.NO_SUCH_USER], clientSeq };
+  } else expect = { kind: "chat", action: action as Action, content, clientSeq };
   return {
     payload: clientMessage(rng, 2, body),
     expect,
@@ -312,8 +316,8 @@ function hugeFrame(ctx: GenContext): Frame {
   };
   const smallUnknown = () =>
     rng.bool()
-      ? varintField(rng.int(5, 15), rng.int(0, 127))
-      : lenField(rng.int(5, 15), rng.bytes(rng.int(0, 20)));
+      ? varintField(rng.int(16, 31), rng.int(0, 127))
+      : lenField(rng.int(16, 31), rng.bytes(rng.int(0, 20)));
   switch (variant) {
     case "unknown around ping": {
       const nonce = rng.bigBits(40);

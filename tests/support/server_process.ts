@@ -54,10 +54,11 @@ export class ServerProcess implements AsyncDisposable {
     { cwd, env }: { cwd?: string; env?: Record<string, string> } = {},
   ): Promise<ServerProcess> {
     // History of its own, in a fresh folder, unless the test chose one: the default,
-    // chat-data in the working directory, would be shared by every test.
-    const dataDir = cwd === undefined && !args.includes("--data-dir")
-      ? await Deno.makeTempDir({ prefix: "chat-data-" })
-      : undefined;
+    // chat-data in the working directory, would be shared by every test, and one server at
+    // a time may use a folder.
+    const dataDir = args.includes("--data-dir")
+      ? undefined
+      : await Deno.makeTempDir({ prefix: "chat-data-" });
     if (dataDir !== undefined && launcher === DEFAULT_LAUNCHER) {
       const [deno, run, ...rest] = DEFAULT_LAUNCHER;
       launcher = [deno, run, `--allow-read=${dataDir}`, `--allow-write=${dataDir}`, ...rest];

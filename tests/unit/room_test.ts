@@ -72,3 +72,19 @@ Deno.test("Room - told where its order begins, it waits for the first id rather 
   assert.deepEqual(logged(room), [7, 8, 9]);
   assert.equal(room.highestEventId, 9n);
 });
+
+Deno.test("Room - a numbered event that waits says when it is in, for its sender's next frames", async () => {
+  using room = new Room("#dev", () => {});
+  room.members.set(1n, {} as never);
+  assert.equal(room.appendNumbered(1n, payload(1)), undefined, "in at once");
+  const waiting = room.appendNumbered(3n, payload(3));
+  assert.ok(waiting instanceof Promise);
+  let written = false;
+  waiting.then(() => written = true);
+  room.append(payload(100));
+  assert.deepEqual(logged(room), [1, 100], "presence does not wait");
+  room.appendNumbered(2n, payload(2));
+  await waiting;
+  assert.ok(written);
+  assert.deepEqual(logged(room), [1, 100, 2, 3]);
+});
