@@ -28,14 +28,18 @@ export interface SqliteHistoryOptions {
    * deleted at open and then every minute. @default undefined (no limit by age)
    */
   historyDays?: number;
-  /** How long appends gather before they are written in one transaction. @default 2 */
+  /**
+   * How long appends gather before they are written in one transaction: a commit costs
+   * more than a row (a profile at 9,000 messages a second: 1.7% of the server's time in
+   * BEGIN and COMMIT every 2 ms), and a crash loses at most this much. @default 10
+   */
   flushMs: number;
   /** While storage fails, how long appends gather before the next attempt. @default 1000 */
   retryMs: number;
 }
 
 export const DEFAULT_SQLITE_HISTORY_OPTIONS: Readonly<Omit<SqliteHistoryOptions, "dataDir">> =
-  Object.freeze({ historySize: 1000, flushMs: 2, retryMs: 1000 });
+  Object.freeze({ historySize: 1000, flushMs: 10, retryMs: 1000 });
 
 export interface SqliteHistoryStats extends HistoryStats {
   /** Transactions that wrote appended messages. */
