@@ -343,6 +343,33 @@ Deno.test("terminal - the lobby's last messages show at connect with their time,
   await terminal.waitForScreen((s) => promptLine(s) === "[broadcast] alice>");
 });
 
+Deno.test("terminal - /msg sends to one user, who answers privately; each side says who it was with", async () => {
+  await using server = await ServerProcess.start();
+  await using bob = await TestClient.connect(server.port);
+  await bob.send({ body: { case: "hello", value: { nickname: "bob" } } });
+  await bob.nextPresence(PresenceKind.RENAMED);
+  await using terminal = await TmuxSession.start(client(server.port, "--nick", "alice"));
+  await terminal.waitForScreen((s) => /^\[broadcast\] alice>$/.test(promptLine(s)));
+  await terminal.type("/msg BOB just between us");
+  await terminal.press("Enter");
+  await terminal.waitForScreen(/^\(private to bob\) just between us$/m);
+  const received = await bob.next("chat");
+  assert.deepEqual(
+    [received.action, received.fromNickname, received.content],
+    [Action.PRIVATE, "alice", "just between us"],
+  );
+  await bob.send({
+    body: {
+      case: "chat",
+      value: { content: "got it", action: Action.PRIVATE, toNickname: "alice", clientSeq: 1n },
+    },
+  });
+  await terminal.waitForScreen(/^\(private\) bob: got it$/m);
+  await terminal.type("/msg nobody hello?");
+  await terminal.press("Enter");
+  await terminal.waitForScreen(/Nobody called "nobody" is online/);
+});
+
 /** Whether the SGR codes of `screen` (as tmux captures them) leave text dim where `text` starts. */
 function dimAt(screen: string, text: string): boolean {
   let dim = false;
