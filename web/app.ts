@@ -44,6 +44,10 @@ import { printable } from "../lib/ui/printable.ts";
 import { createStyle } from "../lib/ui/style.ts";
 import { backoffDelay } from "../lib/client/backoff.ts";
 import { RoomTracker, type TrackedOutput } from "../lib/client/room_tracker.ts";
+import {
+  type AnsweredRequest as Awaiting,
+  ERRORS_ANSWERING,
+} from "../lib/client/answered_request.ts";
 import { LOBBY, roomKey, roomNameProblem } from "../lib/protocol/room_name.ts";
 import { utf8Length } from "../lib/protocol/utf8_length.ts";
 import { VERSION } from "../lib/version.ts";
@@ -171,54 +175,8 @@ let wantedNickname = "";
 /** The rooms the page is in, the last message shown in each; it outlives connections. */
 const tracker = new RoomTracker();
 
-/** The kinds of request answered by something other than a ChatEvent or a Pong. */
-type RequestKind = "nick" | "who" | "join" | "part" | "rooms" | "history";
-
-/** A request waiting for its answer, to tell what an answer (or an error) is about. */
-interface Awaiting {
-  kind: RequestKind;
-  /** The room it names (a key), "" for none. */
-  room: string;
-  /** Sent by the page itself (after Welcome, on switching rooms): its answer shows no line. */
-  automatic: boolean;
-}
-
 /** Requests sent and not answered, oldest first; cleared with the connection. */
 let awaiting: Awaiting[] = [];
-
-/** Which error codes, in errors without a client_seq, can answer which requests. */
-const ERRORS_ANSWERING: Record<RequestKind, readonly ErrorCode[]> = {
-  nick: [
-    ErrorCode.NICKNAME_TAKEN,
-    ErrorCode.NICKNAME_INVALID,
-    ErrorCode.RATE_LIMITED,
-    ErrorCode.UNAVAILABLE,
-    ErrorCode.MALFORMED,
-  ],
-  join: [
-    ErrorCode.ROOM_INVALID,
-    ErrorCode.TOO_MANY_ROOMS,
-    ErrorCode.ROOM_LIMIT,
-    ErrorCode.RATE_LIMITED,
-    ErrorCode.UNAVAILABLE,
-    ErrorCode.UNSUPPORTED,
-  ],
-  part: [
-    ErrorCode.ROOM_INVALID,
-    ErrorCode.NOT_IN_ROOM,
-    ErrorCode.RATE_LIMITED,
-    ErrorCode.UNSUPPORTED,
-  ],
-  rooms: [ErrorCode.UNAVAILABLE, ErrorCode.UNSUPPORTED],
-  who: [ErrorCode.ROOM_INVALID, ErrorCode.NOT_IN_ROOM, ErrorCode.UNAVAILABLE],
-  history: [
-    ErrorCode.ROOM_INVALID,
-    ErrorCode.NOT_IN_ROOM,
-    ErrorCode.RATE_LIMITED,
-    ErrorCode.UNAVAILABLE,
-    ErrorCode.UNSUPPORTED,
-  ],
-};
 
 let nextSeq = 1n;
 /**

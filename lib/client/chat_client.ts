@@ -17,21 +17,9 @@ import { formatHostPort } from "../net/format_host_port.ts";
 import type { ClientMessageInit } from "../protocol/codec.ts";
 import { LOBBY, roomKey } from "../protocol/room_name.ts";
 import { type JoinToSend, RoomTracker, type TrackedOutput } from "./room_tracker.ts";
+import { type AnsweredRequest, ERRORS_ANSWERING, type RequestKind } from "./answered_request.ts";
 
-/** The kinds of request the server answers with something other than a ChatEvent or a Pong. */
-export type RequestKind = "nick" | "who" | "join" | "part" | "rooms" | "history";
-
-/** The request a server message answers. */
-export interface AnsweredRequest {
-  kind: RequestKind;
-  /** The room the request named, as rooms are known (lower case); "" for none. */
-  room: string;
-  /**
-   * Sent by the client itself, not asked for through a method: the nickname after a
-   * reconnect, the joins that follow every Welcome.
-   */
-  automatic: boolean;
-}
+export type { AnsweredRequest, RequestKind };
 
 /** What happens to a client, in order. Consumers (terminal UI, scripts, load tool) render these. */
 export type ClientEvent =
@@ -102,33 +90,6 @@ const KEEPALIVE_NONCE_BASE = 1n << 62n;
 
 /** Renames remembered, to pass on once a rename that comes once per shared room. */
 const MAX_RENAMES_REMEMBERED = 1_000;
-
-/** Which error codes (of errors without a client_seq) can answer which requests. */
-const ERRORS_ANSWERING: Record<RequestKind, readonly ErrorCode[]> = {
-  nick: [
-    ErrorCode.NICKNAME_TAKEN,
-    ErrorCode.NICKNAME_INVALID,
-    ErrorCode.RATE_LIMITED,
-    ErrorCode.UNAVAILABLE,
-    ErrorCode.MALFORMED,
-  ],
-  join: [
-    ErrorCode.ROOM_INVALID,
-    ErrorCode.TOO_MANY_ROOMS,
-    ErrorCode.ROOM_LIMIT,
-    ErrorCode.UNAVAILABLE,
-    ErrorCode.UNSUPPORTED,
-  ],
-  part: [ErrorCode.ROOM_INVALID, ErrorCode.NOT_IN_ROOM, ErrorCode.UNSUPPORTED],
-  rooms: [ErrorCode.UNAVAILABLE, ErrorCode.UNSUPPORTED],
-  who: [ErrorCode.ROOM_INVALID, ErrorCode.NOT_IN_ROOM, ErrorCode.UNAVAILABLE],
-  history: [
-    ErrorCode.ROOM_INVALID,
-    ErrorCode.NOT_IN_ROOM,
-    ErrorCode.UNAVAILABLE,
-    ErrorCode.UNSUPPORTED,
-  ],
-};
 
 /** A connection up this long resets the backoff: the server is healthy again. */
 const STABLE_CONNECTION_MS = 10_000;

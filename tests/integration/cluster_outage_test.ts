@@ -16,30 +16,11 @@ import { chat } from "../support/messages.ts";
 import { RedisProcess } from "../support/redis_process.ts";
 import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
+import { until } from "../support/until.ts";
 
 /** How long the servers may take to notice Redis is gone, or to rejoin once it is back. */
 const WAIT_MS = 15_000;
 const SERVER_ARGS = ["--rate-limit", "0", "--log-format", "json"];
-
-/**
- * Waits until `compute` finds what it looks for in what the client has received: it
- * looks again each time a message arrives, instead of sleeping. Everything here reads
- * `received` rather than the inbox's cursor, so no check can skip a message another needs.
- */
-async function until<T>(
-  client: TestClient,
-  compute: () => T | undefined,
-  what: string,
-  ms = WAIT_MS,
-): Promise<T> {
-  const giveUpAt = Date.now() + ms;
-  while (true) {
-    const found = compute();
-    if (found !== undefined) return found;
-    // Any message at all wakes this up: the next one not yet looked at, or a new one.
-    await client.nextMatching(() => true, Math.max(1, giveUpAt - Date.now()), what);
-  }
-}
 
 function chatsOf(client: TestClient): ChatEvent[] {
   return client.received.flatMap((m) => m.body.case === "chat" ? [m.body.value] : []);

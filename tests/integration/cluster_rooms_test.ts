@@ -19,6 +19,7 @@ import { startClusterServer } from "../support/cluster.ts";
 import { RedisProcess } from "../support/redis_process.ts";
 import type { ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
+import { until } from "../support/until.ts";
 
 /** How long a server may take to hear of another's event, or to notice Redis come and go. */
 const WAIT_MS = 15_000;
@@ -60,25 +61,6 @@ async function startCluster(count: number, args: string[] = []): Promise<Cluster
   if (failed !== undefined) throw failed.reason;
   const owned = stack.move();
   return { redis, servers, [Symbol.asyncDispose]: () => owned.disposeAsync() };
-}
-
-/**
- * Waits until `compute` finds what it looks for in what the client has received: it looks
- * again each time a message arrives. Everything here reads `received`, not the inbox's
- * cursor, so no wait can skip a message another one needs.
- */
-async function until<T>(
-  client: TestClient,
-  compute: () => T | undefined,
-  what: string,
-  ms = WAIT_MS,
-): Promise<T> {
-  const giveUpAt = Date.now() + ms;
-  while (true) {
-    const found = compute();
-    if (found !== undefined) return found;
-    await client.nextMatching(() => true, Math.max(1, giveUpAt - Date.now()), what);
-  }
 }
 
 type Case = NonNullable<ServerMessage["body"]["case"]>;

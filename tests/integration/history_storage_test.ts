@@ -10,6 +10,7 @@ import type { ClientMessageInit } from "../../lib/protocol/codec.ts";
 import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { startWithHttp } from "../support/server_with_http.ts";
 import { TestClient } from "../support/test_client.ts";
+import { until } from "../support/until.ts";
 
 const HISTORY_FILE = "history.sqlite3";
 /** The server's lock on its data folder: the one other file it keeps there. */
@@ -57,24 +58,6 @@ async function listDir(dir: string): Promise<string[]> {
 
 type Case = NonNullable<ServerMessage["body"]["case"]>;
 type BodyOf<C extends Case> = Extract<ServerMessage["body"], { case: C }>["value"];
-
-/**
- * Waits until `compute` finds what it looks for in what the client has received, looking
- * again each time a message arrives.
- */
-async function until<T>(
-  client: TestClient,
-  compute: () => T | undefined,
-  what: string,
-  ms = WAIT_MS,
-): Promise<T> {
-  const giveUpAt = Date.now() + ms;
-  while (true) {
-    const found = compute();
-    if (found !== undefined) return found;
-    await client.nextMatching(() => true, Math.max(1, giveUpAt - Date.now()), what);
-  }
-}
 
 /** Sends a request and waits for its answer of this kind; also returns the chats before it. */
 async function ask<C extends Case>(
