@@ -1,7 +1,6 @@
 import { countNoun } from "../../util/count_noun.ts";
-import { Redis, type RedisOptions } from "ioredis";
+import { Redis } from "ioredis";
 import { Buffer } from "node:buffer";
-import { backoffDelay } from "../../client/backoff.ts";
 import { guestNickname, nicknameKey } from "../../protocol/nickname.ts";
 import { describeError } from "../../util/describe_error.ts";
 import { waitAtMost } from "../../util/wait_at_most.ts";
@@ -15,6 +14,7 @@ import type {
 } from "../backplane.ts";
 import { BackplaneConnectError } from "../errors.ts";
 import { AppliedEntries } from "./applied_entries.ts";
+import { failFastOptions, redisAddress, redisFailure } from "./redis_connection.ts";
 import type { Logger } from "../logger.ts";
 import {
   CLAIM_NICKNAME,
@@ -162,19 +162,9 @@ export class RedisBackplane implements Backplane {
     const settings: RedisBackplaneOptions = { ...DEFAULT_REDIS_BACKPLANE_OPTIONS, ...options };
     const where = redisAddress(settings.url);
     let connecting = true;
-    const redisOptions: RedisOptions = {
-      lazyConnect: true,
-      // Commands fail at once while Redis is away; the backplane keeps its own outbox.
-      enableOfflineQueue: false,
-      enableAutoPipelining: true,
-      maxRetriesPerRequest: 0,
-      connectTimeout: 5000,
-      // No commandTimeout: it costs a timer per command. Claims have their own bound, and a
-      // Redis that stops answering is noticed by the heartbeat.
-      // No retries at start-up: the error goes to the person starting the server.
-      retryStrategy: (attempt) =>
-        connecting ? null : backoffDelay(attempt, { initialMs: 100, maxMs: 2000 }),
-    };
+    // No commandTimeout: it costs a timer per command. Claims have their own bound, and a
+    // Redis that stops answering is noticed by the heartbeat.
+    const redisOptions = failFastOptions(() => connecting);
     const commands = new Redis(settings.url, redisOptions) as ScriptedRedis;
     const reader = commands.duplicate();
     const subscriber = commands.duplicate();
@@ -730,20 +720,6 @@ async function takeServerNumber(
     }
   }
   throw new BackplaneConnectError(`Cannot join the cluster at ${where}: no free server number`);
-}
-
-/** "host:port" from a Redis URL, without the password. */
-function redisAddress(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.hostname}:${parsed.port || "6379"}`;
-}
-
-function redisFailure(error: unknown): string {
-  const code = (error as { code?: string } | undefined)?.code;
-  if (code === "ECONNREFUSED") return "connection refused";
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "host not found";
-  if (code === "ETIMEDOUT") return "timed out";
-  return describeError(error);
 }
 
 /** Where a server hears the private messages for its users. */

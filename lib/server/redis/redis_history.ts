@@ -1,6 +1,5 @@
 import { Buffer } from "node:buffer";
-import { Redis, type RedisOptions } from "ioredis";
-import { backoffDelay } from "../../client/backoff.ts";
+import { Redis } from "ioredis";
 import { countNoun } from "../../util/count_noun.ts";
 import { describeError } from "../../util/describe_error.ts";
 import { waitAtMost } from "../../util/wait_at_most.ts";
@@ -14,6 +13,7 @@ import {
   type StoredEvent,
 } from "../history/history_store.ts";
 import type { Logger } from "../logger.ts";
+import { failFastOptions, redisAddress, redisFailure } from "./redis_connection.ts";
 
 export interface RedisHistoryOptions {
   /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
@@ -223,19 +223,8 @@ export class RedisHistory implements HistoryStore {
       throw new RangeError(`historyDays must be above 0, not ${settings.historyDays}`);
     }
     let connecting = true;
-    const redisOptions: RedisOptions = {
-      lazyConnect: true,
-      // Commands fail at once while Redis is away, rather than pile up in a queue.
-      enableOfflineQueue: false,
-      // Appends of one tick go out as one write.
-      enableAutoPipelining: true,
-      maxRetriesPerRequest: 0,
-      connectTimeout: 5000,
-      // A Redis that stops answering on a live connection must not hold messages long.
-      commandTimeout: settings.timeoutMs,
-      retryStrategy: (attempt) =>
-        connecting ? null : backoffDelay(attempt, { initialMs: 100, maxMs: 2000 }),
-    };
+    // A Redis that stops answering on a live connection must not hold messages long.
+    const redisOptions = failFastOptions(() => connecting, settings.timeoutMs);
     const redis = new Redis(settings.url, redisOptions) as ScriptedRedis;
     // ioredis reports every failed attempt as an "error" event; outages are logged here
     // once. At start-up the event holds the cause that connect() hides.
@@ -248,7 +237,7 @@ export class RedisHistory implements HistoryStore {
       cause ??= error;
       throw new BackplaneConnectError(
         `Cannot connect to Redis at ${redisAddress(settings.url)} for history: ${
-          describeError(cause)
+          redisFailure(cause)
         }`,
         { cause },
       );
@@ -455,10 +444,4 @@ function storedEvent([id, fields]: [Buffer, Buffer[]]): StoredEvent {
     }
   }
   return { eventId: eventId(id), chatEvent: chatEvent ?? new Uint8Array(0) };
-}
-
-/** "host:port" from a Redis URL, without the password. */
-function redisAddress(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.hostname}:${parsed.port || "6379"}`;
 }
