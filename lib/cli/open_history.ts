@@ -22,7 +22,10 @@ export class HistoryOpenError extends Error {
  * HistoryOpenError when it cannot be used.
  */
 export async function openHistory(
-  options: Pick<ServerOptions, "historySize" | "historyDays" | "dataDir" | "redisUrl">,
+  options: Pick<
+    ServerOptions,
+    "historySize" | "historyDays" | "dataDir" | "redisUrl" | "maxRooms"
+  >,
   logger: Logger,
 ): Promise<HistoryStore> {
   const { historySize, redisUrl, dataDir } = options;
@@ -40,7 +43,10 @@ export async function openHistory(
   }
   try {
     await lockDataDir(dataDir);
-    return SqliteHistory.open({ dataDir, historySize, historyDays }, logger);
+    return SqliteHistory.open(
+      { dataDir, historySize, historyDays, maxRooms: options.maxRooms },
+      logger,
+    );
   } catch (error) {
     if (error instanceof HistoryOpenError) throw error;
     if (error instanceof HistoryFileError) throw new HistoryOpenError(error.message);

@@ -266,6 +266,12 @@ export class RoomTracker {
     const state = this.#rooms.get(room);
     if (state === undefined) return [];
     if (joined.missed > state.missed) state.missed = joined.missed;
+    // The room's numbering began again (its history was dropped or lost): ids seen before
+    // say nothing of the new ones, all of which the server has sent.
+    if (joined.lastEventId !== 0n && joined.lastEventId < state.lastShown) {
+      state.lastShown = 0n;
+      state.oldest = 0n;
+    }
     state.present = true;
     state.everJoined = true;
     if (state.joins === 0) return [];

@@ -7,7 +7,9 @@ export const MAX_ROOM_NAME_CHARACTERS = 32;
 /** Rooms one session may be in at once, the lobby included. */
 export const MAX_ROOMS_PER_SESSION = 50;
 
-const ROOM_NAME = /^#[a-z0-9_-]{1,32}$/;
+// ASCII letters in either case, checked as given: lower-casing first would let look-alikes in
+// ("\u212A", the Kelvin sign, lower-cases to "k").
+const ROOM_NAME = /^#[A-Za-z0-9_-]{1,32}$/;
 
 /**
  * The form a room is known by: lower case, and "" (what older clients send) is the lobby.
@@ -19,7 +21,7 @@ export function roomKey(name: string): string {
 
 /** Why `name` is no room name, in plain words, or undefined when it is one. "" is the lobby. */
 export function roomNameProblem(name: string): string | undefined {
-  if (name === "" || ROOM_NAME.test(name.toLowerCase())) return undefined;
+  if (name === "" || ROOM_NAME.test(name)) return undefined;
   // Shown to the user: a name of a megabyte is cut, and control characters are escaped.
   const shown = JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
   return `Room name ${shown} is not valid: a room is "#" then 1-${MAX_ROOM_NAME_CHARACTERS} of a-z, 0-9, "-" and "_"`;

@@ -114,6 +114,8 @@ export function handleClientMessage(
     case "part":
       return handlePart(context, body.value);
     case "rooms":
+      // Counted with joins and parts: listing rooms reads the history file.
+      if (!context.allowRoomRequest()) return context.reply(roomRequestRefused());
       return context.rooms().then((value) => context.reply({ body: { case: "rooms", value } }));
     case "history":
       return handleHistory(context, body.value);
@@ -226,13 +228,17 @@ function requestedRoom(context: HandlerContext, name: string): string | undefine
     return undefined;
   }
   if (!context.allowRoomRequest()) {
-    context.reply(errorMessage(
-      ErrorCode.RATE_LIMITED,
-      "You are joining, leaving or paging rooms too fast; this request was dropped",
-    ));
+    context.reply(roomRequestRefused());
     return undefined;
   }
   return roomKey(name);
+}
+
+function roomRequestRefused(): ServerMessageInit {
+  return errorMessage(
+    ErrorCode.RATE_LIMITED,
+    "You are joining, leaving, listing or paging rooms too fast; this request was dropped",
+  );
 }
 
 function handleWho(context: HandlerContext, who: WhoRequest): void {
@@ -262,7 +268,12 @@ function handleJoin(context: HandlerContext, join: JoinRequest): void | Promise<
     ));
   }
   const history = join.resume
-    ? context.historyAfter(room, join.lastEventId, context.historySize)
+    ? context.historyAfter(room, join.lastEventId, context.historySize).then((page) =>
+      // Past the room's newest id: its numbering began again, and all of it is new.
+      page.lastId < join.lastEventId && page.lastId > 0n
+        ? context.historyAfter(room, 0n, context.historySize)
+        : page
+    )
     : context.historyOnJoin > 0
     ? context.historyBefore(room, 0n, context.historyOnJoin)
     : undefined;
@@ -277,6 +288,7 @@ function handleJoin(context: HandlerContext, join: JoinRequest): void | Promise<
           moreHistory: page?.more ?? false,
           missed: page?.missed ?? 0n,
           historyUnavailable: unavailable,
+          lastEventId: page?.lastId ?? 0n,
         },
       },
     });

@@ -192,6 +192,7 @@ export class Hub implements BackplaneListener {
     this.#history = rooms.history ?? new NullHistory();
     this.#maxRooms = rooms.maxRooms ?? Infinity;
     this.#lobby = this.#room(LOBBY)!;
+    this.#history.retain?.((room) => this.#rooms.has(room));
     backplane.start(this);
   }
 

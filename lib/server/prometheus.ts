@@ -117,9 +117,9 @@ export function formatMetrics(stats: ServerStats, http?: HttpMetrics): string {
   metric(
     "chat_history_messages_total",
     "counter",
-    "Room messages handed to history: kept, or lost because storage failed.",
+    "Room messages handed to history, and of those, the ones lost because storage failed.",
     stats.history.state === "off" ? [] : [
-      [{ outcome: "kept" }, stats.history.appended - stats.history.lost],
+      [{ outcome: "appended" }, stats.history.appended],
       [{ outcome: "lost" }, stats.history.lost],
     ],
   );

@@ -157,7 +157,7 @@ Deno.test("redis history - after returns what a client missed, and counts what i
   assert.deepEqual(await after(500n, 100), { ids: [], more: true, missed: 0n });
   assert.deepEqual(await after(2n ** 64n - 1n, 100), { ids: [], more: true, missed: 0n });
   const none = await history.after("#none", 7n, 100);
-  assert.deepEqual(none, { events: [], more: false, missed: 0n });
+  assert.deepEqual(none, { events: [], more: false, missed: 0n, lastId: 0n });
   assert.equal(history.stats().failures, 0);
 });
 

@@ -276,3 +276,19 @@ Deno.test("history - survives a restart of the server (SQLite file in --data-dir
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("history - a resume past the room's newest id (its history was lost) gets all the room has, and its last id", async () => {
+  await using server = await ServerProcess.start();
+  await using alice = await TestClient.connect(server.port);
+  await alice.send(join("#dev"));
+  await alice.next("joined");
+  for (let n = 1; n <= 2; n++) await alice.send(say(`new ${n}`, "#dev"));
+  await alice.take("chat", 2);
+  await using bob = await TestClient.connect(server.port);
+  // Bob saw up to id 40 in an earlier life of the room.
+  await bob.send(join("#dev", true, 40n));
+  const events = await bob.take("chat", 2);
+  assert.deepEqual(events.map((event) => event.eventId), [1n, 2n]);
+  const joined = await bob.next("joined");
+  assert.deepEqual([joined.lastEventId, joined.missed], [2n, 0n]);
+});

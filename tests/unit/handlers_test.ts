@@ -102,7 +102,7 @@ class FakeContext implements HandlerContext {
     return Promise.resolve({ events: [], more: false });
   }
   historyAfter(): Promise<MissedEvents> {
-    return Promise.resolve({ events: [], more: false, missed: 0n });
+    return Promise.resolve({ events: [], more: false, missed: 0n, lastId: 0n });
   }
   allowRoomRequest(): boolean {
     return true;

@@ -480,3 +480,17 @@ Deno.test("RoomTracker - property: any sequence of messages and disconnects give
     { numRuns: 1000 },
   );
 });
+
+Deno.test("RoomTracker - a room whose numbering began again (its last id below the one shown) shows the new ids", () => {
+  const tracker = new RoomTracker();
+  tracker.connected();
+  tracker.joined(joined(LOBBY));
+  for (const id of [1, 2, 3]) tracker.chat(live(LOBBY, id));
+  tracker.disconnected();
+  const { joins } = tracker.connected();
+  assert.deepEqual(joins.map((join) => [join.room, join.lastEventId]), [[LOBBY, 3n]]);
+  // The server lost the room's history (a new file, say): its newest id is 1.
+  assert.deepEqual(tracker.chat(old(LOBBY, 1)), []);
+  assert.deepEqual(shown(tracker.joined(joined(LOBBY, { lastEventId: 1n }))), ["#lobby:1"]);
+  assert.deepEqual(shown(tracker.chat(live(LOBBY, 2))), ["#lobby:2"], "id 2 of the new numbering");
+});

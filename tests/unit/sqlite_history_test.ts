@@ -385,3 +385,23 @@ async function listDir(dir: string): Promise<string[]> {
   for await (const entry of Deno.readDir(dir)) names.push(entry.name);
   return names.sort();
 }
+
+Deno.test("sqlite history - past maxRooms the least recently active rooms nobody is in lose their history", async () => {
+  const dataDir = await Deno.makeTempDir();
+  try {
+    await using history = SqliteHistory.open({ dataDir, maxRooms: 3, flushMs: 0 });
+    history.retain((room) => room === "#kept");
+    history.append("#kept", new Uint8Array([1]), 1);
+    for (let n = 0; n < 1_010; n++) history.append(`#r${n}`, new Uint8Array([2]), 2 + n);
+    history.flush();
+    const rooms = await history.rooms(10_000);
+    assert.equal(rooms.length, 3, `${rooms.length} rooms kept`);
+    assert.ok(rooms.includes("#kept"), "a room in use keeps its history");
+    assert.ok(rooms.includes("#r1009"), "the newest stay");
+    assert.ok(!rooms.includes("#r0"), "the oldest go");
+    assert.equal((await history.after("#r0", 0n, 10)).events.length, 0);
+    assert.equal(history.append("#kept", new Uint8Array([3]), 9_999), 2n, "its ids go on");
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

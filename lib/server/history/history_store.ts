@@ -20,6 +20,8 @@ export interface HistoryPage {
 export interface MissedEvents extends HistoryPage {
   /** Messages after the client's last event id that are no longer kept (or never were). */
   missed: bigint;
+  /** The room's newest id: below the client's last one, the room's numbering began again. */
+  lastId: bigint;
 }
 
 export interface HistoryStats {
@@ -63,6 +65,11 @@ export interface HistoryStore extends AsyncDisposable {
    * a message numbered after another cannot pass it for the first one.
    */
   lastEventId?(room: string): Promise<bigint>;
+  /**
+   * Tells the store which rooms somebody is in now, for stores that drop the history of
+   * rooms past a cap: a room in use keeps its history and its ids.
+   */
+  retain?(isLive: (room: string) => boolean): void;
   /** Up to `count` messages with ids below `beforeId` (0n: the newest), oldest first. */
   before(room: string, beforeId: bigint, count: number): Promise<HistoryPage>;
   /** Every kept message with an id above `afterId`, oldest first, at most `limit` (the newest). */

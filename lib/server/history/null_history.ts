@@ -11,7 +11,7 @@ export class NullHistory implements HistoryStore {
   }
 
   after(): Promise<MissedEvents> {
-    return Promise.resolve({ events: [], more: false, missed: 0n });
+    return Promise.resolve({ events: [], more: false, missed: 0n, lastId: 0n });
   }
 
   rooms(): Promise<string[]> {

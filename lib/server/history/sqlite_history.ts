@@ -36,10 +36,16 @@ export interface SqliteHistoryOptions {
   flushMs: number;
   /** While storage fails, how long appends gather before the next attempt. @default 1000 */
   retryMs: number;
+  /**
+   * Rooms whose history is kept: past it (by ROOMS_SLACK), the least recently active
+   * lose theirs, so that rooms made and left by the thousand cannot fill the disk, nor
+   * the map of their last ids the memory. @default 10000
+   */
+  maxRooms: number;
 }
 
 export const DEFAULT_SQLITE_HISTORY_OPTIONS: Readonly<Omit<SqliteHistoryOptions, "dataDir">> =
-  Object.freeze({ historySize: 1000, flushMs: 10, retryMs: 1000 });
+  Object.freeze({ historySize: 1000, flushMs: 10, retryMs: 1000, maxRooms: 10_000 });
 
 export interface SqliteHistoryStats extends HistoryStats {
   /** Transactions that wrote appended messages. */
@@ -58,6 +64,8 @@ const PRUNE_INTERVAL_MS = 60_000;
 const DAY_MS = 86_400_000;
 /** While failing, messages waiting past this are lost at once: memory stays bounded. */
 const MAX_PENDING_WHILE_FAILING = 10_000;
+/** Rooms over maxRooms before the oldest are dropped: a batch of them, not one per message. */
+const ROOMS_SLACK = 1_000;
 
 // rooms.last_id keeps ids growing after every message of a room has aged out.
 const SCHEMA = `
@@ -74,6 +82,10 @@ const SCHEMA = `
     last_sent_at INTEGER NOT NULL
   ) WITHOUT ROWID;
 `;
+
+// For the rooms by activity (rooms(), and the oldest to drop), without a scan of them all.
+// Made at every open: files of the first version of the schema lack it.
+const ACTIVITY_INDEX = "CREATE INDEX IF NOT EXISTS rooms_by_activity ON rooms (last_sent_at, room)";
 
 interface PendingEvent {
   room: string;
@@ -106,6 +118,15 @@ export class SqliteHistory implements HistoryStore {
   readonly #retryMs: number;
   /** The last id given out per room that has appended since open. */
   readonly #lastIds = new Map<string, number>();
+  /** Rows of the rooms table, kept count of so that the oldest are dropped past maxRooms. */
+  #roomsStored: number;
+  readonly #maxRooms: number;
+  readonly #countRooms: StatementSync;
+  readonly #oldestRooms: StatementSync;
+  readonly #dropRoomEvents: StatementSync;
+  readonly #dropRoom: StatementSync;
+  /** Rooms somebody is in: never dropped, since their members know their ids. */
+  #isLive: (room: string) => boolean = () => false;
   #pending: PendingEvent[] = [];
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #pruneTimer: ReturnType<typeof setInterval> | undefined;
@@ -144,6 +165,14 @@ export class SqliteHistory implements HistoryStore {
                   coalesce((SELECT max(id) FROM events WHERE room = ?1), 0)) AS last`,
     );
     this.#insert = db.prepare("INSERT INTO events (room, id, sent_at, event) VALUES (?, ?, ?, ?)");
+    this.#maxRooms = settings.maxRooms;
+    this.#countRooms = db.prepare("SELECT count(*) AS n FROM rooms");
+    this.#roomsStored = (this.#countRooms.get() as { n: number }).n;
+    this.#oldestRooms = db.prepare(
+      "SELECT room FROM rooms ORDER BY last_sent_at, room LIMIT ?",
+    );
+    this.#dropRoomEvents = db.prepare("DELETE FROM events WHERE room = ?");
+    this.#dropRoom = db.prepare("DELETE FROM rooms WHERE room = ?");
     this.#touchRoom = db.prepare(
       `INSERT INTO rooms (room, last_id, last_sent_at) VALUES (?, ?, ?)
        ON CONFLICT (room) DO UPDATE SET last_id = max(last_id, excluded.last_id),
@@ -297,7 +326,7 @@ export class SqliteHistory implements HistoryStore {
       const more = this.#anyBefore.get(room, oldest, cutoff) !== undefined;
       // Ids are dense: every id in (from, lastId] not returned was missed.
       const missed = Math.max(0, lastId - from - rows.length);
-      return { events: storedEvents(rows), more, missed: BigInt(missed) };
+      return { events: storedEvents(rows), more, missed: BigInt(missed), lastId: BigInt(lastId) };
     } catch (error) {
       throw this.#readFailed(error);
     }
@@ -366,7 +395,11 @@ export class SqliteHistory implements HistoryStore {
         this.#touchRoom.run(room, id, sentAt);
         if (id > this.#historySize) this.#trim.run(room, id - this.#historySize);
       }
+      const dropped = this.#roomsStored > this.#maxRooms + ROOMS_SLACK
+        ? this.#dropOldestRooms()
+        : [];
       db.exec("COMMIT");
+      for (const room of dropped) this.#lastIds.delete(room);
       this.#stats.batches++;
       this.#succeeded();
     } catch (error) {
@@ -405,7 +438,37 @@ export class SqliteHistory implements HistoryStore {
   }
 
   #storedLastId(room: string): number {
-    return (this.#lastIdOf.get(room) as { last: number }).last;
+    const last = (this.#lastIdOf.get(room) as { last: number }).last;
+    // A room the file has no row for gets one at its first write.
+    if (last === 0) this.#roomsStored++;
+    return last;
+  }
+
+  /** Tells which rooms somebody is in now: their history is never dropped for the room cap. */
+  retain(isLive: (room: string) => boolean): void {
+    this.#isLive = isLive;
+  }
+
+  /**
+   * Drops the history of the least recently active rooms nobody is in, past maxRooms,
+   * inside the batch's transaction; returns them. Their ids begin again at 1 if they come
+   * back (RoomJoined.last_event_id tells a resuming client so).
+   */
+  #dropOldestRooms(): string[] {
+    this.#roomsStored = (this.#countRooms.get() as { n: number }).n;
+    const excess = this.#roomsStored - this.#maxRooms;
+    if (excess <= 0) return [];
+    // Live rooms may be among the oldest: at most maxRooms of them (the server's own cap).
+    const rooms = (this.#oldestRooms.all(excess + this.#maxRooms) as { room: string }[])
+      .map((row) => row.room)
+      .filter((room) => !this.#isLive(room))
+      .slice(0, excess);
+    for (const room of rooms) {
+      this.#dropRoomEvents.run(room);
+      this.#dropRoom.run(room);
+    }
+    this.#roomsStored -= rooms.length;
+    return rooms;
   }
 
   /** Reads see every message appended before them, and are refused while storage fails. */
@@ -517,6 +580,7 @@ function prepareDatabase(db: DatabaseSync, path: string, fresh: boolean): void {
   }
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
+  db.exec(ACTIVITY_INDEX);
 }
 
 function pragma(db: DatabaseSync, name: string): number {

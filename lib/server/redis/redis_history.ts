@@ -311,6 +311,7 @@ export class RedisHistory implements HistoryStore {
       more: headId !== undefined &&
         headId < (events.length > 0 ? events[0].eventId : min(from, BigInt(last)) + 1n),
       missed: missed > 0n ? missed : 0n,
+      lastId: BigInt(last),
     };
   }
 
