@@ -71,6 +71,8 @@ export class OutboundQueue implements SlotHolder {
   #writeStartedAt: number | undefined;
   #stopped = false;
   #drained: PromiseWithResolvers<void> | undefined;
+  /** Resolved when the write in flight (or the next one) ends; made when asked for. */
+  #writeEnded: PromiseWithResolvers<void> | undefined;
 
   constructor(writer: ChunkWriter, writeFailure: WriteFailureListener) {
     this.#writer = writer;
@@ -165,6 +167,13 @@ export class OutboundQueue implements SlotHolder {
     return this.#drained.promise;
   }
 
+  /** Resolves when the write in flight ends (or the next, if none is), or the queue stops. */
+  writeEnded(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    this.#writeEnded ??= Promise.withResolvers<void>();
+    return this.#writeEnded.promise;
+  }
+
   /** Drops what is queued, the log's unwritten frames included; a write in flight goes on. */
   clear(): void {
     this.#pending = [];
@@ -182,6 +191,7 @@ export class OutboundQueue implements SlotHolder {
     this.#pending = [];
     this.#pendingPrivateBytes = 0;
     this.#resolveDrained();
+    this.#resolveWriteEnded();
   }
 
   /** For WriteSlots: this queue's turn to write has come. */
@@ -246,6 +256,7 @@ export class OutboundQueue implements SlotHolder {
 
   readonly #afterWrite = (): void => {
     SLOTS.release(this);
+    this.#resolveWriteEnded();
     // A log followed during the write keeps its newer position.
     for (const following of this.#follows) {
       if (following.writingTo > following.written) following.written = following.writingTo;
@@ -277,6 +288,11 @@ export class OutboundQueue implements SlotHolder {
     this.stop();
     this.#writeFailure.writeFailed(error);
   };
+
+  #resolveWriteEnded(): void {
+    this.#writeEnded?.resolve();
+    this.#writeEnded = undefined;
+  }
 
   #resolveDrained(): void {
     if (!this.isDrained && !this.#stopped) return;

@@ -10,7 +10,6 @@ import {
   type WhoRequest,
 } from "../../gen/chat/v1/chat_pb.ts";
 import { decodeClientMessage, type ServerMessageInit } from "../protocol/codec.ts";
-import { chatEventFrame } from "../protocol/chat_event_writer.ts";
 import { MalformedMessageError } from "../protocol/errors.ts";
 import { errorMessage } from "../protocol/error_message.ts";
 import {
@@ -48,8 +47,12 @@ export interface HandlerContext {
   readonly historySize: number;
   /** Sends to this session only. */
   reply(message: ServerMessageInit): void;
-  /** Sends an encoded ServerMessage to this session only. */
-  replyEncoded(payload: Uint8Array): void;
+  /**
+   * Reads a page of history with `read` and sends its messages, at the pace the client
+   * reads them, a few sessions at a time in the whole server; resolves with the page once
+   * all of it is queued (or the session has closed). Rejects as `read` does.
+   */
+  replyHistory<Page extends HistoryPage>(read: () => Promise<Page>): Promise<Page>;
   /** Sends to every member of a room the session is in, itself included (see Hub.chat). */
   broadcast(room: string, message: ChatMessage): ChatResult;
   /** Sends to one user, and the session its copy. */
@@ -267,15 +270,16 @@ function handleJoin(context: HandlerContext, join: JoinRequest): void | Promise<
       `The server has as many rooms as it allows; ${room} cannot be made now`,
     ));
   }
-  const history = join.resume
-    ? context.historyAfter(room, join.lastEventId, context.historySize).then((page) =>
-      // Past the room's newest id: its numbering began again, and all of it is new.
-      page.lastId < join.lastEventId && page.lastId > 0n
-        ? context.historyAfter(room, 0n, context.historySize)
-        : page
-    )
+  const history: (() => Promise<HistoryPage & Partial<MissedEvents>>) | undefined = join.resume
+    ? () =>
+      context.historyAfter(room, join.lastEventId, context.historySize).then((page) =>
+        // Past the room's newest id: its numbering began again, and all of it is new.
+        page.lastId < join.lastEventId && page.lastId > 0n
+          ? context.historyAfter(room, 0n, context.historySize)
+          : page
+      )
     : context.historyOnJoin > 0
-    ? context.historyBefore(room, 0n, context.historyOnJoin)
+    ? () => context.historyBefore(room, 0n, context.historyOnJoin)
     : undefined;
   const joined = (page: Partial<MissedEvents> | undefined, unavailable = false) =>
     context.reply({
@@ -293,11 +297,8 @@ function handleJoin(context: HandlerContext, join: JoinRequest): void | Promise<
       },
     });
   if (history === undefined) return joined(undefined);
-  return history.then(
-    (page) => {
-      sendHistory(context, page);
-      joined(page);
-    },
+  return context.replyHistory(history).then(
+    (page) => joined(page),
     () => joined(undefined, true),
   );
 }
@@ -324,9 +325,8 @@ function handleHistory(context: HandlerContext, request: HistoryRequest): void |
     request.count === 0 ? DEFAULT_HISTORY_PAGE : request.count,
     MAX_HISTORY_PAGE,
   );
-  return context.historyBefore(room, request.beforeEventId, count).then(
+  return context.replyHistory(() => context.historyBefore(room, request.beforeEventId, count)).then(
     (page) => {
-      sendHistory(context, page);
       context.reply({
         body: {
           case: "historyEnd",
@@ -336,12 +336,6 @@ function handleHistory(context: HandlerContext, request: HistoryRequest): void |
     },
     () => context.reply({ body: { case: "historyEnd", value: { room, unavailable: true } } }),
   );
-}
-
-function sendHistory(context: HandlerContext, page: HistoryPage): void {
-  for (const event of page.events) {
-    context.replyEncoded(chatEventFrame(event.chatEvent, event.eventId, true));
-  }
 }
 
 function handleHello(context: HandlerContext, hello: Hello): void | Promise<void> {

@@ -157,6 +157,21 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
     return this.#renameBucket.take();
   }
 
+  /** Bytes owed to the client: the logs' frames it lags by, and its own. */
+  get backlogBytes(): number {
+    return this.#queue.pendingBytes;
+  }
+
+  /** Resolves when the write in flight (or the next) ends, or the session stops writing. */
+  writeEnded(): Promise<void> {
+    return this.#queue.writeEnded();
+  }
+
+  /** Cuts the session: it does not read what it asked for. */
+  cutAsSlowConsumer(why: string): void {
+    if (!this.isClosing) this.#cutAsSlowConsumer(why);
+  }
+
   send(payload: Uint8Array): void {
     if (this.isClosing) return;
     this.#framesOut++;

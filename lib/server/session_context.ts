@@ -12,6 +12,9 @@ import type {
   RoomInfo,
 } from "./hub.ts";
 import type { HistoryPage, HistoryStore, MissedEvents } from "./history/history_store.ts";
+import { chatEventFrame } from "../protocol/chat_event_writer.ts";
+import { Semaphore } from "../util/semaphore.ts";
+import { waitAtMost } from "../util/wait_at_most.ts";
 import type { Logger } from "./logger.ts";
 import type { ServerCounters } from "./server_counters.ts";
 import type { Session } from "./session.ts";
@@ -29,6 +32,25 @@ export interface SessionContextShared {
 
 /** Rooms a RoomsResponse lists at most. */
 const MAX_ROOMS_LISTED = 100;
+
+/**
+ * Sessions sent history at once, in the whole server. A page is up to --history-size
+ * messages of up to --max-content-bytes each (4 MB by default), held until sent: a crowd
+ * resuming at once, or clients that ask and never read, hold this many pages, not one each.
+ */
+const HISTORY_SENDERS = new Semaphore(8);
+
+/** How long a history request may wait for a sender. */
+const HISTORY_SENDER_WAIT_MS = 1000;
+
+/** How far history may run ahead of what the client has read. */
+const HISTORY_WINDOW_BYTES = 64 * 1024;
+
+/**
+ * How long a write may take while history waits for it: 64 KiB in 2 s is 256 kbit/s. A
+ * client slower than that, or not reading, is cut rather than hold a sender.
+ */
+const HISTORY_STALL_MS = 2000;
 
 /**
  * A session's HandlerContext. Its methods live on the prototype, not in closures made
@@ -71,8 +93,29 @@ export class SessionContext implements HandlerContext {
     this.#session.send(encodeServerMessage(message));
   }
 
-  replyEncoded(payload: Uint8Array): void {
-    this.#session.send(payload);
+  replyHistory<Page extends HistoryPage>(read: () => Promise<Page>): Promise<Page> {
+    const session = this.#session;
+    // Read once a permit is free: a page waiting for its turn would be memory held too.
+    // Clients that ask and do not read may take them all for a while: then the answer is
+    // that history is unavailable, rather than a join that holds up its session's chat.
+    return HISTORY_SENDERS.run(async () => {
+      const page = await read();
+      for (const event of page.events) {
+        // A resume may bring megabytes: they go out as the client takes them, never more
+        // than a window ahead, so that a reader is not cut as a slow consumer for them.
+        while (session.backlogBytes > HISTORY_WINDOW_BYTES && !session.isClosing) {
+          if (!await waitAtMost(session.writeEnded(), HISTORY_STALL_MS)) {
+            // It asked and does not read: it must not hold a sender for everyone else.
+            session.cutAsSlowConsumer(
+              `its history waited ${HISTORY_STALL_MS / 1000} s for you to read`,
+            );
+          }
+        }
+        if (session.isClosing) break;
+        session.send(chatEventFrame(event.chatEvent, event.eventId, true));
+      }
+      return page;
+    }, HISTORY_SENDER_WAIT_MS);
   }
 
   allowChat(): boolean {

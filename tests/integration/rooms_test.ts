@@ -292,3 +292,28 @@ Deno.test("history - a resume past the room's newest id (its history was lost) g
   const joined = await bob.next("joined");
   assert.deepEqual([joined.lastEventId, joined.missed], [2n, 0n]);
 });
+
+Deno.test("history - a client resuming two rooms of 4 MB each at once gets it all, at its pace, and is not cut", async () => {
+  await using server = await ServerProcess.start(["--rate-limit", "0"]);
+  await using alice = await TestClient.connect(server.port);
+  const big = "x".repeat(4000);
+  for (const room of ["#big", "#big2"]) {
+    await alice.send(join(room));
+    await alice.next("joined");
+    for (let n = 1; n <= 1000; n++) await alice.send(say(big, room, BigInt(n)));
+    await alice.take("chat", 1000, 60_000);
+  }
+  await using bob = await TestClient.connect(server.port);
+  // As our clients resume after a reconnect: every room in one write.
+  await bob.send(join("#big", true, 0n), join("#big2", true, 0n));
+  const history = await bob.take("chat", 2000, 60_000);
+  assert.ok(history.every((event) => event.history && event.content === big));
+  // Each room's history, then its RoomJoined (take() passed over those).
+  await bob.nextMatching((m) => m.body.case === "joined" && m.body.value.room === "#big2");
+  const order = bob.received.flatMap((m) =>
+    m.body.case === "joined" ? [m.body.value.room] : m.body.case === "chat" ? ["chat"] : []
+  );
+  assert.deepEqual(order.filter((entry) => entry !== "chat"), ["#big", "#big2"]);
+  assert.equal(order.indexOf("#big"), 1000);
+  assert.equal(bob.received.filter((m) => m.body.case === "error").length, 0);
+});
