@@ -201,7 +201,7 @@ export class SqliteHistory implements HistoryStore {
     this.#activeRooms = db.prepare(
       `SELECT room FROM rooms r WHERE last_sent_at >= ?1
          AND EXISTS (SELECT 1 FROM events e WHERE e.room = r.room AND e.sent_at >= ?1)
-       ORDER BY last_sent_at DESC, room LIMIT ?2`,
+       ORDER BY last_sent_at DESC, room DESC LIMIT ?2`,
     );
   }
 
