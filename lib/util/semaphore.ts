@@ -34,14 +34,13 @@ export class Semaphore {
 
   #wait(waitMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      // Called later, when a permit is handed over: `expiry` is set by then.
       const granted = () => {
-        clearTimeout(timer);
+        clearTimeout(expiry);
         resolve();
       };
       this.#waiting.add(granted);
-      if (waitMs === Infinity) return;
-      timer = setTimeout(() => {
+      const expiry = waitMs === Infinity ? undefined : setTimeout(() => {
         this.#waiting.delete(granted);
         reject(new SemaphoreTimeoutError(`No permit came free within ${waitMs} ms`));
       }, waitMs);

@@ -75,8 +75,8 @@ class FakeContext implements HandlerContext {
     })));
     return "sent";
   }
-  replyEncoded(payload: Uint8Array): void {
-    this.replies.push(decodeServerMessage(payload));
+  replyHistory<Page extends HistoryPage>(read: () => Promise<Page>): Promise<Page> {
+    return read();
   }
   privateMessage(): PrivateResult {
     return "no_such_user";
