@@ -35,7 +35,10 @@ export async function openHistory(
     // Loaded here only, as the backplane is: ioredis needs --allow-env.
     const { RedisHistory } = await import("../server/redis/redis_history.ts");
     try {
-      return await RedisHistory.connect({ url: redisUrl, historySize, historyDays }, logger);
+      return await RedisHistory.connect(
+        { url: redisUrl, historySize, historyDays, maxRooms: options.maxRooms },
+        logger,
+      );
     } catch (error) {
       if (error instanceof BackplaneConnectError) throw new HistoryOpenError(error.message);
       throw error;

@@ -325,3 +325,15 @@ Deno.test("redis history - connect throws BackplaneConnectError when Redis is ou
     },
   );
 });
+
+Deno.test("redis history - past maxRooms the least recently active rooms lose their messages, not their ids", async () => {
+  await using redis = await RedisProcess.start();
+  await using history = await connect(redis, { maxRooms: 3 });
+  for (let n = 1; n <= 6; n++) await history.append(`#r${n}`, payload(`m${n}`), 1000 + n);
+  assert.equal((await history.rooms(100)).length, 6, "within the slack: nothing dropped yet");
+  await history.append("#r1", payload("again"), 2000);
+  await history.append("#r7", payload("m7"), 2001);
+  assert.deepEqual(await history.rooms(100), ["#r7", "#r1", "#r6"]);
+  assert.deepEqual((await history.before("#r2", 0n, 10)).events, [], "#r2's messages are gone");
+  assert.equal(await history.append("#r2", payload("back"), 3000), 2n, "its ids go on");
+});

@@ -27,10 +27,19 @@ export interface RedisHistoryOptions {
    * without an id, a read is answered with HistoryUnavailableError. @default 1000
    */
   timeoutMs: number;
+  /**
+   * Rooms whose history is kept: past it (by up to 1,000), the least recently active lose
+   * their messages, so that rooms made and left by the thousand cannot fill Redis. Their
+   * counters stay (for 30 days), so ids go on if they come back. @default 10000
+   */
+  maxRooms: number;
 }
 
 export const DEFAULT_REDIS_HISTORY_OPTIONS: Readonly<Omit<RedisHistoryOptions, "url">> = Object
-  .freeze({ historySize: 1000, timeoutMs: 1000 });
+  .freeze({ historySize: 1000, timeoutMs: 1000, maxRooms: 10_000 });
+
+/** How long a dropped room's counter outlives its history. */
+const DROPPED_SEQ_MS = 30 * 24 * 60 * 60 * 1000;
 
 const PREFIX = "chat:";
 /** Sorted set: room -> its last message's sent-at ms. */
@@ -79,12 +88,16 @@ end
 /**
  * KEYS: the room's seq, its history stream, the rooms set. ARGV: room, event bytes,
  * sent-at ms, history size, cutoff ms (0: none), retention ms (0: none), floor (the
- * highest id the caller has seen; 0: none). Gives the
+ * highest id the caller has seen; 0: none), the most rooms kept, the slack past it, how
+ * long a dropped room's counter lives (ms). The keys of dropped rooms are made here from
+ * their names: this store runs on one Redis, not Redis Cluster. Gives the
  * message the room's next id, and keeps it under the stream id `<id>-0`: one script,
  * so two servers can never give out one id twice, nor keep messages out of id order.
  */
 const APPEND = `${TRIM_OLD}
 local id = redis.call('INCR', KEYS[1])
+-- A room that comes back after it was dropped keeps its counter for good again.
+redis.call('PERSIST', KEYS[1])
 local floor = tonumber(ARGV[7])
 if id <= floor then
   -- A Redis that lost the counter (restarted empty): ids go on above what servers have seen.
@@ -104,6 +117,14 @@ if id == 1 and redis.call('EXISTS', KEYS[2]) == 1 then
 end
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], string.format('%d-0', id), 't', ARGV[3], 'e', ARGV[2])
 redis.call('ZADD', KEYS[3], 'GT', ARGV[3], ARGV[1])
+local excess = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[8])
+if excess > tonumber(ARGV[9]) then
+  for _, room in ipairs(redis.call('ZRANGE', KEYS[3], 0, excess - 1)) do
+    redis.call('DEL', 'chat:room:' .. room .. ':history')
+    redis.call('PEXPIRE', 'chat:room:' .. room .. ':seq', ARGV[10])
+    redis.call('ZREM', KEYS[3], room)
+  end
+end
 local cutoff = tonumber(ARGV[5])
 if cutoff > 0 then
   trimOld(KEYS[2], cutoff)
@@ -154,6 +175,9 @@ interface HistoryCommands {
     cutoffMs: string,
     retentionMs: string,
     floor: string,
+    maxRooms: string,
+    slack: string,
+    droppedSeqMs: string,
   ): Promise<number>;
   historyBeforeBuffer(
     historyKey: string,
@@ -270,6 +294,9 @@ export class RedisHistory implements HistoryStore {
       String(retentionMs === 0 ? 0 : Date.now() - retentionMs),
       String(retentionMs),
       String(floor),
+      String(this.#options.maxRooms),
+      String(Math.min(1000, this.#options.maxRooms)),
+      String(DROPPED_SEQ_MS),
     ).then(
       (id) => {
         this.#succeeded();
