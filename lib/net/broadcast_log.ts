@@ -20,6 +20,28 @@ interface Segment {
   readonly bytes: Uint8Array;
   /** Bytes filled so far; positions start .. start + used are in this segment. */
   used: number;
+  /** Where each frame ends in `bytes`, and its number in the logs' AppendOrder. */
+  readonly ends: number[];
+  readonly order: number[];
+}
+
+/**
+ * Numbers the appends of the logs that share it (a server's rooms), so that a reader of
+ * several takes their frames in the order they were appended (see mergedViews).
+ */
+export class AppendOrder {
+  #last = 0;
+
+  next(): number {
+    return ++this.#last;
+  }
+}
+
+/** Where a reader stands in a log: a segment, and the frame it reads next. */
+interface Cursor {
+  segments: readonly Segment[];
+  segment: number;
+  frame: number;
 }
 
 /**
@@ -37,13 +59,22 @@ export class BroadcastLog {
   #head = 0;
   #framesAppended = 0;
   #nextSegmentBytes: number;
+  readonly #order: AppendOrder;
   /** Asks the log's owner for a pass: a reader finished a write and the log has more for it. */
   readonly #wanted: () => void;
 
-  /** `firstSegmentBytes`: SMALL_SEGMENT_BYTES for a log that may stay quiet. */
-  constructor(wanted: () => void = () => {}, firstSegmentBytes = SEGMENT_BYTES) {
+  /**
+   * `firstSegmentBytes`: SMALL_SEGMENT_BYTES for a log that may stay quiet. `order`: shared
+   * by the logs one reader may follow together.
+   */
+  constructor(
+    wanted: () => void = () => {},
+    firstSegmentBytes = SEGMENT_BYTES,
+    order = new AppendOrder(),
+  ) {
     this.#wanted = wanted;
     this.#nextSegmentBytes = firstSegmentBytes;
+    this.#order = order;
   }
 
   /** The position after the last frame appended. */
@@ -76,6 +107,8 @@ export class BroadcastLog {
         start: this.#head,
         bytes: new Uint8Array(Math.max(this.#nextSegmentBytes, size)),
         used: 0,
+        ends: [],
+        order: [],
       };
       this.#nextSegmentBytes = Math.min(this.#nextSegmentBytes * 2, SEGMENT_BYTES);
       this.#segments.push(segment);
@@ -83,6 +116,8 @@ export class BroadcastLog {
     const offset = varint.write(segment.bytes, segment.used, payload.length);
     segment.bytes.set(payload, offset);
     segment.used += size;
+    segment.ends.push(segment.used);
+    segment.order.push(this.#order.next());
     this.#head += size;
     this.#framesAppended++;
   }
@@ -111,6 +146,70 @@ export class BroadcastLog {
   }
 
   /**
+   * The frames of several logs (sharing one AppendOrder), each from `from` to its head,
+   * as views pushed onto `views` in the order they were appended: a run of one log's
+   * frames with none of the others' between them is one view. Each `from` is a position a
+   * reader stands at (a frame's start), not released.
+   */
+  static mergedViews(readers: { log: BroadcastLog; from: number }[], views: Uint8Array[]): void {
+    const cursors: Cursor[] = [];
+    for (const { log, from } of readers) {
+      const cursor = log.#cursor(from);
+      if (cursor !== undefined) cursors.push(cursor);
+    }
+    while (cursors.length > 0) {
+      // The reader whose next frame came first, and the first frame of any other after it.
+      let first = 0;
+      let second = Infinity;
+      for (let index = 1; index < cursors.length; index++) {
+        const order = nextOrder(cursors[index]);
+        const firstOrder = nextOrder(cursors[first]);
+        if (order < firstOrder) {
+          second = firstOrder;
+          first = index;
+        } else if (order < second) second = order;
+      }
+      const cursor = cursors[first];
+      const segment = cursor.segments[cursor.segment];
+      const begin = cursor.frame === 0 ? 0 : segment.ends[cursor.frame - 1];
+      while (cursor.frame < segment.ends.length && segment.order[cursor.frame] < second) {
+        cursor.frame++;
+      }
+      views.push(segment.bytes.subarray(begin, segment.ends[cursor.frame - 1]));
+      if (cursor.frame === segment.ends.length) {
+        cursor.segment++;
+        cursor.frame = 0;
+        if (cursor.segment === cursor.segments.length) cursors.splice(first, 1);
+      }
+    }
+  }
+
+  /** A reader at `from`; undefined when it has read everything. */
+  #cursor(from: number): Cursor | undefined {
+    if (from === this.#head) return undefined;
+    if (from < this.tail || from > this.#head) {
+      throw new RangeError(
+        `Cannot read the broadcast log from ${from}: it holds ${this.tail} to ${this.#head}`,
+      );
+    }
+    const segments = this.#segments;
+    let index = segments.length - 1;
+    while (index > 0 && segments[index].start > from) index--;
+    let segment = segments[index];
+    if (from - segment.start === segment.used) segment = segments[++index];
+    const offset = from - segment.start;
+    // The frame that starts at `offset`: the one after the frame ending there.
+    let low = 0;
+    let high = segment.ends.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (segment.ends[middle] <= offset) low = middle + 1;
+      else high = middle;
+    }
+    return { segments, segment: index, frame: low };
+  }
+
+  /**
    * Lets go of the segments wholly before `position`, which no reader needs any more.
    * Views already handed out stay valid: they keep their segment alive until dropped.
    */
@@ -128,4 +227,8 @@ export class BroadcastLog {
   want(): void {
     this.#wanted();
   }
+}
+
+function nextOrder(cursor: Cursor): number {
+  return cursor.segments[cursor.segment].order[cursor.frame];
 }

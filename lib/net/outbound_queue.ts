@@ -1,6 +1,6 @@
 import { allocateBytes } from "../protocol/allocate_bytes.ts";
 import { varint } from "../protocol/varint.ts";
-import type { BroadcastLog } from "./broadcast_log.ts";
+import { BroadcastLog } from "./broadcast_log.ts";
 import { type SlotHolder, WriteSlots } from "./write_slots.ts";
 
 /**
@@ -228,15 +228,38 @@ export class OutboundQueue implements SlotHolder {
     queueMicrotask(() => SLOTS.request(this));
   }
 
-  /** Moves the logs' bytes past what was taken to #pending, so that what is queued next goes after them. */
+  /**
+   * Moves the logs' bytes past what was taken to #pending, so that what is queued next goes
+   * after them. Several logs with frames to take: their frames go in the order they were
+   * appended, across the logs, as a member of two rooms saw them happen.
+   */
   #takeLog(): void {
-    for (const following of this.#follows) this.#take(following);
+    let behind: Following | undefined;
+    let several = false;
+    for (const following of this.#follows) {
+      if (following.taken === following.log.head) continue;
+      if (behind !== undefined) several = true;
+      behind = following;
+    }
+    if (behind === undefined) return;
+    if (!several) return this.#take(behind);
+    const taking = this.#follows.filter((following) => following.taken !== following.log.head);
+    BroadcastLog.mergedViews(
+      taking.map((following) => ({ log: following.log, from: following.taken })),
+      this.#pending,
+    );
+    for (const following of taking) this.#tookAll(following);
   }
 
   #take(following: Following): void {
     const log = following.log;
     if (following.taken === log.head) return;
     log.views(following.taken, this.#pending);
+    this.#tookAll(following);
+  }
+
+  #tookAll(following: Following): void {
+    const log = following.log;
     following.taken = log.head;
     this.#logFramesTaken += log.framesAppended - following.framesSeen;
     following.framesSeen = log.framesAppended;

@@ -7,7 +7,7 @@ import { LOBBY, MAX_ROOMS_PER_SESSION } from "../protocol/room_name.ts";
 import type { Backplane, BackplaneListener, ClusterUser, HubEvent } from "./backplane.ts";
 import { LocalBackplane } from "./local_backplane.ts";
 import { realClock } from "../util/clock.ts";
-import type { BroadcastLog } from "../net/broadcast_log.ts";
+import { AppendOrder, type BroadcastLog } from "../net/broadcast_log.ts";
 import type { HistoryStore } from "./history/history_store.ts";
 import { NullHistory } from "./history/null_history.ts";
 import { Room } from "./room.ts";
@@ -152,6 +152,8 @@ export class Hub implements BackplaneListener {
   readonly #lobby: Room;
   /** Rooms whose logs gained frames or still owe some: the next pass goes over these. */
   readonly #dirtyRooms = new Set<Room>();
+  /** Numbers every room's appends: a member of several gets their frames in that order. */
+  readonly #appendOrder = new AppendOrder();
   readonly #history: HistoryStore;
   readonly #maxRooms: number;
   /** How the next pass is due: as soon as passes may run (chat, renames), or PRESENCE_DELAY_MS later. */
@@ -757,7 +759,7 @@ export class Hub implements BackplaneListener {
     let room = this.#rooms.get(key);
     if (room !== undefined) return room;
     if (!always && this.#rooms.size >= this.#maxRooms) return undefined;
-    room = new Room(key, (wanting) => this.#roomWants(wanting, "soon"));
+    room = new Room(key, (wanting) => this.#roomWants(wanting, "soon"), this.#appendOrder);
     // Ids from the cluster: learn where the room's order begins before taking any.
     const lastId = this.#history.lastEventId?.(key);
     if (lastId !== undefined) room.startAfter(lastId);

@@ -1,4 +1,4 @@
-import { BroadcastLog, SMALL_SEGMENT_BYTES } from "../net/broadcast_log.ts";
+import { type AppendOrder, BroadcastLog, SMALL_SEGMENT_BYTES } from "../net/broadcast_log.ts";
 import { LOBBY } from "../protocol/room_name.ts";
 import type { HubMember } from "./hub.ts";
 
@@ -42,13 +42,15 @@ export class Room {
   readonly #written = new Map<bigint, () => void>();
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(key: string, wanted: (room: Room) => void) {
+  /** `order`: the server's, shared by every room, for members of several (see BroadcastLog). */
+  constructor(key: string, wanted: (room: Room) => void, order?: AppendOrder) {
     this.key = key;
     this.#wanted = wanted;
     // The lobby is where everyone is: its log gets the large segments at once.
     this.log = new BroadcastLog(
       () => wanted(this),
       key === LOBBY ? undefined : SMALL_SEGMENT_BYTES,
+      order,
     );
   }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import fc from "fast-check";
-import { BroadcastLog } from "../../lib/net/broadcast_log.ts";
+import { AppendOrder, BroadcastLog } from "../../lib/net/broadcast_log.ts";
 import { OutboundQueue } from "../../lib/net/outbound_queue.ts";
 import { framedPayloads } from "../support/framed_payloads.ts";
 import { ManualWriter, settle } from "../support/manual_writer.ts";
@@ -456,5 +456,37 @@ Deno.test("BroadcastLog - property: readers following and leaving at any point g
       assert.ok(log.retainedBytes <= SEGMENT, `${log.retainedBytes} bytes retained at the end`);
     }),
     { numRuns: 200 },
+  );
+});
+
+Deno.test("BroadcastLog - logs sharing an AppendOrder give a reader of several their frames in the order appended", () => {
+  fc.assert(
+    fc.property(
+      // Which of three logs each append goes to, its size, and from which append on it is read.
+      fc.array(fc.tuple(fc.nat(2), fc.integer({ min: 8, max: 9000 })), { maxLength: 200 }),
+      fc.nat(200),
+      (appends, startAt) => {
+        const order = new AppendOrder();
+        // Small first segments, so that runs cross them.
+        const logs = [0, 1, 2].map(() => new BroadcastLog(() => {}, 4096, order));
+        const from = logs.map((log) => log.head);
+        const expected: number[] = [];
+        appends.forEach(([which, size], n) => {
+          if (n === startAt) logs.forEach((log, i) => from[i] = log.head);
+          const content = new Uint8Array(size).fill(0x2e);
+          content.set(new TextEncoder().encode(`${n}|`));
+          logs[which].append(content);
+          if (n >= startAt) expected.push(n);
+        });
+        if (startAt >= appends.length) logs.forEach((log, i) => from[i] = log.head);
+        const views: Uint8Array[] = [];
+        BroadcastLog.mergedViews(logs.map((log, i) => ({ log, from: from[i] })), views);
+        const got = views.flatMap((view) => framedPayloads(view)).map((frame) =>
+          Number(new TextDecoder().decode(frame.subarray(0, frame.indexOf(0x7c))))
+        );
+        assert.deepEqual(got, expected);
+      },
+    ),
+    { numRuns: 300 },
   );
 });
