@@ -131,7 +131,14 @@ export class OutboundQueue implements SlotHolder {
     for (let index = follows.length - 1; index >= 0; index--) {
       const following = follows[index];
       if (log !== undefined && following.log !== log) continue;
-      if (!dropUnread) this.#take(following);
+      if (!dropUnread) {
+        this.#take(following);
+        // Its frames not yet written are the queue's own from now on, and counted as its
+        // private frames are: waiting, or in the write in flight.
+        const writing = this.#state === "writing" ? following.writingTo : following.written;
+        this.#writingPrivateBytes += writing - following.written;
+        this.#pendingPrivateBytes += following.log.head - writing;
+      }
       follows.splice(index, 1);
     }
     this.#writeSoon();

@@ -739,6 +739,8 @@ export class Hub implements BackplaneListener {
 
   /** The room's log gained frames, or a member wants more of it: a pass is due. */
   #roomWants(room: Room, due: "soon" | "later"): void {
+    // A forgotten room's last words (a write ending after it went) need no pass.
+    if (this.#rooms.get(room.key) !== room) return;
     this.#dirtyRooms.add(room);
     this.#schedulePass(due);
     // Passes may be spaced out, and reads go on meanwhile: what the last pass found, plus
@@ -771,7 +773,8 @@ export class Hub implements BackplaneListener {
 
   #forget(room: Room): void {
     room[Symbol.dispose]();
-    this.#rooms.delete(room.key);
+    // By identity: a room of that name made since is another one.
+    if (this.#rooms.get(room.key) === room) this.#rooms.delete(room.key);
     this.#dirtyRooms.delete(room);
   }
 

@@ -41,6 +41,8 @@ export class Room {
   /** Told when their event, which waits in #early, goes in (see appendNumbered). */
   readonly #written = new Map<bigint, () => void>();
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Forgotten by its hub: what was still on its way to it (a last id, a wait) does nothing. */
+  #disposed = false;
 
   /** `order`: the server's, shared by every room, for members of several (see BroadcastLog). */
   constructor(key: string, wanted: (room: Room) => void, order?: AppendOrder) {
@@ -105,7 +107,7 @@ export class Room {
     this.#waitTimer ??= setTimeout(() => this.#giveUpWaiting(), REORDER_WAIT_MS);
     lastId.then(
       (id) => {
-        if (!this.#starting) return;
+        if (!this.#starting || this.#disposed) return;
         this.#starting = false;
         this.#nextEventId = id + 1n;
         // Those numbered before it: not late for the members, who followed the room first.
@@ -122,6 +124,8 @@ export class Room {
 
   /** Stops the reorder timer: the room is being forgotten, or the server stops. */
   [Symbol.dispose](): void {
+    this.#disposed = true;
+    this.#starting = false;
     clearTimeout(this.#waitTimer);
     this.#waitTimer = undefined;
     this.#early.clear();
@@ -154,6 +158,7 @@ export class Room {
   /** The missing events are not coming (lost in an outage, say): go on from the oldest that came. */
   #giveUpWaiting(): void {
     this.#waitTimer = undefined;
+    if (this.#disposed) return;
     this.#starting = false;
     let oldest: bigint | undefined;
     for (const id of this.#early.keys()) if (oldest === undefined || id < oldest) oldest = id;

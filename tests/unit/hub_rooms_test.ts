@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Action, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { Hub } from "../../lib/server/hub.ts";
+import { NullHistory } from "../../lib/server/history/null_history.ts";
 import { FakeMember, joinMembers } from "../support/fake_member.ts";
 
 const message = (from: FakeMember, content: string) => ({
@@ -119,3 +120,34 @@ Deno.test("Hub rooms - a session may be in 50 rooms, and a server holds at most 
   for (let n = 1; n < 50; n++) assert.equal(roomy.joinRoom(member, `#r${n}`), "joined");
   assert.equal(roomy.joinRoom(member, "#r50"), "full");
 });
+
+/** History whose last ids come when the test says, as from a slow Redis. */
+class SlowLastIdHistory extends NullHistory {
+  readonly reads: PromiseWithResolvers<bigint>[] = [];
+  lastEventId(): Promise<bigint> {
+    const read = Promise.withResolvers<bigint>();
+    this.reads.push(read);
+    return read.promise;
+  }
+}
+
+for (const settle of ["resolves", "rejects"] as const) {
+  Deno.test(`Hub rooms - a forgotten room whose last id ${settle} late leaves the room made since alone`, async () => {
+    const history = new SlowLastIdHistory();
+    using hub = new Hub(undefined, Infinity, Infinity, { history });
+    const [alice] = joinMembers(hub, 1);
+    assert.equal(hub.joinRoom(alice, "#dev"), "joined");
+    assert.equal(hub.partRoom(alice, "#dev"), true);
+    hub.flush(); // Empty: forgotten, its last id still on its way.
+    assert.equal(hub.joinRoom(alice, "#dev"), "joined");
+    hub.flush();
+    const [late, current] = history.reads.slice(-2);
+    if (settle === "resolves") late.resolve(0n);
+    else late.reject(new Error("timed out"));
+    current.resolve(0n);
+    await Promise.allSettled([late.promise, current.promise]);
+    hub.flush();
+    assert.equal(hub.isInRoom(alice, "#dev"), true);
+    assert.notEqual(hub.chat(alice, "#dev", message(alice, "hello")), "not_in_room");
+  });
+}

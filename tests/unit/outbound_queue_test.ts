@@ -505,3 +505,26 @@ Deno.test("OutboundQueue - clear() drops what is queued and the log's unwritten 
   assert.deepEqual(writer.batches(), [[[1]], [[3], [101]]]);
   assert.equal(queue.unwritten(log), log.head);
 });
+
+Deno.test("OutboundQueue - a log's frames that unfollow() takes still count in pendingBytes until written", async () => {
+  const writer = new ManualWriter();
+  const queue = new OutboundQueue(writer, { writeFailed() {} });
+  const log = new BroadcastLog();
+  queue.follow(log);
+  // The client stops reading: its first write never completes.
+  queue.push(new Uint8Array(10));
+  await settle();
+  assert.equal(writer.calls.length, 1);
+  let queued = 0;
+  for (let round = 0; round < 5; round++) {
+    for (let i = 0; i < 100; i++) log.append(new Uint8Array(1000));
+    queued += 100 * 1002;
+    // A part, then a join again: what the room had stays owed.
+    queue.unfollow(log);
+    queue.follow(log);
+  }
+  assert.ok(
+    queue.pendingBytes >= queued,
+    `${queued} bytes queued, pendingBytes ${queue.pendingBytes}`,
+  );
+});
