@@ -390,8 +390,14 @@ export class Hub implements BackplaneListener {
     };
     const payload = encodeServerMessage({ body: { case: "chat", value: fields } });
     const local = this.#members.get(recipient.sessionId);
+    if (local === undefined && this.#backplane.stats().state === "disconnected") {
+      return "unavailable";
+    }
+    // The sender's copy first: one who writes to itself sees what it sent, then what came.
+    member.send(encodeServerMessage({
+      body: { case: "chat", value: { ...fields, toNickname: recipient.nickname } },
+    }));
     if (local !== undefined) local.send(payload);
-    else if (this.#backplane.stats().state === "disconnected") return "unavailable";
     else {
       this.#backplane.publish({
         kind: "private",
@@ -400,9 +406,6 @@ export class Hub implements BackplaneListener {
         node: recipient.node,
       });
     }
-    member.send(encodeServerMessage({
-      body: { case: "chat", value: { ...fields, toNickname: recipient.nickname } },
-    }));
     return "sent";
   }
 

@@ -68,6 +68,7 @@ export function formatServerMessage(
           : printable(user.nickname)
       );
       const room = roomShown(body.value.room);
+      if (room !== undefined && names.length === 0) return style.notice(`* nobody is in ${room}`);
       const where = room === undefined ? "online" : `in ${room}`;
       return style.notice(`* ${names.length} ${where}: ${names.join(", ")}`);
     }

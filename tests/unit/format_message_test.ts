@@ -131,6 +131,10 @@ Deno.test("formatServerMessage - who, rooms, joins, parts and history ends", () 
     "* 2 online: alice (you), bob",
   );
   assert.equal(
+    format({ body: { case: "who", value: { users: [], room: "#nosuch" } } }, 1n),
+    "* nobody is in #nosuch",
+  );
+  assert.equal(
     format({ body: { case: "who", value: { users, room: "#dev" } } }, 2n),
     "* 2 in #dev: alice, bob (you)",
   );
