@@ -169,8 +169,22 @@ let socket: WebSocket | undefined;
 let welcome: Welcome | undefined;
 /** Sessions online in the whole chat, as the server last said. */
 let online = 0;
-/** The nickname the server last confirmed; asked for again after a reconnect. */
-let wantedNickname = "";
+/**
+ * What a reload of the page keeps, in this tab's sessionStorage: the nickname and the rooms.
+ * Private conversations are not kept, anywhere.
+ */
+interface SavedSession {
+  nickname: string;
+  rooms: string[];
+  current: string | undefined;
+}
+const SAVED_SESSION = "deno-chat-session";
+const saved = readSavedSession();
+
+/** The nickname the server last confirmed; asked for again after a reconnect, or a reload. */
+let wantedNickname = saved.nickname;
+/** The rooms to join again after a reload, at the first Welcome. */
+let roomsToRestore = saved.rooms;
 
 /** The rooms the page is in, the last message shown in each; it outlives connections. */
 const tracker = new RoomTracker();
@@ -409,6 +423,39 @@ function render(): void {
   renderMembers();
   renderViewBar();
   renderComposer();
+  saveSession();
+}
+
+function readSavedSession(): SavedSession {
+  try {
+    const value = JSON.parse(sessionStorage.getItem(SAVED_SESSION) ?? "{}");
+    return {
+      nickname: typeof value.nickname === "string" ? value.nickname : "",
+      rooms: Array.isArray(value.rooms)
+        ? value.rooms.filter((room: unknown) =>
+          typeof room === "string" && room !== "" && roomNameProblem(room) === undefined
+        )
+        : [],
+      current: typeof value.current === "string" ? value.current : undefined,
+    };
+  } catch {
+    // Storage off (a private window's settings) or spoiled: start afresh.
+    return { nickname: "", rooms: [], current: undefined };
+  }
+}
+
+function saveSession(): void {
+  const session: SavedSession = {
+    nickname: wantedNickname,
+    // Until the rooms of a reload are joined again, they are still the ones to keep.
+    rooms: roomsToRestore.length > 0 ? roomsToRestore : tracker.rooms,
+    current: current.kind === "room" ? current.key : saved.current,
+  };
+  try {
+    sessionStorage.setItem(SAVED_SESSION, JSON.stringify(session));
+  } catch {
+    // Storage off or full: a reload starts afresh, as before.
+  }
 }
 
 function renderViewList(): void {
@@ -1103,6 +1150,12 @@ function welcomed(value: Welcome): void {
       automatic: true,
     });
   }
+  // After a reload: the rooms the tab was in, each with its recent messages.
+  const restoring = roomsToRestore;
+  roomsToRestore = [];
+  for (const room of restoring) if (!tracker.has(room)) joinRoom(room);
+  const restoredView = saved.current === undefined ? undefined : views.get(saved.current);
+  if (restoring.length > 0 && restoredView !== undefined) show(restoredView);
   if (current.kind === "none" || (current.kind === "room" && !views.has(current.key))) {
     show(fallbackView());
   }

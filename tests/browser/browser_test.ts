@@ -1062,3 +1062,19 @@ Deno.test("browser - after a reconnect each room shows what it missed, once, or 
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("browser - a reload keeps the tab's nickname and rooms, and shows the room it was on", async () => {
+  await using room = await Harness.start("reload");
+  const alice = await room.open("alice", { nickname: "alice" });
+  const carol = await room.terminal("carol");
+  await carol.send(joinRequest("#dev"));
+  await carol.next("joined");
+  await carol.send(say("before the reload", "#dev", 1n));
+  await alice.joinRoom("#dev");
+  await alice.waitForLine(historyLine("(broadcast) carol: before the reload"));
+  await alice.page.reload();
+  await alice.waitForStatus(/^connected as alice - \d+ online$/);
+  await alice.waitForRooms(["#lobby", "#dev"]);
+  await alice.waitForHeading("#dev");
+  await alice.waitForLine(historyLine("(broadcast) carol: before the reload"));
+});
