@@ -1,4 +1,5 @@
 import { printable } from "../ui/printable.ts";
+import { cutText } from "../util/cut_text.ts";
 
 /**
  * Text from a file, a flag or a typed line, fit to quote in a one-line message: made
@@ -6,8 +7,5 @@ import { printable } from "../ui/printable.ts";
  * 50 MB value would bury the line.
  */
 export function excerpt(text: string, maxLength = 60): string {
-  if (text.length <= maxLength) return printable(text);
-  // Not between the two halves of a surrogate pair.
-  const end = /[\ud800-\udbff]/.test(text[maxLength - 1]) ? maxLength - 1 : maxLength;
-  return `${printable(text.slice(0, end))}…`;
+  return printable(cutText(text, maxLength));
 }

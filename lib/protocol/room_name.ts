@@ -1,3 +1,5 @@
+import { cutText } from "../util/cut_text.ts";
+
 /** The room every session is in from the start, and where a broadcast with no room goes. */
 export const LOBBY = "#lobby";
 
@@ -23,6 +25,6 @@ export function roomKey(name: string): string {
 export function roomNameProblem(name: string): string | undefined {
   if (name === "" || ROOM_NAME.test(name)) return undefined;
   // Shown to the user: a name of a megabyte is cut, and control characters are escaped.
-  const shown = JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
+  const shown = JSON.stringify(cutText(name, 40));
   return `Room name ${shown} is not valid: a room is "#" then 1-${MAX_ROOM_NAME_CHARACTERS} of a-z, 0-9, "-" and "_"`;
 }

@@ -30,6 +30,7 @@ import type {
 import type { HistoryPage, MissedEvents } from "./history/history_store.ts";
 import { nicknameProblem } from "../protocol/nickname.ts";
 import { utf8Length } from "../protocol/utf8_length.ts";
+import { cutText } from "../util/cut_text.ts";
 import { MAX_CLIENT_NAME_BYTES } from "../protocol/limits.ts";
 
 /** The most messages one HistoryRequest gets, and what a count of 0 means. */
@@ -190,13 +191,13 @@ function handleChat(context: HandlerContext, chat: Chat): void | Promise<void> {
       if (result === "no_such_user") {
         context.reply(errorMessage(
           ErrorCode.NO_SUCH_USER,
-          `Nobody called ${JSON.stringify(shown(chat.toNickname))} is online`,
+          `Nobody called ${JSON.stringify(cutText(chat.toNickname, 40))} is online`,
           chat.clientSeq,
         ));
       } else if (result === "unavailable") {
         context.reply(errorMessage(
           ErrorCode.UNAVAILABLE,
-          `${shown(chat.toNickname)} is on another server, which cannot be reached now; ` +
+          `${cutText(chat.toNickname, 40)} is on another server, which cannot be reached now; ` +
             "the message was not sent, try again later",
           chat.clientSeq,
         ));
@@ -210,11 +211,6 @@ function handleChat(context: HandlerContext, chat: Chat): void | Promise<void> {
         chat.clientSeq,
       ));
   }
-}
-
-/** A name from a client, cut for an error message: it may be a frame long. */
-function shown(name: string): string {
-  return name.length > 40 ? `${name.slice(0, 40)}…` : name;
 }
 
 /**
