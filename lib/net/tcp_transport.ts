@@ -12,6 +12,7 @@ export class TcpTransport implements Transport {
   readonly kind = "tcp";
   readonly peer: string;
   readonly remoteHostname: string;
+  readonly encrypted = false;
   bytesRead = 0;
   bytesWritten = 0;
   readonly #conn: Deno.TcpConn;

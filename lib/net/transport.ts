@@ -26,6 +26,11 @@ export interface Transport {
   readonly peer: string;
   /** The peer's IP address alone, for per-address limits: "127.0.0.1". */
   readonly remoteHostname: string;
+  /**
+   * Whether what the peer sends is encrypted on its way: TLS, or a WebSocket whose HTTPS a
+   * proxy on this host ended. Passwords are taken only then (or --allow-plaintext-passwords).
+   */
+  readonly encrypted: boolean;
   /** Bytes received and sent so far, for the server's counters. */
   readonly bytesRead: number;
   readonly bytesWritten: number;

@@ -50,6 +50,7 @@ export class WebSocketTransport implements Transport {
   readonly kind = "websocket";
   readonly peer: string;
   readonly remoteHostname: string;
+  readonly encrypted = false;
   bytesRead = 0;
   bytesWritten = 0;
   readonly #conn: Deno.TcpConn;

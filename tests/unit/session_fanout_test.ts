@@ -20,6 +20,7 @@ class FakeTransport implements Transport {
   readonly kind = "tcp";
   readonly peer = "127.0.0.1:40000";
   readonly remoteHostname = "127.0.0.1";
+  readonly encrypted = false;
   readonly bytesRead = 0;
   bytesWritten = 0;
   readonly hasPartialFrame = false;

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chat/v1/chat.proto.
  */
 export const file_chat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEiugIKDUNsaWVudE1lc3NhZ2USHwoFaGVsbG8YASABKAsyDi5jaGF0LnYxLkhlbGxvSAASHQoEY2hhdBgCIAEoCzINLmNoYXQudjEuQ2hhdEgAEh0KBHBpbmcYAyABKAsyDS5jaGF0LnYxLlBpbmdIABIiCgN3aG8YBCABKAsyEy5jaGF0LnYxLldob1JlcXVlc3RIABIkCgRqb2luGAUgASgLMhQuY2hhdC52MS5Kb2luUmVxdWVzdEgAEiQKBHBhcnQYBiABKAsyFC5jaGF0LnYxLlBhcnRSZXF1ZXN0SAASJgoFcm9vbXMYByABKAsyFS5jaGF0LnYxLlJvb21zUmVxdWVzdEgAEioKB2hpc3RvcnkYCCABKAsyFy5jaGF0LnYxLkhpc3RvcnlSZXF1ZXN0SABCBgoEYm9keSIpCgVIZWxsbxIQCghuaWNrbmFtZRgBIAEoCRIOCgZjbGllbnQYAiABKAkibwoEQ2hhdBIPCgdjb250ZW50GAEgASgJEh8KBmFjdGlvbhgCIAEoDjIPLmNoYXQudjEuQWN0aW9uEhIKCmNsaWVudF9zZXEYAyABKAQSDAoEcm9vbRgEIAEoCRITCgt0b19uaWNrbmFtZRgFIAEoCSIVCgRQaW5nEg0KBW5vbmNlGAEgASgEIhoKCldob1JlcXVlc3QSDAoEcm9vbRgBIAEoCSJCCgtKb2luUmVxdWVzdBIMCgRyb29tGAEgASgJEg4KBnJlc3VtZRgCIAEoCBIVCg1sYXN0X2V2ZW50X2lkGAMgASgEIhsKC1BhcnRSZXF1ZXN0EgwKBHJvb20YASABKAkiDgoMUm9vbXNSZXF1ZXN0IkYKDkhpc3RvcnlSZXF1ZXN0EgwKBHJvb20YASABKAkSFwoPYmVmb3JlX2V2ZW50X2lkGAIgASgEEg0KBWNvdW50GAMgASgNIo8DCg1TZXJ2ZXJNZXNzYWdlEiMKB3dlbGNvbWUYASABKAsyEC5jaGF0LnYxLldlbGNvbWVIABIiCgRjaGF0GAIgASgLMhIuY2hhdC52MS5DaGF0RXZlbnRIABIdCgRwb25nGAMgASgLMg0uY2hhdC52MS5Qb25nSAASJQoIcHJlc2VuY2UYBCABKAsyES5jaGF0LnYxLlByZXNlbmNlSAASIwoDd2hvGAUgASgLMhQuY2hhdC52MS5XaG9SZXNwb25zZUgAEh8KBWVycm9yGAYgASgLMg4uY2hhdC52MS5FcnJvckgAEiUKBmpvaW5lZBgHIAEoCzITLmNoYXQudjEuUm9vbUpvaW5lZEgAEiUKBnBhcnRlZBgIIAEoCzITLmNoYXQudjEuUm9vbVBhcnRlZEgAEicKBXJvb21zGAkgASgLMhYuY2hhdC52MS5Sb29tc1Jlc3BvbnNlSAASKgoLaGlzdG9yeV9lbmQYCiABKAsyEy5jaGF0LnYxLkhpc3RvcnlFbmRIAEIGCgRib2R5IrYBCgdXZWxjb21lEhIKCnNlc3Npb25faWQYASABKAQSEAoIbmlja25hbWUYAiABKAkSDgoGc2VydmVyGAMgASgJEhcKD21heF9mcmFtZV9ieXRlcxgEIAEoDRIZChFtYXhfY29udGVudF9ieXRlcxgFIAEoDRIOCgZvbmxpbmUYBiABKA0SHQoVcmF0ZV9saW1pdF9wZXJfc2Vjb25kGAcgASgBEhIKCnJhdGVfYnVyc3QYCCABKA0i4AEKCUNoYXRFdmVudBIfCgZhY3Rpb24YASABKA4yDy5jaGF0LnYxLkFjdGlvbhIPCgdjb250ZW50GAIgASgJEhcKD2Zyb21fc2Vzc2lvbl9pZBgDIAEoBBIVCg1mcm9tX25pY2tuYW1lGAQgASgJEhIKCmNsaWVudF9zZXEYBSABKAQSFwoPc2VudF9hdF91bml4X21zGAYgASgDEgwKBHJvb20YByABKAkSEAoIZXZlbnRfaWQYCCABKAQSDwoHaGlzdG9yeRgJIAEoCBITCgt0b19uaWNrbmFtZRgKIAEoCSIVCgRQb25nEg0KBW5vbmNlGAEgASgEIo4BCghQcmVzZW5jZRIjCgRraW5kGAEgASgOMhUuY2hhdC52MS5QcmVzZW5jZUtpbmQSEgoKc2Vzc2lvbl9pZBgCIAEoBBIQCghuaWNrbmFtZRgDIAEoCRIZChFwcmV2aW91c19uaWNrbmFtZRgEIAEoCRIOCgZvbmxpbmUYBSABKA0SDAoEcm9vbRgGIAEoCSIsCgRVc2VyEhIKCnNlc3Npb25faWQYASABKAQSEAoIbmlja25hbWUYAiABKAkiOQoLV2hvUmVzcG9uc2USHAoFdXNlcnMYASADKAsyDS5jaGF0LnYxLlVzZXISDAoEcm9vbRgCIAEoCSKcAQoKUm9vbUpvaW5lZBIMCgRyb29tGAEgASgJEg8KB21lbWJlcnMYAiABKA0SFQoNaGlzdG9yeV9jb3VudBgDIAEoDRIUCgxtb3JlX2hpc3RvcnkYBCABKAgSDgoGbWlzc2VkGAUgASgEEhsKE2hpc3RvcnlfdW5hdmFpbGFibGUYBiABKAgSFQoNbGFzdF9ldmVudF9pZBgHIAEoBCIaCgpSb29tUGFydGVkEgwKBHJvb20YASABKAkiKQoIUm9vbUluZm8SDAoEbmFtZRgBIAEoCRIPCgdtZW1iZXJzGAIgASgNIkQKDVJvb21zUmVzcG9uc2USIAoFcm9vbXMYASADKAsyES5jaGF0LnYxLlJvb21JbmZvEhEKCXRydW5jYXRlZBgCIAEoCCJMCgpIaXN0b3J5RW5kEgwKBHJvb20YASABKAkSDQoFY291bnQYAiABKA0SDAoEbW9yZRgDIAEoCBITCgt1bmF2YWlsYWJsZRgEIAEoCCJdCgVFcnJvchIgCgRjb2RlGAEgASgOMhIuY2hhdC52MS5FcnJvckNvZGUSDwoHbWVzc2FnZRgCIAEoCRINCgVmYXRhbBgDIAEoCBISCgpjbGllbnRfc2VxGAQgASgEKkMKBkFjdGlvbhIPCgtBQ1RJT05fRUNITxAAEhQKEEFDVElPTl9CUk9BRENBU1QQARISCg5BQ1RJT05fUFJJVkFURRACKnoKDFByZXNlbmNlS2luZBIdChlQUkVTRU5DRV9LSU5EX1VOU1BFQ0lGSUVEEAASGAoUUFJFU0VOQ0VfS0lORF9KT0lORUQQARIWChJQUkVTRU5DRV9LSU5EX0xFRlQQAhIZChVQUkVTRU5DRV9LSU5EX1JFTkFNRUQQAyqcBAoJRXJyb3JDb2RlEhoKFkVSUk9SX0NPREVfVU5TUEVDSUZJRUQQABIYChRFUlJPUl9DT0RFX01BTEZPUk1FRBABEh4KGkVSUk9SX0NPREVfRlJBTUVfVE9PX0xBUkdFEAISHwobRVJST1JfQ09ERV9DT05URU5UX1RPT19MT05HEAMSGgoWRVJST1JfQ09ERV9VTlNVUFBPUlRFRBAEEhsKF0VSUk9SX0NPREVfUkFURV9MSU1JVEVEEAUSHAoYRVJST1JfQ09ERV9TTE9XX0NPTlNVTUVSEAYSGgoWRVJST1JfQ09ERV9TRVJWRVJfRlVMTBAHEh0KGUVSUk9SX0NPREVfTklDS05BTUVfVEFLRU4QCBIfChtFUlJPUl9DT0RFX05JQ0tOQU1FX0lOVkFMSUQQCRIcChhFUlJPUl9DT0RFX1NIVVRUSU5HX0RPV04QChIbChdFUlJPUl9DT0RFX0lETEVfVElNRU9VVBALEhoKFkVSUk9SX0NPREVfVU5BVkFJTEFCTEUQDBIbChdFUlJPUl9DT0RFX1JPT01fSU5WQUxJRBANEhoKFkVSUk9SX0NPREVfTk9UX0lOX1JPT00QDhIdChlFUlJPUl9DT0RFX1RPT19NQU5ZX1JPT01TEA8SGwoXRVJST1JfQ09ERV9OT19TVUNIX1VTRVIQEBIZChVFUlJPUl9DT0RFX1JPT01fTElNSVQQEWIGcHJvdG8z");
+  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEi1QMKDUNsaWVudE1lc3NhZ2USHwoFaGVsbG8YASABKAsyDi5jaGF0LnYxLkhlbGxvSAASHQoEY2hhdBgCIAEoCzINLmNoYXQudjEuQ2hhdEgAEh0KBHBpbmcYAyABKAsyDS5jaGF0LnYxLlBpbmdIABIiCgN3aG8YBCABKAsyEy5jaGF0LnYxLldob1JlcXVlc3RIABIkCgRqb2luGAUgASgLMhQuY2hhdC52MS5Kb2luUmVxdWVzdEgAEiQKBHBhcnQYBiABKAsyFC5jaGF0LnYxLlBhcnRSZXF1ZXN0SAASJgoFcm9vbXMYByABKAsyFS5jaGF0LnYxLlJvb21zUmVxdWVzdEgAEioKB2hpc3RvcnkYCCABKAsyFy5jaGF0LnYxLkhpc3RvcnlSZXF1ZXN0SAASLAoIcmVnaXN0ZXIYCSABKAsyGC5jaGF0LnYxLlJlZ2lzdGVyUmVxdWVzdEgAEjkKD2NoYW5nZV9wYXNzd29yZBgKIAEoCzIeLmNoYXQudjEuQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0SAASMAoKdW5yZWdpc3RlchgLIAEoCzIaLmNoYXQudjEuVW5yZWdpc3RlclJlcXVlc3RIAEIGCgRib2R5IjsKBUhlbGxvEhAKCG5pY2tuYW1lGAEgASgJEg4KBmNsaWVudBgCIAEoCRIQCghwYXNzd29yZBgDIAEoCSIjCg9SZWdpc3RlclJlcXVlc3QSEAoIcGFzc3dvcmQYASABKAkiQwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EhQKDG9sZF9wYXNzd29yZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiJQoRVW5yZWdpc3RlclJlcXVlc3QSEAoIcGFzc3dvcmQYASABKAkibwoEQ2hhdBIPCgdjb250ZW50GAEgASgJEh8KBmFjdGlvbhgCIAEoDjIPLmNoYXQudjEuQWN0aW9uEhIKCmNsaWVudF9zZXEYAyABKAQSDAoEcm9vbRgEIAEoCRITCgt0b19uaWNrbmFtZRgFIAEoCSIVCgRQaW5nEg0KBW5vbmNlGAEgASgEIhoKCldob1JlcXVlc3QSDAoEcm9vbRgBIAEoCSJCCgtKb2luUmVxdWVzdBIMCgRyb29tGAEgASgJEg4KBnJlc3VtZRgCIAEoCBIVCg1sYXN0X2V2ZW50X2lkGAMgASgEIhsKC1BhcnRSZXF1ZXN0EgwKBHJvb20YASABKAkiDgoMUm9vbXNSZXF1ZXN0IkYKDkhpc3RvcnlSZXF1ZXN0EgwKBHJvb20YASABKAkSFwoPYmVmb3JlX2V2ZW50X2lkGAIgASgEEg0KBWNvdW50GAMgASgNIrsDCg1TZXJ2ZXJNZXNzYWdlEiMKB3dlbGNvbWUYASABKAsyEC5jaGF0LnYxLldlbGNvbWVIABIiCgRjaGF0GAIgASgLMhIuY2hhdC52MS5DaGF0RXZlbnRIABIdCgRwb25nGAMgASgLMg0uY2hhdC52MS5Qb25nSAASJQoIcHJlc2VuY2UYBCABKAsyES5jaGF0LnYxLlByZXNlbmNlSAASIwoDd2hvGAUgASgLMhQuY2hhdC52MS5XaG9SZXNwb25zZUgAEh8KBWVycm9yGAYgASgLMg4uY2hhdC52MS5FcnJvckgAEiUKBmpvaW5lZBgHIAEoCzITLmNoYXQudjEuUm9vbUpvaW5lZEgAEiUKBnBhcnRlZBgIIAEoCzITLmNoYXQudjEuUm9vbVBhcnRlZEgAEicKBXJvb21zGAkgASgLMhYuY2hhdC52MS5Sb29tc1Jlc3BvbnNlSAASKgoLaGlzdG9yeV9lbmQYCiABKAsyEy5jaGF0LnYxLkhpc3RvcnlFbmRIABIqCgdhY2NvdW50GAsgASgLMhcuY2hhdC52MS5BY2NvdW50Q2hhbmdlZEgAQgYKBGJvZHki7AEKB1dlbGNvbWUSEgoKc2Vzc2lvbl9pZBgBIAEoBBIQCghuaWNrbmFtZRgCIAEoCRIOCgZzZXJ2ZXIYAyABKAkSFwoPbWF4X2ZyYW1lX2J5dGVzGAQgASgNEhkKEW1heF9jb250ZW50X2J5dGVzGAUgASgNEg4KBm9ubGluZRgGIAEoDRIdChVyYXRlX2xpbWl0X3Blcl9zZWNvbmQYByABKAESEgoKcmF0ZV9idXJzdBgIIAEoDRIaChJwYXNzd29yZHNfYWNjZXB0ZWQYCSABKAgSGAoQYWNjb3VudF9yZXF1aXJlZBgKIAEoCCJKCg5BY2NvdW50Q2hhbmdlZBImCgZjaGFuZ2UYASABKA4yFi5jaGF0LnYxLkFjY291bnRDaGFuZ2USEAoIbmlja25hbWUYAiABKAki4AEKCUNoYXRFdmVudBIfCgZhY3Rpb24YASABKA4yDy5jaGF0LnYxLkFjdGlvbhIPCgdjb250ZW50GAIgASgJEhcKD2Zyb21fc2Vzc2lvbl9pZBgDIAEoBBIVCg1mcm9tX25pY2tuYW1lGAQgASgJEhIKCmNsaWVudF9zZXEYBSABKAQSFwoPc2VudF9hdF91bml4X21zGAYgASgDEgwKBHJvb20YByABKAkSEAoIZXZlbnRfaWQYCCABKAQSDwoHaGlzdG9yeRgJIAEoCBITCgt0b19uaWNrbmFtZRgKIAEoCSIVCgRQb25nEg0KBW5vbmNlGAEgASgEIo4BCghQcmVzZW5jZRIjCgRraW5kGAEgASgOMhUuY2hhdC52MS5QcmVzZW5jZUtpbmQSEgoKc2Vzc2lvbl9pZBgCIAEoBBIQCghuaWNrbmFtZRgDIAEoCRIZChFwcmV2aW91c19uaWNrbmFtZRgEIAEoCRIOCgZvbmxpbmUYBSABKA0SDAoEcm9vbRgGIAEoCSIsCgRVc2VyEhIKCnNlc3Npb25faWQYASABKAQSEAoIbmlja25hbWUYAiABKAkiOQoLV2hvUmVzcG9uc2USHAoFdXNlcnMYASADKAsyDS5jaGF0LnYxLlVzZXISDAoEcm9vbRgCIAEoCSKcAQoKUm9vbUpvaW5lZBIMCgRyb29tGAEgASgJEg8KB21lbWJlcnMYAiABKA0SFQoNaGlzdG9yeV9jb3VudBgDIAEoDRIUCgxtb3JlX2hpc3RvcnkYBCABKAgSDgoGbWlzc2VkGAUgASgEEhsKE2hpc3RvcnlfdW5hdmFpbGFibGUYBiABKAgSFQoNbGFzdF9ldmVudF9pZBgHIAEoBCIaCgpSb29tUGFydGVkEgwKBHJvb20YASABKAkiKQoIUm9vbUluZm8SDAoEbmFtZRgBIAEoCRIPCgdtZW1iZXJzGAIgASgNIkQKDVJvb21zUmVzcG9uc2USIAoFcm9vbXMYASADKAsyES5jaGF0LnYxLlJvb21JbmZvEhEKCXRydW5jYXRlZBgCIAEoCCJMCgpIaXN0b3J5RW5kEgwKBHJvb20YASABKAkSDQoFY291bnQYAiABKA0SDAoEbW9yZRgDIAEoCBITCgt1bmF2YWlsYWJsZRgEIAEoCCJdCgVFcnJvchIgCgRjb2RlGAEgASgOMhIuY2hhdC52MS5FcnJvckNvZGUSDwoHbWVzc2FnZRgCIAEoCRINCgVmYXRhbBgDIAEoCBISCgpjbGllbnRfc2VxGAQgASgEKkMKBkFjdGlvbhIPCgtBQ1RJT05fRUNITxAAEhQKEEFDVElPTl9CUk9BRENBU1QQARISCg5BQ1RJT05fUFJJVkFURRACKrMBCg1BY2NvdW50Q2hhbmdlEh4KGkFDQ09VTlRfQ0hBTkdFX1VOU1BFQ0lGSUVEEAASHQoZQUNDT1VOVF9DSEFOR0VfSURFTlRJRklFRBABEh0KGUFDQ09VTlRfQ0hBTkdFX1JFR0lTVEVSRUQQAhIjCh9BQ0NPVU5UX0NIQU5HRV9QQVNTV09SRF9DSEFOR0VEEAMSHwobQUNDT1VOVF9DSEFOR0VfVU5SRUdJU1RFUkVEEAQqegoMUHJlc2VuY2VLaW5kEh0KGVBSRVNFTkNFX0tJTkRfVU5TUEVDSUZJRUQQABIYChRQUkVTRU5DRV9LSU5EX0pPSU5FRBABEhYKElBSRVNFTkNFX0tJTkRfTEVGVBACEhkKFVBSRVNFTkNFX0tJTkRfUkVOQU1FRBADKsAFCglFcnJvckNvZGUSGgoWRVJST1JfQ09ERV9VTlNQRUNJRklFRBAAEhgKFEVSUk9SX0NPREVfTUFMRk9STUVEEAESHgoaRVJST1JfQ09ERV9GUkFNRV9UT09fTEFSR0UQAhIfChtFUlJPUl9DT0RFX0NPTlRFTlRfVE9PX0xPTkcQAxIaChZFUlJPUl9DT0RFX1VOU1VQUE9SVEVEEAQSGwoXRVJST1JfQ09ERV9SQVRFX0xJTUlURUQQBRIcChhFUlJPUl9DT0RFX1NMT1dfQ09OU1VNRVIQBhIaChZFUlJPUl9DT0RFX1NFUlZFUl9GVUxMEAcSHQoZRVJST1JfQ09ERV9OSUNLTkFNRV9UQUtFThAIEh8KG0VSUk9SX0NPREVfTklDS05BTUVfSU5WQUxJRBAJEhwKGEVSUk9SX0NPREVfU0hVVFRJTkdfRE9XThAKEhsKF0VSUk9SX0NPREVfSURMRV9USU1FT1VUEAsSGgoWRVJST1JfQ09ERV9VTkFWQUlMQUJMRRAMEhsKF0VSUk9SX0NPREVfUk9PTV9JTlZBTElEEA0SGgoWRVJST1JfQ09ERV9OT1RfSU5fUk9PTRAOEh0KGUVSUk9SX0NPREVfVE9PX01BTllfUk9PTVMQDxIbChdFUlJPUl9DT0RFX05PX1NVQ0hfVVNFUhAQEhkKFUVSUk9SX0NPREVfUk9PTV9MSU1JVBAREhwKGEVSUk9SX0NPREVfQVVUSF9SRVFVSVJFRBASEhoKFkVSUk9SX0NPREVfQVVUSF9GQUlMRUQQExIiCh5FUlJPUl9DT0RFX05JQ0tOQU1FX1JFR0lTVEVSRUQQFBIlCiFFUlJPUl9DT0RFX1BBU1NXT1JEX05PVF9FTkNSWVBURUQQFRIdChlFUlJPUl9DT0RFX05PVF9JREVOVElGSUVEEBZiBnByb3RvMw");
 
 /**
  * Every frame a client sends.
@@ -76,6 +76,24 @@ export type ClientMessage = Message<"chat.v1.ClientMessage"> & {
      */
     value: HistoryRequest;
     case: "history";
+  } | {
+    /**
+     * @generated from field: chat.v1.RegisterRequest register = 9;
+     */
+    value: RegisterRequest;
+    case: "register";
+  } | {
+    /**
+     * @generated from field: chat.v1.ChangePasswordRequest change_password = 10;
+     */
+    value: ChangePasswordRequest;
+    case: "changePassword";
+  } | {
+    /**
+     * @generated from field: chat.v1.UnregisterRequest unregister = 11;
+     */
+    value: UnregisterRequest;
+    case: "unregister";
   } | { case: undefined; value?: undefined };
 };
 
@@ -107,6 +125,15 @@ export type Hello = Message<"chat.v1.Hello"> & {
    * @generated from field: string client = 2;
    */
   client: string;
+
+  /**
+   * The account's password, to take a registered nickname (identify). Sent only when
+   * Welcome.passwords_accepted is true; otherwise the server refuses it with
+   * PASSWORD_NOT_ENCRYPTED and does not look at it. Never logged.
+   *
+   * @generated from field: string password = 3;
+   */
+  password: string;
 };
 
 /**
@@ -115,6 +142,70 @@ export type Hello = Message<"chat.v1.Hello"> & {
  */
 export const HelloSchema: GenMessage<Hello> = /*@__PURE__*/
   messageDesc(file_chat_v1_chat, 1);
+
+/**
+ * Registers the session's current nickname as an account with this password (8-1024
+ * UTF-8 bytes). From then on the nickname and its look-alikes are taken only by a Hello
+ * with the password. Answered with AccountChanged, or an Error.
+ *
+ * @generated from message chat.v1.RegisterRequest
+ */
+export type RegisterRequest = Message<"chat.v1.RegisterRequest"> & {
+  /**
+   * @generated from field: string password = 1;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message chat.v1.RegisterRequest.
+ * Use `create(RegisterRequestSchema)` to create a new message.
+ */
+export const RegisterRequestSchema: GenMessage<RegisterRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 2);
+
+/**
+ * Changes the password of the account the session is identified as.
+ *
+ * @generated from message chat.v1.ChangePasswordRequest
+ */
+export type ChangePasswordRequest = Message<"chat.v1.ChangePasswordRequest"> & {
+  /**
+   * @generated from field: string old_password = 1;
+   */
+  oldPassword: string;
+
+  /**
+   * @generated from field: string new_password = 2;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message chat.v1.ChangePasswordRequest.
+ * Use `create(ChangePasswordRequestSchema)` to create a new message.
+ */
+export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 3);
+
+/**
+ * Deletes the account the session is identified as; the nickname becomes free to anyone.
+ *
+ * @generated from message chat.v1.UnregisterRequest
+ */
+export type UnregisterRequest = Message<"chat.v1.UnregisterRequest"> & {
+  /**
+   * @generated from field: string password = 1;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message chat.v1.UnregisterRequest.
+ * Use `create(UnregisterRequestSchema)` to create a new message.
+ */
+export const UnregisterRequestSchema: GenMessage<UnregisterRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 4);
 
 /**
  * A line of chat.
@@ -162,7 +253,7 @@ export type Chat = Message<"chat.v1.Chat"> & {
  * Use `create(ChatSchema)` to create a new message.
  */
 export const ChatSchema: GenMessage<Chat> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 2);
+  messageDesc(file_chat_v1_chat, 5);
 
 /**
  * Asks for a Pong with the same nonce.
@@ -181,7 +272,7 @@ export type Ping = Message<"chat.v1.Ping"> & {
  * Use `create(PingSchema)` to create a new message.
  */
 export const PingSchema: GenMessage<Ping> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 3);
+  messageDesc(file_chat_v1_chat, 6);
 
 /**
  * Asks for the list of online users.
@@ -202,7 +293,7 @@ export type WhoRequest = Message<"chat.v1.WhoRequest"> & {
  * Use `create(WhoRequestSchema)` to create a new message.
  */
 export const WhoRequestSchema: GenMessage<WhoRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 4);
+  messageDesc(file_chat_v1_chat, 7);
 
 /**
  * Joins a room, creating it if it does not exist, and asks for its history. Every session
@@ -240,7 +331,7 @@ export type JoinRequest = Message<"chat.v1.JoinRequest"> & {
  * Use `create(JoinRequestSchema)` to create a new message.
  */
 export const JoinRequestSchema: GenMessage<JoinRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 5);
+  messageDesc(file_chat_v1_chat, 8);
 
 /**
  * Leaves a room; answered by RoomParted.
@@ -259,7 +350,7 @@ export type PartRequest = Message<"chat.v1.PartRequest"> & {
  * Use `create(PartRequestSchema)` to create a new message.
  */
 export const PartRequestSchema: GenMessage<PartRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 6);
+  messageDesc(file_chat_v1_chat, 9);
 
 /**
  * Asks for the rooms that exist and their member counts; answered by RoomsResponse.
@@ -274,7 +365,7 @@ export type RoomsRequest = Message<"chat.v1.RoomsRequest"> & {
  * Use `create(RoomsRequestSchema)` to create a new message.
  */
 export const RoomsRequestSchema: GenMessage<RoomsRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 7);
+  messageDesc(file_chat_v1_chat, 10);
 
 /**
  * Asks for older messages of a room the session is in: up to count events before
@@ -308,7 +399,7 @@ export type HistoryRequest = Message<"chat.v1.HistoryRequest"> & {
  * Use `create(HistoryRequestSchema)` to create a new message.
  */
 export const HistoryRequestSchema: GenMessage<HistoryRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 8);
+  messageDesc(file_chat_v1_chat, 11);
 
 /**
  * Every frame the server sends.
@@ -379,6 +470,12 @@ export type ServerMessage = Message<"chat.v1.ServerMessage"> & {
      */
     value: HistoryEnd;
     case: "historyEnd";
+  } | {
+    /**
+     * @generated from field: chat.v1.AccountChanged account = 11;
+     */
+    value: AccountChanged;
+    case: "account";
   } | { case: undefined; value?: undefined };
 };
 
@@ -387,7 +484,7 @@ export type ServerMessage = Message<"chat.v1.ServerMessage"> & {
  * Use `create(ServerMessageSchema)` to create a new message.
  */
 export const ServerMessageSchema: GenMessage<ServerMessage> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 9);
+  messageDesc(file_chat_v1_chat, 12);
 
 /**
  * Always the first frame on a new connection.
@@ -451,6 +548,24 @@ export type Welcome = Message<"chat.v1.Welcome"> & {
    * @generated from field: uint32 rate_burst = 8;
    */
   rateBurst: number;
+
+  /**
+   * Whether the server takes a password on this connection: it is encrypted (TLS, or a
+   * WebSocket through an HTTPS proxy on the server's host), or the server runs with
+   * --allow-plaintext-passwords. A client never sends a password when this is false.
+   *
+   * @generated from field: bool passwords_accepted = 9;
+   */
+  passwordsAccepted: boolean;
+
+  /**
+   * Only registered users may use this server (--require-account): the first request must
+   * be a Hello with a registered nickname and its password; anything else ends the
+   * connection with AUTH_REQUIRED.
+   *
+   * @generated from field: bool account_required = 10;
+   */
+  accountRequired: boolean;
 };
 
 /**
@@ -458,7 +573,34 @@ export type Welcome = Message<"chat.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 10);
+  messageDesc(file_chat_v1_chat, 13);
+
+/**
+ * Answers a Hello with a password, a RegisterRequest, a ChangePasswordRequest or an
+ * UnregisterRequest that succeeded.
+ *
+ * @generated from message chat.v1.AccountChanged
+ */
+export type AccountChanged = Message<"chat.v1.AccountChanged"> & {
+  /**
+   * @generated from field: chat.v1.AccountChange change = 1;
+   */
+  change: AccountChange;
+
+  /**
+   * The account's nickname.
+   *
+   * @generated from field: string nickname = 2;
+   */
+  nickname: string;
+};
+
+/**
+ * Describes the message chat.v1.AccountChanged.
+ * Use `create(AccountChangedSchema)` to create a new message.
+ */
+export const AccountChangedSchema: GenMessage<AccountChanged> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 14);
 
 /**
  * A Chat message as delivered: to its sender (echo) or to everyone (broadcast).
@@ -535,7 +677,7 @@ export type ChatEvent = Message<"chat.v1.ChatEvent"> & {
  * Use `create(ChatEventSchema)` to create a new message.
  */
 export const ChatEventSchema: GenMessage<ChatEvent> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 11);
+  messageDesc(file_chat_v1_chat, 15);
 
 /**
  * The answer to a Ping.
@@ -554,7 +696,7 @@ export type Pong = Message<"chat.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 12);
+  messageDesc(file_chat_v1_chat, 16);
 
 /**
  * Someone joined, left or changed nickname.
@@ -604,7 +746,7 @@ export type Presence = Message<"chat.v1.Presence"> & {
  * Use `create(PresenceSchema)` to create a new message.
  */
 export const PresenceSchema: GenMessage<Presence> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 13);
+  messageDesc(file_chat_v1_chat, 17);
 
 /**
  * @generated from message chat.v1.User
@@ -626,7 +768,7 @@ export type User = Message<"chat.v1.User"> & {
  * Use `create(UserSchema)` to create a new message.
  */
 export const UserSchema: GenMessage<User> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 14);
+  messageDesc(file_chat_v1_chat, 18);
 
 /**
  * The answer to a WhoRequest: every online user, in order of arrival.
@@ -652,7 +794,7 @@ export type WhoResponse = Message<"chat.v1.WhoResponse"> & {
  * Use `create(WhoResponseSchema)` to create a new message.
  */
 export const WhoResponseSchema: GenMessage<WhoResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 15);
+  messageDesc(file_chat_v1_chat, 19);
 
 /**
  * The end of a join: the history sent before it, and the room as it stands.
@@ -717,7 +859,7 @@ export type RoomJoined = Message<"chat.v1.RoomJoined"> & {
  * Use `create(RoomJoinedSchema)` to create a new message.
  */
 export const RoomJoinedSchema: GenMessage<RoomJoined> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 16);
+  messageDesc(file_chat_v1_chat, 20);
 
 /**
  * The answer to a PartRequest.
@@ -736,7 +878,7 @@ export type RoomParted = Message<"chat.v1.RoomParted"> & {
  * Use `create(RoomPartedSchema)` to create a new message.
  */
 export const RoomPartedSchema: GenMessage<RoomParted> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 17);
+  messageDesc(file_chat_v1_chat, 21);
 
 /**
  * @generated from message chat.v1.RoomInfo
@@ -760,7 +902,7 @@ export type RoomInfo = Message<"chat.v1.RoomInfo"> & {
  * Use `create(RoomInfoSchema)` to create a new message.
  */
 export const RoomInfoSchema: GenMessage<RoomInfo> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 18);
+  messageDesc(file_chat_v1_chat, 22);
 
 /**
  * The answer to a RoomsRequest: rooms by member count, the largest first.
@@ -786,7 +928,7 @@ export type RoomsResponse = Message<"chat.v1.RoomsResponse"> & {
  * Use `create(RoomsResponseSchema)` to create a new message.
  */
 export const RoomsResponseSchema: GenMessage<RoomsResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 19);
+  messageDesc(file_chat_v1_chat, 23);
 
 /**
  * The end of the events a HistoryRequest asked for.
@@ -824,7 +966,7 @@ export type HistoryEnd = Message<"chat.v1.HistoryEnd"> & {
  * Use `create(HistoryEndSchema)` to create a new message.
  */
 export const HistoryEndSchema: GenMessage<HistoryEnd> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 20);
+  messageDesc(file_chat_v1_chat, 24);
 
 /**
  * Something went wrong. When fatal is true, the server closes the connection after it.
@@ -860,7 +1002,7 @@ export type Error = Message<"chat.v1.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 21);
+  messageDesc(file_chat_v1_chat, 25);
 
 /**
  * How a Chat message is delivered.
@@ -900,6 +1042,46 @@ export const ActionSchema: GenEnum<Action> = /*@__PURE__*/
   enumDesc(file_chat_v1_chat, 0);
 
 /**
+ * What happened to an account.
+ *
+ * @generated from enum chat.v1.AccountChange
+ */
+export enum AccountChange {
+  /**
+   * @generated from enum value: ACCOUNT_CHANGE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A Hello with the right password: the session holds the registered nickname.
+   *
+   * @generated from enum value: ACCOUNT_CHANGE_IDENTIFIED = 1;
+   */
+  IDENTIFIED = 1,
+
+  /**
+   * @generated from enum value: ACCOUNT_CHANGE_REGISTERED = 2;
+   */
+  REGISTERED = 2,
+
+  /**
+   * @generated from enum value: ACCOUNT_CHANGE_PASSWORD_CHANGED = 3;
+   */
+  PASSWORD_CHANGED = 3,
+
+  /**
+   * @generated from enum value: ACCOUNT_CHANGE_UNREGISTERED = 4;
+   */
+  UNREGISTERED = 4,
+}
+
+/**
+ * Describes the enum chat.v1.AccountChange.
+ */
+export const AccountChangeSchema: GenEnum<AccountChange> = /*@__PURE__*/
+  enumDesc(file_chat_v1_chat, 1);
+
+/**
  * @generated from enum chat.v1.PresenceKind
  */
 export enum PresenceKind {
@@ -934,7 +1116,7 @@ export enum PresenceKind {
  * Describes the enum chat.v1.PresenceKind.
  */
 export const PresenceKindSchema: GenEnum<PresenceKind> = /*@__PURE__*/
-  enumDesc(file_chat_v1_chat, 1);
+  enumDesc(file_chat_v1_chat, 2);
 
 /**
  * @generated from enum chat.v1.ErrorCode
@@ -1062,11 +1244,51 @@ export enum ErrorCode {
    * @generated from enum value: ERROR_CODE_ROOM_LIMIT = 17;
    */
   ROOM_LIMIT = 17,
+
+  /**
+   * Fatal: the server admits registered users only (Welcome.account_required) and the
+   * session has not identified, or its Hello named no account.
+   *
+   * @generated from enum value: ERROR_CODE_AUTH_REQUIRED = 18;
+   */
+  AUTH_REQUIRED = 18,
+
+  /**
+   * The password is wrong, or there were too many failed tries for the account or from the
+   * address; the message says which, and when to try again.
+   *
+   * @generated from enum value: ERROR_CODE_AUTH_FAILED = 19;
+   */
+  AUTH_FAILED = 19,
+
+  /**
+   * The nickname, or one that looks like it, is registered: a Hello for it needs its
+   * password. Also the answer to a RegisterRequest for a nickname already registered.
+   *
+   * @generated from enum value: ERROR_CODE_NICKNAME_REGISTERED = 20;
+   */
+  NICKNAME_REGISTERED = 20,
+
+  /**
+   * A password came on a connection that is not encrypted, and the server does not take
+   * those (Welcome.passwords_accepted is false). It was not checked or kept.
+   *
+   * @generated from enum value: ERROR_CODE_PASSWORD_NOT_ENCRYPTED = 21;
+   */
+  PASSWORD_NOT_ENCRYPTED = 21,
+
+  /**
+   * The request needs an identified account (change password, unregister), or a
+   * registration: the session holds a guest nickname.
+   *
+   * @generated from enum value: ERROR_CODE_NOT_IDENTIFIED = 22;
+   */
+  NOT_IDENTIFIED = 22,
 }
 
 /**
  * Describes the enum chat.v1.ErrorCode.
  */
 export const ErrorCodeSchema: GenEnum<ErrorCode> = /*@__PURE__*/
-  enumDesc(file_chat_v1_chat, 2);
+  enumDesc(file_chat_v1_chat, 3);
 
