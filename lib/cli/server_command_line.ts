@@ -1,6 +1,11 @@
 import { Command, type CommandUnknownOpts, Option } from "@commander-js/extra-typings";
 import { varint } from "../protocol/varint.ts";
-import { DEFAULT_SERVER_OPTIONS, RENAME_BURST, type ServerOptions } from "../server/options.ts";
+import {
+  DEFAULT_SERVER_OPTIONS,
+  RENAME_BURST,
+  type ServerOptions,
+  type TlsCertificate,
+} from "../server/options.ts";
 import { VERSION } from "../version.ts";
 import {
   parseCount,
@@ -42,6 +47,8 @@ export async function parseServerCommandLine(
       parsePort,
       defaults.httpPort,
     )
+    .option("--tls-cert <file>", "serve TLS (and HTTPS) with this PEM certificate chain")
+    .option("--tls-key <file>", "the PEM private key of --tls-cert")
     .option(
       "--allowed-origins <origin,...>",
       "comma-separated origins whose pages may open /ws, or * (default: this host and localhost)",
@@ -256,6 +263,7 @@ export async function parseServerCommandLine(
       host: options.host,
       port: options.port,
       httpPort: options.httpPort,
+      tls: await readTlsCertificate(program, options.tlsCert, options.tlsKey),
       allowedOrigins: options.allowedOrigins,
       maxFrameBytes: options.maxFrameBytes,
       maxContentBytes: options.maxContentBytes,
@@ -325,4 +333,31 @@ function checkTogether(program: CommandUnknownOpts): void {
 function chatFrameBytes(contentBytes: number): number {
   const chat = 1 + varint.size(contentBytes) + contentBytes + (1 + 10) + (1 + 10);
   return 1 + varint.size(chat) + chat;
+}
+
+/** The certificate and key files' text; one missing, or unreadable, is a usage error. */
+async function readTlsCertificate(
+  program: CommandUnknownOpts,
+  certFile: string | undefined,
+  keyFile: string | undefined,
+): Promise<TlsCertificate | undefined> {
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  const read = (flag: string, file: string) => {
+    try {
+      return Deno.readTextFileSync(file);
+    } catch (error) {
+      program.error(`error: ${flag} ${file}: cannot read it (${describeError(error)})`, {
+        exitCode: 2,
+      });
+    }
+  };
+  let tls: TlsCertificate | undefined;
+  // deno-lint-ignore require-await
+  await runProgram(async () => {
+    if (certFile === undefined || keyFile === undefined) {
+      program.error("error: --tls-cert and --tls-key go together; give both", { exitCode: 2 });
+    }
+    tls = { cert: read("--tls-cert", certFile), key: read("--tls-key", keyFile) };
+  });
+  return tls;
 }

@@ -4,30 +4,29 @@ import { FrameDecoder } from "../protocol/frame_decoder.ts";
 import { formatHostPort } from "./format_host_port.ts";
 import { POISON_BUFFERS, poisonBuffer } from "./poison_buffer.ts";
 import { nextReadBuffer, SMALLEST_READ_BYTES } from "./read_buffer_size.ts";
+import { isTls, type StreamConn, tuneConn } from "./stream_conn.ts";
 import type { ReceiveHandlers, Transport } from "./transport.ts";
 import { writeAll } from "./write_all.ts";
 
-/** A Transport over a TCP connection, with varint-length-delimited frames. */
+/** A Transport over a TCP connection, plain or TLS, with varint-length-delimited frames. */
 export class TcpTransport implements Transport {
   readonly kind = "tcp";
   readonly peer: string;
   readonly remoteHostname: string;
-  readonly encrypted = false;
+  readonly encrypted: boolean;
   bytesRead = 0;
   bytesWritten = 0;
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: StreamConn;
   readonly #decoder: FrameDecoder;
   #closed = false;
 
-  constructor(conn: Deno.TcpConn, maxFrameBytes: number) {
+  constructor(conn: StreamConn, maxFrameBytes: number) {
     this.#conn = conn;
+    this.encrypted = isTls(conn);
     this.#decoder = new FrameDecoder(maxFrameBytes);
     this.remoteHostname = conn.remoteAddr.hostname;
     this.peer = formatHostPort(conn.remoteAddr.hostname, conn.remoteAddr.port);
-    // Chat frames are small, and latency matters more than packet count.
-    conn.setNoDelay(true);
-    // A peer whose network vanished without a FIN is found out and its slot freed.
-    conn.setKeepAlive(true);
+    tuneConn(conn);
   }
 
   get hasPartialFrame(): boolean {

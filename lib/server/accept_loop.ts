@@ -13,16 +13,16 @@ const WARNING_INTERVAL_MS = 1000;
  * retried after a rest: the listener (chat or HTTP) must outlive a moment of exhaustion, since nothing
  * else would reopen it. `stopping` says when a failure only means the server is stopping.
  */
-export async function acceptLoop(
+export async function acceptLoop<C extends Deno.Conn>(
   what: "chat" | "http",
-  listener: Deno.TcpListener,
-  onConnection: (conn: Deno.TcpConn) => void,
+  listener: Deno.Listener<C, Deno.NetAddr>,
+  onConnection: (conn: C) => void,
   logger: Logger,
   stopping: () => boolean,
 ): Promise<void> {
   let lastWarning = 0;
   while (true) {
-    let conn: Deno.TcpConn;
+    let conn: C;
     try {
       conn = await listener.accept();
     } catch (error) {

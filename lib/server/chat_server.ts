@@ -15,7 +15,7 @@ import { LocalBackplane } from "./local_backplane.ts";
 import type { HistoryStore } from "./history/history_store.ts";
 import { NullHistory } from "./history/null_history.ts";
 import { createLogger, type Logger } from "./logger.ts";
-import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./options.ts";
+import { DEFAULT_SERVER_OPTIONS, type ServerOptions, type TlsCertificate } from "./options.ts";
 import {
   ServerCounters,
   type ServerStats,
@@ -28,6 +28,7 @@ import { EventLoopLag } from "./event_loop_lag.ts";
 import { acceptLoop } from "./accept_loop.ts";
 import { ConnectionsPerAddress } from "./connections_per_address.ts";
 import { TcpTransport } from "../net/tcp_transport.ts";
+import type { StreamConn } from "../net/stream_conn.ts";
 import type { Transport } from "../net/transport.ts";
 import { formatHostPort } from "../net/format_host_port.ts";
 
@@ -50,7 +51,7 @@ export class ChatServer implements AsyncDisposable {
   readonly hub: Hub;
   readonly #backplane: Backplane;
   readonly #history: HistoryStore;
-  readonly #listener: Deno.TcpListener;
+  readonly #listener: Deno.Listener<StreamConn, Deno.NetAddr>;
   readonly #logger: Logger;
   readonly #sessions = new Map<bigint, Session>();
   /** The connections' tasks, for the shutdown to wait on; a failure is logged, never thrown. */
@@ -89,7 +90,7 @@ export class ChatServer implements AsyncDisposable {
       createLogger({ format: this.options.logFormat, quiet: this.options.quiet });
     this.#backplane = backplane;
     this.#history = history;
-    this.#listener = listen(this.options.host, this.options.port, this.options.reusePort);
+    this.#listener = listen(this.options);
     // Half the slow-consumer limit: a client that reads, however slowly, is waited for.
     this.hub = new Hub(backplane, this.options.presenceLimit, this.options.maxQueueBytes / 2, {
       history,
@@ -206,7 +207,7 @@ export class ChatServer implements AsyncDisposable {
     this.#logger.log("notice", "stopped", "stopped");
   }
 
-  #accepted(conn: Deno.TcpConn): void {
+  #accepted(conn: StreamConn): void {
     let transport: Transport;
     try {
       transport = new TcpTransport(conn, this.options.maxFrameBytes);
@@ -379,14 +380,15 @@ function sessionLimits(options: Readonly<ServerOptions>): SessionLimits {
   };
 }
 
-function listen(hostname: string, port: number, reusePort: boolean): Deno.TcpListener {
+function listen(
+  { host: hostname, port, reusePort, tls }: Readonly<ServerOptions>,
+): Deno.Listener<StreamConn, Deno.NetAddr> {
   try {
     // Only when asked: reusePort is an unstable API, refused without --unstable-net.
-    return Deno.listen(
-      reusePort
-        ? { hostname, port, transport: "tcp", reusePort }
-        : { hostname, port, transport: "tcp" },
-    );
+    const options: Deno.TcpListenOptions = reusePort
+      ? { hostname, port, reusePort }
+      : { hostname, port };
+    return tls === undefined ? Deno.listen(options) : listenTls(options, tls);
   } catch (error) {
     throw ListenError.from(hostname, port, error);
   }
@@ -399,4 +401,8 @@ function sessionTotals(session: Session): SessionTotals {
     bytesIn: session.transport.bytesRead,
     bytesOut: session.transport.bytesWritten,
   };
+}
+
+function listenTls(options: Deno.TcpListenOptions, tls: TlsCertificate): Deno.TlsListener {
+  return Deno.listenTls({ ...options, cert: tls.cert, key: tls.key });
 }

@@ -9,6 +9,11 @@ export interface ServerOptions {
   host: string;
   /** The TCP port; 0 picks a free one. @default 8080, as the original program */
   port: number;
+  /**
+   * The certificate and key (PEM text) to serve TLS with, on the chat port and the HTTP
+   * port (HTTPS, so that the page uses wss://). Undefined: plain text. @default undefined
+   */
+  tls: TlsCertificate | undefined;
   /** The HTTP port for the browser page, /ws, /healthz and /metrics; 0 turns HTTP off. @default 8081 */
   httpPort: number;
   /**
@@ -125,6 +130,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   host: "0.0.0.0",
   port: 8080,
   httpPort: 8081,
+  tls: undefined,
   allowedOrigins: undefined,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxContentBytes: DEFAULT_MAX_CONTENT_BYTES,
@@ -160,3 +166,10 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
 
 /** Renames a session may make at once before --rename-limit applies: tries for a free name. */
 export const RENAME_BURST = 3;
+
+/** A certificate chain and its private key, as PEM text. */
+export interface TlsCertificate {
+  /** The server's certificate first, then any intermediates. */
+  cert: string;
+  key: string;
+}
