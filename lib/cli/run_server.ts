@@ -13,6 +13,9 @@ import { connectRedisBackplane } from "./connect_redis_backplane.ts";
 import { HistoryOpenError, openHistory } from "./open_history.ts";
 import type { HistoryStore } from "../server/history/history_store.ts";
 import { SqliteHistory } from "../server/history/sqlite_history.ts";
+import type { AccountStore } from "../server/accounts/account_store.ts";
+import { SqliteAccounts } from "../server/accounts/sqlite_accounts.ts";
+import { AccountsOpenError, openAccounts } from "./open_accounts.ts";
 import { listenFailure } from "./listen_failure.ts";
 import { SilentUntilStarted } from "./silent_until_started.ts";
 import { STATS_SIGNAL } from "./stats_signal.ts";
@@ -41,6 +44,12 @@ export async function runServer(
   if (options.workers > 1) {
     // Several listeners on one port are shared out by the kernel on Linux only.
     if (Deno.build.os === "linux") {
+      if (options.requireAccount && options.redisUrl === undefined) {
+        return fail(
+          "Cannot --require-account with --workers above 1 without --redis: " +
+            "the workers share their accounts through Redis",
+        );
+      }
       // Workers keep no file: their history, if any, is in Redis.
       Deno.permissions.revokeSync({ name: "write" });
       logSettings(logger, settings);
@@ -72,14 +81,26 @@ export async function runServer(
     if (error instanceof HistoryOpenError) return fail(error.message);
     throw error;
   }
-  // Writing is granted for --write-config and the history file alone: nothing else is written.
-  if (!(history instanceof SqliteHistory)) Deno.permissions.revokeSync({ name: "write" });
-  let server: ChatServer;
+  let accounts: AccountStore;
   try {
-    server = new ChatServer(options, serverLogger, backplane, history);
+    accounts = await openAccounts(options, serverLogger);
   } catch (error) {
     await backplane?.[Symbol.asyncDispose]();
     await history[Symbol.asyncDispose]();
+    if (error instanceof AccountsOpenError) return fail(error.message);
+    throw error;
+  }
+  // Writing is granted for --write-config and the SQLite file alone: nothing else is written.
+  if (!(history instanceof SqliteHistory) && !(accounts instanceof SqliteAccounts)) {
+    Deno.permissions.revokeSync({ name: "write" });
+  }
+  let server: ChatServer;
+  try {
+    server = new ChatServer(options, serverLogger, backplane, history, accounts);
+  } catch (error) {
+    await backplane?.[Symbol.asyncDispose]();
+    await history[Symbol.asyncDispose]();
+    await accounts[Symbol.asyncDispose]();
     if (error instanceof ListenError) return fail(listenFailure(error, "chat", settings));
     throw error;
   }

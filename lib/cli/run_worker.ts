@@ -3,6 +3,8 @@ import { connectRedisBackplane } from "./connect_redis_backplane.ts";
 import { HistoryOpenError, openHistory } from "./open_history.ts";
 import type { HistoryStore } from "../server/history/history_store.ts";
 import { NullHistory } from "../server/history/null_history.ts";
+import { type AccountStore, NoAccounts } from "../server/accounts/account_store.ts";
+import { AccountsOpenError, openAccounts } from "./open_accounts.ts";
 import { BackplaneConnectError, ListenError } from "../server/errors.ts";
 import type { Backplane } from "../server/backplane.ts";
 import { HttpGateway } from "../server/http_gateway.ts";
@@ -40,6 +42,9 @@ export function runWorker(): void {
   let logger: Logger | undefined;
   let backplane: Backplane | undefined;
   let history: HistoryStore = new NullHistory();
+  let accounts: AccountStore = new NoAccounts(
+    "This server keeps no accounts: its workers share them through Redis (--redis) only",
+  );
   let server: ChatServer | undefined;
   let gateway: HttpGateway | undefined;
   let stopping: PromiseLike<void> | undefined;
@@ -57,7 +62,10 @@ export function runWorker(): void {
     try {
       backplane = await connectBackplane(message, logger, post);
       // Workers share no file: history needs the cluster's store (see runWorkers).
-      if (options.redisUrl !== undefined) history = await openHistory(options, logger);
+      if (options.redisUrl !== undefined) {
+        history = await openHistory(options, logger);
+        accounts = await openAccounts(options, logger);
+      }
     } catch (error) {
       return post({ type: "failed", message: startFailure(error) });
     }
@@ -72,6 +80,7 @@ export function runWorker(): void {
         serverLogger,
         backplane,
         history,
+        accounts,
       );
     } catch (error) {
       return post({ type: "failed", message: startFailure(error, "chat") });
@@ -143,7 +152,10 @@ async function connectBackplane(
 /** Why a worker cannot start, in the words a server alone would use. */
 function startFailure(error: unknown, listener?: "chat" | "http"): string {
   if (error instanceof ListenError && listener !== undefined) return listenFailure(error, listener);
-  if (error instanceof BackplaneConnectError || error instanceof HistoryOpenError) {
+  if (
+    error instanceof BackplaneConnectError || error instanceof HistoryOpenError ||
+    error instanceof AccountsOpenError
+  ) {
     return error.message;
   }
   return `Unexpected error: ${error instanceof Error ? error.stack : String(error)}`;

@@ -50,6 +50,16 @@ export async function parseServerCommandLine(
     .option("--tls-cert <file>", "serve TLS (and HTTPS) with this PEM certificate chain")
     .option("--tls-key <file>", "the PEM private key of --tls-cert")
     .option(
+      "--allow-plaintext-passwords",
+      "take passwords over connections that are not encrypted (LAN, or a TLS proxy on this host)",
+      defaults.allowPlaintextPasswords,
+    )
+    .option(
+      "--require-account",
+      "only registered users may connect (make accounts with: server accounts add NAME)",
+      defaults.requireAccount,
+    )
+    .option(
       "--allowed-origins <origin,...>",
       "comma-separated origins whose pages may open /ws, or * (default: this host and localhost)",
       parseOrigins,
@@ -180,7 +190,7 @@ export async function parseServerCommandLine(
     )
     .option(
       "--data-dir <folder>",
-      "where room history is kept (history.sqlite3), made if missing",
+      "where room history and accounts are kept (history.sqlite3), made if missing",
       defaults.dataDir,
     )
     .option(
@@ -264,6 +274,8 @@ export async function parseServerCommandLine(
       port: options.port,
       httpPort: options.httpPort,
       tls: await readTlsCertificate(program, options.tlsCert, options.tlsKey),
+      allowPlaintextPasswords: options.allowPlaintextPasswords,
+      requireAccount: options.requireAccount,
       allowedOrigins: options.allowedOrigins,
       maxFrameBytes: options.maxFrameBytes,
       maxContentBytes: options.maxContentBytes,

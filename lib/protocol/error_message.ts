@@ -8,6 +8,7 @@ const FATAL_CODES: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.SERVER_FULL,
   ErrorCode.SHUTTING_DOWN,
   ErrorCode.IDLE_TIMEOUT,
+  ErrorCode.AUTH_REQUIRED,
 ]);
 
 /** An Error frame; `fatal` follows from the code, as the protocol defines it. */

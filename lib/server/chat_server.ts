@@ -14,6 +14,9 @@ import type { Backplane } from "./backplane.ts";
 import { LocalBackplane } from "./local_backplane.ts";
 import type { HistoryStore } from "./history/history_store.ts";
 import { NullHistory } from "./history/null_history.ts";
+import { type AccountStore, NoAccounts } from "./accounts/account_store.ts";
+import { Accounts } from "./accounts/accounts.ts";
+import { FailedLogins } from "./accounts/failed_logins.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions, type TlsCertificate } from "./options.ts";
 import {
@@ -51,6 +54,9 @@ export class ChatServer implements AsyncDisposable {
   readonly hub: Hub;
   readonly #backplane: Backplane;
   readonly #history: HistoryStore;
+  readonly #accountStore: AccountStore;
+  /** Sessions that have to identify (--require-account), and by when (realClock). */
+  readonly #identifyBy = new Map<Session, number>();
   readonly #listener: Deno.Listener<StreamConn, Deno.NetAddr>;
   readonly #logger: Logger;
   readonly #sessions = new Map<bigint, Session>();
@@ -77,19 +83,21 @@ export class ChatServer implements AsyncDisposable {
 
   /**
    * Starts listening at once. Throws ListenError with a plain-words reason. The server
-   * owns `backplane` and `history` from then on, and closes them on shutdown.
+   * owns `backplane`, `history` and `accounts` from then on, and closes them on shutdown.
    */
   constructor(
     options: Partial<ServerOptions> = {},
     logger?: Logger,
     backplane: Backplane = new LocalBackplane(),
     history: HistoryStore = new NullHistory(),
+    accounts: AccountStore = new NoAccounts("This server keeps no accounts"),
   ) {
     this.options = { ...DEFAULT_SERVER_OPTIONS, ...options };
     this.#logger = logger ??
       createLogger({ format: this.options.logFormat, quiet: this.options.quiet });
     this.#backplane = backplane;
     this.#history = history;
+    this.#accountStore = accounts;
     this.#listener = listen(this.options);
     // Half the slow-consumer limit: a client that reads, however slowly, is waited for.
     this.hub = new Hub(backplane, this.options.presenceLimit, this.options.maxQueueBytes / 2, {
@@ -104,6 +112,12 @@ export class ChatServer implements AsyncDisposable {
       history,
       historyOnJoin: this.options.historyOnJoin,
       historySize: this.options.historySize,
+      accounts: new Accounts(
+        accounts,
+        new FailedLogins({ limitLoopback: this.options.limitLoopback }, this.#logger),
+      ),
+      allowPlaintextPasswords: this.options.allowPlaintextPasswords,
+      requireAccount: this.options.requireAccount,
     };
     this.#sessionLimits = sessionLimits(this.options);
     // Not announced here: the program says "listening on" once all its ports are open.
@@ -166,6 +180,20 @@ export class ChatServer implements AsyncDisposable {
     for (const session of this.#sessions.values()) {
       session.enforceDeadlines(now, readsAllowedSince);
     }
+    for (const [session, by] of this.#identifyBy) {
+      if (session.isClosing || this.hub.localUser(session.id) !== undefined) {
+        this.#identifyBy.delete(session);
+      } else if (now > by) {
+        this.#identifyBy.delete(session);
+        session.end(
+          "did not identify",
+          encodeServerMessage(errorMessage(
+            ErrorCode.AUTH_REQUIRED,
+            `Only registered users may use this server, and you did not identify within ${this.options.frameTimeoutSeconds} s`,
+          )),
+        );
+      }
+    }
   }
 
   /**
@@ -204,6 +232,7 @@ export class ChatServer implements AsyncDisposable {
     this.hub[Symbol.dispose]();
     await this.#backplane[Symbol.asyncDispose]();
     await this.#history[Symbol.asyncDispose]();
+    await this.#accountStore[Symbol.asyncDispose]();
     this.#logger.log("notice", "stopped", "stopped");
   }
 
@@ -302,14 +331,19 @@ export class ChatServer implements AsyncDisposable {
           server: SERVER_NAME,
           maxFrameBytes: this.options.maxFrameBytes,
           maxContentBytes: this.options.maxContentBytes,
-          online: this.hub.online + 1,
+          online: this.hub.online + (this.options.requireAccount ? 0 : 1),
           // Advertised so that clients pace themselves rather than have lines refused.
           rateLimitPerSecond: this.options.rateLimitPerSecond,
           rateBurst: this.options.rateLimitPerSecond > 0 ? this.options.rateBurst : 0,
+          passwordsAccepted: transport.encrypted || this.options.allowPlaintextPasswords,
+          accountRequired: this.options.requireAccount,
         },
       },
     }));
-    this.hub.join(session);
+    // Nobody sees a session that has to identify first: it joins once it has (Hub.admit).
+    if (this.options.requireAccount) {
+      this.#identifyBy.set(session, realClock.now() + this.options.frameTimeoutSeconds * 1000);
+    } else this.hub.join(session);
     this.#logger.log(
       "info",
       "connect",

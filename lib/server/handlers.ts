@@ -29,6 +29,14 @@ import type {
 } from "./hub.ts";
 import type { HistoryPage, MissedEvents } from "./history/history_store.ts";
 import { nicknameProblem } from "../protocol/nickname.ts";
+import type { Accounts } from "./accounts/accounts.ts";
+import {
+  handleChangePassword,
+  handleRegister,
+  handleUnregister,
+  IDENTIFY_FIRST,
+  takeNickname,
+} from "./account_handlers.ts";
 import { utf8Length } from "../protocol/utf8_length.ts";
 import { cutText } from "../util/cut_text.ts";
 import { MAX_CLIENT_NAME_BYTES } from "../protocol/limits.ts";
@@ -81,6 +89,26 @@ export interface HandlerContext {
   who(room?: string): OnlineUser[];
   /** Milliseconds since the epoch. */
   now(): number;
+  /** The peer's IP address, for the failed-login limits. */
+  readonly address: string;
+  readonly accounts: Accounts;
+  /** Whether a password may come on this connection (Welcome.passwords_accepted). */
+  readonly passwordsAccepted: boolean;
+  /**
+   * False while a session of a server with --require-account has not identified: it is in
+   * no room and nobody sees it; it may only identify (or ping).
+   */
+  readonly admitted: boolean;
+  /** The key of the account whose nickname the session holds, identified; or undefined. */
+  readonly identifiedAs: string | undefined;
+  /** Records the account the session identified as (undefined: none any more). */
+  identify(key: string | undefined): void;
+  /** Enters the chat under `nickname`, claimed first: for a session not yet admitted. */
+  admit(nickname: string): RenameResult | Promise<RenameResult>;
+  /** Ends the session with a fatal error. */
+  fail(code: ErrorCode, message: string): void;
+  /** Logs what became of an account: "account alice: registered (127.0.0.1:4242)". */
+  logAccount(what: string, nickname: string): void;
 }
 
 /**
@@ -104,6 +132,9 @@ export function handleClientMessage(
   message: ClientMessage,
 ): void | Promise<void> {
   const body = message.body;
+  if (!context.admitted && body.case !== "hello" && body.case !== "ping") {
+    return context.fail(ErrorCode.AUTH_REQUIRED, IDENTIFY_FIRST);
+  }
   switch (body.case) {
     case "chat":
       return handleChat(context, body.value);
@@ -123,6 +154,12 @@ export function handleClientMessage(
       return context.rooms().then((value) => context.reply({ body: { case: "rooms", value } }));
     case "history":
       return handleHistory(context, body.value);
+    case "register":
+      return handleRegister(context, body.value);
+    case "changePassword":
+      return handleChangePassword(context, body.value);
+    case "unregister":
+      return handleUnregister(context, body.value);
     default:
       return context.reply(
         errorMessage(
@@ -349,11 +386,19 @@ function handleHello(context: HandlerContext, hello: Hello): void | Promise<void
   }
   if (hello.client !== "") context.setClientName(hello.client);
   // An empty nickname only introduces the client and keeps the current name.
-  if (hello.nickname === "") return;
+  if (hello.nickname === "") {
+    if (!context.admitted) return context.fail(ErrorCode.AUTH_REQUIRED, IDENTIFY_FIRST);
+    if (hello.password === "") return;
+    return context.reply(errorMessage(
+      ErrorCode.AUTH_FAILED,
+      "A password goes with the nickname of its account, in the same Hello",
+    ));
+  }
   // One spelling for "é", composed or not, so that the length limit counts what people see.
   const nickname = hello.nickname.normalize("NFC");
   const problem = nicknameProblem(nickname, context.nickname);
   if (problem !== undefined) {
+    if (!context.admitted) return context.fail(ErrorCode.AUTH_REQUIRED, IDENTIFY_FIRST);
     context.reply(errorMessage(ErrorCode.NICKNAME_INVALID, problem));
     return;
   }
@@ -364,23 +409,5 @@ function handleHello(context: HandlerContext, hello: Hello): void | Promise<void
     ));
     return;
   }
-  const result = context.rename(nickname);
-  if (result instanceof Promise) {
-    return result.then((answer) => answerRename(context, nickname, answer));
-  }
-  answerRename(context, nickname, result);
-}
-
-/** The member's confirmation (RENAMED) comes from the hub; only refusals are answered here. */
-function answerRename(context: HandlerContext, nickname: string, result: RenameResult): void {
-  if (result === "taken") {
-    context.reply(
-      errorMessage(ErrorCode.NICKNAME_TAKEN, `Nickname "${nickname}" is already taken`),
-    );
-  } else if (result === "unavailable") {
-    context.reply(errorMessage(
-      ErrorCode.UNAVAILABLE,
-      "Nicknames cannot be changed while this server is cut off from its cluster; try again later",
-    ));
-  }
+  return takeNickname(context, nickname, hello.password);
 }

@@ -323,6 +323,36 @@ export class Hub implements BackplaneListener {
       : settle(claim);
   }
 
+  /**
+   * Adds a member under `nickname`, claimed first (cluster-wide), as `join` does: for a
+   * session nobody may see before it has its name (--require-account). Changes nothing
+   * unless the answer is "renamed"; a member already is simply renamed.
+   */
+  admit(member: HubMember, nickname: string): RenameResult | Promise<RenameResult> {
+    if (this.#members.has(member.id)) return this.rename(member, nickname);
+    const key = nicknameKey(nickname);
+    if (this.#owners.has(key)) return "taken";
+    // Reserved while the claim is out, so that no local session claims it meanwhile.
+    this.#owners.set(key, member.id);
+    const user: ClusterUser = {
+      sessionId: member.id,
+      nickname,
+      node: this.#backplane.node,
+      joinedAt: Date.now(),
+    };
+    const settle = (claim: "claimed" | "taken" | "unavailable"): RenameResult => {
+      if (this.#owners.get(key) === member.id) this.#owners.delete(key);
+      if (claim !== "claimed") return claim;
+      member.nickname = nickname;
+      this.join(member);
+      return "renamed";
+    };
+    const claim = this.#backplane.claimNickname(user, key, nicknameKey(member.nickname));
+    return claim instanceof Promise
+      ? claim.then(settle, () => settle("unavailable"))
+      : settle(claim);
+  }
+
   /** Delivers one message to every member of the lobby, in the whole cluster; not numbered or kept. */
   broadcast(message: ServerMessageInit): void {
     const payload = encodeServerMessage(message);

@@ -14,6 +14,20 @@ export interface ServerOptions {
    * port (HTTPS, so that the page uses wss://). Undefined: plain text. @default undefined
    */
   tls: TlsCertificate | undefined;
+  /**
+   * Takes passwords (registering, identifying) over connections that are not encrypted:
+   * anyone on the way can read them. Off: a password comes over TLS only, or is refused
+   * with PASSWORD_NOT_ENCRYPTED unread. For a LAN, or a reverse proxy on this host that
+   * ends the TLS. @default false
+   */
+  allowPlaintextPasswords: boolean;
+  /**
+   * Only registered users may use the server: a connection must identify (Hello with a
+   * registered nickname and its password) within frameTimeoutSeconds, and is seen by
+   * nobody until then; anything else ends it with AUTH_REQUIRED. Accounts are made with
+   * `server accounts add`. @default false (guests welcome)
+   */
+  requireAccount: boolean;
   /** The HTTP port for the browser page, /ws, /healthz and /metrics; 0 turns HTTP off. @default 8081 */
   httpPort: number;
   /**
@@ -89,7 +103,8 @@ export interface ServerOptions {
   /** Leaves out the per-connection lines; start-up, shutdown and problems are still logged. @default false */
   quiet: boolean;
   /**
-   * The folder of the history file (history.sqlite3), made if missing. Relative to the
+   * The folder of the SQLite file (history.sqlite3) of room history and accounts, made if
+   * missing; with --history-size 0, made by the first registration only. Relative to the
    * working directory: for a double-clicked server.exe, the folder it sits in.
    * @default "chat-data"
    */
@@ -131,6 +146,8 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   port: 8080,
   httpPort: 8081,
   tls: undefined,
+  allowPlaintextPasswords: false,
+  requireAccount: false,
   allowedOrigins: undefined,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxContentBytes: DEFAULT_MAX_CONTENT_BYTES,

@@ -70,6 +70,8 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
   nickname: string;
   /** What the client calls itself (Hello.client). */
   clientName = "";
+  /** The key of the account the session identified as, while it holds its nickname. */
+  account: string | undefined;
   readonly #limits: SessionLimits;
   readonly #events: SessionEvents;
   readonly #queue: OutboundQueue;

@@ -1,5 +1,8 @@
 import { ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
 import { encodeServerMessage, type ServerMessageInit } from "../protocol/codec.ts";
+import { errorMessage } from "../protocol/error_message.ts";
+import { nicknameKey } from "../protocol/nickname.ts";
+import type { Accounts } from "./accounts/accounts.ts";
 import type { HandlerContext } from "./handlers.ts";
 import type {
   ChatMessage,
@@ -28,6 +31,11 @@ export interface SessionContextShared {
   readonly history: HistoryStore;
   readonly historyOnJoin: number;
   readonly historySize: number;
+  readonly accounts: Accounts;
+  /** Passwords are taken over connections that are not encrypted too (--allow-plaintext-passwords). */
+  readonly allowPlaintextPasswords: boolean;
+  /** Sessions stay out of the chat until they identify (--require-account). */
+  readonly requireAccount: boolean;
 }
 
 /** Rooms a RoomsResponse lists at most. */
@@ -183,6 +191,10 @@ export class SessionContext implements HandlerContext {
     const previous = session.nickname;
     const logRename = (result: RenameResult) => {
       if (result !== "renamed" || previous === nickname) return result;
+      // Renamed away from its account: taking it back needs the password again.
+      if (session.account !== undefined && nicknameKey(nickname) !== session.account) {
+        session.account = undefined;
+      }
       this.#shared.logger.log(
         "info",
         "rename",
@@ -205,5 +217,52 @@ export class SessionContext implements HandlerContext {
 
   now(): number {
     return Date.now();
+  }
+
+  get address(): string {
+    return this.#session.transport.remoteHostname;
+  }
+
+  get accounts(): Accounts {
+    return this.#shared.accounts;
+  }
+
+  get passwordsAccepted(): boolean {
+    return this.#session.transport.encrypted || this.#shared.allowPlaintextPasswords;
+  }
+
+  get admitted(): boolean {
+    return !this.#shared.requireAccount ||
+      this.#shared.hub.localUser(this.#session.id) !== undefined;
+  }
+
+  get identifiedAs(): string | undefined {
+    const { account, nickname } = this.#session;
+    // The hub may have renamed it on its own (Hub.nicknameLost).
+    return account !== undefined && nicknameKey(nickname) === account ? account : undefined;
+  }
+
+  identify(key: string | undefined): void {
+    this.#session.account = key;
+  }
+
+  admit(nickname: string): RenameResult | Promise<RenameResult> {
+    return this.#shared.hub.admit(this.#session, nickname);
+  }
+
+  fail(code: ErrorCode, message: string): void {
+    const reason = `refused: ${ErrorCode[code]}`;
+    this.#shared.counters.errorSent(ErrorCode[code]);
+    this.#session.end(reason, encodeServerMessage(errorMessage(code, message)));
+  }
+
+  logAccount(what: string, nickname: string): void {
+    const session = this.#session;
+    this.#shared.logger.log(
+      "info",
+      "account",
+      `account ${nickname}: ${what} (${session.transport.peer})`,
+      { session_id: session.id, nickname, peer: session.transport.peer, change: what },
+    );
   }
 }

@@ -45,7 +45,7 @@ Deno.test("bad input - an empty body or an unknown oneof case gets UNSUPPORTED",
   await using server = await ServerProcess.start();
   await using bystander = await TestClient.connect(server.port);
   await using client = await TestClient.connect(server.port);
-  await client.sendRaw(encodeFrames([new Uint8Array(0), new Uint8Array([0x4a, 0x00])]));
+  await client.sendRaw(encodeFrames([new Uint8Array(0), new Uint8Array([0x7a, 0x00])]));
   assert.equal((await client.next("error")).code, ErrorCode.UNSUPPORTED);
   assert.equal((await client.next("error")).code, ErrorCode.UNSUPPORTED);
   await assertStillServing(client, bystander);

@@ -12,14 +12,14 @@ import { Inbox } from "./inbox.ts";
  * and records every message, so tests check the server, not our client library.
  */
 export class TestClient extends Inbox implements AsyncDisposable {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.TcpConn | Deno.TlsConn;
   /** Resolves when the server closes the connection. */
   readonly closed: Promise<void>;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: Deno.TcpConn | Deno.TlsConn) {
     super();
     this.conn = conn;
-    conn.setNoDelay(true);
+    if ("setNoDelay" in conn) conn.setNoDelay(true);
     this.closed = this.#read();
   }
 
@@ -27,6 +27,15 @@ export class TestClient extends Inbox implements AsyncDisposable {
   static async connect(port: number, expectWelcome = true): Promise<TestClient> {
     const client = new TestClient(await Deno.connect({ hostname: "127.0.0.1", port }));
     if (expectWelcome) client.welcome = await client.next("welcome");
+    return client;
+  }
+
+  /** Connects with TLS, trusting `caCerts` (PEM), and waits for the Welcome. */
+  static async connectTls(port: number, caCerts: string[]): Promise<TestClient> {
+    const client = new TestClient(
+      await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts }),
+    );
+    client.welcome = await client.next("welcome");
     return client;
   }
 

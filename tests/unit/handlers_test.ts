@@ -32,6 +32,9 @@ import type {
 } from "../../lib/server/hub.ts";
 import type { HistoryPage, MissedEvents } from "../../lib/server/history/history_store.ts";
 import { MAX_CLIENT_NAME_BYTES } from "../../lib/protocol/limits.ts";
+import { NoAccounts } from "../../lib/server/accounts/account_store.ts";
+import { Accounts } from "../../lib/server/accounts/accounts.ts";
+import { FailedLogins } from "../../lib/server/accounts/failed_logins.ts";
 
 const NOW = 1_700_000_000_123;
 
@@ -127,6 +130,17 @@ class FakeContext implements HandlerContext {
   now(): number {
     return NOW;
   }
+  readonly address = "192.0.2.1";
+  readonly accounts = new Accounts(new NoAccounts("none"), new FailedLogins({}, { log() {} }));
+  readonly passwordsAccepted = false;
+  readonly admitted = true;
+  readonly identifiedAs = undefined;
+  identify(): void {}
+  admit(): RenameResult {
+    return "renamed";
+  }
+  fail(): void {}
+  logAccount(): void {}
 
   /** The only thing sent: one reply that is an Error. */
   onlyError(): ErrorMessage {
@@ -257,9 +271,9 @@ Deno.test("handlers - who replies with the users from the context", () => {
   );
 });
 
-Deno.test("handlers - hello with a valid nickname renames, with no reply", () => {
+Deno.test("handlers - hello with a valid nickname renames, with no reply", async () => {
   const context = new FakeContext({ nickname: "guest-7" });
-  handleClientMessage(context, hello("bob", "cli/1.0"));
+  await handleClientMessage(context, hello("bob", "cli/1.0"));
   assert.deepEqual(context.renames, ["bob"]);
   assert.deepEqual(context.clientNames, ["cli/1.0"]);
   assert.equal(context.replies.length, 0);
@@ -289,10 +303,10 @@ Deno.test("handlers - hello with an invalid nickname is NICKNAME_INVALID and doe
   }
 });
 
-Deno.test("handlers - hello with a taken nickname is NICKNAME_TAKEN", () => {
+Deno.test("handlers - hello with a taken nickname is NICKNAME_TAKEN", async () => {
   const context = new FakeContext();
   context.renameResult = "taken";
-  handleClientMessage(context, hello("bob"));
+  await handleClientMessage(context, hello("bob"));
   assert.deepEqual(context.renames, ["bob"]);
   const error = context.onlyError();
   assert.equal(error.code, ErrorCode.NICKNAME_TAKEN);
@@ -309,9 +323,9 @@ Deno.test("handlers - hello with an empty nickname only sets the client name", (
   assert.equal(context.broadcasts.length, 0);
 });
 
-Deno.test("handlers - hello with an empty client does not set the client name", () => {
+Deno.test("handlers - hello with an empty client does not set the client name", async () => {
   const context = new FakeContext();
-  handleClientMessage(context, hello("bob"));
+  await handleClientMessage(context, hello("bob"));
   assert.deepEqual(context.clientNames, []);
   assert.deepEqual(context.renames, ["bob"]);
 });
@@ -350,7 +364,7 @@ Deno.test("handleFrame - invalid UTF-8 in content is MALFORMED", () => {
 
 Deno.test("handleFrame - an unknown field is UNSUPPORTED", () => {
   const context = new FakeContext();
-  handleFrame(context, new Uint8Array([0x4a, 0x00]));
+  handleFrame(context, new Uint8Array([0x7a, 0x00]));
   const error = context.onlyError();
   assert.equal(error.code, ErrorCode.UNSUPPORTED);
   assert.equal(error.fatal, false);

@@ -7,9 +7,8 @@ import {
   HistoryFileVersionError,
 } from "../../lib/server/errors.ts";
 import { HistoryUnavailableError } from "../../lib/server/history/history_store.ts";
+import { HISTORY_APPLICATION_ID, HISTORY_FILE_NAME } from "../../lib/server/chat_database.ts";
 import {
-  HISTORY_APPLICATION_ID,
-  HISTORY_FILE_NAME,
   SqliteHistory,
   type SqliteHistoryOptions,
 } from "../../lib/server/history/sqlite_history.ts";

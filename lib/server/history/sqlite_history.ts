@@ -1,13 +1,7 @@
-import { join } from "node:path";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { countNoun } from "../../util/count_noun.ts";
 import { describeError } from "../../util/describe_error.ts";
-import {
-  HistoryFileCorruptError,
-  HistoryFileError,
-  HistoryFileForeignError,
-  HistoryFileVersionError,
-} from "../errors.ts";
+import { openChatDatabase, openFailure, rollBack } from "../chat_database.ts";
 import type { Logger } from "../logger.ts";
 import {
   type HistoryPage,
@@ -52,40 +46,12 @@ export interface SqliteHistoryStats extends HistoryStats {
   batches: number;
 }
 
-export const HISTORY_FILE_NAME = "history.sqlite3";
-/** "CHAT" in the file's header (PRAGMA application_id): tells our files from others. */
-export const HISTORY_APPLICATION_ID = 0x43484154;
-/** PRAGMA user_version of the schema below. */
-const SCHEMA_VERSION = 1;
-const SQLITE_MAGIC = "SQLite format 3\0";
-/** Short, so a database another process locks never stalls the event loop for long. */
-const BUSY_TIMEOUT_MS = 20;
 const PRUNE_INTERVAL_MS = 60_000;
 const DAY_MS = 86_400_000;
 /** While failing, messages waiting past this are lost at once: memory stays bounded. */
 const MAX_PENDING_WHILE_FAILING = 10_000;
 /** Rooms over maxRooms before the oldest are dropped: a batch of them, not one per message. */
 const ROOMS_SLACK = 1_000;
-
-// rooms.last_id keeps ids growing after every message of a room has aged out.
-const SCHEMA = `
-  CREATE TABLE events (
-    room TEXT NOT NULL,
-    id INTEGER NOT NULL,
-    sent_at INTEGER NOT NULL,
-    event BLOB NOT NULL,
-    PRIMARY KEY (room, id)
-  ) WITHOUT ROWID;
-  CREATE TABLE rooms (
-    room TEXT NOT NULL PRIMARY KEY,
-    last_id INTEGER NOT NULL,
-    last_sent_at INTEGER NOT NULL
-  ) WITHOUT ROWID;
-`;
-
-// For the rooms by activity (rooms(), and the oldest to drop), without a scan of them all.
-// Made at every open: files of the first version of the schema lack it.
-const ACTIVITY_INDEX = "CREATE INDEX IF NOT EXISTS rooms_by_activity ON rooms (last_sent_at, room)";
 
 interface PendingEvent {
   room: string;
@@ -229,34 +195,13 @@ export class SqliteHistory implements HistoryStore {
     if (!(flushMs >= 0) || !(retryMs >= 0)) {
       throw new RangeError(`flushMs and retryMs must be >= 0, not ${flushMs} and ${retryMs}`);
     }
-    const path = join(settings.dataDir, HISTORY_FILE_NAME);
+    const { db, path } = openChatDatabase(settings.dataDir);
     try {
-      Deno.mkdirSync(settings.dataDir, { recursive: true });
-    } catch (error) {
-      throw fileError(path, error);
-    }
-    // The header is checked before SQLite opens the file: SQLite may write beside a file
-    // it only reads (-wal, -shm), and a foreign file must be left exactly as it was.
-    const fresh = checkHeader(path);
-    let db: DatabaseSync | undefined;
-    try {
-      db = new DatabaseSync(path);
-      prepareDatabase(db, path, fresh);
       const history = new SqliteHistory(db, path, settings, logger);
       history.#startPruning();
       return history;
     } catch (error) {
-      try {
-        db?.close();
-      } catch {
-        // Already broken; the first error says why.
-      }
-      if (error instanceof HistoryFileError || error instanceof Deno.errors.NotCapable) throw error;
-      const reason = describeError(error);
-      if (/not a database|malformed/.test(reason)) {
-        throw new HistoryFileCorruptError(path, reason, { cause: error });
-      }
-      throw new HistoryFileError(path, reason, { cause: error });
+      throw openFailure(db, path, error);
     }
   }
 
@@ -518,100 +463,6 @@ export class SqliteHistory implements HistoryStore {
       } lost meanwhile`,
       { path: this.#path, lost, seconds },
     );
-  }
-}
-
-/**
- * Whether the file is to be created (missing or empty). Throws when it is not our own
- * database, having only read its first 100 bytes.
- */
-function checkHeader(path: string): boolean {
-  let header: Uint8Array;
-  try {
-    using file = Deno.openSync(path, { read: true });
-    header = new Uint8Array(100);
-    let filled = 0;
-    while (filled < header.length) {
-      const read = file.readSync(header.subarray(filled));
-      if (read === null) break;
-      filled += read;
-    }
-    header = header.subarray(0, filled);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return true;
-    throw fileError(path, error);
-  }
-  if (header.length === 0) return true;
-  if (header.length < 100 || new TextDecoder().decode(header.subarray(0, 16)) !== SQLITE_MAGIC) {
-    throw new HistoryFileCorruptError(path, "file is not a database");
-  }
-  const applicationId = new DataView(header.buffer, header.byteOffset).getUint32(68);
-  if (applicationId !== HISTORY_APPLICATION_ID) throw foreign(path, applicationId);
-  return false;
-}
-
-function prepareDatabase(db: DatabaseSync, path: string, fresh: boolean): void {
-  db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  if (fresh) {
-    // One transaction, so a crash leaves either an empty file or a whole schema.
-    db.exec("BEGIN IMMEDIATE");
-    try {
-      // Another process may have filled the empty file since the header was read.
-      const applicationId = pragma(db, "application_id");
-      const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_schema").get() as { n: number })
-        .n;
-      if (applicationId !== 0 || tables !== 0) throw foreign(path, applicationId);
-      db.exec(`PRAGMA application_id = ${HISTORY_APPLICATION_ID}`);
-      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-      db.exec(SCHEMA);
-      db.exec("COMMIT");
-    } catch (error) {
-      rollBack(db);
-      throw error;
-    }
-  } else {
-    const version = pragma(db, "user_version");
-    if (version > SCHEMA_VERSION) {
-      throw new HistoryFileVersionError(
-        path,
-        `it was written by a newer server (schema ${version}; this one knows ${SCHEMA_VERSION})`,
-      );
-    }
-  }
-  db.exec("PRAGMA journal_mode = WAL");
-  db.exec("PRAGMA synchronous = NORMAL");
-  db.exec(ACTIVITY_INDEX);
-}
-
-function pragma(db: DatabaseSync, name: string): number {
-  return Object.values(db.prepare(`PRAGMA ${name}`).get() ?? {})[0] as number;
-}
-
-function foreign(path: string, applicationId: number): HistoryFileForeignError {
-  const hex = applicationId.toString(16).padStart(8, "0");
-  return new HistoryFileForeignError(
-    path,
-    `it is not a chat history database (application_id 0x${hex})`,
-  );
-}
-
-/** Deno's NotCapable (a missing --allow-read or --allow-write) is left for the caller to explain. */
-function fileError(path: string, error: unknown): Error {
-  if (error instanceof Deno.errors.NotCapable) return error;
-  const reason = error instanceof Deno.errors.PermissionDenied
-    ? "permission denied"
-    : error instanceof Deno.errors.IsADirectory
-    ? "it is a directory"
-    : describeError(error);
-  return new HistoryFileError(path, reason, { cause: error });
-}
-
-function rollBack(db: DatabaseSync): void {
-  if (!db.isOpen || !db.isTransaction) return;
-  try {
-    db.exec("ROLLBACK");
-  } catch {
-    // SQLite rolls back on its own when it cannot go on.
   }
 }
 
