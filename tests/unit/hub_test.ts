@@ -323,3 +323,19 @@ Deno.test("Hub - a rename goes out after the task, without the presence delay", 
     presence(PresenceKind.RENAMED, 1n, "al", 1, "guest-1"),
   ]);
 });
+
+Deno.test("Hub - admit joins a member under its claimed name, and refuses one that is taken", () => {
+  const { hub, members: [alice] } = hubWith(1);
+  hub.rename(alice, "alice");
+  alice.takePresence();
+  const late = new FakeMember(2n);
+  assert.equal(hub.admit(late, "ALICE"), "taken");
+  assert.equal(hub.online, 1, "a refused member is not seen");
+  assert.deepEqual(hub.who().map((user) => user.nickname), ["alice"]);
+
+  const bob = new FakeMember(3n);
+  assert.equal(hub.admit(bob, "bob"), "renamed");
+  assert.equal(bob.nickname, "bob");
+  assert.deepEqual(alice.takePresence().map(fields), [presence(PresenceKind.JOINED, 3n, "bob", 2)]);
+  assert.deepEqual(hub.who().map((user) => user.nickname), ["alice", "bob"]);
+});
