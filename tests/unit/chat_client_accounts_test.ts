@@ -1,42 +1,13 @@
 import assert from "node:assert/strict";
-import { AccountChange, ErrorCode, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
+import { AccountChange, ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
 import { ChatClient, type ClientEvent } from "../../lib/client/chat_client.ts";
-import type { ServerMessageInit } from "../../lib/protocol/codec.ts";
 import { errorMessage } from "../../lib/protocol/error_message.ts";
 import { deadline } from "../support/deadline.ts";
 import { type ScriptedConnection, ScriptedServer } from "../support/scripted_server.ts";
+import { accountChanged, renamed, scriptedWelcome } from "../support/scripted_welcome.ts";
 
-const welcome = (sessionId: bigint, passwordsAccepted: boolean): ServerMessageInit => ({
-  body: {
-    case: "welcome",
-    value: {
-      sessionId,
-      nickname: `guest-${sessionId}`,
-      server: "scripted",
-      maxFrameBytes: 65536,
-      maxContentBytes: 4096,
-      online: 1,
-      passwordsAccepted,
-    },
-  },
-});
-
-const renamed = (sessionId: bigint, nickname: string): ServerMessageInit => ({
-  body: {
-    case: "presence",
-    value: {
-      kind: PresenceKind.RENAMED,
-      sessionId,
-      nickname,
-      previousNickname: `guest-${sessionId}`,
-      online: 1,
-    },
-  },
-});
-
-const accountChanged = (change: AccountChange, nickname: string): ServerMessageInit => ({
-  body: { case: "account", value: { change, nickname } },
-});
+const welcome = (sessionId: bigint, passwordsAccepted: boolean) =>
+  scriptedWelcome(sessionId, { passwordsAccepted });
 
 /** A client of the scripted server, its events, and a way to wait for one. */
 function start(server: ScriptedServer, nickname: string, password?: string) {
