@@ -43,7 +43,8 @@ export const PROGRAMS: Program[] = [
   {
     name: "client",
     entry: "client.ts",
-    permissions: (os) => ["--allow-net", ...windowsConsole(os)],
+    // Reading files: --password-file names any file.
+    permissions: (os) => ["--allow-net", "--allow-read", ...windowsConsole(os)],
   },
 ];
 

@@ -17,6 +17,8 @@
  */
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import {
+  AccountChange,
+  type AccountChanged,
   Action,
   type ChatEvent,
   ChatSchema,
@@ -39,7 +41,8 @@ import {
   formatServerMessage,
   formatWelcome,
 } from "../lib/ui/format_message.ts";
-import { parseInputLine } from "../lib/ui/input_line.ts";
+import { ACCOUNT_HELP_LINES, parseInputLine } from "../lib/ui/input_line.ts";
+import { passwordWithheldText } from "../lib/ui/account_text.ts";
 import { printable } from "../lib/ui/printable.ts";
 import { createStyle } from "../lib/ui/style.ts";
 import { backoffDelay } from "../lib/client/backoff.ts";
@@ -88,6 +91,8 @@ const HELP_LINES = [
   "  /ping              measure the round trip to the server",
   "  /quit              leave until the page is reloaded",
   "  //text             send a line that starts with /",
+  ...ACCOUNT_HELP_LINES,
+  "The Account form above does the same as /identify and /register.",
 ];
 
 type LineKind = "echo" | "broadcast" | "private" | "notice" | "error";
@@ -160,6 +165,13 @@ const ui = {
   nicknameForm: element<HTMLFormElement>("nickname-form"),
   nickname: element<HTMLInputElement>("nickname"),
   nicknameSet: element<HTMLButtonElement>("nickname-set"),
+  account: element<HTMLDetailsElement>("account"),
+  accountForm: element<HTMLFormElement>("account-form"),
+  accountNickname: element<HTMLInputElement>("account-nickname"),
+  accountPassword: element<HTMLInputElement>("account-password"),
+  accountLogin: element<HTMLButtonElement>("account-login"),
+  accountRegister: element<HTMLButtonElement>("account-register"),
+  accountNote: element<HTMLParagraphElement>("account-note"),
 };
 
 const plainStyle = createStyle(false);
@@ -183,6 +195,23 @@ const saved = readSavedSession();
 
 /** The nickname the server last confirmed; asked for again after a reconnect, or a reload. */
 let wantedNickname = saved.nickname;
+/**
+ * The password of wantedNickname's account, sent with it after every Welcome that accepts
+ * passwords. In memory only, never in sessionStorage: a reload forgets it.
+ */
+let accountPassword = "";
+/** The nickname the server last said is registered, when the page asked for it: Log in's default. */
+let registeredNickname: string | undefined;
+/** The nickname each Hello sent asked for, oldest first, to tell which one an answer is about. */
+let askedNicknames: string[] = [];
+/** The passwords that hold once each account request sent succeeds, oldest first. */
+let accountRequests: { kind: "identify" | "account"; nickname: string; password: string }[] = [];
+/**
+ * The server admits registered users only and the page has no password to send: the Hello
+ * and the joins wait for Log in (anything else would end the connection).
+ */
+let waitingForLogin = false;
+
 /** The rooms to join again after a reload, at the first Welcome. */
 let roomsToRestore = saved.rooms;
 
@@ -577,6 +606,7 @@ function setStatus(state: "connecting" | "connected" | "disconnected", text: str
   ui.nicknameSet.disabled = !connected;
   ui.join.disabled = !connected;
   renderViewBar();
+  renderAccount();
 }
 
 function showConnected(): void {
@@ -590,6 +620,11 @@ type ClientMessageInit = MessageInitShape<typeof ClientMessageSchema>;
 
 function send(message: ClientMessageInit): boolean {
   if (socket === undefined || welcome === undefined) return false;
+  if (waitingForLogin) {
+    // Anything before the Log in would end the connection.
+    addLine(current, "! Log in first: this server admits registered users only", "error");
+    return false;
+  }
   socket.send(toBinary(ClientMessageSchema, create(ClientMessageSchema, message)));
   armKeepalive();
   return true;
@@ -808,6 +843,25 @@ function submitLine(line: string): boolean {
       pings.set(nonce, performance.now());
       return send({ body: { case: "ping", value: { nonce } } });
     }
+    case "identify":
+      identify(command.nickname ?? registeredNickname ?? welcome?.nickname ?? "", command.password);
+      // A password never stays in the box, sent or not.
+      return true;
+    case "register":
+      accountRequest({ case: "register", value: { password: command.password } }, command.password);
+      return true;
+    case "password":
+      accountRequest(
+        {
+          case: "changePassword",
+          value: { oldPassword: command.oldPassword, newPassword: command.newPassword },
+        },
+        command.newPassword,
+      );
+      return true;
+    case "unregister":
+      accountRequest({ case: "unregister", value: { password: command.password } }, "");
+      return true;
     case "help":
       for (const text of HELP_LINES) addLine(current, text, "notice");
       return true;
@@ -831,11 +885,120 @@ ui.nicknameForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const nickname = ui.nickname.value.trim();
   if (nickname === "") return;
+  askedNicknames.push(nickname);
   request(
     { body: { case: "hello", value: { nickname, client: CLIENT_NAME } } },
     { kind: "nick", room: "", automatic: false },
   );
   ui.input.focus();
+});
+
+// ---------------------------------------------------------------- accounts
+
+/** True when a password may go now; otherwise the page says why not. */
+function passwordsAccepted(): boolean {
+  if (welcome === undefined) {
+    addLine(current, "! Not connected; try again once the page is back", "error");
+    return false;
+  }
+  if (welcome.passwordsAccepted) return true;
+  addLine(current, `! ${passwordWithheldText(location.host, "page")}`, "error");
+  return false;
+}
+
+/** Takes the registered `nickname` with `password` (Log in, /identify). */
+function identify(nickname: string, password: string): void {
+  if (nickname === "" || !passwordsAccepted()) return;
+  if (waitingForLogin) {
+    // Nothing was sent yet on this connection: the Hello and the joins go now, identified.
+    wantedNickname = nickname;
+    accountPassword = password;
+    waitingForLogin = false;
+    return startSession();
+  }
+  accountRequests.push({ kind: "identify", nickname, password });
+  askedNicknames.push(nickname);
+  request(
+    { body: { case: "hello", value: { nickname, password, client: CLIENT_NAME } } },
+    { kind: "identify", room: "", automatic: false },
+  );
+}
+
+/** Register, change password or unregister; `password`: the one that holds once it succeeds. */
+function accountRequest(body: NonNullable<ClientMessageInit["body"]>, password: string): void {
+  if (!passwordsAccepted()) return;
+  accountRequests.push({ kind: "account", nickname: welcome!.nickname, password });
+  request({ body }, { kind: "account", room: "", automatic: false });
+}
+
+/** An AccountChanged: what the request asked for holds from now on. */
+function accountChanged(message: ServerMessage, value: AccountChanged): void {
+  const kind = value.change === AccountChange.IDENTIFIED ? "identify" : "account";
+  answered((waiting) => waiting.kind === kind);
+  const index = accountRequests.findIndex((asked) => asked.kind === kind);
+  const asked = index < 0 ? undefined : accountRequests.splice(index, 1)[0];
+  if (value.change === AccountChange.UNREGISTERED) accountPassword = "";
+  else if (asked !== undefined) {
+    // A reconnect identifies again, with the password that holds now.
+    wantedNickname = value.nickname;
+    accountPassword = asked.password;
+  }
+  ui.accountPassword.value = "";
+  const line = formatServerMessage(message, welcome?.sessionId, plainStyle, { surface: "page" });
+  if (line !== undefined) addLine(current, line, "notice");
+  render();
+}
+
+/** An error that answers a Hello or an account request: what was asked for does not hold. */
+function accountRefused(request: Awaiting | undefined, code: ErrorCode): void {
+  if (request?.kind === "nick" || request?.kind === "identify") {
+    const nickname = askedNicknames.shift();
+    if (code === ErrorCode.NICKNAME_REGISTERED && nickname !== undefined) {
+      registeredNickname = nickname;
+      // Log in is where to take it: open, with the name filled in.
+      ui.account.open = true;
+      ui.accountNickname.value = nickname;
+    }
+  }
+  if (request?.kind === "identify" || request?.kind === "account") {
+    const kind = request.kind;
+    const index = accountRequests.findIndex((asked) => asked.kind === kind);
+    if (index >= 0) accountRequests.splice(index, 1);
+  }
+}
+
+function renderAccount(): void {
+  const connected = welcome !== undefined;
+  const accepted = welcome?.passwordsAccepted ?? false;
+  ui.accountLogin.disabled = !accepted;
+  ui.accountRegister.disabled = !accepted || waitingForLogin;
+  ui.accountNote.dataset.state = connected && !accepted ? "refused" : "";
+  ui.accountNote.textContent = !connected
+    ? ""
+    : !accepted
+    ? passwordWithheldText(location.host, "page")
+    : waitingForLogin
+    ? "This server admits registered users only: log in with your nickname and password."
+    : `Log in takes a registered nickname; Register makes ${
+      printable(welcome!.nickname)
+    } yours: from then on only its password takes it.`;
+  if (ui.accountNickname.value === "" && document.activeElement !== ui.accountNickname) {
+    ui.accountNickname.placeholder = registeredNickname ?? welcome?.nickname ?? "";
+  }
+}
+
+ui.accountForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const nickname = ui.accountNickname.value.trim() || ui.accountNickname.placeholder;
+  const password = ui.accountPassword.value;
+  if (password === "") return ui.accountPassword.focus();
+  identify(nickname, password);
+});
+
+ui.accountRegister.addEventListener("click", () => {
+  const password = ui.accountPassword.value;
+  if (password === "") return ui.accountPassword.focus();
+  accountRequest({ case: "register", value: { password } }, password);
 });
 
 ui.joinForm.addEventListener("submit", (event) => {
@@ -938,6 +1101,8 @@ function receive(message: ServerMessage): void {
       return parted(body.value);
     case "historyEnd":
       return historyEnded(message, body.value);
+    case "account":
+      return accountChanged(message, body.value);
     case "rooms": {
       answered((request) => request.kind === "rooms");
       break;
@@ -969,7 +1134,11 @@ function presence(message: ServerMessage, value: Presence): void {
   }
   const own = sessionId === welcome?.sessionId;
   if (kind === PresenceKind.RENAMED && own && welcome !== undefined) {
-    answered((request) => request.kind === "nick");
+    // Another name, taken without a password: the password was the old name's.
+    if (answered((request) => request.kind === "nick") !== undefined) {
+      askedNicknames.shift();
+      accountPassword = "";
+    }
     welcome.nickname = nickname;
     wantedNickname = nickname;
     ui.nickname.value = "";
@@ -1079,17 +1248,19 @@ function historyEnded(message: ServerMessage, value: HistoryEnd): void {
 function failed(message: ServerMessage, value: ErrorMessage): void {
   const { code, clientSeq, fatal } = value;
   if (
-    (code === ErrorCode.NICKNAME_TAKEN || code === ErrorCode.NICKNAME_INVALID) &&
-    welcome !== undefined && welcome.nickname !== wantedNickname
+    NICKNAME_REFUSED.has(code) && welcome !== undefined && welcome.nickname !== wantedNickname
   ) {
-    // The name asked for after a reconnect was taken meanwhile: stop asking for it.
+    // The name asked for after a reconnect was taken meanwhile, or is registered and the
+    // password is missing or wrong: stop asking for it.
     wantedNickname = "";
+    accountPassword = "";
   }
   if (!fatal && clientSeq !== 0n) {
     privateOrigins.delete(clientSeq);
     restoreRefused(clientSeq);
   } else if (!fatal) {
     const request = answered((waiting) => ERRORS_ANSWERING[waiting.kind].includes(code));
+    accountRefused(request, code);
     const view = request === undefined ? undefined : views.get(request.room);
     if (request?.kind === "join") {
       // Refused: what was held for it is shown, and the room goes unless the page is in it.
@@ -1108,10 +1279,19 @@ function failed(message: ServerMessage, value: ErrorMessage): void {
       if (view !== undefined) view.paging = undefined;
     }
   }
-  const line = formatServerMessage(message, welcome?.sessionId, plainStyle);
+  const line = formatServerMessage(message, welcome?.sessionId, plainStyle, { surface: "page" });
   if (line !== undefined) addLine(current, line, "error");
   render();
 }
+
+/** Answers to the nickname asked for after a Welcome that mean it is not to be asked again. */
+const NICKNAME_REFUSED: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.NICKNAME_TAKEN,
+  ErrorCode.NICKNAME_INVALID,
+  ErrorCode.NICKNAME_REGISTERED,
+  ErrorCode.AUTH_FAILED,
+  ErrorCode.PASSWORD_NOT_ENCRYPTED,
+]);
 
 function welcomed(value: Welcome): void {
   welcome = value;
@@ -1123,9 +1303,43 @@ function welcomed(value: Welcome): void {
     addLineEverywhere(`* reconnected after ${gap} s`, "notice");
     disconnectedAt = undefined;
   }
+  const password = accountPassword !== "" && value.passwordsAccepted ? accountPassword : "";
+  if (value.accountRequired && password === "") {
+    // Anything sent before identifying would end the connection: Log in first.
+    waitingForLogin = true;
+    ui.account.open = true;
+    if (accountPassword !== "") {
+      addLine(current, `! ${passwordWithheldText(location.host, "page")}`, "error");
+    } else {
+      addLine(
+        current,
+        "* This server admits registered users only: log in with your nickname and password (Account, above)",
+        "notice",
+      );
+    }
+    return render();
+  }
+  startSession();
+}
+
+/** The Hello and the joins that follow a Welcome, or a Log in the Welcome waited for. */
+function startSession(): void {
+  const value = welcome!;
+  const password = accountPassword !== "" && value.passwordsAccepted ? accountPassword : "";
+  if (accountPassword !== "" && password === "" && wantedNickname !== "") {
+    addLine(current, `! ${passwordWithheldText(location.host, "page")}`, "error");
+  }
   // As the terminal client: the client name for the server's log, and the nickname again.
-  send({ body: { case: "hello", value: { nickname: wantedNickname, client: CLIENT_NAME } } });
-  if (wantedNickname !== "") awaiting.push({ kind: "nick", room: "", automatic: true });
+  send({
+    body: { case: "hello", value: { nickname: wantedNickname, password, client: CLIENT_NAME } },
+  });
+  if (wantedNickname !== "") {
+    askedNicknames.push(wantedNickname);
+    if (password !== "") {
+      accountRequests.push({ kind: "identify", nickname: wantedNickname, password });
+    }
+    awaiting.push({ kind: password === "" ? "nick" : "identify", room: "", automatic: true });
+  }
   // The lobby's recent messages the first time; after a reconnect, what each room missed.
   const { joins, partLobby } = tracker.connected();
   // Parts left unanswered took effect with the old session: those rooms are gone.
@@ -1203,6 +1417,9 @@ function connect(): void {
     unconfirmed.clear();
     privateOrigins.clear();
     awaiting = [];
+    askedNicknames = [];
+    accountRequests = [];
+    waitingForLogin = false;
     // What was held for joins is asked for again by the resume.
     if (wasWelcomed) tracker.disconnected();
     // Who is in each room is unknown until the next Welcome; a stale list would mislead.

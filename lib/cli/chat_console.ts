@@ -21,6 +21,8 @@ import {
   formatWelcome,
 } from "../ui/format_message.ts";
 import { HELP_TEXT, parseInputLine } from "../ui/input_line.ts";
+import { passwordWithheldText } from "../ui/account_text.ts";
+import { formatHostPort } from "../net/format_host_port.ts";
 import { excerpt } from "./excerpt.ts";
 import { printable } from "../ui/printable.ts";
 import type { Style } from "../ui/style.ts";
@@ -39,12 +41,20 @@ export interface ConsoleOutput {
    * follows through `event`, in its turn.
    */
   notSent?(line: string): void;
+  /**
+   * The nickname asked for at connect is registered and no password was given (or the one
+   * typed at this prompt was wrong): a terminal may ask for it, without echo, and pass it to
+   * identify(). Without it, the console goes on under its guest name.
+   */
+  askPassword?(nickname: string): void;
 }
 
 export interface ChatConsoleOptions {
   hostname: string;
   port: number;
   nickname: string;
+  /** The password of `nickname`'s account (--password-file); kept in memory only. @default "" */
+  password?: string;
   mode: Action;
   connectAttempts: number;
   reconnect: boolean;
@@ -105,7 +115,11 @@ export class ChatConsole {
     part: [],
     rooms: [],
     history: [],
+    identify: [],
+    account: [],
   };
+  /** The identify requests (their ordinals) made with a password typed at askPassword. */
+  readonly #prompted = new Set<number>();
   readonly #held: HeldLine[] = [];
   #nextNonce = 1n;
   #requestFailed = false;
@@ -129,6 +143,7 @@ export class ChatConsole {
       hostname: options.hostname,
       port: options.port,
       nickname: options.nickname,
+      password: options.password,
       connectAttempts: options.connectAttempts,
       reconnect: options.reconnect,
       welcomeTimeoutMs: options.replyTimeoutMs,
@@ -177,6 +192,26 @@ export class ChatConsole {
   settled(): Promise<void> {
     if (this.pendingReplies === 0) return Promise.resolve();
     return new Promise((resolve) => this.#settledWaiters.push(resolve));
+  }
+
+  /**
+   * Takes the registered `nickname` with `password`, as /identify does; `fromPrompt`: typed
+   * at askPassword, which asks again if it is wrong.
+   */
+  identify(nickname: string, password: string, fromPrompt = false): void {
+    if (!this.#passwordsAccepted()) return;
+    this.client.identify(nickname, password);
+    const ordinal = this.#nextOrdinal++;
+    this.#pending.identify.push(ordinal);
+    if (fromPrompt) this.#prompted.add(ordinal);
+  }
+
+  /** True when a password may go now; otherwise the user is told why not. */
+  #passwordsAccepted(): boolean {
+    if (!this.client.isConnected) return !this.#notConnected();
+    if (this.client.passwordsAccepted) return true;
+    const address = formatHostPort(this.#options.hostname, this.#options.port);
+    return !this.#refuse(passwordWithheldText(address, "terminal"));
   }
 
   /** Acts on one typed line. Returns false when the user asked to quit. */
@@ -278,6 +313,21 @@ export class ChatConsole {
         this.#pendingPings.delete(nonce);
         return this.#notConnected();
       }
+      case "identify":
+        this.identify(
+          command.nickname ?? this.client.registeredNickname ?? this.client.nickname ?? "",
+          command.password,
+        );
+        return true;
+      case "register":
+      case "password":
+      case "unregister":
+        if (!this.#passwordsAccepted()) return true;
+        if (command.kind === "register") this.client.register(command.password);
+        else if (command.kind === "unregister") this.client.unregister(command.password);
+        else this.client.changePassword(command.oldPassword, command.newPassword);
+        this.#pending.account.push(this.#nextOrdinal++);
+        return true;
       case "help":
         this.#hold(() => output.status(HELP_TEXT));
         return true;
@@ -341,7 +391,7 @@ export class ChatConsole {
       case "connected":
         // The client asks for its nickname again after every Welcome: that is a request too.
         if (event.requestedNickname !== "") {
-          this.#pending.nick.push(this.#nextOrdinal++);
+          this.#pending[event.identifying ? "identify" : "nick"].push(this.#nextOrdinal++);
           this.#onSent();
         }
         this.#connected.resolve(true);
@@ -354,6 +404,9 @@ export class ChatConsole {
           this.#resuming = true;
         }
         output.prompt?.(this.prompt);
+        return;
+      case "password_withheld":
+        output.status(style.error(`! ${passwordWithheldText(event.address, "terminal")}`));
         return;
       case "sent":
         return this.#onSent(event.message);
@@ -429,7 +482,9 @@ export class ChatConsole {
     let isReply = false;
     let line = formatServerMessage(message, ownId, style);
     // The nickname asked for after a reconnect counts as this console's request too.
-    const ours = answers !== undefined && (!answers.automatic || answers.kind === "nick");
+    const ours = answers !== undefined &&
+      (!answers.automatic || answers.kind === "nick" || answers.kind === "identify");
+    const ordinal = ours ? this.#pending[answers.kind][0] : undefined;
     switch (body.case) {
       case "pong": {
         const ping = this.#pendingPings.get(body.value.nonce);
@@ -490,6 +545,24 @@ export class ChatConsole {
     const shown = !this.#options.repliesOnly || fatal || (isReply && body.case !== "presence");
     if (line !== undefined && shown) output.event(line);
     if (isReply) this.#answered();
+    if (body.case === "error" && answers !== undefined) {
+      this.#askPasswordAfter(body.value.code, answers, ordinal);
+    }
+  }
+
+  /**
+   * The nickname asked for at connect is registered, and no password came with it; or the
+   * password typed at the prompt was wrong: the terminal may ask for it.
+   */
+  #askPasswordAfter(code: ErrorCode, answers: AnsweredRequest, ordinal: number | undefined): void {
+    const prompted = ordinal !== undefined && this.#prompted.delete(ordinal);
+    const nickname = this.client.registeredNickname ?? this.#options.nickname;
+    const unasked = answers.automatic && answers.kind === "nick" &&
+      code === ErrorCode.NICKNAME_REGISTERED && !this.#options.password;
+    const wrong = prompted && code === ErrorCode.AUTH_FAILED;
+    if ((unasked || wrong) && this.client.passwordsAccepted) {
+      this.#options.output.askPassword?.(nickname);
+    }
   }
 
   #answered(): void {
@@ -503,6 +576,7 @@ export class ChatConsole {
     this.#pendingChats.clear();
     this.#pendingPings.clear();
     for (const ordinals of Object.values(this.#pending)) ordinals.length = 0;
+    this.#prompted.clear();
     this.#inFlight = 0;
     this.#releaseHeld();
     this.#checkSettled();

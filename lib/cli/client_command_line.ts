@@ -10,6 +10,8 @@ export interface ClientCommandLine {
   port: number;
   /** Empty: keep the guest name the server assigns. */
   nickname: string;
+  /** --password-file: where the password of the --nick account is, on its first line. */
+  passwordFile?: string;
   mode: Action;
   /** Retries after the first failed connection attempt. */
   retries: number;
@@ -33,6 +35,7 @@ export async function parseClientCommandLine(args: string[]): Promise<ClientComm
     .option("--host <address>", "server address", "127.0.0.1")
     .option("-p, --port <port>", "server port", parseServerPort, 8080)
     .option("-n, --nick <name>", "nickname (default: the guest name the server assigns)")
+    .option("--password-file <file>", "the --nick account's password, on the file's first line")
     .addOption(new Option("--echo", "send lines as echo (back to you only)").conflicts("broadcast"))
     .addOption(new Option("--broadcast", "send lines as broadcast (to everyone; the default)"))
     .option("--retries <count>", "connection retries before giving up", parseCount, 4)
@@ -43,7 +46,11 @@ export async function parseClientCommandLine(args: string[]): Promise<ClientComm
       10,
     )
     // Without an action of its own, commander would print help when no subcommand is given.
-    .action(() => {});
+    .action((options, command) => {
+      if (options.passwordFile !== undefined && options.nick === undefined) {
+        command.error("error: --password-file needs --nick: the nickname whose password it is");
+      }
+    });
   program
     .command("send")
     .description("send one message, print the reply and exit")
@@ -58,6 +65,7 @@ export async function parseClientCommandLine(args: string[]): Promise<ClientComm
     hostname: options.host,
     port: options.port,
     nickname: options.nick ?? "",
+    passwordFile: options.passwordFile,
     mode: options.echo ? Action.ECHO : Action.BROADCAST,
     retries: options.retries,
     replyTimeoutSeconds: options.timeout,

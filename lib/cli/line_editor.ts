@@ -6,6 +6,11 @@ export type EditorOutcome = { kind: "submit"; line: string } | { kind: "quit" } 
 /** Lines kept for Up and Down; the console forgets them at exit. */
 const HISTORY_SIZE = 100;
 
+export interface LineEditorOptions {
+  /** Whether a submitted line is kept for Up and Down (not one with a password). @default all are */
+  remember?: (line: string) => boolean;
+}
+
 /**
  * The typed line and its cursor, changed by keys: no terminal here, so every
  * rule can be tested on its own. The cursor is an index into `text`, and moves
@@ -13,6 +18,7 @@ const HISTORY_SIZE = 100;
  * letter with its accents) at a time.
  */
 export class LineEditor {
+  readonly #remember: (line: string) => boolean;
   #text = "";
   #cursor = 0;
   readonly #history: string[] = [];
@@ -20,6 +26,10 @@ export class LineEditor {
   #recalled = 0;
   /** The line being typed, kept while Up shows older ones. */
   #draft = "";
+
+  constructor(options: LineEditorOptions = {}) {
+    this.#remember = options.remember ?? (() => true);
+  }
 
   get text(): string {
     return this.#text;
@@ -91,7 +101,7 @@ export class LineEditor {
 
   #submit(): EditorOutcome {
     const line = this.#text;
-    if (line.trim() !== "" && line !== this.#history.at(-1)) {
+    if (line.trim() !== "" && line !== this.#history.at(-1) && this.#remember(line)) {
       this.#history.push(line);
       if (this.#history.length > HISTORY_SIZE) this.#history.shift();
     }

@@ -5,6 +5,9 @@ import { askConnection } from "./ask_connection.ts";
 import { runScript } from "./script_mode.ts";
 import { createStyle } from "../ui/style.ts";
 import { runTerminalUi } from "./terminal_ui.ts";
+import { PasswordFileError, readPasswordFile } from "./read_password_file.ts";
+import { USAGE_EXIT_CODE } from "./run_program.ts";
+import { writeTextSync } from "../util/write_text_sync.ts";
 
 /** Picks the mode (one-shot, piped or interactive) and runs it; returns the exit code. */
 export async function runClient(commandLine: ClientCommandLine): Promise<number> {
@@ -14,10 +17,21 @@ export async function runClient(commandLine: ClientCommandLine): Promise<number>
   // Left at the address or nickname prompt: nothing was asked of the server.
   if (answers === undefined) return 0;
   const { hostname, port, nickname } = answers;
+  let password = "";
+  try {
+    if (commandLine.passwordFile !== undefined) {
+      password = await readPasswordFile(commandLine.passwordFile);
+    }
+  } catch (error) {
+    if (!(error instanceof PasswordFileError)) throw error;
+    writeTextSync(Deno.stderr, `${error.message}\n`);
+    return USAGE_EXIT_CODE;
+  }
   const common = {
     hostname,
     port,
     nickname,
+    password,
     mode: commandLine.mode,
     connectAttempts: commandLine.retries + 1,
     reconnect: true,

@@ -1,9 +1,10 @@
 import { writeTextSync } from "../util/write_text_sync.ts";
 import type { ChatConsoleOptions } from "./chat_console.ts";
 import { ChatConsole } from "./chat_console.ts";
-import { KeyDecoder } from "./key_decoder.ts";
+import { type Key, KeyDecoder } from "./key_decoder.ts";
 import { LineEditor } from "./line_editor.ts";
 import { printable } from "../ui/printable.ts";
+import { maskPasswords } from "../ui/input_line.ts";
 import { type PromptFrame, PromptRenderer, type TerminalSize } from "./prompt_renderer.ts";
 import { nextStdinChunk } from "./next_stdin_chunk.ts";
 import { onStopSignal } from "./shutdown_signals.ts";
@@ -20,11 +21,21 @@ export async function runTerminalUi(
   options: Omit<ChatConsoleOptions, "output">,
 ): Promise<number> {
   const { style } = options;
-  const editor = new LineEditor();
+  // A line with a password is never kept for Up to find.
+  const editor = new LineEditor({ remember: (line) => maskPasswords(line) === line });
   let prompt = "";
   /** A line the console would not send (too long), given back to edit. */
   let notSent: string | undefined;
-  using terminal = new RawTerminal(() => ({ prompt, line: editor.text, cursor: editor.cursor }));
+  /**
+   * The password asked for, while it is: keys go to an editor of its own, drawn as nothing at
+   * all (no echo, as sudo or ssh), which keeps no history; the chat line waits as it was.
+   */
+  let asking: { label: string; nickname: string; editor: LineEditor } | undefined;
+  using terminal = new RawTerminal(() =>
+    asking === undefined
+      ? { prompt, line: editor.text, cursor: editor.cursor }
+      : { prompt: style.prompt(asking.label), line: "", cursor: 0 }
+  );
   const chat = new ChatConsole({
     ...options,
     lobbyHistory: true,
@@ -38,8 +49,29 @@ export async function runTerminalUi(
       notSent(line) {
         notSent = line;
       },
+      askPassword(nickname) {
+        const label = `Password for ${printable(nickname)}: `;
+        asking = { label, nickname, editor: new LineEditor({ remember: () => false }) };
+        terminal.changed();
+      },
     },
   });
+
+  /** A key while the password is asked for: Enter sends it, Ctrl+C or Ctrl+D gives up. */
+  const passwordKey = (key: Key) => {
+    const { label, nickname, editor: secret } = asking!;
+    const outcome = secret.press(key);
+    if (outcome === undefined) return;
+    asking = undefined;
+    terminal.print(style.prompt(label.trimEnd()));
+    if (outcome.kind === "submit" && outcome.line !== "") {
+      chat.identify(nickname, outcome.line, true);
+    } else {
+      terminal.print(
+        style.notice(`* not identified - /identify PASSWORD takes ${printable(nickname)} later`),
+      );
+    }
+  };
 
   const quit = Promise.withResolvers<void>();
   /** A stop signal: leave without waiting for queued lines. */
@@ -56,11 +88,15 @@ export async function runTerminalUi(
       if (!chunk) return;
       // A whole chunk before one redraw: a paste is a chunk of thousands of characters.
       for (const key of keys.decode(chunk)) {
+        if (asking !== undefined) {
+          passwordKey(key);
+          continue;
+        }
         const outcome = editor.press(key);
         if (outcome?.kind === "quit") return;
         if (outcome?.kind === "submit") {
           // What was typed stays on the screen, as in a shell.
-          terminal.print(prompt + printable(outcome.line));
+          terminal.print(prompt + printable(maskPasswords(outcome.line)));
           if (!chat.input(outcome.line)) return;
         }
       }

@@ -1,7 +1,17 @@
 import { ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
 
 /** The kinds of request the server answers with something other than a ChatEvent or a Pong. */
-export type RequestKind = "nick" | "who" | "join" | "part" | "rooms" | "history";
+export type RequestKind =
+  | "nick"
+  | "who"
+  | "join"
+  | "part"
+  | "rooms"
+  | "history"
+  /** A Hello with a password: answered by the rename or AccountChanged IDENTIFIED. */
+  | "identify"
+  /** A register, change password or unregister request: answered by AccountChanged. */
+  | "account";
 
 /** A request waiting for its answer, to tell what an answer (or an error) is about. */
 export interface AnsweredRequest {
@@ -23,6 +33,7 @@ export const ERRORS_ANSWERING: Readonly<Record<RequestKind, readonly ErrorCode[]
   nick: [
     ErrorCode.NICKNAME_TAKEN,
     ErrorCode.NICKNAME_INVALID,
+    ErrorCode.NICKNAME_REGISTERED,
     ErrorCode.RATE_LIMITED,
     ErrorCode.UNAVAILABLE,
     ErrorCode.MALFORMED,
@@ -48,6 +59,26 @@ export const ERRORS_ANSWERING: Readonly<Record<RequestKind, readonly ErrorCode[]
     ErrorCode.NOT_IN_ROOM,
     ErrorCode.RATE_LIMITED,
     ErrorCode.UNAVAILABLE,
+    ErrorCode.UNSUPPORTED,
+  ],
+  identify: [
+    ErrorCode.AUTH_FAILED,
+    ErrorCode.PASSWORD_NOT_ENCRYPTED,
+    ErrorCode.NICKNAME_TAKEN,
+    ErrorCode.NICKNAME_INVALID,
+    ErrorCode.NICKNAME_REGISTERED,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.UNAVAILABLE,
+    ErrorCode.MALFORMED,
+  ],
+  account: [
+    ErrorCode.AUTH_FAILED,
+    ErrorCode.PASSWORD_NOT_ENCRYPTED,
+    ErrorCode.NICKNAME_REGISTERED,
+    ErrorCode.NOT_IDENTIFIED,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.UNAVAILABLE,
+    ErrorCode.MALFORMED,
     ErrorCode.UNSUPPORTED,
   ],
 };

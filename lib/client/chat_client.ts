@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import {
+  AccountChange,
   Action,
   type ChatEvent,
   ErrorCode,
@@ -26,8 +27,17 @@ export type ClientEvent =
   | { type: "connecting"; address: string; attempt: number }
   /** retryInMs is undefined when the client gives up. */
   | { type: "connect_failed"; error: ConnectError; retryInMs?: number }
-  /** requestedNickname: the nickname asked for in the Hello just sent ("" for none). */
-  | { type: "connected"; welcome: Welcome; requestedNickname: string }
+  /**
+   * requestedNickname: the nickname asked for in the Hello just sent ("" for none);
+   * identifying: the Hello carries the password, so it is answered as an "identify" request.
+   */
+  | { type: "connected"; welcome: Welcome; requestedNickname: string; identifying: boolean }
+  /**
+   * The Hello just sent went without the password it was due to carry: the connection is
+   * not encrypted and the server does not take passwords on it (Welcome.passwords_accepted).
+   * Follows "connected".
+   */
+  | { type: "password_withheld"; address: string }
   /**
    * A message from the server other than a ChatEvent (those come as "chat"). RATE_LIMITED
    * refusals of lines that the client sends again are not passed on: only the last, when
@@ -63,6 +73,12 @@ export interface ChatClientOptions {
   port?: number;
   /** Asked for after every Welcome; empty keeps the guest name the server assigns. @default "" */
   nickname?: string;
+  /**
+   * The password of `nickname`'s account, to identify with: the Hello after every Welcome
+   * carries it, when the server takes passwords on the connection (never otherwise). Kept in
+   * memory only. @default "" (none: a guest, or an unregistered nickname)
+   */
+  password?: string;
   /** Connection attempts in a row before giving up, until the first Welcome. @default 5 */
   connectAttempts?: number;
   /** Reconnect, for as long as it takes, when an established connection drops. @default true */
@@ -116,6 +132,17 @@ export class ChatClient {
   /** Made at each Welcome, from the limits it advertises. */
   #outbox: Outbox | undefined;
   #nickname: string;
+  /** Sent with #nickname after every Welcome that accepts passwords; "" for none. */
+  #password: string;
+  /** The last nickname the server said is registered, when the client asked for it. */
+  #registeredNickname: string | undefined;
+  /**
+   * What a nickname or account request asked for, kept out of the request itself (which is
+   * passed on in events): the nickname, and the password that holds once it succeeds.
+   */
+  readonly #asked = new WeakMap<AnsweredRequest, { nickname?: string; password?: string }>();
+  /** The server refused the session for good (AUTH_REQUIRED): reconnecting cannot help. */
+  #refusedForGood = false;
   #nextSeq = 1n;
   readonly #rooms: RoomTracker;
   /** Requests that wait for an answer other than a ChatEvent or a Pong, in the order sent. */
@@ -134,6 +161,7 @@ export class ChatClient {
     this.port = options.port ?? 8080;
     this.#options = {
       nickname: options.nickname ?? "",
+      password: options.password ?? "",
       connectAttempts: options.connectAttempts ?? 5,
       reconnect: options.reconnect ?? true,
       welcomeTimeoutMs: options.welcomeTimeoutMs ?? 10_000,
@@ -143,6 +171,7 @@ export class ChatClient {
       onEvent: options.onEvent,
     };
     this.#nickname = this.#options.nickname;
+    this.#password = this.#options.password;
     this.#rooms = new RoomTracker({ lobbyHistory: this.#options.lobbyHistory });
     this.done = this.#run();
   }
@@ -159,6 +188,19 @@ export class ChatClient {
   /** The nickname the server knows us by, once connected. */
   get nickname(): string | undefined {
     return this.#welcome?.nickname;
+  }
+
+  /** Whether the server takes passwords on this connection; false when not connected. */
+  get passwordsAccepted(): boolean {
+    return this.#welcome?.passwordsAccepted ?? false;
+  }
+
+  /**
+   * The last nickname asked for that the server answered is registered (NICKNAME_REGISTERED):
+   * the one to identify as. Undefined when none was.
+   */
+  get registeredNickname(): string | undefined {
+    return this.#registeredNickname;
   }
 
   /** The longest chat line the server takes, in UTF-8 bytes, once connected. */
@@ -218,10 +260,48 @@ export class ChatClient {
 
   /** Asks for a nickname, kept for reconnects once the server accepts it. */
   setNickname(nickname: string): boolean {
+    const request: AnsweredRequest = { kind: "nick", room: "", automatic: false };
+    this.#asked.set(request, { nickname });
     return this.#request(
       { body: { case: "hello", value: { nickname, client: CLIENT_NAME } } },
-      { kind: "nick", room: "", automatic: false },
+      request,
     );
+  }
+
+  /**
+   * Takes the registered `nickname` with its password; answered by AccountChanged IDENTIFIED,
+   * after which both are kept for reconnects. False when not connected, or when the server
+   * does not take passwords on this connection (passwordsAccepted): then nothing is sent.
+   */
+  identify(nickname: string, password: string): boolean {
+    return this.#accountRequest(
+      { case: "hello", value: { nickname, password, client: CLIENT_NAME } },
+      "identify",
+      { nickname, password },
+    );
+  }
+
+  /** Registers the current nickname with `password`; false as identify(). */
+  register(password: string): boolean {
+    return this.#accountRequest({ case: "register", value: { password } }, "account", {
+      password,
+    });
+  }
+
+  /** Changes the password of the account the session holds; false as identify(). */
+  changePassword(oldPassword: string, newPassword: string): boolean {
+    return this.#accountRequest(
+      { case: "changePassword", value: { oldPassword, newPassword } },
+      "account",
+      { password: newPassword },
+    );
+  }
+
+  /** Deletes the account the session holds; false as identify(). */
+  unregister(password: string): boolean {
+    return this.#accountRequest({ case: "unregister", value: { password } }, "account", {
+      password: "",
+    });
   }
 
   /** Asks who is in `room`; with none, who is online anywhere. */
@@ -304,6 +384,18 @@ export class ChatClient {
     this.#wakeFromBackoff?.();
     await this.#connection?.close();
     await this.done;
+  }
+
+  #accountRequest(
+    body: NonNullable<ClientMessageInit["body"]>,
+    kind: "identify" | "account",
+    asked: { nickname?: string; password: string },
+  ): boolean {
+    // Never a password over a connection the server says is not safe for one.
+    if (!this.passwordsAccepted) return false;
+    const request: AnsweredRequest = { kind, room: "", automatic: false };
+    this.#asked.set(request, asked);
+    return this.#request({ body }, request);
   }
 
   /** Queues a request behind the others; false when not connected. */
@@ -418,6 +510,7 @@ export class ChatClient {
   #retryDelay(failures: number, everWelcomed: boolean): number | undefined {
     if (this.#stopped) return undefined;
     if (!everWelcomed && failures >= this.#options.connectAttempts) return undefined;
+    if (this.#refusedForGood) return undefined;
     return backoffDelay(Math.max(1, failures), this.#options.backoff);
   }
 
@@ -427,11 +520,22 @@ export class ChatClient {
     if (body.case === "welcome") {
       this.#welcome = body.value;
       this.#renames.clear();
+      const nickname = this.#nickname;
+      const owed = nickname !== "" && this.#password !== "";
+      const password = owed && body.value.passwordsAccepted ? this.#password : "";
       // An empty nickname keeps the guest name; the client name is logged either way.
       this.#write(connection, {
-        body: { case: "hello", value: { nickname: this.#nickname, client: CLIENT_NAME } },
+        body: { case: "hello", value: { nickname, password, client: CLIENT_NAME } },
       });
-      if (this.#nickname !== "") this.#awaiting.push({ kind: "nick", room: "", automatic: true });
+      if (nickname !== "") {
+        const request: AnsweredRequest = {
+          kind: password === "" ? "nick" : "identify",
+          room: "",
+          automatic: true,
+        };
+        this.#asked.set(request, { nickname, password });
+        this.#awaiting.push(request);
+      }
       // The lobby's history the first time; after a reconnect, what was missed in every room.
       const before = this.#rooms.current;
       const { joins, partLobby } = this.#rooms.connected();
@@ -450,7 +554,15 @@ export class ChatClient {
         ratePerSecond: body.value.rateLimitPerSecond,
         burst: body.value.rateBurst,
       });
-      this.#emit({ type: "connected", welcome: body.value, requestedNickname: this.#nickname });
+      this.#emit({
+        type: "connected",
+        welcome: body.value,
+        requestedNickname: nickname,
+        identifying: password !== "",
+      });
+      if (owed && password === "") {
+        this.#emit({ type: "password_withheld", address: connection.address });
+      }
       this.#currentMayHaveChanged(before);
       return;
     }
@@ -473,6 +585,8 @@ export class ChatClient {
           answers = this.#answered((request) => request.kind === "nick");
           this.#welcome.nickname = nickname;
           this.#nickname = nickname;
+          // Another name, taken without a password: the password was the old name's.
+          if (answers !== undefined) this.#password = "";
         }
         break;
       }
@@ -494,6 +608,9 @@ export class ChatClient {
       case "rooms":
         answers = this.#answered((request) => request.kind === "rooms");
         break;
+      case "account":
+        answers = this.#accountChanged(body.value.change, body.value.nickname);
+        break;
       case "historyEnd": {
         const room = roomKey(body.value.room);
         answers = this.#answered((request) => request.kind === "history" && request.room === room);
@@ -508,13 +625,20 @@ export class ChatClient {
       }
       case "error": {
         const { code, clientSeq, fatal } = body.value;
+        if (code === ErrorCode.AUTH_REQUIRED) this.#refusedForGood = true;
         if (fatal || clientSeq !== 0n) break;
         answers = this.#answered((request) => ERRORS_ANSWERING[request.kind].includes(code));
-        if (answers?.kind === "nick" && answers.automatic) {
-          if (code === ErrorCode.NICKNAME_TAKEN || code === ErrorCode.NICKNAME_INVALID) {
+        const asked = answers === undefined ? undefined : this.#asked.get(answers);
+        if (code === ErrorCode.NICKNAME_REGISTERED && asked?.nickname !== undefined) {
+          this.#registeredNickname = asked.nickname;
+        }
+        if (answers?.automatic && (answers.kind === "nick" || answers.kind === "identify")) {
+          if (NICKNAME_REFUSED.has(code)) {
             // Refused for good: asking again after a reconnect could take the name from its
-            // owner while they reconnect. The client keeps the guest name it is given.
+            // owner while they reconnect, or try a wrong password again. The client keeps the
+            // guest name it is given.
             this.#nickname = "";
+            this.#password = "";
           }
         } else if (answers?.kind === "join") after = this.#rooms.joinFailed(answers.room);
         else if (answers?.kind === "part") this.#rooms.partFailed(answers.room);
@@ -527,6 +651,20 @@ export class ChatClient {
     );
     this.#show(after);
     this.#currentMayHaveChanged(before);
+  }
+
+  /** The request an AccountChanged answers; what it asked for holds from now on. */
+  #accountChanged(change: AccountChange, nickname: string): AnsweredRequest | undefined {
+    const kind = change === AccountChange.IDENTIFIED ? "identify" : "account";
+    const answers = this.#answered((request) => request.kind === kind);
+    const asked = answers === undefined ? undefined : this.#asked.get(answers);
+    if (change === AccountChange.UNREGISTERED) this.#password = "";
+    else if (asked?.password !== undefined) {
+      // A reconnect identifies again, with the password that holds now.
+      this.#nickname = nickname;
+      this.#password = asked.password;
+    }
+    return answers;
   }
 
   /** Passes on what the room tracker gives out to show. */
@@ -557,6 +695,15 @@ export class ChatClient {
     this.#options.onEvent(event);
   }
 }
+
+/** Answers to the nickname asked for after a Welcome that mean it is not to be asked again. */
+const NICKNAME_REFUSED: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.NICKNAME_TAKEN,
+  ErrorCode.NICKNAME_INVALID,
+  ErrorCode.NICKNAME_REGISTERED,
+  ErrorCode.AUTH_FAILED,
+  ErrorCode.PASSWORD_NOT_ENCRYPTED,
+]);
 
 function joinRequest(join: JoinToSend): ClientMessageInit {
   return { body: { case: "join", value: join } };

@@ -6,12 +6,15 @@ import {
   type Welcome,
 } from "../../gen/chat/v1/chat_pb.ts";
 import { LOBBY } from "../protocol/room_name.ts";
+import { accountChangedText, accountErrorHint, type Surface } from "./account_text.ts";
 import { printable } from "./printable.ts";
 import type { Style } from "./style.ts";
 
 export interface FormatOptions {
   /** The time history lines are dated against: today's show the time alone. @default now */
   now?: Date;
+  /** The client the lines are for: hints name its commands or its form. @default "terminal" */
+  surface?: Surface;
 }
 
 /** `connected as guest-3 - 4 online` */
@@ -101,8 +104,17 @@ export function formatServerMessage(
         `* ${messages} of ${room} above; ${more ? "/history shows more" : "nothing older is kept"}`,
       );
     }
-    case "error":
-      return style.error(`! ${printable(body.value.message)}`);
+    case "account":
+      return style.notice(
+        `* ${
+          accountChangedText(body.value.change, body.value.nickname, options.surface ?? "terminal")
+        }`,
+      );
+    case "error": {
+      const hint = accountErrorHint(body.value.code, options.surface ?? "terminal");
+      const message = printable(body.value.message);
+      return style.error(hint === undefined ? `! ${message}` : `! ${message} - ${hint}`);
+    }
     default:
       return undefined;
   }

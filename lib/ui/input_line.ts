@@ -23,10 +23,24 @@ export type InputCommand =
   | { kind: "rooms" }
   | { kind: "private"; nickname: string; text: string }
   /** count: undefined for the server's default (50). */
-  | { kind: "history"; count?: number };
+  | { kind: "history"; count?: number }
+  /** nickname: undefined for the one the server last said is registered, or the current one. */
+  | { kind: "identify"; nickname?: string; password: string }
+  | { kind: "register"; password: string }
+  | { kind: "password"; oldPassword: string; newPassword: string }
+  | { kind: "unregister"; password: string };
 
 /** The most messages one /history asks for (HistoryRequest.count). */
 export const MAX_HISTORY_COUNT = 200;
+
+/** The account commands, for the help of the terminal and of the page. */
+export const ACCOUNT_HELP_LINES: readonly string[] = [
+  "Accounts (the passwords you type are never shown again):",
+  "  /identify [NAME] PASSWORD  take your registered nickname (by default the one refused)",
+  "  /register PASSWORD         register your nickname: from then on it takes the password",
+  "  /password OLD NEW          change your account's password",
+  "  /unregister PASSWORD       delete your account; anyone may take the nickname again",
+];
 
 export const HELP_TEXT = [
   "Type a line to send it to the current room in the current mode. Commands:",
@@ -43,10 +57,17 @@ export const HELP_TEXT = [
   "  /help              show this help",
   "  /quit              leave (Ctrl+D and Ctrl+C work too)",
   "  //text             send a line that starts with /",
+  ...ACCOUNT_HELP_LINES,
 ].join("\n");
 
+/** What stands for a password in a line shown or kept: the same whatever its length. */
+export const PASSWORD_MASK = "********";
+
 export interface ParseOptions {
-  /** Parse /join, /part, /rooms, /who #room, /msg and /history. Without it they are unknown. */
+  /**
+   * Parse /join, /part, /rooms, /who #room, /msg, /history and the account commands
+   * (/identify, /register, /password, /unregister). Without it they are unknown.
+   */
   rooms: true;
 }
 
@@ -104,6 +125,26 @@ export function parseInputLine(
         }
         return { kind: "private", nickname: message[1], text: message[2] };
       }
+      case "identify": {
+        const words = passwordWords(rest);
+        if (words.length === 1) return { kind: "identify", password: words[0] };
+        if (words.length === 2) return { kind: "identify", nickname: words[0], password: words[1] };
+        return { kind: "invalid", message: "Usage: /identify [NAME] PASSWORD" };
+      }
+      case "register":
+      case "unregister": {
+        const kind = name.toLowerCase() as "register" | "unregister";
+        const words = passwordWords(rest);
+        return words.length === 1
+          ? { kind, password: words[0] }
+          : { kind: "invalid", message: `Usage: /${kind} PASSWORD` };
+      }
+      case "password": {
+        const words = passwordWords(rest);
+        return words.length === 2
+          ? { kind: "password", oldPassword: words[0], newPassword: words[1] }
+          : { kind: "invalid", message: "Usage: /password OLD NEW" };
+      }
       case "history": {
         if (rest.trim() === "") return { kind: "history" };
         const count = /^\d+$/.test(rest.trim()) ? Number(rest.trim()) : 0;
@@ -126,4 +167,24 @@ function roomCommand(kind: "join" | "part" | "who", argument: string): InputComm
   const problem = roomNameProblem(name);
   if (problem !== undefined) return { kind: "invalid", message: problem };
   return { kind, room: roomKey(name) };
+}
+
+/** A password command's arguments: passwords are single words, as in IRC. */
+function passwordWords(rest: string): string[] {
+  return rest.split(/\s+/).filter((word) => word !== "");
+}
+
+/**
+ * The line as it may be shown or kept: an account command's passwords masked
+ * (`/register ********`, `/identify alice ********`); any other line as it is.
+ */
+export function maskPasswords(line: string): string {
+  const match = /^\/(identify|register|password|unregister)(\s.*)?$/is.exec(line);
+  if (match === null) return line;
+  const words = passwordWords(match[2] ?? "");
+  if (words.length === 0) return line;
+  // "/identify NAME PASSWORD": the name is no secret.
+  const kept = match[1].toLowerCase() === "identify" && words.length === 2 ? 1 : 0;
+  const shown = words.map((word, i) => i < kept ? word : PASSWORD_MASK);
+  return `/${match[1]} ${shown.join(" ")}`;
 }

@@ -627,11 +627,12 @@ Deno.test("browser - on a phone the page fits the screen, and the keyboard reach
   await page.keyboard.press("Enter");
   await alice.waitForLine(`(broadcast) ${guest}: typed without a click`);
 
-  // Tab walks the controls in reading order: the nickname, the rooms (each with its
-  // leave button) and the box to join one, the messages, then the line to send.
+  // Tab walks the controls in reading order: the nickname, the account form (closed), the
+  // rooms (each with its leave button) and the box to join one, the messages, then the line
+  // to send.
   await page.focus("#nickname");
   const order = [];
-  for (let i = 0; i < 9; i++) {
+  for (let i = 0; i < 10; i++) {
     await page.keyboard.press("Tab");
     order.push(
       await page.evaluate(() => {
@@ -642,6 +643,7 @@ Deno.test("browser - on a phone the page fits the screen, and the keyboard reach
   }
   assert.deepEqual(order, [
     "nickname-set",
+    "Account",
     "#lobby",
     "Leave #lobby",
     "join-room",

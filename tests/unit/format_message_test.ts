@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import {
+  AccountChange,
   Action,
   ChatEventSchema,
+  ErrorCode,
   PresenceKind,
   type ServerMessage,
   ServerMessageSchema,
@@ -198,4 +200,42 @@ Deno.test("formatGap - names the room and the count", () => {
     formatGap("#lobby", 1n, plain),
     "! 1 message in #lobby was missed while you were away and is no longer kept",
   );
+});
+
+Deno.test("formatServerMessage - account changes in plain words, each client naming its own way to identify", () => {
+  const account = (change: AccountChange) => ({
+    body: { case: "account" as const, value: { change, nickname: "alice" } },
+  });
+  assert.equal(format(account(AccountChange.IDENTIFIED)), "* you are identified as alice");
+  assert.equal(
+    format(account(AccountChange.REGISTERED)),
+    "* alice is registered; use --password-file or /identify to take it next time",
+  );
+  assert.equal(
+    formatServerMessage(message(account(AccountChange.REGISTERED)), 1n, plain, { surface: "page" }),
+    "* alice is registered; log in with its password to take it next time",
+  );
+  assert.equal(
+    format(account(AccountChange.PASSWORD_CHANGED)),
+    "* the password of alice is changed",
+  );
+  assert.equal(
+    format(account(AccountChange.UNREGISTERED)),
+    "* alice is no longer registered; anyone may take it",
+  );
+});
+
+Deno.test("formatServerMessage - account errors say what to do next", () => {
+  const error = (code: ErrorCode, text: string) => ({
+    body: { case: "error" as const, value: { code, message: text } },
+  });
+  assert.equal(
+    format(error(ErrorCode.NICKNAME_REGISTERED, 'Nickname "alice" is registered')),
+    '! Nickname "alice" is registered - if it is yours, /identify NAME PASSWORD takes it',
+  );
+  assert.match(format(error(ErrorCode.AUTH_REQUIRED, "Registered users only"))!, /--password-file/);
+  assert.match(format(error(ErrorCode.NOT_IDENTIFIED, "Not identified"))!, /\/register PASSWORD/);
+  assert.match(format(error(ErrorCode.PASSWORD_NOT_ENCRYPTED, "Not encrypted"))!, /--tls/);
+  assert.match(format(error(ErrorCode.AUTH_FAILED, "Wrong password"))!, /^! Wrong password - /);
+  assert.equal(format(error(ErrorCode.NICKNAME_TAKEN, "Taken")), "! Taken");
 });

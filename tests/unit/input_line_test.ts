@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Action } from "../../gen/chat/v1/chat_pb.ts";
-import { HELP_TEXT, parseInputLine } from "../../lib/ui/input_line.ts";
+import { HELP_TEXT, maskPasswords, parseInputLine } from "../../lib/ui/input_line.ts";
 
 Deno.test("parseInputLine - plain text is a chat line in the current mode", () => {
   assert.deepEqual(parseInputLine("hello world", Action.ECHO), {
@@ -141,6 +141,10 @@ Deno.test("HELP_TEXT - mentions every command", () => {
       "/help",
       "/quit",
       "//",
+      "/identify",
+      "/register",
+      "/password",
+      "/unregister",
     ]
   ) {
     assert.ok(HELP_TEXT.includes(command), command);
@@ -222,4 +226,50 @@ Deno.test("parseInputLine - without the rooms option, room commands are unknown 
     assert.equal(parseInputLine(line, Action.ECHO).kind, "invalid", line);
   }
   assert.deepEqual(parseInputLine("/who #dev", Action.ECHO), { kind: "who" });
+});
+
+Deno.test("parseInputLine - the account commands take single-word passwords, and their usage errors never quote them", () => {
+  const parse = (line: string) => parseInputLine(line, Action.BROADCAST, ROOMS);
+  assert.deepEqual(parse("/register secret123"), { kind: "register", password: "secret123" });
+  assert.deepEqual(parse("/unregister  secret123 "), { kind: "unregister", password: "secret123" });
+  assert.deepEqual(parse("/password old12345 new67890"), {
+    kind: "password",
+    oldPassword: "old12345",
+    newPassword: "new67890",
+  });
+  assert.deepEqual(parse("/identify secret123"), { kind: "identify", password: "secret123" });
+  assert.deepEqual(parse("/IDENTIFY alice secret123"), {
+    kind: "identify",
+    nickname: "alice",
+    password: "secret123",
+  });
+  for (
+    const line of [
+      "/register",
+      "/register two0words three0more",
+      "/password only0one",
+      "/identify x1y2z3 q8w9e7 r5t6y4",
+    ]
+  ) {
+    const command = parse(line);
+    assert.equal(command.kind, "invalid", line);
+    assert.match(command.kind === "invalid" ? command.message : "", /^Usage: /);
+    for (const word of line.split(" ").slice(1)) {
+      assert.ok(!(command.kind === "invalid" && command.message.includes(word)), line);
+    }
+  }
+});
+
+Deno.test("maskPasswords - account commands show their passwords as stars, everything else as typed", () => {
+  assert.equal(maskPasswords("/register secret123"), "/register ********");
+  assert.equal(maskPasswords("/password old12345 new67890"), "/password ******** ********");
+  assert.equal(maskPasswords("/unregister x"), "/unregister ********");
+  assert.equal(maskPasswords("/identify secret123"), "/identify ********");
+  assert.equal(maskPasswords("/identify alice secret123"), "/identify alice ********");
+  assert.equal(maskPasswords("/Register  a b c"), "/Register ******** ******** ********");
+  for (
+    const line of ["/register", "hello /register x", "//register x", "/registered x", "/nick a"]
+  ) {
+    assert.equal(maskPasswords(line), line);
+  }
 });

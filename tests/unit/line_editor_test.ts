@@ -93,3 +93,12 @@ Deno.test("line editor - a line given back to edit replaces the line, the cursor
   press(editor, "backspace");
   assert.equal(shown(editor), "too lon|");
 });
+
+Deno.test("LineEditor - a line `remember` refuses is sent but never comes back with Up", () => {
+  const editor = new LineEditor({ remember: (line) => !line.includes("secret") });
+  press(editor, "[hello]", "enter", "[/register secret123]", "enter");
+  press(editor, "up");
+  assert.equal(editor.text, "hello");
+  press(editor, "up");
+  assert.equal(editor.text, "hello");
+});

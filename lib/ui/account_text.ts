@@ -1,0 +1,64 @@
+import { AccountChange, ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
+import { printable } from "./printable.ts";
+
+/** Which client a text is for: each tells the user what to do in its own terms. */
+export type Surface = "terminal" | "page";
+
+/** Why a password was not sent to `host`, and how to get a connection that takes one. */
+export function passwordWithheldText(host: string, surface: Surface): string {
+  const encrypt = surface === "terminal"
+    ? "Connect with --tls (the server needs --tls-cert)"
+    : "Open the page over https:// (the server needs --tls-cert)";
+  return `Not sending your password: the connection to ${host} is not encrypted. ${encrypt}, ` +
+    "or the server must allow it with --allow-plaintext-passwords.";
+}
+
+/** `you are identified as alice`: what an AccountChanged tells, without its `* `. */
+export function accountChangedText(
+  change: AccountChange,
+  nickname: string,
+  surface: Surface,
+): string {
+  const name = printable(nickname);
+  switch (change) {
+    case AccountChange.IDENTIFIED:
+      return `you are identified as ${name}`;
+    case AccountChange.REGISTERED:
+      return surface === "terminal"
+        ? `${name} is registered; use --password-file or /identify to take it next time`
+        : `${name} is registered; log in with its password to take it next time`;
+    case AccountChange.PASSWORD_CHANGED:
+      return `the password of ${name} is changed`;
+    case AccountChange.UNREGISTERED:
+      return `${name} is no longer registered; anyone may take it`;
+    default:
+      return `the account ${name} changed`;
+  }
+}
+
+/** What to do after an account error, in the user's terms; undefined for other errors. */
+export function accountErrorHint(code: ErrorCode, surface: Surface): string | undefined {
+  const terminal = surface === "terminal";
+  switch (code) {
+    case ErrorCode.AUTH_REQUIRED:
+      return terminal
+        ? "this server admits registered users only: connect with --nick NAME --password-file FILE"
+        : "this server admits registered users only: log in with your nickname and password";
+    case ErrorCode.AUTH_FAILED:
+      return "check the password";
+    case ErrorCode.NICKNAME_REGISTERED:
+      return terminal
+        ? "if it is yours, /identify NAME PASSWORD takes it"
+        : "if it is yours, log in with its password";
+    case ErrorCode.PASSWORD_NOT_ENCRYPTED:
+      return terminal
+        ? "the password was not checked: connect with --tls"
+        : "the password was not checked: open the page over https://";
+    case ErrorCode.NOT_IDENTIFIED:
+      return terminal
+        ? "identify first (/identify NAME PASSWORD), or /register PASSWORD to own your nickname"
+        : "log in first, or register your nickname";
+    default:
+      return undefined;
+  }
+}
