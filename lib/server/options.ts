@@ -14,6 +14,14 @@ export interface ServerOptions {
    * port (HTTPS, so that the page uses wss://). Undefined: plain text. @default undefined
    */
   tls: TlsCertificate | undefined;
+  /**
+   * Serves TLS with a certificate of the server's own, made at start (or the one kept in
+   * dataDir from an earlier start) for localhost, this host's name and addresses, and
+   * `tlsNames`; the program sets `tls` from it. @default false
+   */
+  tlsSelfSigned: boolean;
+  /** With tlsSelfSigned: more host names or addresses for its certificate. @default [] */
+  tlsNames: string[];
   /** The HTTP port for the browser page, /ws, /healthz and /metrics; 0 turns HTTP off. @default 8081 */
   httpPort: number;
   /**
@@ -110,6 +118,11 @@ export interface ServerOptions {
    * presence, `who` and nicknames then span every server. @default undefined (runs alone)
    */
   redisUrl: string | undefined;
+  /**
+   * With a `rediss://` redisUrl: CA certificates (PEM text) to trust for Redis besides the
+   * system's, for a Redis whose certificate a private CA signed. @default undefined
+   */
+  redisCa: string | undefined;
   /** With redisUrl: seconds before a crashed server's users leave the others' `who`. @default 10 */
   clusterExpirySeconds: number;
   /**
@@ -131,6 +144,8 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   port: 8080,
   httpPort: 8081,
   tls: undefined,
+  tlsSelfSigned: false,
+  tlsNames: [],
   allowedOrigins: undefined,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxContentBytes: DEFAULT_MAX_CONTENT_BYTES,
@@ -159,6 +174,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxRooms: 10000,
   presenceLimit: 1000,
   redisUrl: undefined,
+  redisCa: undefined,
   clusterExpirySeconds: 10,
   workers: 1,
   reusePort: false,

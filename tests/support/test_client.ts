@@ -5,6 +5,7 @@ import {
 } from "../../lib/protocol/codec.ts";
 import { FrameDecoder } from "../../lib/protocol/frame_decoder.ts";
 import { encodeFrames } from "../../lib/protocol/frame_encoder.ts";
+import { isTls, type StreamConn } from "../../lib/net/stream_conn.ts";
 import { Inbox } from "./inbox.ts";
 
 /**
@@ -12,20 +13,32 @@ import { Inbox } from "./inbox.ts";
  * and records every message, so tests check the server, not our client library.
  */
 export class TestClient extends Inbox implements AsyncDisposable {
-  readonly conn: Deno.TcpConn;
+  readonly conn: StreamConn;
   /** Resolves when the server closes the connection. */
   readonly closed: Promise<void>;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: StreamConn) {
     super();
     this.conn = conn;
-    conn.setNoDelay(true);
+    if (!isTls(conn)) conn.setNoDelay(true);
     this.closed = this.#read();
   }
 
   /** Connects and waits for the Welcome (unless `expectWelcome` is false). */
   static async connect(port: number, expectWelcome = true): Promise<TestClient> {
     const client = new TestClient(await Deno.connect({ hostname: "127.0.0.1", port }));
+    if (expectWelcome) client.welcome = await client.next("welcome");
+    return client;
+  }
+
+  /** Connects over TLS, trusting `caCerts` (PEM), and waits for the Welcome unless told not to. */
+  static async connectTls(
+    port: number,
+    caCerts: string[],
+    expectWelcome = true,
+  ): Promise<TestClient> {
+    const conn = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts });
+    const client = new TestClient(conn);
     if (expectWelcome) client.welcome = await client.next("welcome");
     return client;
   }
