@@ -4,6 +4,8 @@ import { deadline } from "../support/deadline.ts";
 import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { startWithHttp } from "../support/server_with_http.ts";
 import { TestClient } from "../support/test_client.ts";
+import { RedisProcess } from "../support/redis_process.ts";
+import { WORKERS_LAUNCHER } from "../support/workers_launcher.ts";
 import { TestCertificateAuthority, writePemPair } from "../support/test_certificates.ts";
 
 /** The server may read the certificate files the test wrote; it keeps no history. */
@@ -162,4 +164,61 @@ Deno.test("TLS server - the HTTP port serves HTTPS with the same certificate", a
     `TLS handshake failed from 127.0.0.1:${plain.localAddr.port} (http): the client is not ` +
       "speaking TLS",
   );
+});
+
+Deno.test("TLS server - two servers share a cluster through a Redis spoken to over TLS (rediss://)", async () => {
+  const ca = await TestCertificateAuthority.create();
+  const dir = await Deno.makeTempDir({ prefix: "tls-redis-" });
+  try {
+    const pair = writePemPair(dir, await ca.issue());
+    const caFile = `${dir}/ca.pem`;
+    Deno.writeTextFileSync(caFile, ca.cert);
+    await using redis = await RedisProcess.start({ ...pair, ca: caFile });
+    assert.match(redis.url, /^rediss:/);
+    const launcher = [
+      ...[Deno.execPath(), "run", "--allow-net", "--allow-env", "--allow-read"],
+      SERVER_SCRIPT,
+    ];
+    const start = async () => {
+      const server = await ServerProcess.start(
+        ["--redis", redis.url, "--redis-ca", caFile],
+        launcher,
+      );
+      await server.stdout.waitFor("joined the cluster");
+      return server;
+    };
+    await using one = await start();
+    await using two = await start();
+    await using alice = await TestClient.connect(one.port);
+    await using bob = await TestClient.connect(two.port);
+    await alice.send(chat("through rediss"));
+    assert.equal((await bob.next("chat")).content, "through rediss");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("TLS server - with --workers, every thread serves TLS on the chat and HTTP ports", async () => {
+  await using tls = await certificates();
+  // Reading anywhere: the certificate files too.
+  const launcher = WORKERS_LAUNCHER.map((arg) =>
+    arg.startsWith("--allow-read=") ? "--allow-read" : arg
+  );
+  const { server, httpPort } = await startWithHttp([...tls.args, "--workers", "2"], launcher);
+  await using _server = server;
+  // Enough connections that the kernel hands some to each thread.
+  const clients = await Promise.all(
+    Array.from({ length: 8 }, () => TestClient.connectTls(server.port, [tls.ca.cert])),
+  );
+  try {
+    await clients[0].send(chat("to every thread"));
+    for (const client of clients) {
+      assert.equal((await client.next("chat")).content, "to every thread");
+    }
+  } finally {
+    await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()));
+  }
+  using client = Deno.createHttpClient({ caCerts: [tls.ca.cert] });
+  const health = await fetch(`https://127.0.0.1:${httpPort}/healthz`, { client });
+  assert.equal(await health.text(), "ok\n");
 });
