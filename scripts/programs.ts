@@ -16,7 +16,8 @@ export const PROGRAMS: Program[] = [
   {
     name: "server",
     entry: "server.ts",
-    // Listening, plus the network interfaces to print the LAN addresses clients can use;
+    // Listening, plus the network interfaces to print the LAN addresses clients can use (and
+    // the host's name: both go into --tls-self-signed's certificate);
     // the environment for REDIS_URL and for the Redis client, which reads it all as it loads;
     // --unstable-net for --workers, whose listeners share the port (SO_REUSEPORT).
     // Files: any may be read, as --config may name a settings file anywhere, and the
@@ -32,7 +33,7 @@ export const PROGRAMS: Program[] = [
     permissions: (os) => [
       "--v8-flags=--max-semi-space-size=8,--heap-growing-percent=50",
       "--allow-net",
-      "--allow-sys=networkInterfaces",
+      "--allow-sys=networkInterfaces,hostname",
       "--allow-env",
       "--allow-read",
       "--allow-write",

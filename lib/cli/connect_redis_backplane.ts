@@ -9,7 +9,7 @@ import type { ServerOptions } from "../server/options.ts";
  * needs no --allow-env. Every failure to join is a BackplaneConnectError, in plain words.
  */
 export async function connectRedisBackplane(
-  options: Pick<ServerOptions, "clusterExpirySeconds"> & { redisUrl: string },
+  options: Pick<ServerOptions, "clusterExpirySeconds" | "redisCa"> & { redisUrl: string },
   logger: Logger,
 ): Promise<Backplane> {
   let module: typeof import("../server/redis/redis_backplane.ts");
@@ -23,7 +23,7 @@ export async function connectRedisBackplane(
     );
   }
   return await module.RedisBackplane.connect(
-    { url: options.redisUrl, expirySeconds: options.clusterExpirySeconds },
+    { url: options.redisUrl, ca: options.redisCa, expirySeconds: options.clusterExpirySeconds },
     logger,
   );
 }

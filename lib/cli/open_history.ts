@@ -24,7 +24,7 @@ export class HistoryOpenError extends Error {
 export async function openHistory(
   options: Pick<
     ServerOptions,
-    "historySize" | "historyDays" | "dataDir" | "redisUrl" | "maxRooms"
+    "historySize" | "historyDays" | "dataDir" | "redisUrl" | "redisCa" | "maxRooms"
   >,
   logger: Logger,
 ): Promise<HistoryStore> {
@@ -36,7 +36,13 @@ export async function openHistory(
     const { RedisHistory } = await import("../server/redis/redis_history.ts");
     try {
       return await RedisHistory.connect(
-        { url: redisUrl, historySize, historyDays, maxRooms: options.maxRooms },
+        {
+          url: redisUrl,
+          ca: options.redisCa,
+          historySize,
+          historyDays,
+          maxRooms: options.maxRooms,
+        },
         logger,
       );
     } catch (error) {

@@ -15,6 +15,22 @@ export function parseHost(value: string): string {
   return value;
 }
 
+/**
+ * Names for --tls-self-signed's certificate: host names or IP addresses, comma-separated;
+ * the option may be given again, and each time adds to the list.
+ */
+export function parseTlsNames(value: string, previous: string[] | undefined): string[] {
+  const names = value.split(",").map((name) => name.trim()).filter((name) => name !== "");
+  for (const name of names) {
+    if (!/^[A-Za-z0-9.:*-]{1,253}$/.test(name)) {
+      throw new InvalidArgumentError(
+        `"${excerpt(name)}" is not a host name or IP address, such as chat.example.com.`,
+      );
+    }
+  }
+  return [...previous ?? [], ...names];
+}
+
 /** A TCP port, 0-65535 (0 lets the system pick). */
 export function parsePort(value: string): number {
   const port = Number(value);

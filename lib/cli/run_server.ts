@@ -19,6 +19,12 @@ import { AccountsOpenError, openAccounts } from "./open_accounts.ts";
 import { listenFailure } from "./listen_failure.ts";
 import { SilentUntilStarted } from "./silent_until_started.ts";
 import { STATS_SIGNAL } from "./stats_signal.ts";
+import {
+  selfSignedCertificate,
+  SelfSignedError,
+  selfSignedNames,
+} from "./self_signed_certificate.ts";
+import { validityWarning } from "./tls_certificate_files.ts";
 
 /** Where the options came from: a settings file read, or one not looked for without permission. */
 export interface SettingsSource {
@@ -41,6 +47,30 @@ export async function runServer(
   let logStats = () => {};
   if (STATS_SIGNAL !== undefined) Deno.addSignalListener(STATS_SIGNAL, () => logStats());
   const logger = createLogger({ format: options.logFormat, quiet: options.quiet });
+  // Before any permission is dropped: a new self-signed certificate is kept in --data-dir.
+  let fingerprint: string | undefined;
+  if (options.tlsSelfSigned) {
+    try {
+      const { required, more } = selfSignedNames(options.tlsNames);
+      const selfSigned = await selfSignedCertificate(options.dataDir, required, more);
+      if (selfSigned.made !== undefined) {
+        logger.log(
+          "notice",
+          "tls_self_signed_made",
+          `made a new self-signed certificate (${selfSigned.made}), kept in ${selfSigned.path}`,
+          { path: selfSigned.path },
+        );
+      }
+      options = { ...options, tls: selfSigned.tls };
+      fingerprint = selfSigned.fingerprint;
+    } catch (error) {
+      if (error instanceof SelfSignedError) return fail(error.message);
+      throw error;
+    }
+  } else if (options.tls !== undefined) {
+    const warning = validityWarning(options.tls.cert, "--tls-cert");
+    if (warning !== undefined) logger.log("warn", "tls_certificate_invalid", warning);
+  }
   if (options.workers > 1) {
     // Several listeners on one port are shared out by the kernel on Linux only.
     if (Deno.build.os === "linux") {
@@ -53,7 +83,7 @@ export async function runServer(
       // Workers keep no file: their history, if any, is in Redis.
       Deno.permissions.revokeSync({ name: "write" });
       logSettings(logger, settings);
-      return runWorkers(options, logger);
+      return runWorkers(options, logger, fingerprint);
     }
     logger.log(
       "notice",
@@ -111,6 +141,7 @@ export async function runServer(
         hostname: options.host,
         port: options.httpPort,
         allowedOrigins: options.allowedOrigins,
+        tls: options.tls,
       }, serverLogger);
     } catch (error) {
       await server.shutdown();
@@ -133,7 +164,10 @@ export async function runServer(
     (gateway ?? server).shutdown().then(stopped.resolve, stopped.reject)
   );
 
-  announceServer(logger, server.address, gateway?.address);
+  announceServer(logger, server.address, gateway?.address, {
+    tls: options.tls !== undefined,
+    fingerprint,
+  });
   await stopped.promise;
   return 0;
 }

@@ -91,6 +91,7 @@ export function runWorker(): void {
           hostname: options!.host,
           port: options!.httpPort,
           allowedOrigins: options!.allowedOrigins,
+          tls: options!.tls,
         }, serverLogger);
       } catch (error) {
         server.shutdown();

@@ -39,13 +39,14 @@ interface Failure {
  * main thread serves nobody: it starts the workers in step, answers their nickname
  * claims (one NicknameCoordinator for all), relays signals and waits for them to stop.
  *
- * `workerUrl` is the script each worker runs: the server's own (see server.ts), which
+ * `fingerprint`: a self-signed certificate's, for the start-up lines. `workerUrl` is the script each worker runs: the server's own (see server.ts), which
  * calls runWorker when it finds itself in a worker. One script is what a bundle or a
  * compiled executable can start again.
  */
 export async function runWorkers(
   options: ServerOptions,
   logger: Logger,
+  fingerprint?: string,
   workerUrl: string = Deno.mainModule,
 ): Promise<number> {
   if (options.historySize > 0 && options.redisUrl === undefined) {
@@ -144,7 +145,11 @@ export async function runWorkers(
     });
   }
   using _signals = onStopSignal(() => stopRequested.resolve());
-  announceServer(logger, started, started.http, threads.length);
+  announceServer(logger, started, started.http, {
+    workers: threads.length,
+    tls: options.tls !== undefined,
+    fingerprint,
+  });
 
   const stop = await Promise.race([stopRequested.promise, failure.promise]);
   if (stop !== undefined) {

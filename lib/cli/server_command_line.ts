@@ -17,6 +17,7 @@ import {
   parseRedisUrl,
   parseSeconds,
   parseSecondsOrZero,
+  parseTlsNames,
   parseWorkerCount,
 } from "./option_parsers.ts";
 import { optionalEnv } from "../util/optional_env.ts";
@@ -24,6 +25,7 @@ import { describeError } from "../util/describe_error.ts";
 import { configureProgram, parseArguments, runProgram } from "./run_program.ts";
 import { exit } from "./exit.ts";
 import { ServerSettingsFile } from "./server_settings_file.ts";
+import { readTlsCertificate, TlsFileError } from "./tls_certificate_files.ts";
 import type { SettingsSource } from "./run_server.ts";
 
 /**
@@ -49,6 +51,16 @@ export async function parseServerCommandLine(
     )
     .option("--tls-cert <file>", "serve TLS (and HTTPS) with this PEM certificate chain")
     .option("--tls-key <file>", "the PEM private key of --tls-cert")
+    .option(
+      "--tls-self-signed",
+      "serve TLS with a certificate of its own, kept in --data-dir; clients pin its fingerprint",
+      defaults.tlsSelfSigned,
+    )
+    .option(
+      "--tls-name <name,...>",
+      "with --tls-self-signed: more host names or addresses for its certificate (repeatable)",
+      parseTlsNames,
+    )
     .option(
       "--allow-plaintext-passwords",
       "take passwords over connections that are not encrypted (LAN, or a TLS proxy on this host)",
@@ -217,6 +229,7 @@ export async function parseServerCommandLine(
       "join a cluster of servers through this Redis, e.g. redis://127.0.0.1:6379 (env REDIS_URL)",
       parseRedisUrl,
     )
+    .option("--redis-ca <file>", "with a rediss:// URL: trust this PEM CA for Redis too")
     .option(
       "--cluster-expiry <seconds>",
       "with --redis: how long a crashed server's users stay in the others' who",
@@ -267,13 +280,23 @@ export async function parseServerCommandLine(
       }
     });
   }
+  if (options.redisCa !== undefined && !redisUrl?.startsWith("rediss://")) {
+    // deno-lint-ignore require-await
+    await runProgram(async () => {
+      program.error("error: --redis-ca is for a Redis spoken to over TLS: a rediss:// URL", {
+        exitCode: 2,
+      });
+    });
+  }
   return {
     settings,
     options: {
       host: options.host,
       port: options.port,
       httpPort: options.httpPort,
-      tls: await readTlsCertificate(program, options.tlsCert, options.tlsKey),
+      tls: await tlsCertificate(program, options.tlsCert, options.tlsKey),
+      tlsSelfSigned: options.tlsSelfSigned,
+      tlsNames: options.tlsName ?? [],
       allowPlaintextPasswords: options.allowPlaintextPasswords,
       requireAccount: options.requireAccount,
       allowedOrigins: options.allowedOrigins,
@@ -304,6 +327,7 @@ export async function parseServerCommandLine(
       historyDays: options.historyDays,
       historyOnJoin: options.historyOnJoin,
       redisUrl,
+      redisCa: await redisCa(program, options.redisCa),
       clusterExpirySeconds: options.clusterExpiry,
       workers: options.workers,
       reusePort: false,
@@ -320,6 +344,24 @@ function checkTogether(program: CommandUnknownOpts): void {
     ServerOptions,
     "port" | "httpPort" | "maxFrameBytes" | "maxContentBytes"
   >;
+  const { tlsCert, tlsKey, tlsSelfSigned, tlsName } = program.opts() as {
+    tlsCert?: string;
+    tlsKey?: string;
+    tlsSelfSigned?: boolean;
+    tlsName?: string[];
+  };
+  if (tlsSelfSigned && (tlsCert !== undefined || tlsKey !== undefined)) {
+    program.error(
+      "error: --tls-self-signed makes its own certificate; give it or --tls-cert and --tls-key, " +
+        "not both",
+      { exitCode: 2 },
+    );
+  }
+  if (tlsName !== undefined && !tlsSelfSigned) {
+    program.error("error: --tls-name names the certificate of --tls-self-signed; give that too", {
+      exitCode: 2,
+    });
+  }
   if (port !== 0 && port === httpPort) {
     program.error(
       `error: --port and --http-port are both ${port}; give them different ports`,
@@ -347,29 +389,51 @@ function chatFrameBytes(contentBytes: number): number {
   return 1 + varint.size(chat) + chat;
 }
 
-/** The certificate and key files' text; one missing, or unreadable, is a usage error. */
-async function readTlsCertificate(
+/**
+ * The certificate and key files' text, checked: one of the pair alone, a file missing or
+ * unreadable, not PEM, or a key that is not the certificate's, is a usage error.
+ */
+async function tlsCertificate(
   program: CommandUnknownOpts,
   certFile: string | undefined,
   keyFile: string | undefined,
 ): Promise<TlsCertificate | undefined> {
   if (certFile === undefined && keyFile === undefined) return undefined;
-  const read = (flag: string, file: string) => {
-    try {
-      return Deno.readTextFileSync(file);
-    } catch (error) {
-      program.error(`error: ${flag} ${file}: cannot read it (${describeError(error)})`, {
-        exitCode: 2,
-      });
-    }
-  };
   let tls: TlsCertificate | undefined;
   // deno-lint-ignore require-await
   await runProgram(async () => {
     if (certFile === undefined || keyFile === undefined) {
       program.error("error: --tls-cert and --tls-key go together; give both", { exitCode: 2 });
     }
-    tls = { cert: read("--tls-cert", certFile), key: read("--tls-key", keyFile) };
+    try {
+      tls = readTlsCertificate(certFile, keyFile);
+    } catch (error) {
+      if (!(error instanceof TlsFileError)) throw error;
+      program.error(`error: ${error.message}`, { exitCode: 2 });
+    }
   });
   return tls;
+}
+
+/** The text of --redis-ca; one that cannot be read, or holds no certificate, is a usage error. */
+async function redisCa(
+  program: CommandUnknownOpts,
+  file: string | undefined,
+): Promise<string | undefined> {
+  if (file === undefined) return undefined;
+  let text = "";
+  // deno-lint-ignore require-await
+  await runProgram(async () => {
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch (error) {
+      program.error(`error: Cannot read --redis-ca ${file}: ${describeError(error)}`, {
+        exitCode: 2,
+      });
+    }
+    if (!text.includes("-----BEGIN CERTIFICATE-----")) {
+      program.error(`error: --redis-ca ${file} holds no PEM certificate`, { exitCode: 2 });
+    }
+  });
+  return text;
 }

@@ -5,6 +5,7 @@ import { formatHostPort } from "./format_host_port.ts";
 import { POISON_BUFFERS, poisonBuffer } from "./poison_buffer.ts";
 import { nextReadBuffer, SMALLEST_READ_BYTES } from "./read_buffer_size.ts";
 import { isTls, type StreamConn, tuneConn } from "./stream_conn.ts";
+import { isTlsHello, TlsOnPlainPortError } from "./tls_hello.ts";
 import type { ReceiveHandlers, Transport } from "./transport.ts";
 import { writeAll } from "./write_all.ts";
 
@@ -33,9 +34,15 @@ export class TcpTransport implements Transport {
     return this.#decoder.hasPartialFrame;
   }
 
+  /**
+   * Reads frames until the peer closes. On a plain-text connection, throws
+   * TlsOnPlainPortError if the stream opens with a TLS ClientHello: its bytes are no frame.
+   */
   async receive(handlers: ReceiveHandlers): Promise<void> {
     let buffer = new Uint8Array(SMALLEST_READ_BYTES);
     let framed = true;
+    // The stream's first byte, until its second has come too; -2 once there is nothing to check.
+    let first = this.encrypted ? -2 : -1;
     // Called as a method: `frame` may live on the handlers' prototype. Debugging, a payload
     // is poisoned once handled: it is lent to frame() for the call only (FrameDecoder).
     const onFrame = POISON_BUFFERS
@@ -56,6 +63,14 @@ export class TcpTransport implements Transport {
       }
       if (count === null) return;
       this.bytesRead += count;
+      if (first !== -2) {
+        if (first === -1) first = buffer[0];
+        const second = this.bytesRead === count ? buffer[1] : buffer[0];
+        if (this.bytesRead >= 2) {
+          if (isTlsHello(first, second)) throw new TlsOnPlainPortError();
+          first = -2;
+        }
+      }
       if (!framed) continue;
       try {
         this.#decoder.push(buffer.subarray(0, count), onFrame);

@@ -5,6 +5,7 @@ import { poisonBuffer } from "./poison_buffer.ts";
 import { nextReadBuffer, SMALLEST_READ_BYTES } from "./read_buffer_size.ts";
 import type { ReceiveHandlers, Transport } from "./transport.ts";
 import { writeAll } from "./write_all.ts";
+import { type StreamConn, tuneConn } from "./stream_conn.ts";
 import { varint } from "../protocol/varint.ts";
 import { WebSocketFrameDecoder, type WebSocketMessageHandlers } from "./websocket_frame_decoder.ts";
 import { WebSocketOpcode } from "./websocket_opcode.ts";
@@ -31,6 +32,11 @@ const FAIL_LINGER_MS = 1000;
 const WRITE_PIECE_BYTES = 64 * 1024;
 
 export interface WebSocketTransportOptions {
+  /**
+   * Whether what the peer sends is encrypted on its way: over HTTPS, or through a proxy on
+   * this host that ended HTTPS (the gateway decides which to believe).
+   */
+  encrypted: boolean;
   /** The largest message taken, refused by its announced length: the protocol's largest frame. */
   maxMessageBytes: number;
   /** How long after our close frame the peer has to answer it before the socket is aborted. */
@@ -50,10 +56,10 @@ export class WebSocketTransport implements Transport {
   readonly kind = "websocket";
   readonly peer: string;
   readonly remoteHostname: string;
-  readonly encrypted = false;
+  readonly encrypted: boolean;
   bytesRead = 0;
   bytesWritten = 0;
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: StreamConn;
   readonly #decoder: WebSocketFrameDecoder;
   readonly #closeHandshakeTimeoutMs: number;
   /** Bytes that came after the handshake's request, in the same reads. */
@@ -86,8 +92,9 @@ export class WebSocketTransport implements Transport {
   readonly #ended = Promise.withResolvers<void>();
   readonly #released = Promise.withResolvers<void>();
 
-  constructor(conn: Deno.TcpConn, early: Uint8Array, options: WebSocketTransportOptions) {
+  constructor(conn: StreamConn, early: Uint8Array, options: WebSocketTransportOptions) {
     this.#conn = conn;
+    this.encrypted = options.encrypted;
     this.#early = early.length > 0 ? early : undefined;
     this.#decoder = new WebSocketFrameDecoder(options.maxMessageBytes);
     this.#closeHandshakeTimeoutMs = options.closeHandshakeTimeoutMs;
@@ -95,9 +102,7 @@ export class WebSocketTransport implements Transport {
     this.peer = formatHostPort(conn.remoteAddr.hostname, conn.remoteAddr.port);
     this.#ended.promise.catch(() => {}); // Only receive()'s caller cares.
     try {
-      // Chat frames are small, and latency matters more than packet count.
-      conn.setNoDelay(true);
-      conn.setKeepAlive(true);
+      tuneConn(conn);
     } catch {
       // Reset already: the first read says so.
     }

@@ -31,7 +31,10 @@ import { EventLoopLag } from "./event_loop_lag.ts";
 import { acceptLoop } from "./accept_loop.ts";
 import { ConnectionsPerAddress } from "./connections_per_address.ts";
 import { TcpTransport } from "../net/tcp_transport.ts";
-import type { StreamConn } from "../net/stream_conn.ts";
+import { isTls, type StreamConn } from "../net/stream_conn.ts";
+import { TLS_ON_PLAIN_PORT } from "../net/tls_hello.ts";
+import { BurstLog } from "./burst_log.ts";
+import { acceptHandshake } from "./tls_handshake.ts";
 import type { Transport } from "../net/transport.ts";
 import { formatHostPort } from "../net/format_host_port.ts";
 
@@ -77,6 +80,10 @@ export class ChatServer implements AsyncDisposable {
   readonly #eventLoopLag = new EventLoopLag();
   readonly #contextShared: SessionContextShared;
   readonly #sessionLimits: SessionLimits;
+  /** TLS connections whose handshake is under way: a shutdown cuts them. */
+  readonly #handshaking = new Set<Deno.TlsConn>();
+  readonly #handshakeFailures: BurstLog;
+  readonly #plainPortMismatches: BurstLog;
   #sessionCount = 0n;
   #refusing = 0;
   #shutdown: Promise<void> | undefined;
@@ -98,6 +105,8 @@ export class ChatServer implements AsyncDisposable {
     this.#backplane = backplane;
     this.#history = history;
     this.#accountStore = accounts;
+    this.#handshakeFailures = new BurstLog(this.#logger, "tls_handshake_failed");
+    this.#plainPortMismatches = new BurstLog(this.#logger, "tls_on_plain_port");
     this.#listener = listen(this.options);
     // Half the slow-consumer limit: a client that reads, however slowly, is waited for.
     this.hub = new Hub(backplane, this.options.presenceLimit, this.options.maxQueueBytes / 2, {
@@ -214,6 +223,7 @@ export class ChatServer implements AsyncDisposable {
     this.#eventLoopLag.stop();
     this.#listener.close();
     await this.#acceptLoop;
+    for (const conn of this.#handshaking) conn.close();
     this.#logger.log(
       "notice",
       "shutting_down",
@@ -237,15 +247,57 @@ export class ChatServer implements AsyncDisposable {
   }
 
   #accepted(conn: StreamConn): void {
-    let transport: Transport;
+    if (isTls(conn)) {
+      this.#connectionTasks.add(this.#acceptTls(conn));
+      return;
+    }
+    const transport = this.#transport(conn);
+    if (transport !== undefined) this.serve(transport);
+  }
+
+  #transport(conn: StreamConn): Transport | undefined {
     try {
-      transport = new TcpTransport(conn, this.options.maxFrameBytes);
+      return new TcpTransport(conn, this.options.maxFrameBytes);
     } catch {
       // Reset before we could set it up.
       conn.close();
+      return undefined;
+    }
+  }
+
+  /**
+   * A TLS connection holds its connection slot from accept, and has --frame-timeout to
+   * finish its handshake: handshakes that never finish fill the caps, not the server. Only
+   * then does it become a session, or get its refusal (when one can be afforded).
+   */
+  async #acceptTls(conn: Deno.TlsConn): Promise<void> {
+    const ip = conn.remoteAddr.hostname;
+    const refusal = this.refusal(ip);
+    if (refusal !== undefined && this.#refusing >= MAX_REFUSALS_IN_PROGRESS) {
+      this.#counters.connectionsRefused++;
+      conn.close();
       return;
     }
-    this.serve(transport);
+    if (refusal === undefined) this.#hold(ip);
+    else this.#refusing++;
+    this.#handshaking.add(conn);
+    const failure = await acceptHandshake(conn, this.options.frameTimeoutSeconds * 1000);
+    this.#handshaking.delete(conn);
+    let transport: Transport | undefined;
+    if (failure !== undefined) {
+      // A shutdown cut it: nothing to report.
+      if (this.#shutdown === undefined) {
+        const peer = formatHostPort(ip, conn.remoteAddr.port);
+        this.#handshakeFailures.warn(`TLS handshake failed from ${peer}: ${failure}`, { peer });
+      }
+    } else if (this.#shutdown !== undefined) conn.close();
+    else transport = this.#transport(conn);
+    if (refusal !== undefined) {
+      this.#refusing--;
+      if (transport === undefined) this.#counters.connectionsRefused++;
+      else await this.#refuse(transport, refusal);
+    } else if (transport === undefined) this.#release(ip);
+    else await this.#serve(transport);
   }
 
   /**
@@ -258,8 +310,10 @@ export class ChatServer implements AsyncDisposable {
       return;
     }
     const refusal = this.refusal(transport.remoteHostname);
-    if (refusal === undefined) this.#connectionTasks.add(this.#serve(transport));
-    else if (this.#refusing < MAX_REFUSALS_IN_PROGRESS) {
+    if (refusal === undefined) {
+      this.#hold(transport.remoteHostname);
+      this.#connectionTasks.add(this.#serve(transport));
+    } else if (this.#refusing < MAX_REFUSALS_IN_PROGRESS) {
       this.#connectionTasks.add(this.#refuse(transport, refusal));
     } else {
       this.#counters.connectionsRefused++;
@@ -311,6 +365,18 @@ export class ChatServer implements AsyncDisposable {
     }
   }
 
+  /** Takes a connection slot (toward the caps) for a connection from `ip`. */
+  #hold(ip: string): void {
+    this.#connections++;
+    this.#connectionsPerIp.add(ip);
+  }
+
+  #release(ip: string): void {
+    this.#connections--;
+    this.#connectionsPerIp.remove(ip);
+  }
+
+  /** Serves a session on a connection whose slot is held (`#hold`), and lets the slot go. */
   async #serve(transport: Transport): Promise<void> {
     const id = this.#newSessionId();
     const before = this.#sessions.size;
@@ -319,8 +385,6 @@ export class ChatServer implements AsyncDisposable {
     this.#sessions.set(id, session);
     this.#counters.sessionsOpened++;
     const ip = transport.remoteHostname;
-    this.#connections++;
-    this.#connectionsPerIp.add(ip);
     // Welcome goes first: nothing else can be queued before join() returns.
     session.send(encodeServerMessage({
       body: {
@@ -368,13 +432,15 @@ export class ChatServer implements AsyncDisposable {
       // Counted until its socket is closed, which close() may leave to a bounded handshake.
       // A task of its own, so that a shutdown waits for it too.
       this.#connectionTasks.add(
-        (transport.released ?? Promise.resolve()).then(() => {
-          this.#connections--;
-          this.#connectionsPerIp.remove(ip);
-        }),
+        (transport.released ?? Promise.resolve()).then(() => this.#release(ip)),
       );
     }
     this.#counters.sessionClosed(reason, sessionTotals(session));
+    if (reason === TLS_ON_PLAIN_PORT) {
+      this.#plainPortMismatches.warn(`${TLS_ON_PLAIN_PORT}: ${transport.peer}`, {
+        peer: transport.peer,
+      });
+    }
     this.#logger.log(
       "info",
       "disconnect",

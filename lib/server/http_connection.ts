@@ -1,5 +1,7 @@
 import { shutAndDrain } from "../net/shut_and_drain.ts";
 import { writeAll } from "../net/write_all.ts";
+import type { StreamConn } from "../net/stream_conn.ts";
+import { isTlsHello, TlsOnPlainPortError } from "../net/tls_hello.ts";
 import { headEnd, HttpRequestError, HttpRequestHead } from "./http_request_head.ts";
 
 /** The longest request head read: one past it is answered 431. Browsers send well under 2 KiB. */
@@ -54,7 +56,7 @@ const encoder = new TextEncoder();
  * `idleTimeoutMs` to start its next request, and a response `writeTimeoutMs` to go out.
  */
 export class HttpConnection {
-  readonly conn: Deno.TcpConn;
+  readonly conn: StreamConn;
   readonly #limits: HttpConnectionLimits;
   readonly #respond: HttpRespond;
   readonly #buffer = new Uint8Array(MAX_HEAD_BYTES);
@@ -63,15 +65,16 @@ export class HttpConnection {
   #closed = false;
   #taken = false;
 
-  constructor(conn: Deno.TcpConn, limits: HttpConnectionLimits, respond: HttpRespond) {
+  constructor(conn: StreamConn, limits: HttpConnectionLimits, respond: HttpRespond) {
     this.conn = conn;
     this.#limits = limits;
     this.#respond = respond;
   }
 
   /**
-   * Serves requests until the connection closes or is taken over. Throws only for a bug: the
-   * socket's own errors end the connection quietly.
+   * Serves requests until the connection closes or is taken over. Throws TlsOnPlainPortError
+   * when a TLS client opens it on a plain port, and otherwise only for a bug: the socket's own
+   * errors end the connection quietly.
    */
   async run(): Promise<void> {
     try {
@@ -180,6 +183,10 @@ export class HttpConnection {
       }
       if (count === null) return undefined;
       this.#filled += count;
+      // A TLS client on the plain port: its ClientHello is no request, and no answer would help.
+      if (first && this.#filled >= 2 && isTlsHello(this.#buffer[0], this.#buffer[1])) {
+        throw new TlsOnPlainPortError();
+      }
       if (waiting) {
         waiting = false;
         this.#arm(headerTimeoutMs);

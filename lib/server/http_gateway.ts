@@ -4,6 +4,12 @@ import { PAGE_CSP, PAGE_HTML } from "../../gen/web/page.ts";
 import { shutAndDrain } from "../net/shut_and_drain.ts";
 import { WebSocketTransport } from "../net/websocket_transport.ts";
 import { writeAll } from "../net/write_all.ts";
+import { isTls, type StreamConn } from "../net/stream_conn.ts";
+import { formatHostPort } from "../net/format_host_port.ts";
+import { TLS_ON_PLAIN_PORT, TlsOnPlainPortError } from "../net/tls_hello.ts";
+import type { TlsCertificate } from "./options.ts";
+import { acceptHandshake } from "./tls_handshake.ts";
+import { BurstLog } from "./burst_log.ts";
 import { countNoun } from "../util/count_noun.ts";
 import { describeError } from "../util/describe_error.ts";
 import { acceptLoop } from "./accept_loop.ts";
@@ -47,6 +53,8 @@ export interface HttpGatewayOptions {
    * any. Undefined: the server's own host, and localhost.
    */
   allowedOrigins?: string[];
+  /** Serves HTTPS with this certificate (the chat port's), so that the page uses wss://. */
+  tls?: TlsCertificate;
 }
 
 /** The HTTP side's own figures, for /metrics. */
@@ -70,7 +78,7 @@ export interface HttpStats {
  */
 export class HttpGateway {
   readonly address: Deno.NetAddr;
-  readonly #listener: Deno.TcpListener;
+  readonly #listener: Deno.Listener<StreamConn, Deno.NetAddr>;
   readonly #chat: ChatServer;
   readonly #logger: Logger;
   readonly #allowedOrigins: string[] | undefined;
@@ -83,6 +91,8 @@ export class HttpGateway {
   #operatorConnections = 0;
   #refused = 0;
   #refusing = 0;
+  readonly #handshakeFailures: BurstLog;
+  readonly #plainPortMismatches: BurstLog;
   #stopping = false;
 
   /** Starts listening at once. Throws ListenError with a plain-words reason. */
@@ -90,6 +100,8 @@ export class HttpGateway {
     this.#chat = chat;
     this.#logger = logger;
     this.#allowedOrigins = options.allowedOrigins;
+    this.#handshakeFailures = new BurstLog(logger, "tls_handshake_failed");
+    this.#plainPortMismatches = new BurstLog(logger, "tls_on_plain_port");
     const { httpHeaderTimeoutSeconds, httpIdleTimeoutSeconds, writeTimeoutSeconds } = chat.options;
     this.#limits = {
       headerTimeoutMs: httpHeaderTimeoutSeconds * 1000,
@@ -97,7 +109,10 @@ export class HttpGateway {
       writeTimeoutMs: writeTimeoutSeconds * 1000,
     };
     try {
-      this.#listener = Deno.listen({ hostname: options.hostname, port: options.port });
+      const { hostname, port, tls } = options;
+      this.#listener = tls === undefined
+        ? Deno.listen({ hostname, port })
+        : Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key });
     } catch (error) {
       throw ListenError.from(options.hostname, options.port, error);
     }
@@ -127,7 +142,7 @@ export class HttpGateway {
     for (const connection of this.#open) connection.close();
   }
 
-  #accepted(conn: Deno.TcpConn): void {
+  #accepted(conn: StreamConn): void {
     const ip = conn.remoteAddr.hostname;
     const refusal = this.#refusal(ip);
     // Set for a connection in the operator's headroom: why anything else is refused to it.
@@ -158,9 +173,35 @@ export class HttpGateway {
       (head, connection) => this.#respond(head, connection, operator, release),
     );
     this.#open.add(connection);
-    connection.run().catch((error) => {
+    this.#run(connection).catch((error) => {
+      const peer = formatHostPort(ip, conn.remoteAddr.port);
+      if (error instanceof TlsOnPlainPortError) {
+        this.#plainPortMismatches.warn(`${TLS_ON_PLAIN_PORT}: ${peer} (http)`, { peer });
+        return;
+      }
       this.#logger.log("error", "http_failed", `unexpected error: ${describeError(error)}`);
     }).finally(release);
+  }
+
+  /**
+   * Serves the connection's requests. Over TLS, the handshake comes first, within the
+   * header timeout: the connection holds its place toward the caps meanwhile.
+   */
+  async #run(connection: HttpConnection): Promise<void> {
+    const conn = connection.conn;
+    if (isTls(conn)) {
+      const failure = await acceptHandshake(conn, this.#limits.headerTimeoutMs);
+      if (failure !== undefined) {
+        // A shutdown cut it: nothing to report.
+        if (this.#stopping) return;
+        const peer = formatHostPort(conn.remoteAddr.hostname, conn.remoteAddr.port);
+        this.#handshakeFailures.warn(`TLS handshake failed from ${peer} (http): ${failure}`, {
+          peer,
+        });
+        return;
+      }
+    }
+    await connection.run();
   }
 
   /** Why a new HTTP connection from `ip` cannot be taken now, or undefined when it can. */
@@ -174,7 +215,7 @@ export class HttpGateway {
   }
 
   /** A 503 without reading the request, then the connection closes; bounded in number and time. */
-  async #refuse(conn: Deno.TcpConn, why: string): Promise<void> {
+  async #refuse(conn: StreamConn, why: string): Promise<void> {
     this.#refused++;
     if (this.#refusing >= MAX_REFUSALS_IN_PROGRESS) return void conn.close();
     this.#refusing++;
@@ -298,12 +339,21 @@ export class HttpGateway {
     const { maxFrameBytes, closeHandshakeTimeoutSeconds } = this.#chat.options;
     this.#chat.serve(
       new WebSocketTransport(connection.conn, connection.takeRest(), {
+        encrypted: isTls(connection.conn) || endedHttpsNearby(head, peer),
         maxMessageBytes: maxFrameBytes,
         closeHandshakeTimeoutMs: closeHandshakeTimeoutSeconds * 1000,
       }),
     );
     return "taken";
   }
+}
+
+/**
+ * Whether a reverse proxy on this host ended HTTPS for this request: a loopback peer that
+ * says so with X-Forwarded-Proto. From anywhere else the header proves nothing.
+ */
+function endedHttpsNearby(head: HttpRequestHead, peer: Deno.NetAddr): boolean {
+  return isLoopback(peer.hostname) && head.header("x-forwarded-proto")?.toLowerCase() === "https";
 }
 
 /** RFC 6455 section 4.1: a random 16-byte value, base64-encoded (24 characters). */

@@ -28,6 +28,14 @@ export interface ServerOptions {
    * `server accounts add`. @default false (guests welcome)
    */
   requireAccount: boolean;
+  /**
+   * Serves TLS with a certificate of the server's own, made at start (or the one kept in
+   * dataDir from an earlier start) for localhost, this host's name and addresses, and
+   * `tlsNames`; the program sets `tls` from it. @default false
+   */
+  tlsSelfSigned: boolean;
+  /** With tlsSelfSigned: more host names or addresses for its certificate. @default [] */
+  tlsNames: string[];
   /** The HTTP port for the browser page, /ws, /healthz and /metrics; 0 turns HTTP off. @default 8081 */
   httpPort: number;
   /**
@@ -125,6 +133,11 @@ export interface ServerOptions {
    * presence, `who` and nicknames then span every server. @default undefined (runs alone)
    */
   redisUrl: string | undefined;
+  /**
+   * With a `rediss://` redisUrl: CA certificates (PEM text) to trust for Redis besides the
+   * system's, for a Redis whose certificate a private CA signed. @default undefined
+   */
+  redisCa: string | undefined;
   /** With redisUrl: seconds before a crashed server's users leave the others' `who`. @default 10 */
   clusterExpirySeconds: number;
   /**
@@ -148,6 +161,8 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   tls: undefined,
   allowPlaintextPasswords: false,
   requireAccount: false,
+  tlsSelfSigned: false,
+  tlsNames: [],
   allowedOrigins: undefined,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxContentBytes: DEFAULT_MAX_CONTENT_BYTES,
@@ -176,6 +191,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxRooms: 10000,
   presenceLimit: 1000,
   redisUrl: undefined,
+  redisCa: undefined,
   clusterExpirySeconds: 10,
   workers: 1,
   reusePort: false,

@@ -1,4 +1,5 @@
 import { ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
+import { TlsOnPlainPortError } from "../net/tls_hello.ts";
 import { encodeServerMessage } from "../protocol/codec.ts";
 import { errorMessage } from "../protocol/error_message.ts";
 import { describeError } from "../util/describe_error.ts";
@@ -240,7 +241,12 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
       // The client may have shut only its sending side: it still gets its replies.
       await this.end("closed by client");
     } catch (error) {
-      this.#beginClose(`connection lost: ${describeError(error)}`);
+      // Said as it is: the peer is not broken, it speaks another protocol.
+      this.#beginClose(
+        error instanceof TlsOnPlainPortError
+          ? error.message
+          : `connection lost: ${describeError(error)}`,
+      );
       this.#queue.stop();
       this.transport.close();
     }

@@ -21,6 +21,7 @@ import { freePort, runClient } from "../support/client_process.ts";
 import { chat } from "../support/messages.ts";
 import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
+import { TestCertificateAuthority, writePemPair } from "../support/test_certificates.ts";
 
 /**
  * The few DOM names that the callbacks run in the page use. This file is type
@@ -1079,4 +1080,71 @@ Deno.test("browser - a reload keeps the tab's nickname and rooms, and shows the 
   await alice.waitForRooms(["#lobby", "#dev"]);
   await alice.waitForHeading("#dev");
   await alice.waitForLine(historyLine("(broadcast) carol: before the reload"));
+});
+
+/**
+ * A HOME whose NSS database (where Chromium on Linux looks for the user's certificates)
+ * trusts `caCert`, so that the browser verifies the server's certificate for real.
+ */
+async function homeTrusting(caCert: string): Promise<string> {
+  const home = await Deno.makeTempDir({ prefix: "chromium-home-" });
+  const nssdb = `${home}/.pki/nssdb`;
+  await Deno.mkdir(nssdb, { recursive: true });
+  await Deno.writeTextFile(`${home}/ca.pem`, caCert);
+  for (
+    const args of [
+      ["-d", `sql:${nssdb}`, "-N", "--empty-password"],
+      ["-d", `sql:${nssdb}`, "-A", "-t", "C,,", "-n", "chat-test-ca", "-i", `${home}/ca.pem`],
+    ]
+  ) {
+    const { code, stderr } = await new Deno.Command("certutil", { args, stdout: "null" }).output();
+    assert.equal(code, 0, `certutil ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
+  }
+  return home;
+}
+
+Deno.test("browser - the page over HTTPS, trusting the test's CA, chats over wss://", async () => {
+  const ca = await TestCertificateAuthority.create();
+  const home = await homeTrusting(ca.cert);
+  try {
+    const paths = writePemPair(home, await ca.issue());
+    const httpPort = freePort();
+    await using server = await ServerProcess.start(
+      [
+        ...["--tls-cert", paths.cert, "--tls-key", paths.key, "--history-size", "0"],
+        ...["--http-port", String(httpPort)],
+      ],
+      [Deno.execPath(), "run", "--allow-net", `--allow-read=${home}`, SERVER_SCRIPT],
+    );
+    await server.stdout.waitFor(`open https://127.0.0.1:${httpPort} in a browser`, WAIT_MS);
+    const browser = await playwright.chromium.launch({
+      executablePath: CHROMIUM,
+      // No --ignore-certificate-errors: the certificate is verified against HOME's NSS database.
+      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+      env: { ...Deno.env.toObject(), HOME: home },
+      timeout: 30_000,
+    });
+    try {
+      const context = await browser.newContext({ viewport: { width: 960, height: 600 } });
+      const alice = new ChatPage("alice", context, await context.newPage());
+      const response = await alice.page.goto(`https://127.0.0.1:${httpPort}/`);
+      assert.equal(response?.status(), 200);
+      await alice.waitForState("connected");
+      await alice.setNickname("alice");
+      await using carol = await TestClient.connectTls(server.port, [ca.cert]);
+      await carol.send({ body: { case: "hello", value: { nickname: "carol" } } });
+      await alice.waitForOnline(["alice (you)", "carol"]);
+      await alice.say("hello over wss");
+      assert.equal((await carol.next("chat")).content, "hello over wss");
+      await carol.send(chat("hello over TLS", Action.BROADCAST, 1n));
+      await alice.waitForLine("(broadcast) carol: hello over TLS");
+      assert.ok(server.stdout.text.includes("(websocket) as guest-"));
+      await alice.screenshot("https");
+      alice.assertNoProblems();
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
 });

@@ -10,6 +10,8 @@ import { PROGRAMS } from "../../scripts/programs.ts";
 import { freePort } from "../support/client_process.ts";
 import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
+import { TestCertificateAuthority, writePemPair } from "../support/test_certificates.ts";
+import { connect as tlsConnect } from "node:tls";
 import { WebSocketTestClient } from "../support/websocket_test_client.ts";
 
 const SERVER = PROGRAMS.find((program) => program.name === "server")!;
@@ -285,7 +287,7 @@ Deno.test("server cli - --write-config writes every setting commented out at its
   const help = await ServerProcess.run(["--help"], LAUNCHER);
   const options = [...help.stdout.matchAll(/^ +(?:-\w, )?--([a-z-]+)/gm)].map((match) => match[1])
     .filter((name) => !["help", "version", "config", "write-config"].includes(name));
-  assert.equal(options.length, 37);
+  assert.equal(options.length, 40);
   for (const name of options) assert.match(text, new RegExp(`^# ${name} = `, "m"));
   assert.match(text, /^# TCP port \(0 picks a free one\)\n# port = 8080$/m);
 
@@ -294,7 +296,7 @@ Deno.test("server cli - --write-config writes every setting commented out at its
     `${dir}/chat-server.toml`,
     text.replace(/^# ([a-z-]+ = (?!"<|\["<))/gm, "$1"),
   );
-  assert.equal(Object.keys(parse(Deno.readTextFileSync(`${dir}/chat-server.toml`))).length, 33);
+  assert.equal(Object.keys(parse(Deno.readTextFileSync(`${dir}/chat-server.toml`))).length, 34);
   await using server = await startIn(dir);
   assert.equal(server.stdout.lines[0].endsWith(`settings from ${dir}/chat-server.toml`), true);
   await using _client = await TestClient.connect(server.port);
@@ -397,4 +399,111 @@ Deno.test("server cli - SIGUSR2 while the server is starting is ignored, not fat
   const { code, stderr } = await server.output();
   assert.equal(code, 1);
   assert.match(new TextDecoder().decode(stderr), /^Cannot connect to Redis at /);
+});
+
+Deno.test("server cli - certificate files that cannot serve TLS are one line each, and exit 2", async () => {
+  using dir = folder();
+  const ca = await TestCertificateAuthority.create();
+  const pair = writePemPair(dir, await ca.issue());
+  const other = await ca.issue();
+  Deno.writeTextFileSync(`${dir}/other-key.pem`, other.key);
+  Deno.writeTextFileSync(`${dir}/junk.pem`, "not a certificate\n");
+  const cases: [string[], RegExp][] = [
+    [
+      ["--tls-cert", `${dir}/gone.pem`, "--tls-key", pair.key],
+      /^error: Cannot read --tls-cert \S+gone\.pem: No such file or directory[^\n]*\n$/,
+    ],
+    [
+      ["--tls-cert", `${dir}/junk.pem`, "--tls-key", pair.key],
+      /^error: --tls-cert \S+junk\.pem holds no PEM certificate\n$/,
+    ],
+    [
+      ["--tls-cert", pair.cert, "--tls-key", `${dir}/junk.pem`],
+      /^error: --tls-key \S+junk\.pem holds no usable PEM private key\n$/,
+    ],
+    [
+      ["--tls-cert", pair.cert, "--tls-key", `${dir}/other-key.pem`],
+      /^error: --tls-key \S+other-key\.pem is not the key of the certificate in --tls-cert \S+cert\.pem\n$/,
+    ],
+    [["--tls-cert", pair.cert], /^error: --tls-cert and --tls-key go together; give both\n$/],
+    [
+      ["--tls-self-signed", "--tls-cert", pair.cert, "--tls-key", pair.key],
+      /^error: --tls-self-signed makes its own certificate; give it or --tls-cert and --tls-key, not both\n$/,
+    ],
+    [
+      ["--tls-name", "chat.example.com"],
+      /^error: --tls-name names the certificate of --tls-self-signed; give that too\n$/,
+    ],
+  ];
+  for (const [args, expected] of cases) {
+    const run = await ServerProcess.run(["--port", "0", "--http-port", "0", ...args], LAUNCHER, {
+      cwd: dir,
+    });
+    assert.equal(run.code, 2, `for ${args.join(" ")}: ${run.stderr}`);
+    assert.match(run.stderr, expected);
+    assert.equal(run.stdout, "");
+  }
+});
+
+Deno.test("server cli - an expired certificate is served, with a warning", async () => {
+  using dir = folder();
+  const ca = await TestCertificateAuthority.create();
+  const pair = writePemPair(
+    dir,
+    await ca.issue({
+      notBefore: new Date(Date.now() - 3 * 86_400_000),
+      notAfter: new Date(Date.now() - 86_400_000),
+    }),
+  );
+  await using server = await startIn(dir, ["--tls-cert", pair.cert, "--tls-key", pair.key]);
+  assert.match(
+    server.stdout.text,
+    /WARN the certificate in --tls-cert expired on \S+; clients will refuse it/,
+  );
+});
+
+/** The SHA-256 fingerprint of the certificate the server at `port` presents, unverified. */
+function servedFingerprint(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.destroy();
+    });
+    socket.on("error", reject);
+  });
+}
+
+Deno.test("server cli - --tls-self-signed prints the fingerprint it serves, and keeps it across restarts", async () => {
+  using dir = folder();
+  const args = [
+    ...["--data-dir", "chat-data", "--tls-self-signed"],
+    ...["--tls-name", "chat.example.com,chat.example.org"],
+  ];
+  let fingerprint: string;
+  {
+    await using server = await startIn(dir, args);
+    const line = await server.stdout.waitFor("SHA-256 fingerprint");
+    fingerprint = /fingerprint ((?:[0-9A-F]{2}:){31}[0-9A-F]{2});/.exec(line)![1];
+    assert.ok(line.endsWith(`clients connect with --fingerprint ${fingerprint}`));
+    assert.match(server.stdout.text, /made a new self-signed certificate \(none was kept\)/);
+    assert.equal(await servedFingerprint(server.port), fingerprint);
+    assert.equal((await server.stop()).code, 0);
+  }
+  const kept = Deno.statSync(`${dir}/chat-data/tls-self-signed.pem`);
+  assert.equal(kept.mode! & 0o777, 0o600);
+  {
+    await using server = await startIn(dir, args);
+    assert.ok(server.stdout.text.includes(`SHA-256 fingerprint ${fingerprint}`));
+    assert.ok(!server.stdout.text.includes("made a new"));
+    assert.equal(await servedFingerprint(server.port), fingerprint);
+  }
+  // A name the kept one lacks: a new one, and it says why.
+  await using server = await startIn(dir, [
+    ...["--data-dir", "chat-data", "--tls-self-signed", "--tls-name", "other.example"],
+  ]);
+  assert.match(
+    server.stdout.text,
+    /made a new self-signed certificate \(the kept one does not name other\.example\)/,
+  );
+  assert.ok(!server.stdout.text.includes(fingerprint));
 });

@@ -2,26 +2,40 @@ import { freePort } from "./client_process.ts";
 import { deadline } from "./deadline.ts";
 import { LineReader } from "./line_reader.ts";
 
+/** PEM files for a Redis that speaks TLS only. */
+export interface RedisTlsFiles {
+  cert: string;
+  key: string;
+  /** The CA that signed `cert`; clients are not asked for certificates of their own. */
+  ca: string;
+}
+
 /**
  * A real redis-server (Debian's package) on a free loopback port, with no persistence:
  * a restart comes back empty, the hardest case for the backplane.
  */
 export class RedisProcess implements AsyncDisposable {
   readonly port: number;
+  readonly #tls: RedisTlsFiles | undefined;
   #process: Deno.ChildProcess | undefined;
   #stdout: LineReader | undefined;
 
-  private constructor(port: number) {
+  private constructor(port: number, tls: RedisTlsFiles | undefined) {
     this.port = port;
+    this.#tls = tls;
   }
 
+  /** redis://, or rediss:// for a Redis started with `tls`. */
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.#tls === undefined ? "redis" : "rediss"}://127.0.0.1:${this.port}`;
   }
 
-  /** Starts redis-server and waits until it accepts connections. */
-  static async start(): Promise<RedisProcess> {
-    const redis = new RedisProcess(freePort());
+  /**
+   * Starts redis-server and waits until it accepts connections: on a plain port, or with
+   * `tls` on a TLS port alone.
+   */
+  static async start(tls?: RedisTlsFiles): Promise<RedisProcess> {
+    const redis = new RedisProcess(freePort(), tls);
     await redis.restart();
     return redis;
   }
@@ -30,8 +44,11 @@ export class RedisProcess implements AsyncDisposable {
   async restart(): Promise<void> {
     const process = new Deno.Command("redis-server", {
       args: [
-        "--port",
-        String(this.port),
+        ...(this.#tls === undefined ? ["--port", String(this.port)] : [
+          ...["--port", "0", "--tls-port", String(this.port), "--tls-auth-clients", "no"],
+          ...["--tls-cert-file", this.#tls.cert, "--tls-key-file", this.#tls.key],
+          ...["--tls-ca-cert-file", this.#tls.ca],
+        ]),
         "--bind",
         "127.0.0.1",
         "--save",

@@ -11,6 +11,6 @@ export async function startWithHttp(
 ): Promise<{ server: ServerProcess; httpPort: number }> {
   const httpPort = freePort();
   const server = await ServerProcess.start(["--http-port", String(httpPort), ...args], launcher);
-  await server.stdout.waitFor(`open http://127.0.0.1:${httpPort} in a browser`);
+  await server.stdout.waitFor(`://127.0.0.1:${httpPort} in a browser`);
   return { server, httpPort };
 }

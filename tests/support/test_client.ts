@@ -5,6 +5,7 @@ import {
 } from "../../lib/protocol/codec.ts";
 import { FrameDecoder } from "../../lib/protocol/frame_decoder.ts";
 import { encodeFrames } from "../../lib/protocol/frame_encoder.ts";
+import { isTls, type StreamConn } from "../../lib/net/stream_conn.ts";
 import { Inbox } from "./inbox.ts";
 
 /**
@@ -12,14 +13,14 @@ import { Inbox } from "./inbox.ts";
  * and records every message, so tests check the server, not our client library.
  */
 export class TestClient extends Inbox implements AsyncDisposable {
-  readonly conn: Deno.TcpConn | Deno.TlsConn;
+  readonly conn: StreamConn;
   /** Resolves when the server closes the connection. */
   readonly closed: Promise<void>;
 
-  private constructor(conn: Deno.TcpConn | Deno.TlsConn) {
+  private constructor(conn: StreamConn) {
     super();
     this.conn = conn;
-    if ("setNoDelay" in conn) conn.setNoDelay(true);
+    if (!isTls(conn)) conn.setNoDelay(true);
     this.closed = this.#read();
   }
 
@@ -30,12 +31,15 @@ export class TestClient extends Inbox implements AsyncDisposable {
     return client;
   }
 
-  /** Connects with TLS, trusting `caCerts` (PEM), and waits for the Welcome. */
-  static async connectTls(port: number, caCerts: string[]): Promise<TestClient> {
-    const client = new TestClient(
-      await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts }),
-    );
-    client.welcome = await client.next("welcome");
+  /** Connects over TLS, trusting `caCerts` (PEM), and waits for the Welcome unless told not to. */
+  static async connectTls(
+    port: number,
+    caCerts: string[],
+    expectWelcome = true,
+  ): Promise<TestClient> {
+    const conn = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts });
+    const client = new TestClient(conn);
+    if (expectWelcome) client.welcome = await client.next("welcome");
     return client;
   }
 

@@ -36,6 +36,8 @@ import {
 export interface RedisBackplaneOptions {
   /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
   url: string;
+  /** With `rediss://`: PEM CA certificates to trust besides the system's. @default undefined */
+  ca?: string;
   /**
    * Seconds a server's users and nickname claims outlive its last heartbeat: how long
    * a crashed server's users linger in the others' `who`. Heartbeats go every third of it.
@@ -164,7 +166,7 @@ export class RedisBackplane implements Backplane {
     let connecting = true;
     // No commandTimeout: it costs a timer per command. Claims have their own bound, and a
     // Redis that stops answering is noticed by the heartbeat.
-    const redisOptions = failFastOptions(() => connecting);
+    const redisOptions = failFastOptions(() => connecting, undefined, settings.ca);
     const commands = new Redis(settings.url, redisOptions) as ScriptedRedis;
     const reader = commands.duplicate();
     const subscriber = commands.duplicate();

@@ -7,10 +7,17 @@ import { describeError } from "../../util/describe_error.ts";
  * away, rather than pile up in a queue: their callers keep what must wait. No retries
  * while `connecting()` (at start-up the error goes to the person starting the server);
  * later, reconnects with backoff. `commandTimeout`: how long one command may wait on a
- * Redis that stopped answering (a timer per command, so only where it matters).
+ * Redis that stopped answering (a timer per command, so only where it matters). `ca`: PEM
+ * CA certificates to trust besides the system's, for a `rediss://` URL (which alone turns
+ * TLS on).
  */
-export function failFastOptions(connecting: () => boolean, commandTimeout?: number): RedisOptions {
+export function failFastOptions(
+  connecting: () => boolean,
+  commandTimeout?: number,
+  ca?: string,
+): RedisOptions {
   return {
+    ...(ca !== undefined && { tls: { ca } }),
     lazyConnect: true,
     enableOfflineQueue: false,
     // The commands of one tick go out as one write.

@@ -18,6 +18,8 @@ import { failFastOptions, redisAddress, redisFailure } from "./redis_connection.
 export interface RedisHistoryOptions {
   /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
   url: string;
+  /** With `rediss://`: PEM CA certificates to trust besides the system's. @default undefined */
+  ca?: string;
   /** Messages kept per room: older ones are dropped as new ones come. @default 1000 */
   historySize: number;
   /** Days a message is kept, whatever the room's size; undefined: no limit by age. @default undefined */
@@ -248,7 +250,7 @@ export class RedisHistory implements HistoryStore {
     }
     let connecting = true;
     // A Redis that stops answering on a live connection must not hold messages long.
-    const redisOptions = failFastOptions(() => connecting, settings.timeoutMs);
+    const redisOptions = failFastOptions(() => connecting, settings.timeoutMs, settings.ca);
     const redis = new Redis(settings.url, redisOptions) as ScriptedRedis;
     // ioredis reports every failed attempt as an "error" event; outages are logged here
     // once. At start-up the event holds the cause that connect() hides.
