@@ -43,7 +43,14 @@ export const PROGRAMS: Program[] = [
   {
     name: "client",
     entry: "client.ts",
-    permissions: (os) => ["--allow-net", ...windowsConsole(os)],
+    // Files: --ca may name a certificate anywhere. The one variable through which Deno
+    // trusts the system's root certificates too, set before the first TLS connection.
+    permissions: (os) => [
+      "--allow-net",
+      "--allow-read",
+      "--allow-env=DENO_TLS_CA_STORE",
+      ...windowsConsole(os),
+    ],
   },
 ];
 

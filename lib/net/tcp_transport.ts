@@ -55,6 +55,7 @@ export class TcpTransport implements Transport {
         throw error;
       }
       if (count === null) return;
+      if (this.bytesRead === 0) handlers.firstBytes?.(buffer.subarray(0, count));
       this.bytesRead += count;
       if (!framed) continue;
       try {
