@@ -1,56 +1,10 @@
 import assert from "node:assert/strict";
 import { runClient } from "../support/client_process.ts";
-import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
-import {
-  type PemPair,
-  selfSignedCertificate,
-  TestCertificateAuthority,
-  writePemPair,
-} from "../support/test_certificates.ts";
+import { ServerProcess } from "../support/server_process.ts";
+import { selfSignedCertificate, TestCertificateAuthority } from "../support/test_certificates.ts";
+import { TlsServer } from "../support/tls_server.ts";
 
 const DAY_MS = 86_400_000;
-
-/** The server may read its certificate files, wherever the test wrote them. */
-const TLS_SERVER = [
-  Deno.execPath(),
-  "run",
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env=CHAT_POISON_BUFFERS",
-  SERVER_SCRIPT,
-];
-
-/** A server whose chat port serves `pair` over TLS, and the folder that holds the files. */
-class TlsServer implements AsyncDisposable {
-  private constructor(readonly server: ServerProcess, readonly dir: string) {}
-
-  static async start(pair: PemPair): Promise<TlsServer> {
-    const dir = await Deno.makeTempDir({ prefix: "chat-tls-" });
-    const files = writePemPair(dir, pair);
-    const server = await ServerProcess.start(
-      ["--tls-cert", files.cert, "--tls-key", files.key],
-      TLS_SERVER,
-    );
-    return new TlsServer(server, dir);
-  }
-
-  get port(): string {
-    return String(this.server.port);
-  }
-
-  /** Writes `pem` next to the server's files; returns its path. */
-  write(name: string, pem: string): string {
-    const path = `${this.dir}/${name}`;
-    Deno.writeTextFileSync(path, pem);
-    return path;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.server[Symbol.asyncDispose]();
-    await Deno.remove(this.dir, { recursive: true });
-  }
-}
 
 /** The one line a refused client printed after "connecting to": no retry announced. */
 function onlyLine(stderr: string): string {
