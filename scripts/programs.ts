@@ -44,8 +44,14 @@ export const PROGRAMS: Program[] = [
   {
     name: "client",
     entry: "client.ts",
-    // Reading files: --password-file names any file.
-    permissions: (os) => ["--allow-net", "--allow-read", ...windowsConsole(os)],
+    // Files: --ca and --password-file may name any file. The one variable through which Deno
+    // trusts the system's root certificates too, set before the first TLS connection.
+    permissions: (os) => [
+      "--allow-net",
+      "--allow-read",
+      "--allow-env=DENO_TLS_CA_STORE",
+      ...windowsConsole(os),
+    ],
   },
 ];
 

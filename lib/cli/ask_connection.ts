@@ -1,5 +1,6 @@
 import process from "node:process";
 import * as readline from "node:readline/promises";
+import type { ClientTlsOptions } from "../client/tls_connect.ts";
 import { nicknameProblem } from "../protocol/nickname.ts";
 import { formatHostPort } from "../net/format_host_port.ts";
 import { parseServerAddress, type ServerAddress } from "./parse_server_address.ts";
@@ -7,11 +8,16 @@ import { parseServerAddress, type ServerAddress } from "./parse_server_address.t
 export interface ConnectionAnswers extends ServerAddress {
   /** Empty: the guest name the server assigns. */
   nickname: string;
+  /** Set when typed as "tls://host:port": over TLS, verified through the system's authorities. */
+  tls?: ClientTlsOptions;
 }
+
+const TLS_SCHEME = /^\s*tls:\/\//i;
 
 /**
  * Asks for the server address and a nickname, for a client started with no
- * arguments (a double-click). Enter takes the default; a bad answer is asked again.
+ * arguments (a double-click). Enter takes the default; a bad answer is asked again;
+ * "tls://host:port" connects over TLS.
  * Undefined when the user leaves instead (Ctrl+C or Ctrl+D).
  */
 export async function askConnection(
@@ -28,10 +34,12 @@ export async function askConnection(
   try {
     const fallback = formatHostPort(defaults.hostname, defaults.port);
     let address: ServerAddress | undefined;
+    let tls: ClientTlsOptions | undefined;
     while (address === undefined) {
       const answer = await ask(`Server address (Enter for ${fallback}): `);
       if (answer === undefined) return undefined;
-      address = parseServerAddress(answer, defaults);
+      tls = TLS_SCHEME.test(answer) ? {} : undefined;
+      address = parseServerAddress(answer.replace(TLS_SCHEME, ""), defaults);
       if (address === undefined) {
         console.log(
           `"${answer.trim()}" is not an address; type it like ${fallback}, or just a port`,
@@ -46,7 +54,7 @@ export async function askConnection(
       const problem = nickname === "" ? undefined : nicknameProblem(nickname, "");
       if (problem === undefined) {
         answered = true;
-        return { ...address, nickname };
+        return { ...address, nickname, tls };
       }
       console.log(problem);
     }

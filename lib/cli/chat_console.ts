@@ -11,6 +11,7 @@ import {
   type RequestKind,
 } from "../client/chat_client.ts";
 import type { BackoffOptions } from "../client/backoff.ts";
+import type { ClientTlsOptions } from "../client/tls_connect.ts";
 import type { ClientMessageInit } from "../protocol/codec.ts";
 import { LOBBY, MAX_ROOMS_PER_SESSION } from "../protocol/room_name.ts";
 import { utf8Length } from "../protocol/utf8_length.ts";
@@ -64,6 +65,8 @@ export interface ChatConsoleOptions {
    */
   replyTimeoutMs: number;
   backoff?: BackoffOptions;
+  /** Connect over TLS, verified so. @default undefined: plain TCP */
+  tls?: ClientTlsOptions;
   style: Style;
   output: ConsoleOutput;
   /** Show only the replies to this console's own requests (one-shot mode). @default false */
@@ -148,6 +151,7 @@ export class ChatConsole {
       reconnect: options.reconnect,
       welcomeTimeoutMs: options.replyTimeoutMs,
       backoff: options.backoff,
+      tls: options.tls,
       lobbyHistory: options.lobbyHistory ?? false,
       onEvent: (event) => this.#onEvent(event),
     });

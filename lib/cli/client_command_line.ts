@@ -1,8 +1,16 @@
-import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import {
+  Command,
+  type CommandUnknownOpts,
+  InvalidArgumentError,
+  Option,
+} from "@commander-js/extra-typings";
 import { Action } from "../../gen/chat/v1/chat_pb.ts";
+import { parseFingerprint } from "../client/certificate_fingerprint.ts";
+import type { ClientTlsOptions } from "../client/tls_connect.ts";
+import { describeError } from "../util/describe_error.ts";
 import { VERSION } from "../version.ts";
 import { parseCount, parseSeconds } from "./option_parsers.ts";
-import { configureProgram, parseArguments } from "./run_program.ts";
+import { configureProgram, parseArguments, runProgram, USAGE_EXIT_CODE } from "./run_program.ts";
 
 /** What the client was asked to do. */
 export interface ClientCommandLine {
@@ -20,6 +28,8 @@ export interface ClientCommandLine {
   oneShotText?: string;
   /** No arguments at all: on a console, ask for the server and nickname. */
   noArguments: boolean;
+  /** Set for --tls, --ca or --fingerprint: connect over TLS, verified so. */
+  tls?: ClientTlsOptions;
 }
 
 /** Reads the client's command line; exits on --help, --version or a usage error. */
@@ -39,6 +49,14 @@ export async function parseClientCommandLine(args: string[]): Promise<ClientComm
     .addOption(new Option("--echo", "send lines as echo (back to you only)").conflicts("broadcast"))
     .addOption(new Option("--broadcast", "send lines as broadcast (to everyone; the default)"))
     .option("--retries <count>", "connection retries before giving up", parseCount, 4)
+    .option("--tls", "connect over TLS, verifying the server through the system's authorities")
+    .option("--ca <file>", "also trust the authority in this PEM file (implies --tls)")
+    .addOption(
+      new Option(
+        "--fingerprint <sha256>",
+        "trust the server's self-signed certificate with this SHA-256 fingerprint (implies --tls)",
+      ).argParser(parseFingerprintOption).conflicts("ca"),
+    )
     .option(
       "--timeout <seconds>",
       "how long to wait for the server's replies, the welcome included",
@@ -61,6 +79,10 @@ export async function parseClientCommandLine(args: string[]): Promise<ClientComm
     });
   await parseArguments(program, args);
   const options = program.opts();
+  const caCerts = options.ca === undefined ? undefined : await readCa(program, options.ca);
+  const tls = options.tls || caCerts !== undefined || options.fingerprint !== undefined
+    ? { caCerts, fingerprint: options.fingerprint }
+    : undefined;
   return {
     hostname: options.host,
     port: options.port,
@@ -71,7 +93,39 @@ export async function parseClientCommandLine(args: string[]): Promise<ClientComm
     replyTimeoutSeconds: options.timeout,
     oneShotText,
     noArguments: args.length === 0,
+    tls,
   };
+}
+
+/** The certificates of --ca; a file that cannot be read, or holds none, is a usage error. */
+async function readCa(program: CommandUnknownOpts, file: string): Promise<string[]> {
+  let pem = "";
+  // deno-lint-ignore require-await
+  await runProgram(async () => {
+    try {
+      pem = Deno.readTextFileSync(file);
+    } catch (error) {
+      program.error(`error: --ca ${file}: cannot read it (${describeError(error)})`, {
+        exitCode: USAGE_EXIT_CODE,
+      });
+    }
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+      program.error(`error: --ca ${file}: it holds no PEM certificate`, {
+        exitCode: USAGE_EXIT_CODE,
+      });
+    }
+  });
+  return [pem];
+}
+
+/** A SHA-256 fingerprint, kept as typed once it is known to be one. */
+function parseFingerprintOption(value: string): string {
+  if (parseFingerprint(value) === undefined) {
+    throw new InvalidArgumentError(
+      "Expected a SHA-256 fingerprint: 32 hex pairs such as AB:CD:..., or 64 hex digits.",
+    );
+  }
+  return value;
 }
 
 /** A port to connect to: unlike a port to listen on, 0 (any free port) makes no sense. */

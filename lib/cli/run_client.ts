@@ -3,6 +3,7 @@ import * as readline from "node:readline";
 import type { ClientCommandLine } from "./client_command_line.ts";
 import { askConnection } from "./ask_connection.ts";
 import { runScript } from "./script_mode.ts";
+import { useSystemRootStore } from "./system_root_store.ts";
 import { createStyle } from "../ui/style.ts";
 import { runTerminalUi } from "./terminal_ui.ts";
 import { PasswordFileError, readPasswordFile } from "./read_password_file.ts";
@@ -16,7 +17,8 @@ export async function runClient(commandLine: ClientCommandLine): Promise<number>
     : commandLine;
   // Left at the address or nickname prompt: nothing was asked of the server.
   if (answers === undefined) return 0;
-  const { hostname, port, nickname } = answers;
+  const { hostname, port, nickname, tls } = answers;
+  if (tls !== undefined) useSystemRootStore();
   let password = "";
   try {
     if (commandLine.passwordFile !== undefined) {
@@ -32,6 +34,7 @@ export async function runClient(commandLine: ClientCommandLine): Promise<number>
     port,
     nickname,
     password,
+    tls,
     mode: commandLine.mode,
     connectAttempts: commandLine.retries + 1,
     reconnect: true,

@@ -13,6 +13,7 @@ import { VERSION } from "../version.ts";
 import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
 import { ChatConnection } from "./chat_connection.ts";
 import { ConnectError } from "./errors.ts";
+import type { ClientTlsOptions } from "./tls_connect.ts";
 import { Outbox } from "./outbox.ts";
 import { formatHostPort } from "../net/format_host_port.ts";
 import type { ClientMessageInit } from "../protocol/codec.ts";
@@ -97,6 +98,12 @@ export interface ChatClientOptions {
    * with history set). Rooms are resumed after a reconnect either way. @default true
    */
   lobbyHistory?: boolean;
+  /**
+   * Connect over TLS, verifying the server through the root store and `tls.caCerts`, or
+   * against the pinned `tls.fingerprint`; never in plain text instead. @default undefined:
+   * plain TCP
+   */
+  tls?: ClientTlsOptions;
   /** Receives every event, synchronously. */
   onEvent: (event: ClientEvent) => void;
 }
@@ -126,7 +133,8 @@ export const CLIENT_NAME = `deno-chat-client/${VERSION}`;
 export class ChatClient {
   readonly hostname: string;
   readonly port: number;
-  readonly #options: Required<Omit<ChatClientOptions, "hostname" | "port">>;
+  readonly #options: Required<Omit<ChatClientOptions, "hostname" | "port" | "tls">>;
+  readonly #tls: ClientTlsOptions | undefined;
   #connection: ChatConnection | undefined;
   #welcome: Welcome | undefined;
   /** Made at each Welcome, from the limits it advertises. */
@@ -170,6 +178,7 @@ export class ChatClient {
       lobbyHistory: options.lobbyHistory ?? true,
       onEvent: options.onEvent,
     };
+    this.#tls = options.tls;
     this.#nickname = this.#options.nickname;
     this.#password = this.#options.password;
     this.#rooms = new RoomTracker({ lobbyHistory: this.#options.lobbyHistory });
@@ -429,6 +438,11 @@ export class ChatClient {
     if (this.#welcome === undefined) return;
     if (Date.now() - this.#lastSentAt < this.#options.keepaliveMs) return;
     // Past the outbox: a line waiting there for the rate limit must not hold this back.
+    this.#ping(connection);
+  }
+
+  /** A ping of the client's own, whose pong nobody waits for. */
+  #ping(connection: ChatConnection): void {
     this.#write(connection, {
       body: { case: "ping", value: { nonce: this.#nextKeepaliveNonce++ } },
     });
@@ -442,7 +456,7 @@ export class ChatClient {
       this.#emit({ type: "connecting", address, attempt: failures + 1 });
       let connection: ChatConnection;
       try {
-        connection = await ChatConnection.open(this.hostname, this.port);
+        connection = await ChatConnection.open(this.hostname, this.port, this.#tls);
       } catch (error) {
         if (!(error instanceof ConnectError)) throw error;
         failures++;
@@ -465,6 +479,9 @@ export class ChatClient {
         this.#options.welcomeTimeoutMs,
       );
       this.#lastSentAt = Date.now();
+      // A TLS server says so (an alert) only once sent something, where a chat server speaks
+      // first: without this ping, a plain client would wait for a Welcome that never comes.
+      if (!connection.encrypted) this.#ping(connection);
       const keepalive = setInterval(
         () => this.#keepAlive(connection),
         this.#options.keepaliveMs / 3,
@@ -487,13 +504,15 @@ export class ChatClient {
       if (this.#stopped) return true;
       // Only a connection that stayed up a while shows the server is healthy again.
       failures = welcomed && Date.now() - connectedAt >= STABLE_CONNECTION_MS ? 0 : failures + 1;
-      const retryInMs = this.#options.reconnect || !everWelcomed
+      const retryInMs = !connection.failedForGood && (this.#options.reconnect || !everWelcomed)
         ? this.#retryDelay(failures, everWelcomed)
         : undefined;
       if (welcomed) this.#emit({ type: "disconnected", reason, retryInMs, unsent });
       else {
         // Never a chat session: a failed attempt to connect, told as one.
-        const error = new ConnectError(`Cannot connect to ${address}: ${reason}`);
+        const error = new ConnectError(`Cannot connect to ${address}: ${reason}`, {
+          final: connection.failedForGood,
+        });
         this.#emit({ type: "connect_failed", error, retryInMs });
       }
       if (retryInMs === undefined) return false;

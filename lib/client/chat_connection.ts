@@ -6,26 +6,38 @@ import {
 } from "../protocol/codec.ts";
 import { formatHostPort } from "../net/format_host_port.ts";
 import { OutboundQueue } from "../net/outbound_queue.ts";
+import type { StreamConn } from "../net/stream_conn.ts";
 import { TcpTransport } from "../net/tcp_transport.ts";
 import { describeError } from "../util/describe_error.ts";
 import { waitAtMost } from "../util/wait_at_most.ts";
+import { connectTcp } from "./connect_tcp.ts";
 import { describeNetworkError } from "./describe_network_error.ts";
-import { ConnectError } from "./errors.ts";
+import { type ClientTlsOptions, connectTls } from "./tls_connect.ts";
 
 /** Server frames can be far larger than client ones: a WhoResponse lists everyone. */
 const MAX_SERVER_FRAME_BYTES = 16 * 1024 * 1024;
 const CONNECT_TIMEOUT_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 2_000;
 
-/** One TCP connection to a chat server, speaking frames of ClientMessage / ServerMessage. */
+/**
+ * A TLS record's first bytes: an alert (21) or a handshake (22), then major version 3: a
+ * plain client meeting a TLS server. No frame starts so: a 21- or 22-byte payload cannot
+ * start with 3 (a field numbered 0).
+ */
+function isTlsRecord(bytes: Uint8Array): boolean {
+  return (bytes[0] === 21 || bytes[0] === 22) && bytes[1] === 3;
+}
+
+/** One connection to a chat server, TCP or TLS over it, speaking frames of ClientMessage / ServerMessage. */
 export class ChatConnection {
   /** "127.0.0.1:8080" */
   readonly address: string;
   readonly #transport: TcpTransport;
   readonly #queue: OutboundQueue;
   #failure: string | undefined;
+  #failedForGood = false;
 
-  private constructor(address: string, conn: Deno.TcpConn) {
+  private constructor(address: string, conn: StreamConn) {
     this.address = address;
     this.#transport = new TcpTransport(conn, MAX_SERVER_FRAME_BYTES);
     this.#queue = new OutboundQueue(this.#transport, {
@@ -36,29 +48,32 @@ export class ChatConnection {
     });
   }
 
-  /** Connects, or throws ConnectError with a reason a person can act on. */
-  static async open(hostname: string, port: number): Promise<ChatConnection> {
+  /**
+   * Connects, over TLS when `tls` is given, or throws ConnectError with a reason a person
+   * can act on.
+   */
+  static async open(
+    hostname: string,
+    port: number,
+    tls?: ClientTlsOptions,
+  ): Promise<ChatConnection> {
     const address = formatHostPort(hostname, port);
-    const connecting = Deno.connect({ hostname, port, transport: "tcp" });
-    let conn: Deno.TcpConn | undefined;
-    let failure: unknown;
-    const settled = await waitAtMost(
-      connecting.then((c) => conn = c, (error) => failure = error),
-      CONNECT_TIMEOUT_MS,
-    );
-    if (!settled) {
-      // Close the connection if it completes after we gave up on it.
-      connecting.then((c) => c.close(), () => {});
-      throw new ConnectError(`Cannot connect to ${address}: timed out`);
-    }
-    if (conn === undefined) {
-      throw new ConnectError(`Cannot connect to ${address}: ${describeNetworkError(failure)}`, {
-        cause: failure,
-        // Run without --allow-net: no retry will be granted what the first was not.
-        final: failure instanceof Deno.errors.NotCapable,
-      });
-    }
+    // The TLS handshake, and the probe of a pinned certificate, count toward the timeout.
+    const deadline = Date.now() + CONNECT_TIMEOUT_MS;
+    const conn = tls === undefined
+      ? await connectTcp(hostname, port, deadline)
+      : await connectTls(hostname, port, tls, deadline);
     return new ChatConnection(address, conn);
+  }
+
+  /** Whether the connection is TLS. */
+  get encrypted(): boolean {
+    return this.#transport.encrypted;
+  }
+
+  /** True when the connection failed in a way that trying again cannot fix. */
+  get failedForGood(): boolean {
+    return this.#failedForGood;
   }
 
   /** Queues a message; messages sent in the same tick share one write. */
@@ -83,6 +98,15 @@ export class ChatConnection {
           onMessage(message);
         },
         framingError: (error) => this.abort(`the server sent an invalid frame (${error.message})`),
+        firstBytes: (bytes) => {
+          if (!this.encrypted && isTlsRecord(bytes)) {
+            this.#failedForGood = true;
+            this.abort(
+              "the server uses TLS: connect with --tls (and --ca or --fingerprint if its " +
+                "certificate is self-signed)",
+            );
+          }
+        },
       });
       return this.#failure ?? "the server closed the connection";
     } catch (error) {

@@ -13,3 +13,37 @@ export class ConnectError extends Error {
     this.final = options?.final ?? false;
   }
 }
+
+/** Why a server's certificate was refused. */
+export type CertificateProblem =
+  | "expired"
+  | "not yet valid"
+  | "wrong name"
+  | "unknown issuer"
+  | "fingerprint mismatch"
+  | "other";
+
+/**
+ * The server's certificate was refused. Final: the client neither tries again (the same
+ * certificate would come back) nor falls back to plain text.
+ */
+export class CertificateError extends ConnectError {
+  readonly problem: CertificateProblem;
+
+  constructor(message: string, problem: CertificateProblem, options?: ErrorOptions) {
+    super(message, { ...options, final: true });
+    this.name = "CertificateError";
+    this.problem = problem;
+  }
+}
+
+/**
+ * One side speaks TLS and the other does not: the wrong flag or the wrong port. Final, as
+ * trying again would meet the same server.
+ */
+export class TlsMismatchError extends ConnectError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, final: true });
+    this.name = "TlsMismatchError";
+  }
+}

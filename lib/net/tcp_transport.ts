@@ -62,6 +62,7 @@ export class TcpTransport implements Transport {
         throw error;
       }
       if (count === null) return;
+      if (this.bytesRead === 0) handlers.firstBytes?.(buffer.subarray(0, count));
       this.bytesRead += count;
       if (first !== -2) {
         if (first === -1) first = buffer[0];

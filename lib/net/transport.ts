@@ -13,6 +13,12 @@ export interface ReceiveHandlers {
    * reading may go on now.
    */
   readHold?(): Promise<void> | undefined;
+  /**
+   * The first bytes read, before any framing, once: to tell a peer speaking another protocol
+   * (a TLS server's alert) from a broken one. Only valid during the call. Transports over a
+   * byte stream call it; a WebSocket's is framed before it gets here.
+   */
+  firstBytes?(bytes: Uint8Array): void;
 }
 
 /**

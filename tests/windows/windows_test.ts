@@ -8,7 +8,9 @@ import { Action, ErrorCode, PresenceKind } from "../../gen/chat/v1/chat_pb.ts";
 import { bundlePath, PROGRAMS } from "../../scripts/programs.ts";
 import { runClient } from "../support/client_process.ts";
 import { ServerProcess } from "../support/server_process.ts";
+import { TestCertificateAuthority } from "../support/test_certificates.ts";
 import { TestClient } from "../support/test_client.ts";
+import { TlsServer } from "../support/tls_server.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const WINE_DENO = new URL("../shared/windows/wine-deno.sh", new URL(ROOT, "file:")).pathname;
@@ -135,4 +137,23 @@ Deno.test("windows - started from a script, failures exit at once with a plain m
   assert.equal(unreachable.code, 1);
   assert.match(unreachable.stderr, /^Cannot connect to 127\.0\.0\.1:1: /m);
   assert.ok(!unreachable.stderr.includes("Press Enter"), "no pause outside a console of its own");
+});
+
+Deno.test("windows - the Windows client over TLS to a Linux server: --ca verifies, a line goes both ways", async () => {
+  const ca = await TestCertificateAuthority.create();
+  await using tls = await TlsServer.start(await ca.issue());
+  const caFile = tls.write("ca.pem", ca.cert);
+  const run = await runClient(
+    ["--port", tls.port, "--ca", caFile, "--nick", "tls-win"],
+    "over tls\r\n",
+    windows("client"),
+  );
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(run.stdout.trimEnd().split(/\r?\n/), [
+    "* you are now tls-win",
+    "(broadcast) tls-win: over tls",
+  ]);
+  await tls.server.stdout.waitFor(
+    /disconnected 127\.0\.0\.1:\d+ \(tcp\) tls-win: closed by client/,
+  );
 });
