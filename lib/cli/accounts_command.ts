@@ -24,6 +24,7 @@ class AccountsCommandError extends Error {
 interface StoreOptions {
   dataDir: string;
   redis?: string;
+  redisCa?: string;
 }
 
 /**
@@ -45,7 +46,8 @@ export async function runAccountsCommand(args: string[]): Promise<number> {
         "--redis <url>",
         "the cluster's Redis, where it keeps the accounts (env REDIS_URL)",
         parseRedisUrl,
-      );
+      )
+      .option("--redis-ca <file>", "with a rediss:// URL: trust this PEM CA for Redis too");
   const program = configureProgram(new Command())
     .name("server accounts")
     .description("Registered nicknames: list, add or delete accounts.");
@@ -92,7 +94,7 @@ async function withStore(
   let store: AccountStore;
   if (redisUrl !== undefined) {
     const { RedisAccounts } = await import("../server/redis/redis_accounts.ts");
-    store = await RedisAccounts.connect(redisUrl);
+    store = await RedisAccounts.connect(redisUrl, readRedisCa(options.redisCa));
   } else store = new SqliteAccounts(options.dataDir, BUSY_TIMEOUT_MS);
   await using _store = store;
   await use(store);
@@ -173,4 +175,13 @@ async function readPassword(file: string | undefined): Promise<string> {
     throw new AccountsCommandError("Cannot add the account: the two passwords differ");
   }
   return password;
+}
+
+function readRedisCa(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return Deno.readTextFileSync(file);
+  } catch (error) {
+    throw new AccountsCommandError(`Cannot read --redis-ca ${file}: ${describeError(error)}`);
+  }
 }

@@ -16,7 +16,7 @@ export class AccountsOpenError extends Error {
  * then --require-account cannot start. Throws AccountsOpenError.
  */
 export async function openAccounts(
-  options: Pick<ServerOptions, "dataDir" | "redisUrl" | "requireAccount">,
+  options: Pick<ServerOptions, "dataDir" | "redisUrl" | "redisCa" | "requireAccount">,
   logger: Logger,
 ): Promise<AccountStore> {
   const { dataDir, redisUrl } = options;
@@ -24,7 +24,7 @@ export async function openAccounts(
     // Loaded here only, as the backplane is: ioredis needs --allow-env.
     const { RedisAccounts } = await import("../server/redis/redis_accounts.ts");
     try {
-      return await RedisAccounts.connect(redisUrl);
+      return await RedisAccounts.connect(redisUrl, options.redisCa);
     } catch (error) {
       if (error instanceof BackplaneConnectError) throw new AccountsOpenError(error.message);
       throw error;

@@ -56,6 +56,12 @@ export interface SessionEvents {
   closing(): void;
   /** See ReceiveHandlers.readHold. */
   readHold?(): Promise<void> | undefined;
+  /**
+   * Resolves once the frames received so far are handled: a client that sends and then
+   * shuts its side gets the replies, even those a handler had to wait for (an account's
+   * password check, a nickname claim in the cluster).
+   */
+  framesHandled?(): Promise<void>;
 }
 
 /**
@@ -239,6 +245,7 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
     try {
       await this.#received;
       // The client may have shut only its sending side: it still gets its replies.
+      await this.#events.framesHandled?.();
       await this.end("closed by client");
     } catch (error) {
       // Said as it is: the peer is not broken, it speaks another protocol.

@@ -66,7 +66,10 @@ Deno.test("browser accounts (real server) - register on one page, then log in as
     const second = await open();
     await second.fill("#nickname", "alice");
     await second.press("#nickname", "Enter");
-    await waitForLine(second, /is registered - if it is yours, log in with its password$/);
+    await waitForLine(
+      second,
+      /"alice" is registered.* - if it is yours, log in with its password$/,
+    );
     await second.fill("#account-password", "wrong-password");
     await second.click("#account-login");
     await waitForLine(second, /^! .* - check the password$/);

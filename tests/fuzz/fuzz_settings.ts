@@ -40,6 +40,10 @@ export const ALLOWED_FRAME_ERRORS: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.ROOM_INVALID,
   ErrorCode.NOT_IN_ROOM,
   ErrorCode.NO_SUCH_USER,
+  // A mutated frame may become an account request: from a guest, or with a password on this
+  // plain connection, it is refused before any password is looked at.
+  ErrorCode.NOT_IDENTIFIED,
+  ErrorCode.PASSWORD_NOT_ENCRYPTED,
 ]);
 
 /** How a run goes, from the environment: FUZZ_SECONDS, FUZZ_SEED, FUZZ_CASE. */

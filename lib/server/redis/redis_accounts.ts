@@ -46,9 +46,10 @@ export class RedisAccounts implements AccountStore {
   }
 
   /** Connects; throws BackplaneConnectError with the reason when Redis cannot be reached. */
-  static async connect(url: string): Promise<RedisAccounts> {
+  /** `ca`: PEM CA certificates to trust for a rediss:// URL, as --redis-ca gives. */
+  static async connect(url: string, ca?: string): Promise<RedisAccounts> {
     let connecting = true;
-    const redis = new Redis(url, failFastOptions(() => connecting, COMMAND_TIMEOUT_MS));
+    const redis = new Redis(url, failFastOptions(() => connecting, COMMAND_TIMEOUT_MS, ca));
     let cause: unknown;
     // Errors are answered by each command; this one keeps the start-up's cause.
     redis.on("error", (error) => cause ??= error);
