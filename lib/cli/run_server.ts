@@ -149,6 +149,14 @@ export async function runServer(
       throw error;
     }
   }
+  try {
+    await server.ready;
+    await gateway?.ready;
+  } catch (error) {
+    await (gateway ?? server).shutdown();
+    if (error instanceof ListenError) return fail(listenFailure(error, "chat", settings));
+    throw error;
+  }
   serverLogger.start();
   // Only now: a server that cannot open its ports says that alone.
   logSettings(logger, settings);

@@ -72,7 +72,7 @@ export function runWorker(): void {
     post({ type: "ready" });
   }
 
-  function listen(port: number): void {
+  async function listen(port: number): Promise<void> {
     const serverLogger = new SilentUntilStarted(logger!);
     try {
       server = new ChatServer(
@@ -97,6 +97,13 @@ export function runWorker(): void {
         server.shutdown();
         return post({ type: "failed", message: startFailure(error, "http") });
       }
+    }
+    try {
+      await server.ready;
+      await gateway?.ready;
+    } catch (error) {
+      await (gateway ?? server).shutdown();
+      return post({ type: "failed", message: startFailure(error, "chat") });
     }
     serverLogger.start();
     post({

@@ -3,7 +3,7 @@
  * hears the size of each part, for byte counters.
  */
 export async function writeAll(
-  conn: Deno.Conn,
+  conn: Pick<Deno.Conn, "write">,
   bytes: Uint8Array,
   onWritten?: (count: number) => void,
 ): Promise<void> {

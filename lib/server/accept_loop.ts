@@ -13,9 +13,9 @@ const WARNING_INTERVAL_MS = 1000;
  * retried after a rest: the listener (chat or HTTP) must outlive a moment of exhaustion, since nothing
  * else would reopen it. `stopping` says when a failure only means the server is stopping.
  */
-export async function acceptLoop<C extends Deno.Conn>(
+export async function acceptLoop<C>(
   what: "chat" | "http",
-  listener: Deno.Listener<C, Deno.NetAddr>,
+  listener: { accept(): Promise<C>; readonly addr: Deno.NetAddr },
   onConnection: (conn: C) => void,
   logger: Logger,
   stopping: () => boolean,

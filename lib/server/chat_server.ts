@@ -18,7 +18,7 @@ import { type AccountStore, NoAccounts } from "./accounts/account_store.ts";
 import { Accounts } from "./accounts/accounts.ts";
 import { FailedLogins } from "./accounts/failed_logins.ts";
 import { createLogger, type Logger } from "./logger.ts";
-import { DEFAULT_SERVER_OPTIONS, type ServerOptions, type TlsCertificate } from "./options.ts";
+import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./options.ts";
 import {
   ServerCounters,
   type ServerStats,
@@ -31,7 +31,8 @@ import { EventLoopLag } from "./event_loop_lag.ts";
 import { acceptLoop } from "./accept_loop.ts";
 import { ConnectionsPerAddress } from "./connections_per_address.ts";
 import { TcpTransport } from "../net/tcp_transport.ts";
-import { isTls, type StreamConn } from "../net/stream_conn.ts";
+import { isTls, type StreamConn, type TlsStream } from "../net/stream_conn.ts";
+import { listenStream, type StreamListener } from "../net/listen_stream.ts";
 import { TLS_ON_PLAIN_PORT } from "../net/tls_hello.ts";
 import { BurstLog } from "./burst_log.ts";
 import { acceptHandshake } from "./tls_handshake.ts";
@@ -54,13 +55,18 @@ export class ChatServer implements AsyncDisposable {
   readonly options: Readonly<ServerOptions>;
   /** Where it listens; the port is the real one when 0 was asked for. */
   readonly address: Deno.NetAddr;
+  /**
+   * Resolves once connections are taken: at once on plain TCP, a moment later over TLS.
+   * Rejects with a ListenError when the port was lost in that moment.
+   */
+  readonly ready: Promise<void>;
   readonly hub: Hub;
   readonly #backplane: Backplane;
   readonly #history: HistoryStore;
   readonly #accountStore: AccountStore;
   /** Sessions that have to identify (--require-account), and by when (realClock). */
   readonly #identifyBy = new Map<Session, number>();
-  readonly #listener: Deno.Listener<StreamConn, Deno.NetAddr>;
+  readonly #listener: StreamListener;
   readonly #logger: Logger;
   readonly #sessions = new Map<bigint, Session>();
   /** The connections' tasks, for the shutdown to wait on; a failure is logged, never thrown. */
@@ -81,7 +87,7 @@ export class ChatServer implements AsyncDisposable {
   readonly #contextShared: SessionContextShared;
   readonly #sessionLimits: SessionLimits;
   /** TLS connections whose handshake is under way: a shutdown cuts them. */
-  readonly #handshaking = new Set<Deno.TlsConn>();
+  readonly #handshaking = new Set<TlsStream>();
   readonly #handshakeFailures: BurstLog;
   readonly #plainPortMismatches: BurstLog;
   #sessionCount = 0n;
@@ -131,6 +137,7 @@ export class ChatServer implements AsyncDisposable {
     this.#sessionLimits = sessionLimits(this.options);
     // Not announced here: the program says "listening on" once all its ports are open.
     this.address = this.#listener.addr;
+    this.ready = listenerReady(this.#listener, this.options.host);
     this.#acceptLoop = acceptLoop(
       "chat",
       this.#listener,
@@ -270,7 +277,7 @@ export class ChatServer implements AsyncDisposable {
    * finish its handshake: handshakes that never finish fill the caps, not the server. Only
    * then does it become a session, or get its refusal (when one can be afforded).
    */
-  async #acceptTls(conn: Deno.TlsConn): Promise<void> {
+  async #acceptTls(conn: TlsStream): Promise<void> {
     const ip = conn.remoteAddr.hostname;
     const refusal = this.refusal(ip);
     if (refusal !== undefined && this.#refusing >= MAX_REFUSALS_IN_PROGRESS) {
@@ -482,13 +489,9 @@ function sessionLimits(options: Readonly<ServerOptions>): SessionLimits {
 
 function listen(
   { host: hostname, port, reusePort, tls }: Readonly<ServerOptions>,
-): Deno.Listener<StreamConn, Deno.NetAddr> {
+): StreamListener {
   try {
-    // Only when asked: reusePort is an unstable API, refused without --unstable-net.
-    const options: Deno.TcpListenOptions = reusePort
-      ? { hostname, port, reusePort }
-      : { hostname, port };
-    return tls === undefined ? Deno.listen(options) : listenTls(options, tls);
+    return listenStream({ hostname, port, reusePort, tls });
   } catch (error) {
     throw ListenError.from(hostname, port, error);
   }
@@ -503,6 +506,11 @@ function sessionTotals(session: Session): SessionTotals {
   };
 }
 
-function listenTls(options: Deno.TcpListenOptions, tls: TlsCertificate): Deno.TlsListener {
-  return Deno.listenTls({ ...options, cert: tls.cert, key: tls.key });
+/** A listener's `ready`, with a failure said as a ListenError (for the program to report). */
+export async function listenerReady(listener: StreamListener, hostname: string): Promise<void> {
+  try {
+    await listener.ready;
+  } catch (error) {
+    throw ListenError.from(hostname, listener.addr.port, error);
+  }
 }

@@ -5,6 +5,7 @@ import { shutAndDrain } from "../net/shut_and_drain.ts";
 import { WebSocketTransport } from "../net/websocket_transport.ts";
 import { writeAll } from "../net/write_all.ts";
 import { isTls, type StreamConn } from "../net/stream_conn.ts";
+import { listenStream, type StreamListener } from "../net/listen_stream.ts";
 import { formatHostPort } from "../net/format_host_port.ts";
 import { TLS_ON_PLAIN_PORT, TlsOnPlainPortError } from "../net/tls_hello.ts";
 import type { TlsCertificate } from "./options.ts";
@@ -13,7 +14,7 @@ import { BurstLog } from "./burst_log.ts";
 import { countNoun } from "../util/count_noun.ts";
 import { describeError } from "../util/describe_error.ts";
 import { acceptLoop } from "./accept_loop.ts";
-import type { ChatServer } from "./chat_server.ts";
+import { type ChatServer, listenerReady } from "./chat_server.ts";
 import { ConnectionsPerAddress, isLoopback } from "./connections_per_address.ts";
 import { ListenError } from "./errors.ts";
 import {
@@ -78,7 +79,9 @@ export interface HttpStats {
  */
 export class HttpGateway {
   readonly address: Deno.NetAddr;
-  readonly #listener: Deno.Listener<StreamConn, Deno.NetAddr>;
+  /** See ChatServer.ready. */
+  readonly ready: Promise<void>;
+  readonly #listener: StreamListener;
   readonly #chat: ChatServer;
   readonly #logger: Logger;
   readonly #allowedOrigins: string[] | undefined;
@@ -110,13 +113,12 @@ export class HttpGateway {
     };
     try {
       const { hostname, port, tls } = options;
-      this.#listener = tls === undefined
-        ? Deno.listen({ hostname, port })
-        : Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key });
+      this.#listener = listenStream({ hostname, port, tls });
     } catch (error) {
       throw ListenError.from(options.hostname, options.port, error);
     }
     this.address = this.#listener.addr;
+    this.ready = listenerReady(this.#listener, options.hostname);
     this.#acceptLoop = acceptLoop(
       "http",
       this.#listener,

@@ -1,12 +1,13 @@
+import type { TlsStream } from "../net/stream_conn.ts";
 import { describeError } from "../util/describe_error.ts";
 
 /**
- * Completes the TLS handshake of a connection accepted by Deno.listenTls, within
+ * Completes the TLS handshake of a connection accepted by NodeTlsListener, within
  * `timeoutMs`: one that never finishes (slowloris on the handshake) is closed then. Returns
  * undefined once it is done, or why it failed, in plain words; the connection is closed then.
  */
 export async function acceptHandshake(
-  conn: Deno.TlsConn,
+  conn: TlsStream,
   timeoutMs: number,
 ): Promise<string | undefined> {
   let timedOut = false;
@@ -43,7 +44,7 @@ export function handshakeFailure(error: unknown): string {
   return message;
 }
 
-function closeQuietly(conn: Deno.Conn): void {
+function closeQuietly(conn: TlsStream): void {
   try {
     conn.close();
   } catch {

@@ -67,12 +67,13 @@ Deno.test("TLS server - a stalled handshake holds its slot until --frame-timeout
     // While it holds the one slot, a real client is refused, and told why.
     await using refused = await TestClient.connectTls(server.port, [tls.ca.cert], false);
     assert.equal((await refused.next("error")).code, ErrorCode.SERVER_FULL);
-    // The server gives up on it (Deno keeps the socket itself until the client sends or
-    // closes: its TLS listener cannot drop a handshake under way), and frees its slot.
+    // The server gives up on it, really closes its socket (its file descriptor is not kept
+    // until the client speaks), and frees its slot.
     await server.stdout.waitFor(
       `TLS handshake failed from 127.0.0.1:${stalled.localAddr.port}: it did not finish ` +
         "within 1 s",
     );
+    await deadline(readToEnd(stalled), 10_000, "the server to close the stalled connection");
     await using served = await TestClient.connectTls(server.port, [tls.ca.cert]);
     assert.ok(served.welcome.sessionId > 0n);
   } finally {
