@@ -85,7 +85,7 @@ const LOCK_WAIT_MS = 1000;
  * same rooms in one file would give two messages one id. The lock goes with the process.
  */
 async function lockDataDir(dataDir: string): Promise<void> {
-  await Deno.mkdir(dataDir, { recursive: true });
+  await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
   const file = await Deno.open(join(dataDir, LOCK_FILE_NAME), { create: true, write: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<false>((resolve) => {

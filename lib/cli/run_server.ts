@@ -57,7 +57,7 @@ export async function runServer(
         logger.log(
           "notice",
           "tls_self_signed_made",
-          `made a new self-signed certificate (${selfSigned.made}), kept in ${selfSigned.path}`,
+          `made a self-signed certificate and kept it in ${selfSigned.path} (${selfSigned.made})`,
           { path: selfSigned.path },
         );
       }

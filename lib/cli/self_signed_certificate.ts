@@ -52,7 +52,7 @@ export async function selfSignedCertificate(
   }
   const tls = await makeCertificate([...new Set([...required, ...more])]);
   try {
-    Deno.mkdirSync(dataDir, { recursive: true });
+    Deno.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     // Written whole, then renamed over the old one: never a half-written key.
     const temporary = `${path}.new`;
     Deno.writeTextFileSync(temporary, `${tls.cert}${tls.key}`, { mode: 0o600 });

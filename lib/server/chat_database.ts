@@ -64,7 +64,8 @@ export function openChatDatabase(
 ): { db: DatabaseSync; path: string } {
   const path = join(dataDir, HISTORY_FILE_NAME);
   try {
-    Deno.mkdirSync(dataDir, { recursive: true });
+    // The owner's alone: the file holds the accounts' password hashes.
+    Deno.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   } catch (error) {
     throw fileError(path, error);
   }
@@ -74,6 +75,7 @@ export function openChatDatabase(
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(path);
+    ownerOnly(path);
     prepareDatabase(db, path, fresh, busyTimeoutMs);
     return { db, path };
   } catch (error) {
@@ -192,5 +194,18 @@ export function rollBack(db: DatabaseSync): void {
     db.exec("ROLLBACK");
   } catch {
     // SQLite rolls back on its own when it cannot go on.
+  }
+}
+
+/**
+ * Readable by its owner alone, also in a folder made before (SQLite gives its -wal and -shm
+ * files the same mode). Windows has no such modes; a file owned by another user is left so.
+ */
+function ownerOnly(path: string): void {
+  if (Deno.build.os === "windows") return;
+  try {
+    Deno.chmodSync(path, 0o600);
+  } catch {
+    // Not ours to change: the operator chose its permissions.
   }
 }

@@ -363,10 +363,15 @@ export class ChatServer implements AsyncDisposable {
       const running = session.run();
       session.end("refused", encodeServerMessage(errorMessage(ErrorCode.SERVER_FULL, why)));
       await running;
-      this.#logger.log("warn", "refused", `refused ${transport.peer} (${transport.kind}): ${why}`, {
-        peer: transport.peer,
-        transport: transport.kind,
-      });
+      this.#logger.log(
+        "warn",
+        "refused",
+        `refused ${transport.peer} (${transportLabel(transport)}): ${why}`,
+        {
+          peer: transport.peer,
+          transport: transport.kind,
+        },
+      );
     } finally {
       this.#refusing--;
     }
@@ -418,7 +423,7 @@ export class ChatServer implements AsyncDisposable {
     this.#logger.log(
       "info",
       "connect",
-      `connected ${transport.peer} (${transport.kind}) as ${session.nickname} ` +
+      `connected ${transport.peer} (${transportLabel(transport)}) as ${session.nickname} ` +
         `(sessions ${before}->${this.#sessions.size})`,
       {
         peer: transport.peer,
@@ -451,7 +456,9 @@ export class ChatServer implements AsyncDisposable {
     this.#logger.log(
       "info",
       "disconnect",
-      `disconnected ${transport.peer} (${transport.kind}) ${session.nickname}: ${reason} ` +
+      `disconnected ${transport.peer} (${
+        transportLabel(transport)
+      }) ${session.nickname}: ${reason} ` +
         `(sessions ${this.#sessions.size + 1}->${this.#sessions.size})`,
       {
         peer: transport.peer,
@@ -513,4 +520,9 @@ export async function listenerReady(listener: StreamListener, hostname: string):
   } catch (error) {
     throw ListenError.from(hostname, listener.addr.port, error);
   }
+}
+
+/** "tcp", "tcp+tls", "websocket", "websocket+tls": how a connection came, for the log. */
+function transportLabel(transport: Transport): string {
+  return transport.encrypted ? `${transport.kind}+tls` : transport.kind;
 }

@@ -1138,7 +1138,7 @@ Deno.test("browser - the page over HTTPS, trusting the test's CA, chats over wss
       assert.equal((await carol.next("chat")).content, "hello over wss");
       await carol.send(chat("hello over TLS", Action.BROADCAST, 1n));
       await alice.waitForLine("(broadcast) carol: hello over TLS");
-      assert.ok(server.stdout.text.includes("(websocket) as guest-"));
+      assert.ok(server.stdout.text.includes("(websocket+tls) as guest-"));
       await alice.screenshot("https");
       alice.assertNoProblems();
     } finally {

@@ -61,3 +61,23 @@ Deno.test("sqlite accounts - share the file with history, in either order, and r
     await assert.rejects(accounts.get("alice"), AccountsUnavailableError);
   });
 });
+
+Deno.test({
+  name: "sqlite accounts - the file that holds the password hashes is its owner's alone",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const dataDir = join(dir, "chat-data");
+      await using accounts = new SqliteAccounts(dataDir);
+      assert.equal(await accounts.add("alice", account("alice")), true);
+      assert.equal(Deno.statSync(dataDir).mode! & 0o777, 0o700);
+      for (const name of [...Deno.readDirSync(dataDir)].map((entry) => entry.name)) {
+        assert.equal(
+          Deno.statSync(join(dataDir, name)).mode! & 0o077,
+          0,
+          `${name}: no group or other access`,
+        );
+      }
+    });
+  },
+});
