@@ -6,8 +6,7 @@ import {
   type AccountStore,
   AccountsUnavailableError,
 } from "../accounts/account_store.ts";
-import { BackplaneConnectError } from "../errors.ts";
-import { failFastOptions, redisAddress, redisFailure } from "./redis_connection.ts";
+import { connectRedis, redisAddress } from "./redis_connection.ts";
 
 /**
  * Hash: nickname key -> the account as JSON ({n: nickname, h: password hash, c: created
@@ -45,25 +44,12 @@ export class RedisAccounts implements AccountStore {
     this.#where = where;
   }
 
-  /** Connects; throws BackplaneConnectError with the reason when Redis cannot be reached. */
-  /** `ca`: PEM CA certificates to trust for a rediss:// URL, as --redis-ca gives. */
+  /**
+   * Connects; throws BackplaneConnectError with the reason when Redis cannot be reached.
+   * `ca`: PEM CA certificates to trust for a rediss:// URL, as --redis-ca gives.
+   */
   static async connect(url: string, ca?: string): Promise<RedisAccounts> {
-    let connecting = true;
-    const redis = new Redis(url, failFastOptions(() => connecting, COMMAND_TIMEOUT_MS, ca));
-    let cause: unknown;
-    // Errors are answered by each command; this one keeps the start-up's cause.
-    redis.on("error", (error) => cause ??= error);
-    try {
-      await redis.connect();
-    } catch (error) {
-      redis.disconnect();
-      cause ??= error;
-      throw new BackplaneConnectError(
-        `Cannot connect to Redis at ${redisAddress(url)} for accounts: ${redisFailure(cause)}`,
-        { cause },
-      );
-    }
-    connecting = false;
+    const redis = await connectRedis(url, "accounts", COMMAND_TIMEOUT_MS, ca);
     redis.defineCommand("replaceAccount", { numberOfKeys: 1, lua: REPLACE });
     return new RedisAccounts(redis as ScriptedRedis, redisAddress(url));
   }

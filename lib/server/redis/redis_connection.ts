@@ -1,4 +1,5 @@
-import type { RedisOptions } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
+import { BackplaneConnectError } from "../errors.ts";
 import { backoffDelay } from "../../client/backoff.ts";
 import { describeError } from "../../util/describe_error.ts";
 
@@ -43,4 +44,34 @@ export function redisFailure(error: unknown): string {
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "host not found";
   if (code === "ETIMEDOUT") return "timed out";
   return describeError(error);
+}
+
+/**
+ * A connection of the server's to Redis, for `purpose` ("history", "accounts"), made with
+ * failFastOptions. Throws BackplaneConnectError saying why when Redis cannot be reached.
+ */
+export async function connectRedis(
+  url: string,
+  purpose: string,
+  commandTimeout?: number,
+  ca?: string,
+): Promise<Redis> {
+  let connecting = true;
+  const redis = new Redis(url, failFastOptions(() => connecting, commandTimeout, ca));
+  // ioredis reports every failed attempt as an "error" event; its owner logs outages. At
+  // start-up the event holds the cause that connect() hides.
+  let cause: unknown;
+  redis.on("error", (error) => cause ??= error);
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    cause ??= error;
+    throw new BackplaneConnectError(
+      `Cannot connect to Redis at ${redisAddress(url)} for ${purpose}: ${redisFailure(cause)}`,
+      { cause },
+    );
+  }
+  connecting = false;
+  return redis;
 }

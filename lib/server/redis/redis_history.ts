@@ -3,7 +3,6 @@ import { Redis } from "ioredis";
 import { countNoun } from "../../util/count_noun.ts";
 import { describeError } from "../../util/describe_error.ts";
 import { waitAtMost } from "../../util/wait_at_most.ts";
-import { BackplaneConnectError } from "../errors.ts";
 import {
   type HistoryPage,
   type HistoryStats,
@@ -13,7 +12,7 @@ import {
   type StoredEvent,
 } from "../history/history_store.ts";
 import type { Logger } from "../logger.ts";
-import { failFastOptions, redisAddress, redisFailure } from "./redis_connection.ts";
+import { connectRedis, redisAddress } from "./redis_connection.ts";
 
 export interface RedisHistoryOptions {
   /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
@@ -248,27 +247,13 @@ export class RedisHistory implements HistoryStore {
     if (settings.historyDays !== undefined && !(settings.historyDays > 0)) {
       throw new RangeError(`historyDays must be above 0, not ${settings.historyDays}`);
     }
-    let connecting = true;
     // A Redis that stops answering on a live connection must not hold messages long.
-    const redisOptions = failFastOptions(() => connecting, settings.timeoutMs, settings.ca);
-    const redis = new Redis(settings.url, redisOptions) as ScriptedRedis;
-    // ioredis reports every failed attempt as an "error" event; outages are logged here
-    // once. At start-up the event holds the cause that connect() hides.
-    let cause: unknown;
-    redis.on("error", (error) => cause ??= error);
-    try {
-      await redis.connect();
-    } catch (error) {
-      redis.disconnect();
-      cause ??= error;
-      throw new BackplaneConnectError(
-        `Cannot connect to Redis at ${redisAddress(settings.url)} for history: ${
-          redisFailure(cause)
-        }`,
-        { cause },
-      );
-    }
-    connecting = false;
+    const redis = await connectRedis(
+      settings.url,
+      "history",
+      settings.timeoutMs,
+      settings.ca,
+    ) as ScriptedRedis;
     redis.defineCommand("historyAppend", { numberOfKeys: 3, lua: APPEND });
     redis.defineCommand("historyBefore", { numberOfKeys: 1, lua: BEFORE });
     redis.defineCommand("historyAfter", { numberOfKeys: 2, lua: AFTER });
