@@ -479,9 +479,11 @@ export class ChatClient {
         this.#options.welcomeTimeoutMs,
       );
       this.#lastSentAt = Date.now();
-      // A TLS server says so (an alert) only once sent something, where a chat server speaks
-      // first: without this ping, a plain client would wait for a Welcome that never comes.
-      if (!connection.encrypted) this.#ping(connection);
+      // Something to say at once. A TLS server says so (an alert) only once sent something,
+      // where a chat server speaks first: without this ping, a plain client would wait for a
+      // Welcome that never comes. Over TLS, it tells the server this is a client, not a
+      // certificate probe (NodeTlsConn.firstInput).
+      this.#ping(connection);
       const keepalive = setInterval(
         () => this.#keepAlive(connection),
         this.#options.keepaliveMs / 3,

@@ -65,6 +65,20 @@ export class NodeTlsConn implements TlsStream {
     }
   }
 
+  async firstInput(ms: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
+    while (this.#chunks.length === 0 && !this.#ended && this.#error === undefined) {
+      const waited = await Promise.race([
+        new Promise<boolean>((resolve) => this.#wake = () => resolve(true)),
+        timedOut.then(() => false),
+      ]);
+      if (!waited) break;
+    }
+    clearTimeout(timer);
+    return this.#chunks.length > 0 || !(this.#ended || this.#error !== undefined);
+  }
+
   async read(p: Uint8Array): Promise<number | null> {
     while (this.#chunks.length === 0) {
       if (this.#error !== undefined) throw this.#error;

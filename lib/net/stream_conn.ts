@@ -7,6 +7,11 @@ export interface TlsStream {
   readonly localAddr: Deno.Addr;
   /** Resolves once the handshake is done; rejects when it fails. */
   handshake(): Promise<unknown>;
+  /**
+   * The server's side: resolves true once input is waiting, false when the peer closes first,
+   * true after `ms` either way. Reads nothing.
+   */
+  firstInput?(ms: number): Promise<boolean>;
   read(p: Uint8Array): Promise<number | null>;
   write(p: Uint8Array): Promise<number>;
   closeWrite(): Promise<void>;

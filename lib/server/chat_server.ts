@@ -44,6 +44,14 @@ export const SERVER_NAME = `deno-chat-server/${VERSION}`;
 /** Refusals (SERVER_FULL) being sent at once; past this, extra connections are just closed. */
 const MAX_REFUSALS_IN_PROGRESS = 64;
 
+/**
+ * How long a TLS connection may wait, once its handshake is done, for a first byte before it
+ * becomes a session. One that closes first read the certificate and left (a client pinning
+ * a fingerprint probes it so): it never shows as a guest who came and went. A client that
+ * waits for the Welcome gets it this much later, once.
+ */
+const PROBE_GRACE_MS = 500;
+
 /** In a cluster, session ids are `local counter * NODE_ID_SPACE + node`, unique across servers. */
 export const NODE_ID_SPACE = 1000;
 
@@ -297,8 +305,9 @@ export class ChatServer implements AsyncDisposable {
         const peer = formatHostPort(ip, conn.remoteAddr.port);
         this.#handshakeFailures.warn(`TLS handshake failed from ${peer}: ${failure}`, { peer });
       }
-    } else if (this.#shutdown !== undefined) conn.close();
-    else transport = this.#transport(conn);
+    } else if (this.#shutdown !== undefined || !(await conn.firstInput?.(PROBE_GRACE_MS) ?? true)) {
+      conn.close();
+    } else transport = this.#transport(conn);
     if (refusal !== undefined) {
       this.#refusing--;
       if (transport === undefined) this.#counters.connectionsRefused++;

@@ -20,7 +20,7 @@ Deno.test("client tls - --ca trusts a private authority: connects and chats", as
   const run = await runClient(["--port", tls.port, "--ca", caFile, "--nick", "alice"], "hi\n");
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.stdout, "* you are now alice\n(broadcast) alice: hi\n");
-  await tls.server.stdout.waitFor(/connected 127\.0\.0\.1:\d+ \(tcp\) as guest-\d+/);
+  await tls.server.stdout.waitFor(/connected 127\.0\.0\.1:\d+ \(tcp\+tls\) as guest-\d+/);
 });
 
 Deno.test("client tls - an expired certificate is refused in one line, and not tried again", async () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { connect } from "node:tls";
 import { Action, ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
 import { deadline } from "../support/deadline.ts";
 import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
@@ -49,6 +50,26 @@ Deno.test("TLS server - a client that trusts the CA gets its Welcome and chats",
   await using bob = await TestClient.connectTls(server.port, [tls.ca.cert]);
   await alice.send(chat("over TLS"));
   assert.equal((await bob.next("chat")).content, "over TLS");
+});
+
+Deno.test("TLS server - a connection that reads the certificate and closes never becomes a session", async () => {
+  await using tls = await certificates();
+  await using server = await ServerProcess.start(tls.args, LAUNCHER);
+  await using alice = await TestClient.connectTls(server.port, [tls.ca.cert]);
+  // What a client pinning a fingerprint does first: a handshake, a look, and gone.
+  const probePort = await new Promise<number>((resolve, reject) => {
+    const probe = connect({ host: "127.0.0.1", port: server.port, rejectUnauthorized: false });
+    probe.once("secureConnect", () => {
+      const port = probe.localPort!;
+      probe.once("close", () => resolve(port));
+      probe.destroy();
+    });
+    probe.once("error", reject);
+  });
+  await using bob = await TestClient.connectTls(server.port, [tls.ca.cert]);
+  const presence = await alice.next("presence");
+  assert.equal(presence.sessionId, bob.welcome.sessionId, "the first arrival alice sees is bob");
+  assert.ok(!server.stdout.text.includes(`127.0.0.1:${probePort}`));
 });
 
 Deno.test("TLS server - a stalled handshake holds its slot until --frame-timeout cuts it", async () => {
