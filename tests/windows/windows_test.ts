@@ -154,6 +154,6 @@ Deno.test("windows - the Windows client over TLS to a Linux server: --ca verifie
     "(broadcast) tls-win: over tls",
   ]);
   await tls.server.stdout.waitFor(
-    /disconnected 127\.0\.0\.1:\d+ \(tcp\) tls-win: closed by client/,
+    /disconnected 127\.0\.0\.1:\d+ \(tcp\+tls\) tls-win: closed by client/,
   );
 });
