@@ -12,6 +12,7 @@ import { optionalEnv } from "../util/optional_env.ts";
 import { parseRedisUrl } from "./option_parsers.ts";
 import { configureProgram, parseArguments } from "./run_program.ts";
 import { PromptCancelledError, promptWithoutEcho } from "./no_echo_prompt.ts";
+import { excerpt } from "./excerpt.ts";
 
 /** How long a change waits for a running server's write to the same file. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -126,7 +127,9 @@ async function addAccount(
 ): Promise<void> {
   const nickname = name.normalize("NFC");
   const problem = nicknameProblem(nickname, "");
-  if (problem !== undefined) throw new AccountsCommandError(`Cannot add "${name}": ${problem}`);
+  if (problem !== undefined) {
+    throw new AccountsCommandError(`Cannot add "${excerpt(name)}": ${excerpt(problem, 200)}`);
+  }
   const existing = await store.get(nicknameKey(nickname));
   if (existing !== undefined) throw taken(nickname, existing.nickname);
   const password = await readPassword(passwordFile);
@@ -134,8 +137,9 @@ async function addAccount(
   if (weak !== undefined) throw new AccountsCommandError(`Cannot add "${nickname}": ${weak}`);
   // No logins here: the limits are the server's.
   const accounts = new Accounts(store, new FailedLogins({}, { log() {} }));
-  if (await accounts.register(nickname, password) === undefined) throw taken(nickname);
-  console.log(`added account "${nickname}"`);
+  const result = await accounts.register(nickname, password);
+  if (result.kind !== "registered") throw taken(nickname);
+  console.log(`Added account "${nickname}".`);
 }
 
 function taken(nickname: string, registered = nickname): AccountsCommandError {
@@ -147,9 +151,11 @@ async function deleteAccount(store: AccountStore, name: string): Promise<void> {
   const key = nicknameKey(name.normalize("NFC"));
   const account = await store.get(key);
   if (account === undefined || !await store.remove(key)) {
-    throw new AccountsCommandError(`No account "${name}" (nor one that looks like it)`);
+    throw new AccountsCommandError(
+      `No account "${excerpt(name)}" (nor one that looks like it)`,
+    );
   }
-  console.log(`deleted account "${account.nickname}"`);
+  console.log(`Deleted account "${account.nickname}".`);
 }
 
 /** The password file's first line, or one typed at a prompt that does not echo. */

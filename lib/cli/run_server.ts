@@ -71,6 +71,17 @@ export async function runServer(
     const warning = validityWarning(options.tls.cert, "--tls-cert");
     if (warning !== undefined) logger.log("warn", "tls_certificate_invalid", warning);
   }
+  if (options.requireAccount && options.tls === undefined && !options.allowPlaintextPasswords) {
+    // Nothing is wrong with it behind an HTTPS proxy, but without one nobody can log in.
+    logger.log(
+      "notice",
+      "no_way_to_log_in",
+      "--require-account without TLS: no password is taken over plain TCP or ws://, so " +
+        "users can log in only through an HTTPS reverse proxy on this host " +
+        "(X-Forwarded-Proto: https); serve TLS (--tls-cert or --tls-self-signed), or allow " +
+        "--allow-plaintext-passwords on a LAN",
+    );
+  }
   if (options.workers > 1) {
     // Several listeners on one port are shared out by the kernel on Linux only.
     if (Deno.build.os === "linux") {

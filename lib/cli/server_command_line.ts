@@ -72,6 +72,12 @@ export async function parseServerCommandLine(
       defaults.requireAccount,
     )
     .option(
+      "--max-accounts <count>",
+      "accounts users may register in all; past it, registering is refused",
+      parsePositiveInteger,
+      defaults.maxAccounts,
+    )
+    .option(
       "--allowed-origins <origin,...>",
       "comma-separated origins whose pages may open /ws, or * (default: this host and localhost)",
       parseOrigins,
@@ -299,6 +305,7 @@ export async function parseServerCommandLine(
       tlsNames: options.tlsName ?? [],
       allowPlaintextPasswords: options.allowPlaintextPasswords,
       requireAccount: options.requireAccount,
+      maxAccounts: options.maxAccounts,
       allowedOrigins: options.allowedOrigins,
       maxFrameBytes: options.maxFrameBytes,
       maxContentBytes: options.maxContentBytes,

@@ -11,6 +11,14 @@ const GUEST_PREFIX = "guest-";
 const ALLOWED = /^[\p{L}\p{Nd}_.\-][\p{L}\p{M}\p{Nd}_.\-]*$/u;
 const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
 
+/**
+ * Marks one character may carry, in a row. Enough for Vietnamese ("ệ" is "e" and two in
+ * NFD, one character in NFC) and Indic scripts; more is Zalgo text, which spills over the
+ * lines around it.
+ */
+export const MAX_MARKS_IN_A_ROW = 2;
+const TOO_MANY_MARKS = new RegExp(`\\p{M}{${MAX_MARKS_IN_A_ROW + 1}}`, "u");
+
 export function guestNickname(sessionId: bigint): string {
   return `${GUEST_PREFIX}${sessionId}`;
 }
@@ -28,6 +36,9 @@ export function nicknameProblem(nickname: string, own: string): string | undefin
   if (!ALLOWED.test(nickname) || INVISIBLE.test(nickname)) {
     return `Nickname "${nickname}" may only hold letters, digits, "_", "-" and "."`;
   }
+  if (TOO_MANY_MARKS.test(nickname)) {
+    return `Nickname has more than ${MAX_MARKS_IN_A_ROW} accents or other marks on one letter`;
+  }
   // Look-alikes too: "\u0261uest-1" (Latin small script g) would pass for guest-1.
   const key = nicknameKey(nickname);
   if (key.startsWith(GUEST_KEY) && key !== nicknameKey(own)) {
@@ -41,7 +52,10 @@ export function nicknameProblem(nickname: string, own: string): string | undefin
  * same person. "Alice" and "alice" are (case folding), and so are the composed and
  * decomposed spellings of "é" and fullwidth "ａｌｉｃｅ" (NFKC). Beyond that, the
  * UTS #39 skeleton maps each look-alike to one prototype: Latin "ɑ", Cyrillic "а" and
- * Greek "α" all become "a", "rn" and "m" meet, and so do "l" and "1".
+ * Greek "α" all become "a", "rn" and "m" meet, and so do "l" and "1". Nonspacing marks
+ * (accents, dots, underlines: after NFKD) are left out, since a small one is easily missed
+ * ("o\u0323wner", "owner\u0332"): "José" and "Jose" are one name. Spacing marks (most
+ * Indic vowel signs) stay.
  *
  * A skeleton tells cases apart, and confusables.txt maps some letters in one case only
  * (Latin "ɑ", but Greek "Β" and Cherokee "Ꭺ"). So each character is taken with its other
@@ -51,12 +65,12 @@ export function nicknameProblem(nickname: string, own: string): string | undefin
  * displayed as typed.
  */
 export function nicknameKey(nickname: string): string {
-  let key = nickname.normalize("NFKD").replace(DOT_ABOVE_SOFT_DOTTED, "$1");
+  let key = withoutMarks(nickname);
   // A prototype may have one of its own ("m" -> "rn"); a few rounds settle them all.
   for (let round = 0; round < MAX_ROUNDS; round++) {
     let next = "";
     for (const character of key) next += characterKey(character);
-    next = next.normalize("NFKD");
+    next = withoutMarks(next);
     if (next === key) break;
     key = next;
   }
@@ -65,9 +79,12 @@ export function nicknameKey(nickname: string): string {
 
 const MAX_ROUNDS = 4;
 
-// A dot above on "i" or "j" (Soft_Dotted) replaces the dot the letter has anyway: "i\u0307"
-// is drawn as "i". confusables.txt maps single characters only, so it cannot say so.
-const DOT_ABOVE_SOFT_DOTTED = /(\p{Soft_Dotted})\u0307/gu;
+const NONSPACING_MARKS = /\p{Mn}/gu;
+
+/** `text` decomposed (NFKD), its nonspacing marks left out. */
+function withoutMarks(text: string): string {
+  return text.normalize("NFKD").replace(NONSPACING_MARKS, "");
+}
 
 const PLAIN = /^[A-Za-z0-9_.\-]*$/;
 

@@ -9,7 +9,9 @@ import { errorMessage } from "../protocol/error_message.ts";
 import { guestNickname, nicknameKey } from "../protocol/nickname.ts";
 import { passwordProblem } from "../protocol/password.ts";
 import { AccountsUnavailableError } from "./accounts/account_store.ts";
-import type { LoginResult } from "./accounts/accounts.ts";
+import type { AccountRequester, LoginResult, RegisterResult } from "./accounts/accounts.ts";
+import { HashTurnRefusedError } from "./accounts/hash_turns.ts";
+import { REGISTRATIONS_PER_WINDOW } from "./accounts/registration_limit.ts";
 import { PasswordHashBusyError, PasswordHashFormatError } from "./accounts/password_hash.ts";
 import type { HandlerContext } from "./handlers.ts";
 import type { RenameResult } from "./hub.ts";
@@ -56,7 +58,7 @@ export function takeNickname(
 }
 
 function identify(context: HandlerContext, nickname: string, password: string): Promise<void> {
-  return context.accounts.login(nickname, password, context.address).then(
+  return context.accounts.login(nickname, password, requester(context)).then(
     async (result): Promise<void> => {
       if (result.kind === "unknown" && !context.admitted) {
         return context.fail(
@@ -68,7 +70,9 @@ function identify(context: HandlerContext, nickname: string, password: string): 
       if (result.kind !== "identified") return context.reply(loginRefused(nickname, result));
       const registered = result.account.nickname;
       const renamed =
-        await (context.admitted ? context.rename(registered) : context.admit(registered));
+        await (context.admitted
+          ? context.rename(registered)
+          : context.admit(registered, result.key));
       if (renamed !== "renamed") return answerRename(context, registered, renamed);
       context.identify(result.key);
       context.logAccount("identified", registered);
@@ -82,6 +86,14 @@ export function handleRegister(
   request: RegisterRequest,
 ): void | Promise<void> {
   if (!allowAccountRequest(context)) return;
+  // Else any user let in could rename to a free name and register it.
+  if (context.requireAccount) {
+    return context.reply(errorMessage(
+      ErrorCode.UNSUPPORTED,
+      "This server admits registered users only, and its operator makes the accounts " +
+        "(server accounts add NAME); ask them for one",
+    ));
+  }
   const nickname = context.nickname;
   if (nickname === guestNickname(context.sessionId)) {
     return context.reply(errorMessage(
@@ -100,17 +112,14 @@ export function handleRegister(
   if (problem !== undefined) {
     return context.reply(errorMessage(ErrorCode.AUTH_FAILED, `Cannot register: ${problem}`));
   }
-  return context.accounts.register(nickname, request.password).then((key) => {
-    if (key === undefined) {
-      return context.reply(errorMessage(
-        ErrorCode.NICKNAME_REGISTERED,
-        `Cannot register "${nickname}": it, or a nickname that looks like it, is registered`,
-      ));
-    }
-    context.identify(key);
-    context.logAccount("registered", nickname);
-    context.reply(accountChanged(AccountChange.REGISTERED, nickname));
-  }).catch((error) => unavailable(context, error));
+  return context.accounts.register(nickname, request.password, requester(context)).then(
+    (result) => {
+      if (result.kind !== "registered") return context.reply(registerRefused(nickname, result));
+      context.identify(result.key);
+      context.logAccount("registered", nickname);
+      context.reply(accountChanged(AccountChange.REGISTERED, nickname));
+    },
+  ).catch((error) => unavailable(context, error));
 }
 
 export function handleChangePassword(
@@ -127,7 +136,7 @@ export function handleChangePassword(
   }
   const nickname = context.nickname;
   return checkOwnPassword(context, request.oldPassword, async () => {
-    if (!await context.accounts.changePassword(key, request.newPassword)) {
+    if (!await context.accounts.changePassword(key, request.newPassword, requester(context))) {
       return accountGone(context);
     }
     context.logAccount("password changed", nickname);
@@ -176,7 +185,7 @@ function checkOwnPassword(
   then: () => Promise<void>,
 ): Promise<void> {
   const nickname = context.nickname;
-  return context.accounts.login(nickname, password, context.address).then((result) => {
+  return context.accounts.login(nickname, password, requester(context)).then((result) => {
     if (result.kind === "unknown") return accountGone(context);
     if (result.kind !== "identified") return context.reply(loginRefused(nickname, result));
     return then();
@@ -191,6 +200,42 @@ function allowAccountRequest(context: HandlerContext): boolean {
     "You are changing nicknames or accounts too often; try again in a minute",
   ));
   return false;
+}
+
+function registerRefused(
+  nickname: string,
+  result: Exclude<RegisterResult, { kind: "registered" }>,
+) {
+  switch (result.kind) {
+    case "taken":
+      return errorMessage(
+        ErrorCode.NICKNAME_REGISTERED,
+        `Cannot register "${nickname}": it, or a nickname that looks like it, is registered`,
+      );
+    case "full":
+      return errorMessage(
+        ErrorCode.UNAVAILABLE,
+        `Cannot register "${nickname}": this server has as many accounts as it allows ` +
+          `(${result.maxAccounts}); ask its operator`,
+      );
+    case "too_often":
+      return errorMessage(
+        ErrorCode.RATE_LIMITED,
+        `Cannot register "${nickname}": ${REGISTRATIONS_PER_WINDOW} accounts were registered ` +
+          `from your address within the hour; try again in ${waitText(result.waitMs)}`,
+      );
+  }
+}
+
+/** "40 s", "12 min". */
+function waitText(ms: number): string {
+  const seconds = Math.ceil(ms / 1000);
+  return seconds < 120 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`;
+}
+
+/** Whom the account limits count. */
+function requester(context: HandlerContext): AccountRequester {
+  return { address: context.address, connection: context.sessionId };
 }
 
 function accountGone(context: HandlerContext): void {
@@ -256,8 +301,14 @@ function accountChanged(change: AccountChange, nickname: string) {
   return { body: { case: "account" as const, value: { change, nickname } } };
 }
 
-/** Storage out of reach, or too many hashes waiting: the client may try again. */
+/**
+ * Storage out of reach, or too many hashes waiting (in the server: UNAVAILABLE; from the
+ * client's address: RATE_LIMITED): the client may try again.
+ */
 function unavailable(context: HandlerContext, error: unknown): void {
+  if (error instanceof HashTurnRefusedError) {
+    return context.reply(errorMessage(ErrorCode.RATE_LIMITED, error.message));
+  }
   if (
     !(error instanceof AccountsUnavailableError || error instanceof PasswordHashBusyError ||
       error instanceof PasswordHashFormatError)

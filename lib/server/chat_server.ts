@@ -56,6 +56,12 @@ const PROBE_GRACE_MS = 500;
 export const NODE_ID_SPACE = 1000;
 
 /**
+ * How often, with --require-account, the server checks that each session's account still
+ * exists: a deleted account's session is cut within this.
+ */
+const ACCOUNT_RECHECK_MS = 5000;
+
+/**
  * The chat server: accepts connections, keeps the session pool, and wires each
  * session's frames to the handlers and the hub.
  */
@@ -99,6 +105,7 @@ export class ChatServer implements AsyncDisposable {
   readonly #handshakeFailures: BurstLog;
   readonly #plainPortMismatches: BurstLog;
   #sessionCount = 0n;
+  #recheckingAccounts = false;
   #refusing = 0;
   #shutdown: Promise<void> | undefined;
 
@@ -138,6 +145,7 @@ export class ChatServer implements AsyncDisposable {
       accounts: new Accounts(
         accounts,
         new FailedLogins({ limitLoopback: this.options.limitLoopback }, this.#logger),
+        { maxAccounts: this.options.maxAccounts, limitLoopback: this.options.limitLoopback },
       ),
       allowPlaintextPasswords: this.options.allowPlaintextPasswords,
       requireAccount: this.options.requireAccount,
@@ -154,6 +162,9 @@ export class ChatServer implements AsyncDisposable {
       () => this.#shutdown !== undefined,
     );
     this.#timers.push(setInterval(() => this.#enforceDeadlines(), this.#deadlineCheckMs));
+    if (this.options.requireAccount) {
+      this.#timers.push(setInterval(() => this.#recheckAccounts(), ACCOUNT_RECHECK_MS));
+    }
     if (this.options.statsIntervalSeconds > 0) {
       this.#timers.push(
         setInterval(() => this.logStats(), this.options.statsIntervalSeconds * 1000),
@@ -217,6 +228,32 @@ export class ChatServer implements AsyncDisposable {
           )),
         );
       }
+    }
+  }
+
+  /**
+   * Cuts the sessions let in with an account that is gone: `server accounts delete` runs in
+   * another process, which cannot tell the server, so the server looks. One look per
+   * session at a time; one that fails (storage out of reach) cuts nobody.
+   */
+  async #recheckAccounts(): Promise<void> {
+    if (this.#recheckingAccounts) return;
+    this.#recheckingAccounts = true;
+    try {
+      for (const session of [...this.#sessions.values()]) {
+        const key = session.admittedBy;
+        if (key === undefined || session.isClosing) continue;
+        if (await this.#contextShared.accounts.exists(key).catch(() => true)) continue;
+        session.end(
+          "account deleted",
+          encodeServerMessage(errorMessage(
+            ErrorCode.AUTH_REQUIRED,
+            "Your account was deleted by the server's operator; only registered users may use this server",
+          )),
+        );
+      }
+    } finally {
+      this.#recheckingAccounts = false;
     }
   }
 

@@ -89,9 +89,11 @@ export interface HandlerContext {
   who(room?: string): OnlineUser[];
   /** Milliseconds since the epoch. */
   now(): number;
-  /** The peer's IP address, for the failed-login limits. */
+  /** The peer's IP address, for the accounts' limits. */
   readonly address: string;
   readonly accounts: Accounts;
+  /** Only registered users may use the server (--require-account). */
+  readonly requireAccount: boolean;
   /** Whether a password may come on this connection (Welcome.passwords_accepted). */
   readonly passwordsAccepted: boolean;
   /**
@@ -103,8 +105,11 @@ export interface HandlerContext {
   readonly identifiedAs: string | undefined;
   /** Records the account the session identified as (undefined: none any more). */
   identify(key: string | undefined): void;
-  /** Enters the chat under `nickname`, claimed first: for a session not yet admitted. */
-  admit(nickname: string): RenameResult | Promise<RenameResult>;
+  /**
+   * Enters the chat under `nickname`, claimed first: for a session not yet admitted, on
+   * the strength of the account under `key` (while it exists: see ChatServer).
+   */
+  admit(nickname: string, key: string): RenameResult | Promise<RenameResult>;
   /** Ends the session with a fatal error. */
   fail(code: ErrorCode, message: string): void;
   /** Logs what became of an account: "account alice: registered (127.0.0.1:4242)". */

@@ -29,6 +29,11 @@ export interface ServerOptions {
    */
   requireAccount: boolean;
   /**
+   * Accounts the server lets its users register, in all (a cluster's, with redisUrl);
+   * registering past it is refused. `server accounts add` is not bound by it. @default 100000
+   */
+  maxAccounts: number;
+  /**
    * Serves TLS with a certificate of the server's own, made at start (or the one kept in
    * dataDir from an earlier start) for localhost, this host's name and addresses, and
    * `tlsNames`; the program sets `tls` from it. @default false
@@ -161,6 +166,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   tls: undefined,
   allowPlaintextPasswords: false,
   requireAccount: false,
+  maxAccounts: 100_000,
   tlsSelfSigned: false,
   tlsNames: [],
   allowedOrigins: undefined,

@@ -79,6 +79,11 @@ export class Session implements HubMember, ReceiveHandlers, WriteFailureListener
   clientName = "";
   /** The key of the account the session identified as, while it holds its nickname. */
   account: string | undefined;
+  /**
+   * With --require-account: the key of the account the session was let in with, which it
+   * keeps whatever nickname it takes after; it is cut once that account is deleted.
+   */
+  admittedBy: string | undefined;
   readonly #limits: SessionLimits;
   readonly #events: SessionEvents;
   readonly #queue: OutboundQueue;

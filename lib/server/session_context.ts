@@ -227,6 +227,10 @@ export class SessionContext implements HandlerContext {
     return this.#shared.accounts;
   }
 
+  get requireAccount(): boolean {
+    return this.#shared.requireAccount;
+  }
+
   get passwordsAccepted(): boolean {
     return this.#session.transport.encrypted || this.#shared.allowPlaintextPasswords;
   }
@@ -246,8 +250,14 @@ export class SessionContext implements HandlerContext {
     this.#session.account = key;
   }
 
-  admit(nickname: string): RenameResult | Promise<RenameResult> {
-    return this.#shared.hub.admit(this.#session, nickname);
+  admit(nickname: string, key: string): RenameResult | Promise<RenameResult> {
+    const session = this.#session;
+    const admitted = (result: RenameResult) => {
+      if (result === "renamed") session.admittedBy = key;
+      return result;
+    };
+    const result = this.#shared.hub.admit(session, nickname);
+    return result instanceof Promise ? result.then(admitted) : admitted(result);
   }
 
   fail(code: ErrorCode, message: string): void {

@@ -287,7 +287,7 @@ Deno.test("server cli - --write-config writes every setting commented out at its
   const help = await ServerProcess.run(["--help"], LAUNCHER);
   const options = [...help.stdout.matchAll(/^ +(?:-\w, )?--([a-z-]+)/gm)].map((match) => match[1])
     .filter((name) => !["help", "version", "config", "write-config"].includes(name));
-  assert.equal(options.length, 40);
+  assert.equal(options.length, 41);
   for (const name of options) assert.match(text, new RegExp(`^# ${name} = `, "m"));
   assert.match(text, /^# TCP port \(0 picks a free one\)\n# port = 8080$/m);
 
@@ -296,7 +296,7 @@ Deno.test("server cli - --write-config writes every setting commented out at its
     `${dir}/chat-server.toml`,
     text.replace(/^# ([a-z-]+ = (?!"<|\["<))/gm, "$1"),
   );
-  assert.equal(Object.keys(parse(Deno.readTextFileSync(`${dir}/chat-server.toml`))).length, 34);
+  assert.equal(Object.keys(parse(Deno.readTextFileSync(`${dir}/chat-server.toml`))).length, 35);
   await using server = await startIn(dir);
   assert.equal(server.stdout.lines[0].endsWith(`settings from ${dir}/chat-server.toml`), true);
   await using _client = await TestClient.connect(server.port);

@@ -151,8 +151,9 @@ Deno.test("accounts - register, then identify on another connection; a wrong or 
   await bob.send(hello("alice"));
   const registeredError = await expectError(bob, ErrorCode.NICKNAME_REGISTERED);
   assert.equal(registeredError.fatal, false);
-  // Case variants and other scripts' look-alikes (Cyrillic "а") are the same account.
-  for (const lookAlike of ["ALICE", "\u0430lice", "ａｌｉｃｅ"]) {
+  // Case variants, other scripts' look-alikes (Cyrillic "а") and accents or dots (nonspacing
+  // marks) are the same account.
+  for (const lookAlike of ["ALICE", "\u0430lice", "ａｌｉｃｅ", "\u00e1lice", "alice\u0323"]) {
     await bob.send(hello(lookAlike));
     assert.match((await expectError(bob, ErrorCode.NICKNAME_REGISTERED)).message, /"alice"/);
   }
@@ -352,7 +353,16 @@ Deno.test("accounts - --require-account: guests are refused, an account added by
   const passwordFile = join(dir.path, "password.txt");
   await Deno.writeTextFile(passwordFile, `${PASSWORD}\n`);
   const added = await accountsCommand(dir.path, ["add", "alice", "--password-file", passwordFile]);
-  assert.deepEqual([added.code, added.stdout, added.stderr], [0, 'added account "alice"\n', ""]);
+  assert.deepEqual([added.code, added.stdout, added.stderr], [0, 'Added account "alice".\n', ""]);
+  const control = await accountsCommand(dir.path, [
+    "add",
+    "bad\x1b[2Jname",
+    "--password-file",
+    passwordFile,
+  ]);
+  assert.deepEqual([control.code, control.stdout], [1, ""]);
+  assert.ok(!control.stderr.includes("\x1b"), `a control character was printed: ${control.stderr}`);
+  assert.match(control.stderr, /^Cannot add "bad\u241b\[2Jname": /);
 
   await using server = await startIn(dir.path, [
     "--require-account",
@@ -383,9 +393,19 @@ Deno.test("accounts - --require-account: guests are refused, an account added by
   assert.deepEqual(await who(alice), ["alice"], "nobody who has not identified is seen");
   await waiting.nextMatching((m) => isFatal(m, ErrorCode.AUTH_REQUIRED));
 
-  // Deleted while the server runs: the next login is refused.
+  // Let in, it may rename, but not mint an account of its own under the new name.
+  await alice.send(hello("mallory"), register(PASSWORD));
+  assert.match(
+    (await expectError(alice, ErrorCode.UNSUPPORTED)).message,
+    /its operator makes the accounts \(server accounts add NAME\)/,
+  );
+
+  // Deleted while the server runs: the session is cut, and the next login is refused.
   const deleted = await accountsCommand(dir.path, ["delete", "ALICE"]);
-  assert.deepEqual([deleted.code, deleted.stdout], [0, 'deleted account "alice"\n']);
+  assert.deepEqual([deleted.code, deleted.stdout], [0, 'Deleted account "alice".\n']);
+  const cut = await alice.nextMatching((m) => isFatal(m, ErrorCode.AUTH_REQUIRED), 30_000);
+  assert.match((cut.body.value as ErrorMessage).message, /Your account was deleted/);
+  await alice.closed;
   await using late = await TestClient.connect(server.port);
   await late.send(hello("alice", PASSWORD));
   await late.nextMatching((m) => isFatal(m, ErrorCode.AUTH_REQUIRED));
@@ -398,6 +418,61 @@ Deno.test("accounts - --require-account: guests are refused, an account added by
   const list = await accountsCommand(dir.path, ["list"]);
   assert.deepEqual([list.code, list.stdout], [0, ""]);
   await assertNoPasswordLogged(server);
+});
+
+Deno.test("accounts - registrations are limited per requester (a loopback connection) and in all by --max-accounts", async () => {
+  await using dir = await tempDir();
+  await using server = await startIn(dir.path, [
+    "--allow-plaintext-passwords",
+    "--rename-limit",
+    "0",
+    "--max-accounts",
+    "5",
+  ]);
+  await using first = await TestClient.connect(server.port);
+  for (const name of ["ann1", "ann2", "ann3"]) {
+    await first.send(hello(name), register(PASSWORD));
+    await expectChange(first, AccountChange.REGISTERED, name);
+  }
+  await first.send(hello("ann4"), register(PASSWORD));
+  assert.match(
+    (await expectError(first, ErrorCode.RATE_LIMITED)).message,
+    /^Cannot register "ann4": 3 accounts were registered from your address within the hour; try again in \d+ min$/,
+  );
+  // Behind a reverse proxy every user is 127.0.0.1: loopback is counted per connection.
+  await using second = await TestClient.connect(server.port);
+  for (const name of ["ben1", "ben2"]) {
+    await second.send(hello(name), register(PASSWORD));
+    await expectChange(second, AccountChange.REGISTERED, name);
+  }
+  await second.send(hello("ben3"), register(PASSWORD));
+  assert.equal(
+    (await expectError(second, ErrorCode.UNAVAILABLE)).message,
+    'Cannot register "ben3": this server has as many accounts as it allows (5); ask its operator',
+  );
+  // The operator is not bound by it.
+  const passwordFile = join(dir.path, "password.txt");
+  await Deno.writeTextFile(passwordFile, PASSWORD);
+  const added = await accountsCommand(dir.path, ["add", "carl", "--password-file", passwordFile]);
+  assert.equal(added.code, 0, added.stderr);
+  await assertNoPasswordLogged(server);
+});
+
+Deno.test("accounts - --require-account without TLS or --allow-plaintext-passwords says at start that nobody can log in but through an HTTPS proxy", async () => {
+  await using dir = await tempDir();
+  await using server = await startIn(dir.path, ["--require-account"]);
+  await server.stop();
+  const log = `${server.stdout.text}\n${server.stderr.text}`;
+  const notices = log.split("\n").filter((line) => line.includes("--require-account without TLS"));
+  assert.equal(notices.length, 1, log);
+  assert.match(notices[0], /--allow-plaintext-passwords/);
+
+  await using plain = await startIn(dir.path, [
+    "--require-account",
+    "--allow-plaintext-passwords",
+  ]);
+  await plain.stop();
+  assert.ok(!plain.stdout.text.includes("without TLS"), plain.stdout.text);
 });
 
 Deno.test("accounts - with no flags, guests notice nothing: no password asked, and names are free", async () => {

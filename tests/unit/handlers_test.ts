@@ -132,7 +132,8 @@ class FakeContext implements HandlerContext {
   }
   readonly address = "192.0.2.1";
   readonly accounts = new Accounts(new NoAccounts("none"), new FailedLogins({}, { log() {} }));
-  readonly passwordsAccepted = false;
+  passwordsAccepted = false;
+  requireAccount = false;
   readonly admitted = true;
   readonly identifiedAs = undefined;
   identify(): void {}
@@ -419,6 +420,19 @@ Deno.test("handlers - a Hello.client of exactly MAX_CLIENT_NAME_BYTES is kept", 
 });
 
 const PING: ClientMessageInit = { body: { case: "ping", value: { nonce: 5n } } };
+
+Deno.test("handlers - with --require-account, a RegisterRequest is UNSUPPORTED: the operator makes the accounts", () => {
+  const context = new FakeContext({ nickname: "mallory" });
+  context.requireAccount = true;
+  context.passwordsAccepted = true;
+  handleClientMessage(
+    context,
+    message({ body: { case: "register", value: { password: "p4ssword!" } } }),
+  );
+  const error = context.onlyError();
+  assert.equal(ErrorCode[error.code], "UNSUPPORTED");
+  assert.match(error.message, /server accounts add NAME/);
+});
 
 Deno.test("decodeClientMessage - unknown fields are not kept, on the message or inside its body", () => {
   // Field 15, length-delimited, 60,000 bytes: what a client could make a server hold.

@@ -24,6 +24,8 @@ export interface AccountStore extends AsyncDisposable {
   remove(key: string): Promise<boolean>;
   /** Every account, by registered nickname. */
   list(): Promise<Account[]>;
+  /** How many accounts there are. */
+  count(): Promise<number>;
 }
 
 /** The accounts' storage cannot be used now; the message says why. */
@@ -60,6 +62,10 @@ export class NoAccounts implements AccountStore {
 
   list(): Promise<Account[]> {
     return Promise.resolve([]);
+  }
+
+  count(): Promise<number> {
+    return Promise.resolve(0);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

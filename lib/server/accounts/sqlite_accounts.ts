@@ -71,6 +71,14 @@ export class SqliteAccounts implements AccountStore {
       ).all() as unknown as AccountRow[]).map(account), []);
   }
 
+  count(): Promise<number> {
+    return this.#run(
+      false,
+      (db) => (db.prepare("SELECT COUNT(*) AS n FROM accounts").get() as { n: number }).n,
+      0,
+    );
+  }
+
   // deno-lint-ignore require-await
   async [Symbol.asyncDispose](): Promise<void> {
     this.#closed = true;

@@ -91,6 +91,10 @@ export class RedisAccounts implements AccountStore {
     });
   }
 
+  count(): Promise<number> {
+    return this.#run((redis) => redis.hlen(ACCOUNTS));
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#redis.status === "ready") await waitAtMost(this.#redis.quit(), 1000);
     this.#redis.disconnect();
