@@ -383,3 +383,19 @@ function dimAt(screen: string, text: string): boolean {
   }
   return dim;
 }
+
+Deno.test("terminal - a line too long to send is named by its words, not by a line number the user never saw", async () => {
+  await using server = await ServerProcess.start(["--max-content-bytes", "5"]);
+  await using terminal = await TmuxSession.start(client(server.port, "--echo"), {
+    NO_COLOR: "1",
+  });
+  await terminal.waitForScreen(/^\[echo\] guest-\d+>$/m);
+  await terminal.type("short");
+  await terminal.press("Enter");
+  await terminal.waitForScreen(/^\(echo\) short$/m);
+  await terminal.type("too long a line");
+  await terminal.press("Enter");
+  await terminal.waitForScreen(
+    /^! the line \("too long a line"\) was not sent: it is 15 bytes long; the limit is 5$/m,
+  );
+});
