@@ -34,6 +34,11 @@ export interface ConsoleOutput {
   event(line: string): void;
   /** Something about the connection or the console itself. */
   status(line: string): void;
+  /**
+   * Options to connect with, for the user to copy whole (`--fingerprint AB:CD:...`): a
+   * terminal leaves them unwrapped. Without it, they go through `status`.
+   */
+  command?(line: string): void;
   /** The prompt to show, after the mode, nickname or connection changed. */
   prompt?(prompt: string): void;
   /**
@@ -415,12 +420,15 @@ export class ChatConsole {
           output.status(style.notice(`connecting to ${event.address} ...`));
         }
         return;
-      case "connect_failed":
+      case "connect_failed": {
         output.status(style.error(event.error.message));
+        const { command } = event.error;
+        if (command !== undefined) (output.command ?? output.status)(command);
         if (event.retryInMs !== undefined) {
           output.status(style.notice(`retrying in ${seconds(event.retryInMs)}`));
         }
         return;
+      }
       case "connected":
         // The client asks for its nickname again after every Welcome: that is a request too.
         if (event.requestedNickname !== "") {

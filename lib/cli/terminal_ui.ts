@@ -6,7 +6,12 @@ import { LineEditor } from "./line_editor.ts";
 import { printable } from "../ui/printable.ts";
 import { maskPasswords } from "../ui/input_line.ts";
 import { nicknameProblem } from "../protocol/nickname.ts";
-import { type PromptFrame, PromptRenderer, type TerminalSize } from "./prompt_renderer.ts";
+import {
+  type PromptFrame,
+  PromptRenderer,
+  type TerminalSize,
+  type VerbatimLine,
+} from "./prompt_renderer.ts";
 import { nextStdinChunk } from "./next_stdin_chunk.ts";
 import { onStopSignal } from "./shutdown_signals.ts";
 import { waitAtMost } from "../util/wait_at_most.ts";
@@ -63,6 +68,7 @@ export async function runTerminalUi(
     output: {
       event: (line) => terminal.print(line),
       status: (line) => terminal.print(line),
+      command: (line) => terminal.print({ verbatim: line }),
       prompt(text) {
         prompt = style.prompt(text);
         terminal.changed();
@@ -184,7 +190,7 @@ export async function runTerminalUi(
 class RawTerminal implements Disposable {
   readonly #frame: () => PromptFrame;
   readonly #renderer = new PromptRenderer();
-  #above: string[] = [];
+  #above: (string | VerbatimLine)[] = [];
   #dirty = false;
   #closed = false;
   readonly #close = () => this.close();
@@ -203,7 +209,7 @@ class RawTerminal implements Disposable {
   }
 
   /** Prints `line` above the prompt, at the next redraw; once closed, at once, wrapped as before. */
-  print(line: string): void {
+  print(line: string | VerbatimLine): void {
     if (this.#closed) {
       write(this.#renderer.render([line], undefined, terminalSize()));
       return;

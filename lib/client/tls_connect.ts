@@ -11,7 +11,7 @@ import {
 import { connectTcp } from "./connect_tcp.ts";
 import { CertificateError, ConnectError } from "./errors.ts";
 import { probeCertificate, type ProbedCertificate } from "./probe_certificate.ts";
-import { isUnknownIssuer, tlsHandshakeError } from "./tls_handshake_error.ts";
+import { isUnknownIssuer, type ProbedIssuer, tlsHandshakeError } from "./tls_handshake_error.ts";
 
 /** How the client connects over TLS. */
 export interface ClientTlsOptions {
@@ -81,11 +81,10 @@ export async function connectTls(
       { cause: failure },
     );
   }
-  // The one reason a person can fix by pinning: show the fingerprint to pin.
-  const fingerprint = isUnknownIssuer(failure)
-    ? await probedFingerprint(hostname, port, deadline)
-    : undefined;
-  throw tlsHandshakeError(failure, address, fingerprint);
+  // Fixed by pinning (a self-signed certificate: show the fingerprint) or by --ca (name the
+  // authority): the certificate tells which.
+  const probed = isUnknownIssuer(failure) ? await probeIssuer(hostname, port, deadline) : undefined;
+  throw tlsHandshakeError(failure, address, probed);
 }
 
 /** A certificate the server presented that matched the pin, and the name to verify it for. */
@@ -150,15 +149,16 @@ async function pinnedCertificate(
   return pinned;
 }
 
-/** The server certificate's fingerprint, or undefined if it cannot be read in time. */
-async function probedFingerprint(
+/** The server certificate's fingerprint and issuer, or undefined if it cannot be read in time. */
+async function probeIssuer(
   hostname: string,
   port: number,
   deadline: number,
-): Promise<string | undefined> {
+): Promise<ProbedIssuer | undefined> {
   try {
     const probed = await probeCertificate(hostname, port, Math.max(1_000, deadline - Date.now()));
-    return formatFingerprint(await certificateFingerprint(probed.der));
+    const fingerprint = formatFingerprint(await certificateFingerprint(probed.der));
+    return { fingerprint, issuer: probed.issuer, selfSigned: probed.selfSigned };
   } catch {
     return undefined;
   }

@@ -52,17 +52,29 @@ Deno.test("client tls - a certificate for other names is refused, naming them", 
   );
 });
 
-Deno.test("client tls - an unknown authority: prints the fingerprint and how to pin it, once", async () => {
-  const ca = await TestCertificateAuthority.create();
-  const pair = await ca.issue();
+Deno.test("client tls - an unknown self-signed certificate: prints how to pin it, the option on a line of its own, once", async () => {
+  const pair = await selfSignedCertificate();
   await using tls = await TlsServer.start(pair);
+  const run = await runClient(["--port", tls.port, "--tls"]);
+  assert.equal(run.code, 1);
+  const lines = run.stderr.trimEnd().split("\n").filter((line) => !line.startsWith("connecting"));
+  assert.deepEqual(lines, [
+    `Cannot verify 127.0.0.1:${tls.port}: its certificate is self-signed. Its SHA-256 ` +
+    "fingerprint is in the line below: if it is the one the server printed at start, connect " +
+    "with that option",
+    `--fingerprint ${pair.fingerprint}`,
+  ]);
+});
+
+Deno.test("client tls - a certificate from a private authority: --tls alone asks for --ca, naming the authority", async () => {
+  const ca = await TestCertificateAuthority.create("Trial CA");
+  await using tls = await TlsServer.start(await ca.issue());
   const run = await runClient(["--port", tls.port, "--tls"]);
   assert.equal(run.code, 1);
   assert.equal(
     onlyLine(run.stderr),
-    `Cannot verify 127.0.0.1:${tls.port}: its certificate is not signed by a trusted ` +
-      `authority. Its SHA-256 fingerprint is ${pair.fingerprint}. If that is the fingerprint ` +
-      `the server printed at start, connect with --fingerprint ${pair.fingerprint}`,
+    `Cannot verify 127.0.0.1:${tls.port}: its certificate is signed by an authority this ` +
+      "machine does not trust (CN=Trial CA): connect with --ca FILE (that authority's certificate)",
   );
 });
 
