@@ -508,9 +508,10 @@ export class ChatClient {
         this.#options.welcomeTimeoutMs,
       );
       this.#lastSentAt = Date.now();
-      // A TLS server says so (an alert) only once sent something, where a chat server speaks
-      // first: without this ping, a plain client would wait for a Welcome that never comes.
-      if (!connection.encrypted) this.#ping(connection);
+      // A TLS server (to a plain client) or a web port says what it is only once sent
+      // something, where a chat server speaks first: without this, the client would wait for
+      // a Welcome that never comes.
+      connection.probe();
       const keepalive = setInterval(
         () => this.#keepAlive(connection),
         this.#options.keepaliveMs / 3,

@@ -24,20 +24,15 @@ export function tlsHandshakeError(
   address: string,
   probed?: ProbedIssuer,
 ): ConnectError {
+  const message = describeError(error);
+  // Deno.startTls's InvalidData, or node:tls's Error (the probe of a pinned certificate).
+  if (message.includes("InvalidContentType")) return notTls(address, { cause: error });
   if (!(error instanceof Deno.errors.InvalidData)) {
     return new ConnectError(`Cannot connect to ${address}: ${describeNetworkError(error)}`, {
       cause: error,
     });
   }
-  const message = describeError(error);
   const cannotVerify = `Cannot verify ${address}:`;
-  if (message.includes("InvalidContentType")) {
-    return new TlsMismatchError(
-      `Cannot connect to ${address}: the server does not speak TLS (it answered in plain ` +
-        "text): connect without --tls, or check the port",
-      { cause: error },
-    );
-  }
   if (isUnknownIssuer(error)) {
     if (probed?.selfSigned === false) {
       return new CertificateError(
@@ -108,6 +103,15 @@ export function tlsHandshakeError(
     cause: error,
     final: true,
   });
+}
+
+/** The server at `address` answered a TLS handshake in plain text: final. */
+export function notTls(address: string, options?: ErrorOptions): TlsMismatchError {
+  return new TlsMismatchError(
+    `Cannot connect to ${address}: the server does not speak TLS (it answered in plain ` +
+      "text): connect without --tls, or check the port",
+    options,
+  );
 }
 
 /** What the client read of a certificate it could not verify. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { runClient } from "../support/client_process.ts";
+import { freePort, runClient } from "../support/client_process.ts";
+import { startWithHttp } from "../support/server_with_http.ts";
 import { ServerProcess } from "../support/server_process.ts";
 import { selfSignedCertificate, TestCertificateAuthority } from "../support/test_certificates.ts";
 import { TlsServer } from "../support/tls_server.ts";
@@ -134,4 +135,42 @@ Deno.test("client tls - a malformed --fingerprint or an unreadable --ca is a usa
   const missing = await runClient(["--ca", "/nonexistent/ca.pem", "send", "x"]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /^error: --ca \/nonexistent\/ca\.pem: cannot read it/);
+});
+
+Deno.test("client tls - --fingerprint to a plain port says the server does not speak TLS, once", async () => {
+  await using server = await ServerProcess.start();
+  const pin = (await selfSignedCertificate()).fingerprint;
+  const run = await runClient(["--port", String(server.port), "--fingerprint", pin], "hi\n");
+  assert.equal(run.code, 1);
+  assert.equal(
+    onlyLine(run.stderr),
+    `Cannot connect to 127.0.0.1:${server.port}: the server does not speak TLS (it answered ` +
+      "in plain text): connect without --tls, or check the port",
+  );
+});
+
+Deno.test("client tls - the web port, plain or HTTPS, is named at once, with or without TLS, and not tried again", async () => {
+  const webPort = (port: number | string) =>
+    `Cannot connect to 127.0.0.1:${port}: that is the server's web port (HTTP): connect to its ` +
+    "chat port (8080 by default)";
+  const { server, httpPort } = await startWithHttp();
+  await using _server = server;
+  const pin = (await selfSignedCertificate()).fingerprint;
+  for (const flags of [[], ["--tls"], ["--fingerprint", pin]]) {
+    const run = await runClient(["--port", String(httpPort), ...flags], "hi\n");
+    assert.equal(run.code, 1, flags.join(" "));
+    assert.equal(onlyLine(run.stderr), webPort(httpPort), flags.join(" "));
+  }
+
+  const pair = await selfSignedCertificate();
+  const httpsPort = freePort();
+  await using tls = await TlsServer.start(pair, ["--http-port", String(httpsPort)]);
+  await tls.server.stdout.waitFor(`https://127.0.0.1:${httpsPort} in a browser`);
+  // The Welcome timeout, should the client wait for one, outlasts the test's patience.
+  const run = await runClient(
+    ["--port", String(httpsPort), "--fingerprint", pair.fingerprint, "--timeout", "600"],
+    "hi\n",
+  );
+  assert.equal(run.code, 1);
+  assert.equal(onlyLine(run.stderr), webPort(httpsPort));
 });
