@@ -22,7 +22,7 @@ import {
   formatWelcome,
 } from "../ui/format_message.ts";
 import { HELP_TEXT, parseInputLine } from "../ui/input_line.ts";
-import { passwordWithheldText } from "../ui/account_text.ts";
+import { loginRequiredText, passwordWithheldText } from "../ui/account_text.ts";
 import { formatHostPort } from "../net/format_host_port.ts";
 import { excerpt } from "./excerpt.ts";
 import { printable } from "../ui/printable.ts";
@@ -34,6 +34,11 @@ export interface ConsoleOutput {
   event(line: string): void;
   /** Something about the connection or the console itself. */
   status(line: string): void;
+  /**
+   * Options to connect with, for the user to copy whole (`--fingerprint AB:CD:...`): a
+   * terminal leaves them unwrapped. Without it, they go through `status`.
+   */
+  command?(line: string): void;
   /** The prompt to show, after the mode, nickname or connection changed. */
   prompt?(prompt: string): void;
   /**
@@ -48,6 +53,12 @@ export interface ConsoleOutput {
    * identify(). Without it, the console goes on under its guest name.
    */
   askPassword?(nickname: string): void;
+  /**
+   * The server admits registered users only and no password is known: a terminal asks for
+   * the nickname (when `nickname` is "") and the password, and passes them to logIn().
+   * Without it, the console says what to do and gives up.
+   */
+  askLogin?(nickname: string): void;
 }
 
 export interface ChatConsoleOptions {
@@ -56,6 +67,8 @@ export interface ChatConsoleOptions {
   nickname: string;
   /** The password of `nickname`'s account (--password-file); kept in memory only. @default "" */
   password?: string;
+  /** The file `password` came from, to name when the server says it is wrong. */
+  passwordFile?: string;
   mode: Action;
   connectAttempts: number;
   reconnect: boolean;
@@ -69,6 +82,11 @@ export interface ChatConsoleOptions {
   tls?: ClientTlsOptions;
   style: Style;
   output: ConsoleOutput;
+  /**
+   * Name a line not sent by its number in the input (`line 37 ("first words…")`), as piped
+   * input counts them; an interactive user sees no numbers. @default true
+   */
+  lineNumbers?: boolean;
   /** Show only the replies to this console's own requests (one-shot mode). @default false */
   repliesOnly?: boolean;
   /**
@@ -137,6 +155,10 @@ export class ChatConsole {
   /** Between a reconnect and the answer to the lobby's join: the server's history is unknown. */
   #resuming = false;
   #settledWaiters: (() => void)[] = [];
+  /** The last error was fatal: it explains the disconnect that follows. */
+  #fatalShown = false;
+  /** The nickname given to logIn(), to ask its password again if it is wrong. */
+  #loginNickname: string | undefined;
   readonly #connected = Promise.withResolvers<boolean>();
 
   constructor(options: ChatConsoleOptions) {
@@ -210,6 +232,15 @@ export class ChatConsole {
     if (fromPrompt) this.#prompted.add(ordinal);
   }
 
+  /**
+   * The nickname and password asked for at askLogin: they go in the Hello, and are asked
+   * again if the password is wrong.
+   */
+  logIn(nickname: string, password: string): void {
+    this.#loginNickname = nickname;
+    this.client.logIn(nickname, password);
+  }
+
   /** True when a password may go now; otherwise the user is told why not. */
   #passwordsAccepted(): boolean {
     if (!this.client.isConnected) return !this.#notConnected();
@@ -229,7 +260,10 @@ export class ChatConsole {
         if (!this.client.isConnected) return this.#notConnected();
         const limit = this.client.maxContentBytes!;
         const bytes = utf8Length(command.text);
-        const name = lineName(lineNumber, command.text);
+        const name = lineName(
+          this.#options.lineNumbers === false ? undefined : lineNumber,
+          command.text,
+        );
         if (bytes > limit) {
           // The server would refuse it: say so now, and spare the round trip.
           this.#requestFailed = true;
@@ -386,12 +420,15 @@ export class ChatConsole {
           output.status(style.notice(`connecting to ${event.address} ...`));
         }
         return;
-      case "connect_failed":
+      case "connect_failed": {
         output.status(style.error(event.error.message));
+        const { command } = event.error;
+        if (command !== undefined) (output.command ?? output.status)(command);
         if (event.retryInMs !== undefined) {
           output.status(style.notice(`retrying in ${seconds(event.retryInMs)}`));
         }
         return;
+      }
       case "connected":
         // The client asks for its nickname again after every Welcome: that is a request too.
         if (event.requestedNickname !== "") {
@@ -399,6 +436,7 @@ export class ChatConsole {
           this.#onSent();
         }
         this.#connected.resolve(true);
+        this.#fatalShown = false;
         if (!this.#options.repliesOnly) output.status(style.notice(formatWelcome(event.welcome)));
         if (this.#disconnectedAt !== undefined) {
           // What was missed follows, from history, or a notice of what is lost.
@@ -408,6 +446,19 @@ export class ChatConsole {
           this.#resuming = true;
         }
         output.prompt?.(this.prompt);
+        return;
+      case "login_required":
+        if (output.askLogin === undefined) {
+          // Nobody to ask: a Hello without a password would only be refused.
+          this.#requestFailed = true;
+          output.status(
+            style.error(`Cannot connect to ${event.address}: ${loginRequiredText("terminal")}`),
+          );
+          void this.client.close();
+          return;
+        }
+        output.status(style.notice(`* ${event.address} admits registered users only: log in`));
+        output.askLogin(event.nickname);
         return;
       case "password_withheld":
         output.status(style.error(`! ${passwordWithheldText(event.address, "terminal")}`));
@@ -422,7 +473,10 @@ export class ChatConsole {
           ? ""
           : ` - reconnecting in ${seconds(event.retryInMs)}`;
         output.status(style.error(`disconnected: ${event.reason}${retry}`));
-        if (unanswered > 0) output.status(style.error(`! ${unanswered} request(s) got no reply`));
+        // After a fatal error, which said why, nothing more was to come.
+        if (unanswered > 0 && !this.#fatalShown) {
+          output.status(style.error(`! ${unanswered} request(s) got no reply`));
+        }
         if (event.unsent > 0) {
           output.status(style.error(`! ${event.unsent} request(s) were not sent`));
         }
@@ -484,7 +538,12 @@ export class ChatConsole {
     const ownId = this.client.sessionId;
     const body = message.body;
     let isReply = false;
-    let line = formatServerMessage(message, ownId, style);
+    // The password of --password-file, refused: the hint names the file.
+    const fromFile = answers?.automatic && answers.kind === "identify" &&
+        this.#loginNickname === undefined
+      ? this.#options.passwordFile
+      : undefined;
+    let line = formatServerMessage(message, ownId, style, { passwordFile: fromFile });
     // The nickname asked for after a reconnect counts as this console's request too.
     const ours = answers !== undefined &&
       (!answers.automatic || answers.kind === "nick" || answers.kind === "identify");
@@ -500,6 +559,9 @@ export class ChatConsole {
       }
       case "presence":
         if (body.value.sessionId === ownId) output.prompt?.(this.prompt);
+        break;
+      case "account":
+        output.prompt?.(this.prompt);
         break;
       case "joined":
         if (answers?.automatic) {
@@ -545,6 +607,7 @@ export class ChatConsole {
     if (isReply && body.case === "error") this.#requestFailed = true;
     // A fatal error explains the disconnect that follows, so it is always shown.
     const fatal = body.case === "error" && body.value.fatal;
+    if (fatal) this.#fatalShown = true;
     // One-shot output is the message's reply; a successful --nick shows in it already.
     const shown = !this.#options.repliesOnly || fatal || (isReply && body.case !== "presence");
     if (line !== undefined && shown) output.event(line);
@@ -560,10 +623,13 @@ export class ChatConsole {
    */
   #askPasswordAfter(code: ErrorCode, answers: AnsweredRequest, ordinal: number | undefined): void {
     const prompted = ordinal !== undefined && this.#prompted.delete(ordinal);
-    const nickname = this.client.registeredNickname ?? this.#options.nickname;
+    const nickname = this.client.registeredNickname ?? this.#loginNickname ??
+      this.#options.nickname;
     const unasked = answers.automatic && answers.kind === "nick" &&
       code === ErrorCode.NICKNAME_REGISTERED && !this.#options.password;
-    const wrong = prompted && code === ErrorCode.AUTH_FAILED;
+    // On a server that admits registered users only, the login at connect is asked again.
+    const wrong = (prompted || (answers.automatic && this.client.accountRequired)) &&
+      code === ErrorCode.AUTH_FAILED;
     if ((unasked || wrong) && this.client.passwordsAccepted) {
       this.#options.output.askPassword?.(nickname);
     }
@@ -594,9 +660,13 @@ export class ChatConsole {
   }
 }
 
-/** `line 37 ("first words of it…")`: enough to find it again in a paste. */
-function lineName(lineNumber: number, text: string): string {
-  return `line ${lineNumber} ("${excerpt(text.trim(), 20)}")`;
+/**
+ * `line 37 ("first words of it…")`: enough to find it again in a paste; `the line ("first
+ * words of it…")` where lines are not numbered.
+ */
+function lineName(lineNumber: number | undefined, text: string): string {
+  const quoted = `("${excerpt(text.trim(), 20)}")`;
+  return lineNumber === undefined ? `the line ${quoted}` : `line ${lineNumber} ${quoted}`;
 }
 
 function seconds(ms: number): string {

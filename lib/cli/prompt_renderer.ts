@@ -9,6 +9,14 @@ export interface PromptFrame {
   cursor: number;
 }
 
+/**
+ * A line of our own for the user to copy whole (a command to run): printed as it is, left
+ * for the terminal to wrap, so that its copy is one line again.
+ */
+export interface VerbatimLine {
+  verbatim: string;
+}
+
 export interface TerminalSize {
   columns: number;
   rows: number;
@@ -21,11 +29,11 @@ export interface TerminalSize {
  * end of the screen, prints any new lines there and draws the prompt again below
  * them. Its output is the escape codes to write; it writes nothing itself.
  *
- * The lines printed above it are wrapped here rather than by the terminal, with
- * a hanging indent: every row a line wraps onto starts with HANGING_INDENT
- * spaces, so only the first row of each line starts at the left edge, and no
- * message can pad itself to the width and forge what looks like a line of its
- * own. (The typed line is the user's own, and stays soft-wrapped, so that the
+ * The lines printed above it are wrapped here rather than by the terminal, at
+ * spaces where there are any, with a hanging indent: every row a line wraps onto
+ * starts with HANGING_INDENT spaces, so only the first row of each line starts at
+ * the left edge, and no message can pad itself to the width and forge what looks
+ * like a line of its own. Verbatim lines, ours only, are left to the terminal. (The typed line is the user's own, and stays soft-wrapped, so that the
  * terminal rewraps it on a resize.)
  *
  * A line taller than the screen is shown by the rows around the cursor, as rows
@@ -47,7 +55,11 @@ export class PromptRenderer {
    * a line of its own), then draws `frame`, or nothing and leaves the
    * cursor at the start of a clean row.
    */
-  render(above: readonly string[], frame: PromptFrame | undefined, size: TerminalSize): string {
+  render(
+    above: readonly (string | VerbatimLine)[],
+    frame: PromptFrame | undefined,
+    size: TerminalSize,
+  ): string {
     const columns = Math.max(2, size.columns);
     if (this.#columns !== 0 && columns !== this.#columns) {
       this.#cursorRow = rewrappedCursorRow(this.#drawn, columns);
@@ -57,11 +69,18 @@ export class PromptRenderer {
     // Autowrap is off while they print: where the terminal draws a character wider than it was
     // counted, the end of the row is cut off rather than wrapped to the left edge, where it
     // could pass for a line of its own.
-    if (above.length > 0) out += AUTOWRAP_OFF;
+    let autowrap = true;
     for (const line of above) {
-      out += line.split("\n").map((part) => hangingWrap(part, columns)).join("\r\n") + "\r\n";
+      const verbatim = typeof line !== "string";
+      if (autowrap !== verbatim) {
+        out += verbatim ? AUTOWRAP_ON : AUTOWRAP_OFF;
+        autowrap = verbatim;
+      }
+      out += verbatim
+        ? line.verbatim + "\r\n"
+        : line.split("\n").map((part) => hangingWrap(part, columns)).join("\r\n") + "\r\n";
     }
-    if (above.length > 0) out += AUTOWRAP_ON;
+    if (!autowrap) out += AUTOWRAP_ON;
     this.#cursorRow = 0;
     this.#drawn = { text: "", cursor: 0, lineEndAfter: false };
     return frame === undefined ? out : out + this.#draw(frame, columns, Math.max(1, size.rows - 1));
@@ -114,13 +133,18 @@ const HANGING_INDENT = 4;
 /**
  * `line` (one line, colour codes allowed) cut into rows `columns` wide, glyph by
  * glyph as place() does, each row after the first ended by a line end and begun
- * by the hanging indent. The indent leaves room for a wide character on the
- * narrowest screens.
+ * by the hanging indent. A row ends at its last space, which the line end takes the
+ * place of; only a word longer than a row is cut inside (where it stands). The indent leaves room for a
+ * wide character on the narrowest screens.
  */
 function hangingWrap(line: string, columns: number): string {
   const indent = " ".repeat(Math.min(HANGING_INDENT, columns - 2));
+  const newRow = "\r\n" + indent;
   let out = "";
   let column = 0;
+  /** The last space of the row, where it may break: its index in `out`, the column after it. */
+  let space: { at: number; column: number } | undefined;
+  let wrapped = false;
   // Split on a capturing pattern: the odd parts are the colour codes, which take no room.
   for (const [i, part] of line.split(SGR).entries()) {
     if (i % 2 === 1) {
@@ -128,11 +152,33 @@ function hangingWrap(line: string, columns: number): string {
       continue;
     }
     for (const { index, length, width } of glyphs(part)) {
+      const glyph = part.slice(index, index + length);
       if (width > 0 && column + width > columns) {
-        out += "\r\n" + indent;
-        column = indent.length;
+        if (glyph === " ") {
+          // The space that overflows is the break itself.
+          out += newRow;
+          column = indent.length;
+          space = undefined;
+          wrapped = true;
+          continue;
+        }
+        if (space !== undefined && indent.length + column - space.column + width <= columns) {
+          // The word moves down whole, to after the indent.
+          out = out.slice(0, space.at) + newRow + out.slice(space.at + 1);
+          column = indent.length + column - space.column;
+          space = undefined;
+        }
+        if (column + width > columns) {
+          out += newRow;
+          column = indent.length;
+        }
+        wrapped = true;
       }
-      out += part.slice(index, index + length);
+      // Never at the indent: a row after the first keeps it.
+      if (glyph === " " && (column > indent.length || !wrapped)) {
+        space = { at: out.length, column: column + 1 };
+      }
+      out += glyph;
       column += width;
     }
   }

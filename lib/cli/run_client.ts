@@ -34,6 +34,7 @@ export async function runClient(commandLine: ClientCommandLine): Promise<number>
     port,
     nickname,
     password,
+    passwordFile: commandLine.passwordFile,
     tls,
     mode: commandLine.mode,
     connectAttempts: commandLine.retries + 1,
@@ -57,6 +58,8 @@ export async function runClient(commandLine: ClientCommandLine): Promise<number>
   }
   return runTerminalUi({
     ...common,
+    // The user sees no line numbers: a line not sent is named by its words.
+    lineNumbers: false,
     style: createStyle(Deno.stdout.isTerminal() && !Deno.noColor),
   });
 }

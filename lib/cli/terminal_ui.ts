@@ -5,7 +5,13 @@ import { type Key, KeyDecoder } from "./key_decoder.ts";
 import { LineEditor } from "./line_editor.ts";
 import { printable } from "../ui/printable.ts";
 import { maskPasswords } from "../ui/input_line.ts";
-import { type PromptFrame, PromptRenderer, type TerminalSize } from "./prompt_renderer.ts";
+import { nicknameProblem } from "../protocol/nickname.ts";
+import {
+  type PromptFrame,
+  PromptRenderer,
+  type TerminalSize,
+  type VerbatimLine,
+} from "./prompt_renderer.ts";
 import { nextStdinChunk } from "./next_stdin_chunk.ts";
 import { onStopSignal } from "./shutdown_signals.ts";
 import { waitAtMost } from "../util/wait_at_most.ts";
@@ -27,13 +33,33 @@ export async function runTerminalUi(
   /** A line the console would not send (too long), given back to edit. */
   let notSent: string | undefined;
   /**
-   * The password asked for, while it is: keys go to an editor of its own, drawn as nothing at
-   * all (no echo, as sudo or ssh), which keeps no history; the chat line waits as it was.
+   * A question asked, while it is: keys go to an editor of its own, which keeps no history;
+   * a password is drawn as nothing at all (no echo, as sudo or ssh). The chat line waits as
+   * it was. `answered`: the line typed, or undefined when the user gave up (Ctrl+C, Ctrl+D).
    */
-  let asking: { label: string; nickname: string; editor: LineEditor } | undefined;
+  let asking: {
+    label: string;
+    echo: boolean;
+    editor: LineEditor;
+    answered: (line: string | undefined) => void;
+  } | undefined;
+  const ask = (
+    label: string,
+    echo: boolean,
+    answered: (line: string | undefined) => void,
+  ) => {
+    asking = { label, echo, editor: new LineEditor({ remember: () => false }), answered };
+    terminal.changed();
+  };
+  const askPassword = (nickname: string, answered: (password: string | undefined) => void) =>
+    ask(`Password for ${printable(nickname)}: `, false, answered);
   using terminal = new RawTerminal(() =>
-    asking === undefined
-      ? { prompt, line: editor.text, cursor: editor.cursor }
+    asking === undefined ? { prompt, line: editor.text, cursor: editor.cursor } : asking.echo
+      ? {
+        prompt: style.prompt(asking.label),
+        line: asking.editor.text,
+        cursor: asking.editor.cursor,
+      }
       : { prompt: style.prompt(asking.label), line: "", cursor: 0 }
   );
   const chat = new ChatConsole({
@@ -42,6 +68,7 @@ export async function runTerminalUi(
     output: {
       event: (line) => terminal.print(line),
       status: (line) => terminal.print(line),
+      command: (line) => terminal.print({ verbatim: line }),
       prompt(text) {
         prompt = style.prompt(text);
         terminal.changed();
@@ -50,27 +77,49 @@ export async function runTerminalUi(
         notSent = line;
       },
       askPassword(nickname) {
-        const label = `Password for ${printable(nickname)}: `;
-        asking = { label, nickname, editor: new LineEditor({ remember: () => false }) };
-        terminal.changed();
+        if (asking !== undefined) return;
+        askPassword(nickname, (password) => {
+          if (password !== undefined) return chat.identify(nickname, password, true);
+          terminal.print(
+            style.notice(
+              `* not identified - /identify PASSWORD takes ${printable(nickname)} later`,
+            ),
+          );
+        });
+      },
+      askLogin(nickname) {
+        // Asked again after a reconnect while the first question is still open: one will do.
+        if (asking !== undefined) return;
+        const withPassword = (name: string) =>
+          askPassword(name, (password) => {
+            if (password === undefined) quit.resolve();
+            else chat.logIn(name, password);
+          });
+        if (nickname !== "") return withPassword(nickname);
+        const askNickname = () =>
+          ask("Nickname: ", true, (answer) => {
+            if (answer === undefined) return quit.resolve();
+            const name = answer.trim();
+            // The server checks too; asking again here saves a refusal and a reconnect.
+            const problem = nicknameProblem(name, "");
+            if (problem === undefined) return withPassword(name);
+            terminal.print(style.error(`! ${problem}`));
+            askNickname();
+          });
+        askNickname();
       },
     },
   });
 
-  /** A key while the password is asked for: Enter sends it, Ctrl+C or Ctrl+D gives up. */
-  const passwordKey = (key: Key) => {
-    const { label, nickname, editor: secret } = asking!;
-    const outcome = secret.press(key);
+  /** A key while a question is asked: Enter answers it, Ctrl+C or Ctrl+D gives up. */
+  const answerKey = (key: Key) => {
+    const { label, echo, editor: answer, answered } = asking!;
+    const outcome = answer.press(key);
     if (outcome === undefined) return;
     asking = undefined;
-    terminal.print(style.prompt(label.trimEnd()));
-    if (outcome.kind === "submit" && outcome.line !== "") {
-      chat.identify(nickname, outcome.line, true);
-    } else {
-      terminal.print(
-        style.notice(`* not identified - /identify PASSWORD takes ${printable(nickname)} later`),
-      );
-    }
+    const typed = outcome.kind === "submit" ? outcome.line : "";
+    terminal.print(style.prompt((label + (echo ? printable(typed) : "")).trimEnd()));
+    answered(typed === "" ? undefined : typed);
   };
 
   const quit = Promise.withResolvers<void>();
@@ -89,7 +138,7 @@ export async function runTerminalUi(
       // A whole chunk before one redraw: a paste is a chunk of thousands of characters.
       for (const key of keys.decode(chunk)) {
         if (asking !== undefined) {
-          passwordKey(key);
+          answerKey(key);
           continue;
         }
         const outcome = editor.press(key);
@@ -141,7 +190,7 @@ export async function runTerminalUi(
 class RawTerminal implements Disposable {
   readonly #frame: () => PromptFrame;
   readonly #renderer = new PromptRenderer();
-  #above: string[] = [];
+  #above: (string | VerbatimLine)[] = [];
   #dirty = false;
   #closed = false;
   readonly #close = () => this.close();
@@ -160,7 +209,7 @@ class RawTerminal implements Disposable {
   }
 
   /** Prints `line` above the prompt, at the next redraw; once closed, at once, wrapped as before. */
-  print(line: string): void {
+  print(line: string | VerbatimLine): void {
     if (this.#closed) {
       write(this.#renderer.render([line], undefined, terminalSize()));
       return;

@@ -40,6 +40,13 @@ export type ClientEvent =
    */
   | { type: "password_withheld"; address: string }
   /**
+   * The server admits registered users only (Welcome.account_required) and no password is
+   * known: anything but a Hello with one would end the session, so nothing is sent until
+   * logIn() gives the nickname and password (or close()). `nickname`: the one asked for, ""
+   * for none. Comes instead of "connected", which follows logIn().
+   */
+  | { type: "login_required"; address: string; nickname: string }
+  /**
    * A message from the server other than a ChatEvent (those come as "chat"). RATE_LIMITED
    * refusals of lines that the client sends again are not passed on: only the last, when
    * it gives up on the line. A nickname change that comes once per shared room is passed
@@ -151,6 +158,10 @@ export class ChatClient {
   readonly #asked = new WeakMap<AnsweredRequest, { nickname?: string; password?: string }>();
   /** The server refused the session for good (AUTH_REQUIRED): reconnecting cannot help. */
   #refusedForGood = false;
+  /** Welcomed by a server that admits registered users only, and waiting for logIn(). */
+  #awaitingLogin: { connection: ChatConnection; welcome: Welcome } | undefined;
+  /** Rooms to join once identified: such a server ends a session that joins before. */
+  #joinsOwed = false;
   #nextSeq = 1n;
   readonly #rooms: RoomTracker;
   /** Requests that wait for an answer other than a ChatEvent or a Pong, in the order sent. */
@@ -185,9 +196,14 @@ export class ChatClient {
     this.done = this.#run();
   }
 
-  /** True between Welcome and the connection's end. */
+  /** True between Welcome and the connection's end, unless waiting for logIn(). */
   get isConnected(): boolean {
-    return this.#welcome !== undefined;
+    return this.#welcome !== undefined && this.#awaitingLogin === undefined;
+  }
+
+  /** Whether the server admits registered users only (Welcome.account_required). */
+  get accountRequired(): boolean {
+    return this.#welcome?.accountRequired ?? false;
   }
 
   get sessionId(): bigint | undefined {
@@ -311,6 +327,19 @@ export class ChatClient {
     return this.#accountRequest({ case: "unregister", value: { password } }, "account", {
       password: "",
     });
+  }
+
+  /**
+   * The nickname and password to identify with, after "login_required": the Hello goes now
+   * if the connection still waits, else after the next Welcome; every reconnect uses them.
+   */
+  logIn(nickname: string, password: string): void {
+    this.#nickname = nickname;
+    this.#password = password;
+    const waiting = this.#awaitingLogin;
+    if (waiting === undefined) return;
+    this.#awaitingLogin = undefined;
+    this.#greet(waiting.connection, waiting.welcome);
   }
 
   /** Asks who is in `room`; with none, who is online anywhere. */
@@ -479,11 +508,11 @@ export class ChatClient {
         this.#options.welcomeTimeoutMs,
       );
       this.#lastSentAt = Date.now();
-      // Something to say at once. A TLS server says so (an alert) only once sent something,
-      // where a chat server speaks first: without this ping, a plain client would wait for a
-      // Welcome that never comes. Over TLS, it tells the server this is a client, not a
+      // A TLS server (to a plain client) or a web port says what it is only once sent
+      // something, where a chat server speaks first: without this, the client would wait for
+      // a Welcome that never comes. Over TLS, it tells the server this is a client, not a
       // certificate probe (NodeTlsConn.firstInput).
-      this.#ping(connection);
+      connection.probe();
       const keepalive = setInterval(
         () => this.#keepAlive(connection),
         this.#options.keepaliveMs / 3,
@@ -494,7 +523,9 @@ export class ChatClient {
       });
       clearTimeout(welcomeTimer);
       clearInterval(keepalive);
-      const welcomed = this.#welcome !== undefined;
+      // A session still waiting for logIn() never began: its loss is a failed attempt.
+      const welcomed = this.isConnected;
+      this.#awaitingLogin = undefined;
       everWelcomed ||= welcomed;
       const unsent = this.unsent;
       this.#outbox?.[Symbol.dispose]();
@@ -541,51 +572,16 @@ export class ChatClient {
     if (body.case === "welcome") {
       this.#welcome = body.value;
       this.#renames.clear();
-      const nickname = this.#nickname;
-      const owed = nickname !== "" && this.#password !== "";
-      const password = owed && body.value.passwordsAccepted ? this.#password : "";
-      // An empty nickname keeps the guest name; the client name is logged either way.
-      this.#write(connection, {
-        body: { case: "hello", value: { nickname, password, client: CLIENT_NAME } },
-      });
-      if (nickname !== "") {
-        const request: AnsweredRequest = {
-          kind: password === "" ? "nick" : "identify",
-          room: "",
-          automatic: true,
-        };
-        this.#asked.set(request, { nickname, password });
-        this.#awaiting.push(request);
+      if (body.value.accountRequired && this.#password === "") {
+        this.#awaitingLogin = { connection, welcome: body.value };
+        this.#emit({
+          type: "login_required",
+          address: connection.address,
+          nickname: this.#nickname,
+        });
+        return;
       }
-      // The lobby's history the first time; after a reconnect, what was missed in every room.
-      const before = this.#rooms.current;
-      const { joins, partLobby } = this.#rooms.connected();
-      for (const join of joins) {
-        this.#write(connection, joinRequest(join));
-        this.#awaiting.push({ kind: "join", room: join.room, automatic: true });
-      }
-      if (partLobby) {
-        this.#write(connection, { body: { case: "part", value: { room: LOBBY } } });
-        this.#awaiting.push({ kind: "part", room: LOBBY, automatic: true });
-      }
-      this.#outbox?.[Symbol.dispose]();
-      this.#outbox = new Outbox({
-        write: (message) => this.#write(connection, message),
-        sent: (message) => this.#emit({ type: "sent", message }),
-        ratePerSecond: body.value.rateLimitPerSecond,
-        burst: body.value.rateBurst,
-      });
-      this.#emit({
-        type: "connected",
-        welcome: body.value,
-        requestedNickname: nickname,
-        identifying: password !== "",
-      });
-      if (owed && password === "") {
-        this.#emit({ type: "password_withheld", address: connection.address });
-      }
-      this.#currentMayHaveChanged(before);
-      return;
+      return this.#greet(connection, body.value);
     }
     if (this.#outbox?.receive(message, this.#welcome!.sessionId)) return;
     let answers: AnsweredRequest | undefined;
@@ -631,6 +627,9 @@ export class ChatClient {
         break;
       case "account":
         answers = this.#accountChanged(body.value.change, body.value.nickname);
+        if (this.#joinsOwed && body.value.change === AccountChange.IDENTIFIED) {
+          this.#rejoin(connection);
+        }
         break;
       case "historyEnd": {
         const room = roomKey(body.value.room);
@@ -646,7 +645,10 @@ export class ChatClient {
       }
       case "error": {
         const { code, clientSeq, fatal } = body.value;
-        if (code === ErrorCode.AUTH_REQUIRED) this.#refusedForGood = true;
+        // Cut while the user typed the password: the next connection carries it.
+        if (code === ErrorCode.AUTH_REQUIRED && this.#awaitingLogin === undefined) {
+          this.#refusedForGood = true;
+        }
         if (fatal || clientSeq !== 0n) break;
         answers = this.#answered((request) => ERRORS_ANSWERING[request.kind].includes(code));
         const asked = answers === undefined ? undefined : this.#asked.get(answers);
@@ -674,11 +676,70 @@ export class ChatClient {
     this.#currentMayHaveChanged(before);
   }
 
+  /** Answers a Welcome: the Hello, the joins, and the outbox for everything after. */
+  #greet(connection: ChatConnection, welcome: Welcome): void {
+    const nickname = this.#nickname;
+    const owed = nickname !== "" && this.#password !== "";
+    const password = owed && welcome.passwordsAccepted ? this.#password : "";
+    // An empty nickname keeps the guest name; the client name is logged either way.
+    this.#write(connection, {
+      body: { case: "hello", value: { nickname, password, client: CLIENT_NAME } },
+    });
+    if (nickname !== "") {
+      const request: AnsweredRequest = {
+        kind: password === "" ? "nick" : "identify",
+        room: "",
+        automatic: true,
+      };
+      this.#asked.set(request, { nickname, password });
+      this.#awaiting.push(request);
+    }
+    // A server that admits registered users only ends a session that joins before that.
+    this.#joinsOwed = welcome.accountRequired;
+    const before = this.#rooms.current;
+    if (!this.#joinsOwed) this.#rejoin(connection);
+    this.#outbox?.[Symbol.dispose]();
+    this.#outbox = new Outbox({
+      write: (message) => this.#write(connection, message),
+      sent: (message) => this.#emit({ type: "sent", message }),
+      ratePerSecond: welcome.rateLimitPerSecond,
+      burst: welcome.rateBurst,
+    });
+    this.#emit({
+      type: "connected",
+      welcome: welcome,
+      requestedNickname: nickname,
+      identifying: password !== "",
+    });
+    if (owed && password === "") {
+      this.#emit({ type: "password_withheld", address: connection.address });
+    }
+    this.#currentMayHaveChanged(before);
+  }
+
+  /** The lobby's history the first time; after a reconnect, what was missed in every room. */
+  #rejoin(connection: ChatConnection): void {
+    this.#joinsOwed = false;
+    const { joins, partLobby } = this.#rooms.connected();
+    for (const join of joins) {
+      this.#write(connection, joinRequest(join));
+      this.#awaiting.push({ kind: "join", room: join.room, automatic: true });
+    }
+    if (partLobby) {
+      this.#write(connection, { body: { case: "part", value: { room: LOBBY } } });
+      this.#awaiting.push({ kind: "part", room: LOBBY, automatic: true });
+    }
+  }
+
   /** The request an AccountChanged answers; what it asked for holds from now on. */
   #accountChanged(change: AccountChange, nickname: string): AnsweredRequest | undefined {
     const kind = change === AccountChange.IDENTIFIED ? "identify" : "account";
     const answers = this.#answered((request) => request.kind === kind);
     const asked = answers === undefined ? undefined : this.#asked.get(answers);
+    // On a server for registered users only, identifying is what names the session.
+    if (change === AccountChange.IDENTIFIED && this.#welcome !== undefined) {
+      this.#welcome.nickname = nickname;
+    }
     if (change === AccountChange.UNREGISTERED) this.#password = "";
     else if (asked?.password !== undefined) {
       // A reconnect identifies again, with the password that holds now.

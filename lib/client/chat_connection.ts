@@ -12,6 +12,7 @@ import { describeError } from "../util/describe_error.ts";
 import { waitAtMost } from "../util/wait_at_most.ts";
 import { connectTcp } from "./connect_tcp.ts";
 import { describeNetworkError } from "./describe_network_error.ts";
+import { isHttpAnswer, probePayload, WEB_PORT } from "./port_probe.ts";
 import { type ClientTlsOptions, connectTls } from "./tls_connect.ts";
 
 /** Server frames can be far larger than client ones: a WhoResponse lists everyone. */
@@ -76,6 +77,15 @@ export class ChatConnection {
     return this.#failedForGood;
   }
 
+  /**
+   * Queues the first frame, a ping that servers of every kind answer (see port_probe.ts): a
+   * chat server with its Welcome, a TLS server met in plain text with an alert, a web port
+   * with an HTTP response.
+   */
+  probe(): void {
+    this.#queue.push(probePayload());
+  }
+
   /** Queues a message; messages sent in the same tick share one write. */
   send(message: ClientMessageInit): void {
     this.#queue.push(encodeClientMessage(message));
@@ -99,7 +109,10 @@ export class ChatConnection {
         },
         framingError: (error) => this.abort(`the server sent an invalid frame (${error.message})`),
         firstBytes: (bytes) => {
-          if (!this.encrypted && isTlsRecord(bytes)) {
+          if (isHttpAnswer(bytes)) {
+            this.#failedForGood = true;
+            this.abort(WEB_PORT);
+          } else if (!this.encrypted && isTlsRecord(bytes)) {
             this.#failedForGood = true;
             this.abort(
               "the server uses TLS: connect with --tls (and --ca or --fingerprint if its " +

@@ -1,16 +1,21 @@
 export interface ConnectErrorOptions extends ErrorOptions {
   /** Trying again cannot help (the program may not use the network). @default false */
   final?: boolean;
+  /** What to connect with instead, for the user to copy whole: `--fingerprint AB:CD:...`. */
+  command?: string;
 }
 
 /** The server cannot be reached. The message says why in plain words. */
 export class ConnectError extends Error {
   readonly final: boolean;
+  /** Options to connect with, to show on a line of their own after the message. */
+  readonly command: string | undefined;
 
   constructor(message: string, options?: ConnectErrorOptions) {
     super(message, options);
     this.name = "ConnectError";
     this.final = options?.final ?? false;
+    this.command = options?.command;
   }
 }
 
@@ -30,7 +35,11 @@ export type CertificateProblem =
 export class CertificateError extends ConnectError {
   readonly problem: CertificateProblem;
 
-  constructor(message: string, problem: CertificateProblem, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    problem: CertificateProblem,
+    options?: ErrorOptions & { command?: string },
+  ) {
     super(message, { ...options, final: true });
     this.name = "CertificateError";
     this.problem = problem;

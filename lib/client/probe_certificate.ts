@@ -8,6 +8,10 @@ export interface ProbedCertificate {
   der: Uint8Array;
   /** The host names and IP addresses it is for (its subjectAltName), in its order. */
   names: string[];
+  /** Who signed it, as `CN=Trial CA, O=Example`. */
+  issuer: string;
+  /** Issued by its own subject: a certificate that can be pinned, where others need --ca. */
+  selfSigned: boolean;
 }
 
 /**
@@ -34,9 +38,12 @@ export async function probeCertificate(
       const certificate = socket.getPeerCertificate(true);
       if (certificate.raw === undefined) reject(new Error("the server sent no certificate"));
       else {
+        const issuer = distinguishedName(certificate.issuer);
         resolve({
           der: new Uint8Array(certificate.raw),
           names: alternativeNames(certificate.subjectaltname ?? ""),
+          issuer,
+          selfSigned: issuer === distinguishedName(certificate.subject),
         });
       }
     });
@@ -48,6 +55,11 @@ export async function probeCertificate(
   } finally {
     socket.destroy();
   }
+}
+
+/** { CN: "Trial CA", O: "Example" } -> "CN=Trial CA, O=Example" */
+function distinguishedName(name: tls.Certificate | undefined): string {
+  return Object.entries(name ?? {}).map(([key, value]) => `${key}=${value}`).join(", ");
 }
 
 /** "DNS:localhost, IP Address:127.0.0.1" -> ["localhost", "127.0.0.1"]; other kinds left out. */

@@ -9,9 +9,15 @@ import {
   sameFingerprint,
 } from "./certificate_fingerprint.ts";
 import { connectTcp } from "./connect_tcp.ts";
-import { CertificateError, ConnectError } from "./errors.ts";
+import { CertificateError, ConnectError, TlsMismatchError } from "./errors.ts";
 import { probeCertificate, type ProbedCertificate } from "./probe_certificate.ts";
-import { isUnknownIssuer, tlsHandshakeError } from "./tls_handshake_error.ts";
+import {
+  isUnknownIssuer,
+  notTls,
+  type ProbedIssuer,
+  tlsHandshakeError,
+} from "./tls_handshake_error.ts";
+import { probePlainPort, WEB_PORT } from "./port_probe.ts";
 
 /** How the client connects over TLS. */
 export interface ClientTlsOptions {
@@ -81,11 +87,35 @@ export async function connectTls(
       { cause: failure },
     );
   }
-  // The one reason a person can fix by pinning: show the fingerprint to pin.
-  const fingerprint = isUnknownIssuer(failure)
-    ? await probedFingerprint(hostname, port, deadline)
-    : undefined;
-  throw tlsHandshakeError(failure, address, fingerprint);
+  // Fixed by pinning (a self-signed certificate: show the fingerprint) or by --ca (name the
+  // authority): the certificate tells which.
+  const probed = isUnknownIssuer(failure) ? await probeIssuer(hostname, port, deadline) : undefined;
+  throw await droppedHandshake(
+    tlsHandshakeError(failure, address, probed),
+    hostname,
+    port,
+    deadline,
+  );
+}
+
+/**
+ * `error`, or, when the server dropped the handshake without a word (a web port waits for a
+ * request head, then closes), what it answers in plain text: a web port, or a chat server
+ * without TLS. Either is final.
+ */
+async function droppedHandshake(
+  error: ConnectError,
+  hostname: string,
+  port: number,
+  deadline: number,
+): Promise<ConnectError> {
+  if (error.final) return error;
+  const address = formatHostPort(hostname, port);
+  const answer = await probePlainPort(hostname, port, Math.max(1_000, deadline - Date.now()));
+  if (answer === "http") {
+    return new TlsMismatchError(`Cannot connect to ${address}: ${WEB_PORT}`, { cause: error });
+  }
+  return answer === "plain" ? notTls(address, { cause: error }) : error;
 }
 
 /** A certificate the server presented that matched the pin, and the name to verify it for. */
@@ -127,7 +157,7 @@ async function pinnedCertificate(
   try {
     probed = await probeCertificate(hostname, port, deadline - Date.now());
   } catch (error) {
-    throw tlsHandshakeError(error, address);
+    throw await droppedHandshake(tlsHandshakeError(error, address), hostname, port, deadline);
   }
   const actual = await certificateFingerprint(probed.der);
   if (!sameFingerprint(actual, expected)) {
@@ -150,15 +180,16 @@ async function pinnedCertificate(
   return pinned;
 }
 
-/** The server certificate's fingerprint, or undefined if it cannot be read in time. */
-async function probedFingerprint(
+/** The server certificate's fingerprint and issuer, or undefined if it cannot be read in time. */
+async function probeIssuer(
   hostname: string,
   port: number,
   deadline: number,
-): Promise<string | undefined> {
+): Promise<ProbedIssuer | undefined> {
   try {
     const probed = await probeCertificate(hostname, port, Math.max(1_000, deadline - Date.now()));
-    return formatFingerprint(await certificateFingerprint(probed.der));
+    const fingerprint = formatFingerprint(await certificateFingerprint(probed.der));
+    return { fingerprint, issuer: probed.issuer, selfSigned: probed.selfSigned };
   } catch {
     return undefined;
   }

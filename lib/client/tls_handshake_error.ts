@@ -12,8 +12,8 @@ export function isUnknownIssuer(error: unknown): boolean {
 
 /**
  * The ConnectError, in one line, for a TLS handshake with the server at `address` that
- * failed. `fingerprint`: the server certificate's ("AB:CD:..."), when it is known, for an
- * unknown issuer. Certificates refused and a server that does not speak TLS are final; a
+ * failed. `probed`: the server's certificate, when it could be read, for an unknown issuer:
+ * a self-signed one is pinned by its fingerprint, one from a private authority needs --ca. Certificates refused and a server that does not speak TLS are final; a
  * connection lost during the handshake is not. Reads rustls's messages (Deno 2.9):
  * "invalid peer certificate: certificate expired: verification time ..., but certificate
  * is not valid after 1796360896 (...)", "certificate not valid for name "localhost";
@@ -22,31 +22,40 @@ export function isUnknownIssuer(error: unknown): boolean {
 export function tlsHandshakeError(
   error: unknown,
   address: string,
-  fingerprint?: string,
+  probed?: ProbedIssuer,
 ): ConnectError {
+  const message = describeError(error);
+  // Deno.startTls's InvalidData, or node:tls's Error (the probe of a pinned certificate).
+  if (message.includes("InvalidContentType")) return notTls(address, { cause: error });
   if (!(error instanceof Deno.errors.InvalidData)) {
     return new ConnectError(`Cannot connect to ${address}: ${describeNetworkError(error)}`, {
       cause: error,
     });
   }
-  const message = describeError(error);
   const cannotVerify = `Cannot verify ${address}:`;
-  if (message.includes("InvalidContentType")) {
-    return new TlsMismatchError(
-      `Cannot connect to ${address}: the server does not speak TLS (it answered in plain ` +
-        "text): connect without --tls, or check the port",
-      { cause: error },
-    );
-  }
   if (isUnknownIssuer(error)) {
+    if (probed?.selfSigned === false) {
+      return new CertificateError(
+        `${cannotVerify} its certificate is signed by an authority this machine does not trust ` +
+          `(${probed.issuer}): connect with --ca FILE (that authority's certificate)`,
+        "unknown issuer",
+        { cause: error },
+      );
+    }
     const notTrusted = `${cannotVerify} its certificate is not signed by a trusted authority.`;
+    if (probed === undefined) {
+      return new CertificateError(
+        `${notTrusted} Give its authority with --ca, or pin it with --fingerprint`,
+        "unknown issuer",
+        { cause: error },
+      );
+    }
+    // The option on a line of its own: a fingerprint cut by a wrap could not be pasted.
     return new CertificateError(
-      fingerprint === undefined
-        ? `${notTrusted} Give its authority with --ca, or pin it with --fingerprint`
-        : `${notTrusted} Its SHA-256 fingerprint is ${fingerprint}. If that is the fingerprint ` +
-          `the server printed at start, connect with --fingerprint ${fingerprint}`,
+      `${cannotVerify} its certificate is self-signed. Its SHA-256 fingerprint is in the line ` +
+        "below: if it is the one the server printed at start, connect with that option",
       "unknown issuer",
-      { cause: error },
+      { cause: error, command: `--fingerprint ${probed.fingerprint}` },
     );
   }
   const expired = /certificate expired: .*not valid after (\d+)/.exec(message);
@@ -94,6 +103,24 @@ export function tlsHandshakeError(
     cause: error,
     final: true,
   });
+}
+
+/** The server at `address` answered a TLS handshake in plain text: final. */
+export function notTls(address: string, options?: ErrorOptions): TlsMismatchError {
+  return new TlsMismatchError(
+    `Cannot connect to ${address}: the server does not speak TLS (it answered in plain ` +
+      "text): connect without --tls, or check the port",
+    options,
+  );
+}
+
+/** What the client read of a certificate it could not verify. */
+export interface ProbedIssuer {
+  /** Its SHA-256 fingerprint, "AB:CD:...". */
+  fingerprint: string;
+  /** Who signed it, as `CN=Trial CA`. */
+  issuer: string;
+  selfSigned: boolean;
 }
 
 /** Seconds since 1970 as "2026-12-04T05:06:19Z". */

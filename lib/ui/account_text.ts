@@ -36,16 +36,35 @@ export function accountChangedText(
   }
 }
 
-/** What to do after an account error, in the user's terms; undefined for other errors. */
-export function accountErrorHint(code: ErrorCode, surface: Surface): string | undefined {
+/**
+ * Why a client without a password cannot use a server that admits registered users only,
+ * and what to do, for a client that cannot ask for one.
+ */
+export function loginRequiredText(surface: Surface): string {
+  return surface === "terminal"
+    ? "this server admits registered users only: connect with --nick NAME --password-file FILE"
+    : "this server admits registered users only: log in with your nickname and password";
+}
+
+/**
+ * What to do after an account error, in the user's terms; undefined for other errors, and
+ * where the server's words say it already. `passwordFile`: where the password refused came
+ * from, when it came from --password-file.
+ */
+export function accountErrorHint(
+  code: ErrorCode,
+  message: string,
+  surface: Surface,
+  passwordFile?: string,
+): string | undefined {
   const terminal = surface === "terminal";
   switch (code) {
-    case ErrorCode.AUTH_REQUIRED:
-      return terminal
-        ? "this server admits registered users only: connect with --nick NAME --password-file FILE"
-        : "this server admits registered users only: log in with your nickname and password";
     case ErrorCode.AUTH_FAILED:
-      return "check the password";
+      // Not for a lock ("Too many failed logins"), nor a new password refused.
+      if (!message.startsWith("Wrong password")) return undefined;
+      return passwordFile === undefined
+        ? "check the password"
+        : `check the password in ${passwordFile}`;
     case ErrorCode.NICKNAME_REGISTERED:
       return terminal
         ? "if it is yours, /identify NAME PASSWORD takes it"
@@ -59,6 +78,15 @@ export function accountErrorHint(code: ErrorCode, surface: Surface): string | un
         ? "identify first (/identify NAME PASSWORD), or /register PASSWORD to own your nickname"
         : "log in first, or register your nickname";
     default:
+      // AUTH_REQUIRED: the server's words say what to do.
       return undefined;
   }
+}
+
+/**
+ * `Cannot change the password: the password is 5 bytes long...`: a server's sentence joined
+ * after a colon starts lower case.
+ */
+export function joinedSentence(text: string): string {
+  return /^[A-Z][a-z]/.test(text) ? text[0].toLowerCase() + text.slice(1) : text;
 }

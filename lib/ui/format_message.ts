@@ -15,11 +15,18 @@ export interface FormatOptions {
   now?: Date;
   /** The client the lines are for: hints name its commands or its form. @default "terminal" */
   surface?: Surface;
+  /** Where the password an error refuses came from, when it came from --password-file. */
+  passwordFile?: string;
 }
 
-/** `connected as guest-3 - 4 online` */
+/**
+ * `connected as guest-3 - 4 online`; on a server that admits registered users only, where
+ * the guest name is never used, `connected - 4 online, registered users only`.
+ */
 export function formatWelcome(welcome: Welcome): string {
-  return `connected as ${printable(welcome.nickname)} - ${welcome.online} online`;
+  return welcome.accountRequired
+    ? `connected - ${welcome.online} online, registered users only`
+    : `connected as ${printable(welcome.nickname)} - ${welcome.online} online`;
 }
 
 /**
@@ -111,8 +118,13 @@ export function formatServerMessage(
         }`,
       );
     case "error": {
-      const hint = accountErrorHint(body.value.code, options.surface ?? "terminal");
       const message = printable(body.value.message);
+      const hint = accountErrorHint(
+        body.value.code,
+        message,
+        options.surface ?? "terminal",
+        options.passwordFile,
+      );
       return style.error(hint === undefined ? `! ${message}` : `! ${message} - ${hint}`);
     }
     default:

@@ -1,5 +1,7 @@
 import { Action } from "../../gen/chat/v1/chat_pb.ts";
+import { passwordProblem } from "../protocol/password.ts";
 import { roomKey, roomNameProblem } from "../protocol/room_name.ts";
+import { joinedSentence } from "./account_text.ts";
 
 /** What a typed line asks for, without rooms, private messages or history. */
 export type BasicInputCommand =
@@ -135,15 +137,17 @@ export function parseInputLine(
       case "unregister": {
         const kind = name.toLowerCase() as "register" | "unregister";
         const words = passwordWords(rest);
-        return words.length === 1
-          ? { kind, password: words[0] }
-          : { kind: "invalid", message: `Usage: /${kind} PASSWORD` };
+        if (words.length !== 1) return { kind: "invalid", message: `Usage: /${kind} PASSWORD` };
+        if (kind === "register") {
+          return newPassword("Cannot register", words[0]) ?? { kind, password: words[0] };
+        }
+        return { kind, password: words[0] };
       }
       case "password": {
         const words = passwordWords(rest);
-        return words.length === 2
-          ? { kind: "password", oldPassword: words[0], newPassword: words[1] }
-          : { kind: "invalid", message: "Usage: /password OLD NEW" };
+        if (words.length !== 2) return { kind: "invalid", message: "Usage: /password OLD NEW" };
+        return newPassword("Cannot change the password", words[1]) ??
+          { kind: "password", oldPassword: words[0], newPassword: words[1] };
       }
       case "history": {
         if (rest.trim() === "") return { kind: "history" };
@@ -167,6 +171,14 @@ function roomCommand(kind: "join" | "part" | "who", argument: string): InputComm
   const problem = roomNameProblem(name);
   if (problem !== undefined) return { kind: "invalid", message: problem };
   return { kind, room: roomKey(name) };
+}
+
+/** A new password the server would refuse, refused here: `Cannot register: the password is...`. */
+function newPassword(what: string, password: string): InputCommand | undefined {
+  const problem = passwordProblem(password);
+  return problem === undefined
+    ? undefined
+    : { kind: "invalid", message: `${what}: ${joinedSentence(problem)}` };
 }
 
 /** A password command's arguments: passwords are single words, as in IRC. */

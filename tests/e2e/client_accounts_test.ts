@@ -88,3 +88,17 @@ Deno.test("client accounts - a password file that cannot be read, or --password-
   assert.equal(noNick.code, 2);
   assert.match(noNick.stderr, /--password-file needs --nick/);
 });
+
+Deno.test("client accounts - piped, on a server for registered users only and without a password: one line naming the flags, exit 1, nothing sent, no retry", async () => {
+  await using server = new ScriptedServer();
+  const run = runClient(["--port", String(server.port), "--nick", "erin"], "hello\n", LAUNCHER);
+  const connection = await server.accept();
+  await connection.send(scriptedWelcome(1n, { passwordsAccepted: true, accountRequired: true }));
+  const { code, stdout, stderr } = await run;
+  assert.equal(code, 1);
+  assert.equal(stdout, "");
+  assert.deepEqual(stderr.trimEnd().split("\n").slice(1), [
+    `Cannot connect to 127.0.0.1:${server.port}: this server admits registered users only: connect with --nick NAME --password-file FILE`,
+  ]);
+  assert.ok(!connection.received.some((m) => m.body.case !== "ping"), "nothing but the ping");
+});

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { runClient } from "../support/client_process.ts";
+import { freePort, runClient } from "../support/client_process.ts";
+import { startWithHttp } from "../support/server_with_http.ts";
 import { ServerProcess } from "../support/server_process.ts";
 import { selfSignedCertificate, TestCertificateAuthority } from "../support/test_certificates.ts";
 import { TlsServer } from "../support/tls_server.ts";
@@ -52,17 +53,29 @@ Deno.test("client tls - a certificate for other names is refused, naming them", 
   );
 });
 
-Deno.test("client tls - an unknown authority: prints the fingerprint and how to pin it, once", async () => {
-  const ca = await TestCertificateAuthority.create();
-  const pair = await ca.issue();
+Deno.test("client tls - an unknown self-signed certificate: prints how to pin it, the option on a line of its own, once", async () => {
+  const pair = await selfSignedCertificate();
   await using tls = await TlsServer.start(pair);
+  const run = await runClient(["--port", tls.port, "--tls"]);
+  assert.equal(run.code, 1);
+  const lines = run.stderr.trimEnd().split("\n").filter((line) => !line.startsWith("connecting"));
+  assert.deepEqual(lines, [
+    `Cannot verify 127.0.0.1:${tls.port}: its certificate is self-signed. Its SHA-256 ` +
+    "fingerprint is in the line below: if it is the one the server printed at start, connect " +
+    "with that option",
+    `--fingerprint ${pair.fingerprint}`,
+  ]);
+});
+
+Deno.test("client tls - a certificate from a private authority: --tls alone asks for --ca, naming the authority", async () => {
+  const ca = await TestCertificateAuthority.create("Trial CA");
+  await using tls = await TlsServer.start(await ca.issue());
   const run = await runClient(["--port", tls.port, "--tls"]);
   assert.equal(run.code, 1);
   assert.equal(
     onlyLine(run.stderr),
-    `Cannot verify 127.0.0.1:${tls.port}: its certificate is not signed by a trusted ` +
-      `authority. Its SHA-256 fingerprint is ${pair.fingerprint}. If that is the fingerprint ` +
-      `the server printed at start, connect with --fingerprint ${pair.fingerprint}`,
+    `Cannot verify 127.0.0.1:${tls.port}: its certificate is signed by an authority this ` +
+      "machine does not trust (CN=Trial CA): connect with --ca FILE (that authority's certificate)",
   );
 });
 
@@ -122,4 +135,42 @@ Deno.test("client tls - a malformed --fingerprint or an unreadable --ca is a usa
   const missing = await runClient(["--ca", "/nonexistent/ca.pem", "send", "x"]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /^error: --ca \/nonexistent\/ca\.pem: cannot read it/);
+});
+
+Deno.test("client tls - --fingerprint to a plain port says the server does not speak TLS, once", async () => {
+  await using server = await ServerProcess.start();
+  const pin = (await selfSignedCertificate()).fingerprint;
+  const run = await runClient(["--port", String(server.port), "--fingerprint", pin], "hi\n");
+  assert.equal(run.code, 1);
+  assert.equal(
+    onlyLine(run.stderr),
+    `Cannot connect to 127.0.0.1:${server.port}: the server does not speak TLS (it answered ` +
+      "in plain text): connect without --tls, or check the port",
+  );
+});
+
+Deno.test("client tls - the web port, plain or HTTPS, is named at once, with or without TLS, and not tried again", async () => {
+  const webPort = (port: number | string) =>
+    `Cannot connect to 127.0.0.1:${port}: that is the server's web port (HTTP): connect to its ` +
+    "chat port (8080 by default)";
+  const { server, httpPort } = await startWithHttp();
+  await using _server = server;
+  const pin = (await selfSignedCertificate()).fingerprint;
+  for (const flags of [[], ["--tls"], ["--fingerprint", pin]]) {
+    const run = await runClient(["--port", String(httpPort), ...flags], "hi\n");
+    assert.equal(run.code, 1, flags.join(" "));
+    assert.equal(onlyLine(run.stderr), webPort(httpPort), flags.join(" "));
+  }
+
+  const pair = await selfSignedCertificate();
+  const httpsPort = freePort();
+  await using tls = await TlsServer.start(pair, ["--http-port", String(httpsPort)]);
+  await tls.server.stdout.waitFor(`https://127.0.0.1:${httpsPort} in a browser`);
+  // The Welcome timeout, should the client wait for one, outlasts the test's patience.
+  const run = await runClient(
+    ["--port", String(httpsPort), "--fingerprint", pair.fingerprint, "--timeout", "600"],
+    "hi\n",
+  );
+  assert.equal(run.code, 1);
+  assert.equal(onlyLine(run.stderr), webPort(httpsPort));
 });

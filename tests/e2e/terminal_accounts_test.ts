@@ -141,3 +141,55 @@ Deno.test("terminal accounts - on a connection that is not encrypted, no passwor
     ),
   );
 });
+
+Deno.test("terminal accounts - on a server for registered users only, a --nick without a password is asked for it before the Hello, which then carries it", async () => {
+  await using server = new ScriptedServer();
+  await using terminal = await TmuxSession.start(client(server.port, "--nick", "erin"), {
+    NO_COLOR: "1",
+  });
+  const connection = await server.accept();
+  await connection.send(scriptedWelcome(1n, { passwordsAccepted: true, accountRequired: true }));
+  await terminal.waitForScreen((s) => promptLine(s) === "Password for erin:");
+  await terminal.type("hunter2pw");
+  await terminal.press("Enter");
+  // The Hello is the first request: anything before it would end the session.
+  const hello = await connection.next("hello");
+  assert.deepEqual([hello.nickname, hello.password], ["erin", "hunter2pw"]);
+  assert.deepEqual(connection.received.map((m) => m.body.case).filter((c) => c !== "ping"), [
+    "hello",
+  ]);
+  await connection.send(renamed(1n, "erin"), accountChanged(AccountChange.IDENTIFIED, "erin"));
+  // Joined only once identified.
+  assert.equal((await connection.next("join")).room, "#lobby");
+  await terminal.waitForScreen(/^\* you are identified as erin$/m);
+  await terminal.waitForScreen((s) => promptLine(s) === "[broadcast] erin>");
+  const screen = await terminal.screen();
+  assert.doesNotMatch(screen, /guest-1|hunter2pw/);
+});
+
+Deno.test("terminal accounts - on a server for registered users only, without --nick the nickname is asked first, then the password; a wrong one is asked again", async () => {
+  await using server = new ScriptedServer();
+  await using terminal = await TmuxSession.start(client(server.port), { NO_COLOR: "1" });
+  const connection = await server.accept();
+  await connection.send(scriptedWelcome(1n, { passwordsAccepted: true, accountRequired: true }));
+  await terminal.waitForScreen((s) => promptLine(s) === "Nickname:");
+  await terminal.type("erin");
+  // The nickname shows as it is typed, unlike the password.
+  await terminal.waitForScreen((s) => promptLine(s) === "Nickname: erin");
+  await terminal.press("Enter");
+  await terminal.waitForScreen((s) => promptLine(s) === "Password for erin:");
+  await terminal.type("wrong0pass");
+  await terminal.press("Enter");
+  const first = await connection.next("hello");
+  assert.deepEqual([first.nickname, first.password], ["erin", "wrong0pass"]);
+  await connection.send(errorMessage(ErrorCode.AUTH_FAILED, 'Wrong password for "erin"'));
+  await terminal.waitForScreen(/^! Wrong password for "erin" - check the password$/m);
+  await terminal.waitForScreen((s) => promptLine(s) === "Password for erin:");
+  await terminal.type("right0pass");
+  await terminal.press("Enter");
+  const second = await connection.next("hello");
+  assert.deepEqual([second.nickname, second.password], ["erin", "right0pass"]);
+  await connection.send(renamed(1n, "erin"), accountChanged(AccountChange.IDENTIFIED, "erin"));
+  await terminal.waitForScreen((s) => promptLine(s) === "[broadcast] erin>");
+  assert.equal((await connection.next("join")).room, "#lobby");
+});

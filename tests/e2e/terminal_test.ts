@@ -6,6 +6,8 @@ import { CLIENT_SCRIPT, ServerProcess } from "../support/server_process.ts";
 import { TestClient } from "../support/test_client.ts";
 import { TmuxSession } from "../support/tmux.ts";
 import { UnadvertisedLimitServer } from "../support/unadvertised_limit_server.ts";
+import { selfSignedCertificate } from "../support/test_certificates.ts";
+import { TlsServer } from "../support/tls_server.ts";
 
 const client = (port: number, ...args: string[]) => [
   Deno.execPath(),
@@ -383,3 +385,46 @@ function dimAt(screen: string, text: string): boolean {
   }
   return dim;
 }
+
+Deno.test("terminal - a line too long to send is named by its words, not by a line number the user never saw", async () => {
+  await using server = await ServerProcess.start(["--max-content-bytes", "5"]);
+  await using terminal = await TmuxSession.start(client(server.port, "--echo"), {
+    NO_COLOR: "1",
+  });
+  await terminal.waitForScreen(/^\[echo\] guest-\d+>$/m);
+  await terminal.type("short");
+  await terminal.press("Enter");
+  await terminal.waitForScreen(/^\(echo\) short$/m);
+  await terminal.type("too long a line");
+  await terminal.press("Enter");
+  await terminal.waitForScreen(
+    /^! the line \("too long a line"\) was not sent: it is 15 bytes long; the limit is 5$/m,
+  );
+});
+
+Deno.test("terminal - the first-use fingerprint message wraps only at spaces, and its option stays one line to copy", async () => {
+  const pair = await selfSignedCertificate();
+  await using tls = await TlsServer.start(pair);
+  await using terminal = await TmuxSession.start(
+    [...client(Number(tls.port), "--tls").toSpliced(2, 0, "--allow-env=DENO_TLS_CA_STORE")],
+    { NO_COLOR: "1" },
+    { columns: 100 },
+  );
+  assert.equal(await terminal.exitStatus(), 1);
+  const screen = await terminal.screen();
+  const rows = screen.slice(screen.indexOf("Cannot verify"), screen.indexOf("--fingerprint"))
+    .trimEnd().split("\n");
+  for (const row of rows.slice(1)) assert.match(row, /^ {4}\S/);
+  // Rows joined again at a space give the sentence: no word was cut.
+  assert.equal(
+    rows.map((row) => row.trim()).join(" "),
+    `Cannot verify 127.0.0.1:${tls.port}: its certificate is self-signed. Its SHA-256 ` +
+      "fingerprint is in the line below: if it is the one the server printed at start, connect " +
+      "with that option",
+  );
+  // Copied from the terminal, the option is one line, without an indent inside.
+  assert.ok(
+    (await terminal.transcript()).includes(`--fingerprint ${pair.fingerprint}`),
+    screen,
+  );
+});

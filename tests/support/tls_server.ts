@@ -16,11 +16,12 @@ const TLS_SERVER = [
 export class TlsServer implements AsyncDisposable {
   private constructor(readonly server: ServerProcess, readonly dir: string) {}
 
-  static async start(pair: PemPair): Promise<TlsServer> {
+  /** `args`: more of the server's flags (`--http-port`, say). */
+  static async start(pair: PemPair, args: string[] = []): Promise<TlsServer> {
     const dir = await Deno.makeTempDir({ prefix: "chat-tls-" });
     const files = writePemPair(dir, pair);
     const server = await ServerProcess.start(
-      ["--tls-cert", files.cert, "--tls-key", files.key],
+      ["--tls-cert", files.cert, "--tls-key", files.key, ...args],
       TLS_SERVER,
     );
     return new TlsServer(server, dir);

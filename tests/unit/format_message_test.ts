@@ -233,9 +233,33 @@ Deno.test("formatServerMessage - account errors say what to do next", () => {
     format(error(ErrorCode.NICKNAME_REGISTERED, 'Nickname "alice" is registered')),
     '! Nickname "alice" is registered - if it is yours, /identify NAME PASSWORD takes it',
   );
-  assert.match(format(error(ErrorCode.AUTH_REQUIRED, "Registered users only"))!, /--password-file/);
+  // The server's words say it already: no hint doubles them.
+  assert.equal(
+    format(error(ErrorCode.AUTH_REQUIRED, "Only registered users may use this server")),
+    "! Only registered users may use this server",
+  );
   assert.match(format(error(ErrorCode.NOT_IDENTIFIED, "Not identified"))!, /\/register PASSWORD/);
   assert.match(format(error(ErrorCode.PASSWORD_NOT_ENCRYPTED, "Not encrypted"))!, /--tls/);
   assert.match(format(error(ErrorCode.AUTH_FAILED, "Wrong password"))!, /^! Wrong password - /);
   assert.equal(format(error(ErrorCode.NICKNAME_TAKEN, "Taken")), "! Taken");
+});
+
+Deno.test("formatServerMessage - a wrong password from a file names it; a lock or a refused new password gets no hint", () => {
+  const error = (text: string) => ({
+    body: { case: "error" as const, value: { code: ErrorCode.AUTH_FAILED, message: text } },
+  });
+  assert.equal(
+    formatServerMessage(message(error('Wrong password for "alice"')), 1n, plain, {
+      passwordFile: "pw.txt",
+    }),
+    '! Wrong password for "alice" - check the password in pw.txt',
+  );
+  assert.equal(
+    format(error('Too many failed logins for "alice"; try again in 52 s')),
+    '! Too many failed logins for "alice"; try again in 52 s',
+  );
+  assert.equal(
+    format(error("Cannot change the password: the password is 5 bytes long")),
+    "! Cannot change the password: the password is 5 bytes long",
+  );
 });

@@ -260,6 +260,18 @@ Deno.test("parseInputLine - the account commands take single-word passwords, and
   }
 });
 
+Deno.test("parseInputLine - a new password the server would refuse is refused at once, in one sentence, without quoting it", () => {
+  const parse = (line: string) => parseInputLine(line, Action.BROADCAST, ROOMS);
+  assert.deepEqual(parse("/password old12345 abcde"), {
+    kind: "invalid",
+    message: "Cannot change the password: the password is 5 bytes long; it needs at least 8",
+  });
+  assert.deepEqual(parse("/register abcde"), {
+    kind: "invalid",
+    message: "Cannot register: the password is 5 bytes long; it needs at least 8",
+  });
+});
+
 Deno.test("maskPasswords - account commands show their passwords as stars, everything else as typed", () => {
   assert.equal(maskPasswords("/register secret123"), "/register ********");
   assert.equal(maskPasswords("/password old12345 new67890"), "/password ******** ********");

@@ -156,9 +156,42 @@ Deno.test("prompt renderer - a line end inside a printed line starts a line of i
   draw(["Commands:\n  /who  list who is online, and who is not"]);
   assert.deepEqual(terminal.transcript, [
     "Commands:",
-    "  /who  list who is online, an",
-    "    d who is not",
+    "  /who  list who is online,",
+    "    and who is not",
   ]);
+});
+
+Deno.test("prompt renderer - a printed line wraps at spaces, never inside a word shorter than a row", () => {
+  const { terminal, draw } = screen(40, 10);
+  draw([
+    "\x1b[31mCannot verify 10.0.0.5:6697: its certificate is not signed by a trusted authority\x1b[0m",
+    `a ${"x".repeat(50)} end`,
+  ]);
+  assert.deepEqual(terminal.transcript, [
+    "Cannot verify 10.0.0.5:6697: its",
+    "    certificate is not signed by a",
+    "    trusted authority",
+    // Too long for any row: cut where it stands.
+    `a ${"x".repeat(38)}`,
+    `    ${"x".repeat(12)} end`,
+  ]);
+});
+
+Deno.test("prompt renderer - a verbatim line is printed as it is, for the terminal to wrap, so that it copies whole", () => {
+  const fingerprint = Array.from({ length: 32 }, () => "AB").join(":");
+  const command = `--fingerprint ${fingerprint}`;
+  const renderer = new PromptRenderer();
+  const out = renderer.render(["before", { verbatim: command }, "after"], typed(""), {
+    columns: 80,
+    rows: 24,
+  });
+  // Autowrap on around it, and no line end or indent inside it.
+  assert.ok(out.includes(`\x1b[?7h${command}\r\n\x1b[?7l`), JSON.stringify(out));
+  const terminal = new VirtualTerminal(80, 24);
+  terminal.write(out);
+  // Copied from the terminal, its two rows are one line.
+  assert.deepEqual(terminal.transcript.slice(0, 3), ["before", command, "after"]);
+  assert.deepEqual(terminal.rows.slice(1, 3), [command.slice(0, 80), command.slice(80)]);
 });
 
 const printedText = fc.array(

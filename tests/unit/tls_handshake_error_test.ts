@@ -48,18 +48,33 @@ Deno.test("tls handshake error - each refused certificate in one line, final", (
   }
 });
 
-Deno.test("tls handshake error - an unknown issuer with its fingerprint says how to pin it", () => {
-  const error = tlsHandshakeError(
-    rustls("invalid peer certificate: UnknownIssuer"),
-    ADDRESS,
-    "AB:CD",
-  );
+Deno.test("tls handshake error - an unknown self-signed certificate: its fingerprint on a line of its own, to pin", () => {
+  const error = tlsHandshakeError(rustls("invalid peer certificate: UnknownIssuer"), ADDRESS, {
+    fingerprint: "AB:CD",
+    issuer: "CN=chat.example",
+    selfSigned: true,
+  });
   assert.equal(
     error.message,
-    "Cannot verify chat.example:6697: its certificate is not signed by a trusted authority. " +
-      "Its SHA-256 fingerprint is AB:CD. If that is the fingerprint the server printed at " +
-      "start, connect with --fingerprint AB:CD",
+    "Cannot verify chat.example:6697: its certificate is self-signed. Its SHA-256 fingerprint " +
+      "is in the line below: if it is the one the server printed at start, connect with that " +
+      "option",
   );
+  assert.equal(error.command, "--fingerprint AB:CD");
+});
+
+Deno.test("tls handshake error - a certificate from an authority not trusted here asks for --ca, naming it, not a pin", () => {
+  const error = tlsHandshakeError(rustls("invalid peer certificate: UnknownIssuer"), ADDRESS, {
+    fingerprint: "AB:CD",
+    issuer: "CN=Trial CA",
+    selfSigned: false,
+  });
+  assert.equal(
+    error.message,
+    "Cannot verify chat.example:6697: its certificate is signed by an authority this machine " +
+      "does not trust (CN=Trial CA): connect with --ca FILE (that authority's certificate)",
+  );
+  assert.equal(error.command, undefined);
 });
 
 Deno.test("tls handshake error - a plain server is a final mismatch; a dropped connection is retried", () => {
