@@ -211,6 +211,15 @@ let accountRequests: { kind: "identify" | "account"; nickname: string; password:
  * and the joins wait for Log in (anything else would end the connection).
  */
 let waitingForLogin = false;
+/**
+ * The server admits registered users only: whether this session has identified (and so is
+ * in the chat under its name), and, after a Welcome that waited for Log in in vain, whether
+ * the page waits offline for Log in before it connects again (never a reconnect loop).
+ */
+let admitted = false;
+let loginBeforeConnect = false;
+/** The last Welcome said the server admits registered users only (it holds while offline). */
+let accountRequired = false;
 
 /** The rooms to join again after a reload, at the first Welcome. */
 let roomsToRestore = saved.rooms;
@@ -248,6 +257,15 @@ let countdownTimer: ReturnType<typeof setInterval> | undefined;
 
 /** Rooms (listed as the tracker orders them) and private conversations, by key. */
 const views = new Map<string, View>();
+/**
+ * A list shown at its bottom stays there when its box changes size (the Account form opens
+ * above it, the phone's keyboard comes up): the browser would keep its scrollTop, leaving
+ * the newest lines below the fold, and the reader no longer following.
+ */
+const listSizes = new ResizeObserver(() => {
+  if (current.atBottom) current.list.scrollTop = current.list.scrollHeight;
+});
+
 /** Shown when the page is in no room and has no conversation open. */
 const noView = makeView("", "none", "No room");
 let current: View = noView;
@@ -278,8 +296,12 @@ function makeView(key: string, kind: View["kind"], title: string): View {
     scrollTop: 0,
   };
   list.addEventListener("scroll", () => {
-    if (view === current) pageOnScroll(view);
+    if (view !== current) return;
+    // Where the reader left it: at the bottom, it follows new lines and layout changes.
+    view.atBottom = nearBottom(list);
+    pageOnScroll(view);
   });
+  listSizes.observe(list);
   if (kind !== "none") {
     view.entry = makeEntry(view);
     views.set(key, view);
@@ -420,7 +442,7 @@ function addLine(view: View, text: string, kind: LineKind, options: LineOptions 
     return;
   }
   // Follow the conversation only if the reader has not scrolled up to read older lines.
-  const follow = shown && nearBottom(list);
+  const follow = shown && view.atBottom;
   list.append(item);
   if (view.paging === undefined) {
     while (list.childElementCount > MAX_LINES) list.firstElementChild!.remove();
@@ -611,7 +633,7 @@ function setStatus(state: "connecting" | "connected" | "disconnected", text: str
 
 function showConnected(): void {
   if (welcome === undefined) return;
-  setStatus("connected", formatWelcome({ ...welcome, online }));
+  setStatus("connected", formatWelcome({ ...welcome, online }, admitted));
 }
 
 // ---------------------------------------------------------------- sending
@@ -908,7 +930,15 @@ function passwordsAccepted(): boolean {
 
 /** Takes the registered `nickname` with `password` (Log in, /identify). */
 function identify(nickname: string, password: string): void {
-  if (nickname === "" || !passwordsAccepted()) return;
+  if (nickname === "") return;
+  if (loginBeforeConnect) {
+    // The next Welcome finds the password and sends the Hello with it.
+    wantedNickname = nickname;
+    accountPassword = password;
+    loginBeforeConnect = false;
+    return connect();
+  }
+  if (!passwordsAccepted()) return;
   if (waitingForLogin) {
     // Nothing was sent yet on this connection: the Hello and the joins go now, identified.
     wantedNickname = nickname;
@@ -943,6 +973,17 @@ function accountChanged(message: ServerMessage, value: AccountChanged): void {
     wantedNickname = value.nickname;
     accountPassword = asked.password;
   }
+  if (value.change === AccountChange.IDENTIFIED && welcome !== undefined) {
+    // On a server for registered users only, identifying is what names the session.
+    admitted = true;
+    welcome.nickname = value.nickname;
+    ui.nickname.placeholder = value.nickname;
+    showConnected();
+  }
+  // Done with the form: the message list gets its room back.
+  if (value.change === AccountChange.IDENTIFIED || value.change === AccountChange.REGISTERED) {
+    ui.account.open = false;
+  }
   ui.accountPassword.value = "";
   const line = formatServerMessage(message, welcome?.sessionId, plainStyle, { surface: "page" });
   if (line !== undefined) addLine(current, line, "notice");
@@ -970,20 +1011,32 @@ function accountRefused(request: Awaiting | undefined, code: ErrorCode): void {
 function renderAccount(): void {
   const connected = welcome !== undefined;
   const accepted = welcome?.passwordsAccepted ?? false;
-  ui.accountLogin.disabled = !accepted;
+  ui.accountLogin.disabled = !accepted && !loginBeforeConnect;
+  // Accounts are the operator's to make there (server accounts add).
+  ui.accountRegister.hidden = accountRequired;
   ui.accountRegister.disabled = !accepted || waitingForLogin;
+  // The button says which name it registers: the one the page has, not the field's.
+  ui.accountRegister.textContent = connected && !waitingForLogin
+    ? `Register ${printable(welcome!.nickname)}`
+    : "Register my nickname";
   ui.accountNote.dataset.state = connected && !accepted ? "refused" : "";
-  ui.accountNote.textContent = !connected
+  ui.accountNote.textContent = loginBeforeConnect
+    ? "This server admits registered users only: log in with your nickname and password to connect."
+    : !connected
     ? ""
     : !accepted
     ? passwordWithheldText(location.host, "page")
     : waitingForLogin
     ? "This server admits registered users only: log in with your nickname and password."
+    : accountRequired
+    ? `You are identified as ${printable(welcome!.nickname)}.`
     : `Log in takes a registered nickname; Register makes ${
       printable(welcome!.nickname)
     } yours: from then on only its password takes it.`;
   if (ui.accountNickname.value === "" && document.activeElement !== ui.accountNickname) {
-    ui.accountNickname.placeholder = registeredNickname ?? welcome?.nickname ?? "";
+    ui.accountNickname.placeholder = waitingForLogin || loginBeforeConnect
+      ? ""
+      : registeredNickname ?? welcome?.nickname ?? "";
   }
 }
 
@@ -1279,8 +1332,10 @@ function failed(message: ServerMessage, value: ErrorMessage): void {
       if (view !== undefined) view.paging = undefined;
     }
   }
+  // Cut while waiting for Log in: the form says what to do, without an alarm.
+  const loginTimedOut = fatal && code === ErrorCode.AUTH_REQUIRED && waitingForLogin;
   const line = formatServerMessage(message, welcome?.sessionId, plainStyle, { surface: "page" });
-  if (line !== undefined) addLine(current, line, "error");
+  if (line !== undefined && !loginTimedOut) addLine(current, line, "error");
   render();
 }
 
@@ -1296,7 +1351,10 @@ const NICKNAME_REFUSED: ReadonlySet<ErrorCode> = new Set([
 function welcomed(value: Welcome): void {
   welcome = value;
   online = value.online;
-  ui.nickname.placeholder = value.nickname;
+  accountRequired = value.accountRequired;
+  admitted = !value.accountRequired;
+  // A guest name there is never anyone's: no name until Log in.
+  ui.nickname.placeholder = admitted ? value.nickname : "";
   showConnected();
   if (disconnectedAt !== undefined) {
     const gap = ((Date.now() - disconnectedAt) / 1000).toFixed(1);
@@ -1419,7 +1477,11 @@ function connect(): void {
     awaiting = [];
     askedNicknames = [];
     accountRequests = [];
+    // Cut while waiting for Log in (the server's time to identify ran out): connecting
+    // again would only be cut again. The form waits; Log in connects.
+    loginBeforeConnect = waitingForLogin && accountPassword === "";
     waitingForLogin = false;
+    admitted = false;
     // What was held for joins is asked for again by the resume.
     if (wasWelcomed) tracker.disconnected();
     // Who is in each room is unknown until the next Welcome; a stale list would mislead.
@@ -1431,6 +1493,10 @@ function connect(): void {
     }
     render();
     if (stopped) return;
+    if (loginBeforeConnect) {
+      ui.account.open = true;
+      return setStatus("disconnected", "registered users only: log in to connect");
+    }
     const stable = wasWelcomed && openedAt !== undefined &&
       Date.now() - openedAt >= STABLE_CONNECTION_MS;
     failures = stable ? 1 : failures + 1;
@@ -1466,7 +1532,7 @@ function stop(): void {
 
 // A phone that wakes up or comes back online should not wait out a long backoff.
 function reconnectNow(): void {
-  if (stopped || socket !== undefined) return;
+  if (stopped || socket !== undefined || loginBeforeConnect) return;
   clearTimeout(retryTimer);
   connect();
 }

@@ -1,5 +1,6 @@
 import { printable } from "../ui/printable.ts";
 import { glyphs } from "./glyphs.ts";
+import { textWidth } from "./text_width.ts";
 
 /** The prompt, the line being typed and where in it the cursor is (an index into `line`). */
 export interface PromptFrame {
@@ -162,8 +163,11 @@ function hangingWrap(line: string, columns: number): string {
           wrapped = true;
           continue;
         }
-        if (space !== undefined && indent.length + column - space.column + width <= columns) {
-          // The word moves down whole, to after the indent.
+        // The word moves down whole, to after the indent, if it fits there whole; a longer
+        // one is cut where it stands.
+        const end = part.indexOf(" ", index);
+        const rest = textWidth(part.slice(index, end < 0 ? undefined : end));
+        if (space !== undefined && indent.length + column - space.column + rest <= columns) {
           out = out.slice(0, space.at) + newRow + out.slice(space.at + 1);
           column = indent.length + column - space.column;
           space = undefined;
@@ -172,6 +176,8 @@ function hangingWrap(line: string, columns: number): string {
           out += newRow;
           column = indent.length;
         }
+        // A space on a row above is no place to break this one.
+        space = undefined;
         wrapped = true;
       }
       // Never at the indent: a row after the first keeps it.

@@ -74,6 +74,8 @@ export function accountErrorHint(
         ? "the password was not checked: connect with --tls"
         : "the password was not checked: open the page over https://";
     case ErrorCode.NOT_IDENTIFIED:
+      // A guest registering is told to choose a nickname, which is the whole answer.
+      if (message.startsWith("Cannot register")) return undefined;
       return terminal
         ? "identify first (/identify NAME PASSWORD), or /register PASSWORD to own your nickname"
         : "log in first, or register your nickname";

@@ -20,13 +20,14 @@ export interface FormatOptions {
 }
 
 /**
- * `connected as guest-3 - 4 online`; on a server that admits registered users only, where
- * the guest name is never used, `connected - 4 online, registered users only`.
+ * `connected as guest-3 - 4 online`; on a server that admits registered users only, until
+ * `admitted` (identified: the guest name is never used there),
+ * `connected - 4 online, registered users only`.
  */
-export function formatWelcome(welcome: Welcome): string {
-  return welcome.accountRequired
-    ? `connected - ${welcome.online} online, registered users only`
-    : `connected as ${printable(welcome.nickname)} - ${welcome.online} online`;
+export function formatWelcome(welcome: Welcome, admitted = !welcome.accountRequired): string {
+  return admitted
+    ? `connected as ${printable(welcome.nickname)} - ${welcome.online} online`
+    : `connected - ${welcome.online} online, registered users only`;
 }
 
 /**

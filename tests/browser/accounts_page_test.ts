@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import * as playwright from "playwright-core";
-import { AccountChange, type ClientMessage, ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
+import { AccountChange, Action, type ClientMessage, ErrorCode } from "../../gen/chat/v1/chat_pb.ts";
 import { PAGE_HTML } from "../../gen/web/page.ts";
 import {
   decodeClientMessage,
@@ -23,6 +23,12 @@ import { accountChanged, renamed, scriptedWelcome } from "../support/scripted_we
 /** The DOM names the callbacks run in the page use; this file is checked without the DOM. */
 declare const document: {
   querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }>;
+  querySelector(selector: string): {
+    scrollTop: number;
+    scrollHeight: number;
+    clientHeight: number;
+    textContent: string | null;
+  } | null;
 };
 declare const sessionStorage: Record<string, string>;
 declare const localStorage: Record<string, string>;
@@ -80,13 +86,14 @@ class ScriptedPage implements AsyncDisposable {
     page.on("pageerror", (error) => this.problems.push(`page error: ${error.message}`));
   }
 
-  static async open(): Promise<ScriptedPage> {
+  /** `viewport`: the window's size, 1280x720 unless told. */
+  static async open(viewport?: { width: number; height: number }): Promise<ScriptedPage> {
     const browser = await playwright.chromium.launch({
       executablePath: CHROMIUM,
       args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
       timeout: 30_000,
     });
-    const page = await (await browser.newContext()).newPage();
+    const page = await (await browser.newContext({ viewport })).newPage();
     const scripted = new ScriptedPage(browser, page);
     await page.route(
       `${ORIGIN}/`,
@@ -218,5 +225,130 @@ Deno.test("browser accounts - where the server does not accept passwords the for
   await chat.page.press("#input", "Enter");
   await socket.next("ping");
   assert.ok(!socket.received.some((m) => m.body.case === "register"));
+  assert.deepEqual(chat.problems, []);
+});
+
+Deno.test("browser accounts - on a server for registered users only: no Register, Log in names the session in the header, and the form closes", async () => {
+  await using chat = await ScriptedPage.open();
+  const socket = await chat.accept();
+  socket.send(scriptedWelcome(11n, { passwordsAccepted: true, accountRequired: true }));
+  await chat.page.waitForSelector("#account[open]", { timeout: WAIT_MS });
+  assert.ok(await chat.page.isHidden("#account-register"), "registration is the operator's");
+  assert.equal(await chat.page.getAttribute("#nickname", "placeholder"), "");
+  assert.doesNotMatch((await chat.page.textContent("#status"))!, /guest-11/);
+  await chat.page.fill("#account-nickname", "erin");
+  await chat.page.fill("#account-password", "secret123");
+  await chat.page.click("#account-login");
+  const hello = await socket.next("hello");
+  assert.deepEqual([hello.nickname, hello.password], ["erin", "secret123"]);
+  socket.send(accountChanged(AccountChange.IDENTIFIED, "erin"));
+  await chat.waitForLine("* you are identified as erin");
+  await chat.page.waitForFunction(
+    () => document.querySelector("#status")?.textContent === "connected as erin - 1 online",
+    undefined,
+    { timeout: WAIT_MS, polling: 50 },
+  );
+  await chat.page.waitForSelector("#account:not([open])", { timeout: WAIT_MS });
+  assert.equal(await chat.page.getAttribute("#nickname", "placeholder"), "erin");
+  assert.deepEqual(chat.problems, []);
+});
+
+Deno.test("browser accounts - a page cut while it waits for Log in does not reconnect, and says nothing alarming; Log in connects and identifies", async () => {
+  await using chat = await ScriptedPage.open();
+  const first = await chat.accept();
+  first.send(scriptedWelcome(1n, { passwordsAccepted: true, accountRequired: true }));
+  await chat.page.waitForSelector("#account[open]", { timeout: WAIT_MS });
+  first.send({
+    body: {
+      case: "error",
+      value: {
+        code: ErrorCode.AUTH_REQUIRED,
+        message: "Only registered users may use this server, and you did not identify within 30 s",
+        fatal: true,
+      },
+    },
+  });
+  first.route.close();
+  await chat.page.waitForFunction(
+    () =>
+      document.querySelector("#status")?.textContent === "registered users only: log in to connect",
+    undefined,
+    { timeout: WAIT_MS, polling: 50 },
+  );
+  const lines = await chat.page.locator("#messages li.error").allTextContents();
+  assert.deepEqual(lines, []);
+  await chat.page.fill("#account-nickname", "erin");
+  await chat.page.fill("#account-password", "secret123");
+  await chat.page.click("#account-login");
+  // Only now a connection: its Hello, first, carries the password.
+  const second = await chat.accept();
+  second.send(scriptedWelcome(2n, { passwordsAccepted: true, accountRequired: true }));
+  const hello = await second.next("hello");
+  assert.deepEqual([hello.nickname, hello.password], ["erin", "secret123"]);
+  assert.equal(second.received[0].body.case, "hello");
+  assert.deepEqual(chat.problems, []);
+});
+
+for (const viewport of [{ width: 390, height: 844 }, { width: 1280, height: 560 }]) {
+  Deno.test(`browser accounts - the message list stays at its bottom when the Account form opens above it (${viewport.width}x${viewport.height})`, async () => {
+    await using chat = await ScriptedPage.open(viewport);
+    const socket = await chat.accept();
+    socket.send(scriptedWelcome(1n, { passwordsAccepted: true }));
+    await socket.next("hello");
+    await socket.next("join");
+    socket.send({ body: { case: "joined", value: { room: "#lobby", members: 2 } } });
+    for (let i = 1; i <= 60; i++) {
+      socket.send({
+        body: {
+          case: "chat",
+          value: {
+            action: Action.BROADCAST,
+            content: `line ${i}`,
+            fromNickname: "bob",
+            fromSessionId: 2n,
+            eventId: BigInt(i),
+          },
+        },
+      });
+    }
+    await chat.waitForLine(/bob: line 60$/);
+    await chat.page.fill("#nickname", "alice");
+    await chat.page.press("#nickname", "Enter");
+    await socket.next("hello");
+    socket.send(errorMessage(ErrorCode.NICKNAME_REGISTERED, 'Nickname "alice" is registered'));
+    await chat.page.waitForSelector("#account[open]", { timeout: WAIT_MS });
+    await chat.page.fill("#account-password", "secret123");
+    await chat.page.click("#account-login");
+    await socket.next("hello");
+    socket.send(renamed(1n, "alice"), accountChanged(AccountChange.IDENTIFIED, "alice"));
+    await chat.waitForLine("* you are identified as alice");
+    // The newest line is in sight: the list is scrolled to its end.
+    await chat.page.waitForFunction(
+      () => {
+        const list = document.querySelector("#messages")!;
+        return list.scrollHeight - list.scrollTop - list.clientHeight < 2;
+      },
+      undefined,
+      { timeout: WAIT_MS, polling: 50 },
+    );
+    assert.deepEqual(chat.problems, []);
+  });
+}
+
+Deno.test("browser accounts - on a phone (390 px) Join is in reach, and each account label sits beside its field", async () => {
+  await using chat = await ScriptedPage.open({ width: 390, height: 844 });
+  const socket = await chat.accept();
+  socket.send(scriptedWelcome(1n, { passwordsAccepted: true }));
+  await socket.next("hello");
+  await chat.page.click("#account summary");
+  const join = (await chat.page.locator("#join").boundingBox())!;
+  assert.ok(join.x >= 0 && join.x + join.width <= 390, `Join at ${join.x}+${join.width}`);
+  for (const field of ["account-nickname", "account-password"]) {
+    const label = (await chat.page.locator(`label[for="${field}"]`).boundingBox())!;
+    const input = (await chat.page.locator(`#${field}`).boundingBox())!;
+    const middle = input.y + input.height / 2;
+    assert.ok(label.y <= middle && middle <= label.y + label.height, `${field}: on one row`);
+    assert.ok(label.x < input.x, `${field}: label first`);
+  }
   assert.deepEqual(chat.problems, []);
 });

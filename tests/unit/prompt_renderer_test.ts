@@ -293,3 +293,14 @@ Deno.test("prompt renderer - whatever is typed, printed or resized, each printed
     { numRuns: 500 },
   );
 });
+
+Deno.test("prompt renderer - a word longer than a row is cut where it stands, and never moves a row already printed", () => {
+  const { terminal, draw } = screen(20, 10);
+  const word = "x".repeat(27);
+  draw([`(b) alice: ${word} end`]);
+  assert.deepEqual(terminal.transcript, [
+    `(b) alice: ${word.slice(0, 9)}`,
+    `    ${word.slice(9, 25)}`,
+    `    ${word.slice(25)} end`,
+  ]);
+});
