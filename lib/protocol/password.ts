@@ -8,10 +8,10 @@ export const MAX_PASSWORD_BYTES = 1024;
 export function passwordProblem(password: string): string | undefined {
   const bytes = utf8Length(password);
   if (bytes < MIN_PASSWORD_BYTES) {
-    return `The password is ${bytes} bytes long; it needs at least ${MIN_PASSWORD_BYTES}`;
+    return `the password is ${bytes} bytes long; it needs at least ${MIN_PASSWORD_BYTES}`;
   }
   if (bytes > MAX_PASSWORD_BYTES) {
-    return `The password is ${bytes} bytes long; the limit is ${MAX_PASSWORD_BYTES}`;
+    return `the password is ${bytes} bytes long; the limit is ${MAX_PASSWORD_BYTES}`;
   }
   return undefined;
 }

@@ -297,11 +297,10 @@ Deno.test("terminal - a 4,000-character line typed at once arrives whole", async
   await terminal.type(pasted);
   await terminal.press("Enter");
   assert.equal(await sentByAlice(bob), pasted);
-  // Printed lines wrap at spaces onto rows that begin with a four-space hanging indent: the
-  // word, longer than a row, starts a row of its own (the space it followed is the wrap) and is
-  // cut where each row ends.
+  // Printed lines wrap onto rows that begin with a four-space hanging indent; a word longer
+  // than a row is cut where the row ends.
   await terminal.waitForTranscript((lines) =>
-    lines.join("\n").replaceAll("\n    ", "").split("\n").includes(`(broadcast) alice:${pasted}`)
+    lines.join("\n").replaceAll("\n    ", "").split("\n").includes(`(broadcast) alice: ${pasted}`)
   );
 });
 

@@ -206,7 +206,7 @@ Deno.test("accounts - registering needs a nickname of one's own, a password of 8
   await guest.send(hello("carol"), register("short"));
   assert.equal(
     (await expectError(guest, ErrorCode.AUTH_FAILED)).message,
-    "Cannot register: The password is 5 bytes long; it needs at least 8",
+    "Cannot register: the password is 5 bytes long; it needs at least 8",
   );
   await guest.send(register(PASSWORD));
   await expectChange(guest, AccountChange.REGISTERED, "carol");
