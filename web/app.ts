@@ -1375,6 +1375,8 @@ function welcomed(value: Welcome): void {
         "notice",
       );
     }
+    // showConnected drew the form before this Welcome was known to wait for Log in.
+    renderAccount();
     return render();
   }
   startSession();

@@ -236,6 +236,9 @@ Deno.test("browser accounts - on a server for registered users only: no Register
   assert.ok(await chat.page.isHidden("#account-register"), "registration is the operator's");
   assert.equal(await chat.page.getAttribute("#nickname", "placeholder"), "");
   assert.doesNotMatch((await chat.page.textContent("#status"))!, /guest-11/);
+  // Nobody is identified yet: the form says what to do, and names no guest.
+  assert.match((await chat.page.textContent("#account-note"))!, /registered users only: log in/);
+  assert.equal(await chat.page.getAttribute("#account-nickname", "placeholder"), "");
   await chat.page.fill("#account-nickname", "erin");
   await chat.page.fill("#account-password", "secret123");
   await chat.page.click("#account-login");
