@@ -50,6 +50,7 @@ import { RoomTracker, type TrackedOutput } from "../lib/client/room_tracker.ts";
 import {
   type AnsweredRequest as Awaiting,
   ERRORS_ANSWERING,
+  NICKNAME_REFUSED,
 } from "../lib/client/answered_request.ts";
 import { LOBBY, roomKey, roomNameProblem } from "../lib/protocol/room_name.ts";
 import { utf8Length } from "../lib/protocol/utf8_length.ts";
@@ -1338,15 +1339,6 @@ function failed(message: ServerMessage, value: ErrorMessage): void {
   if (line !== undefined && !loginTimedOut) addLine(current, line, "error");
   render();
 }
-
-/** Answers to the nickname asked for after a Welcome that mean it is not to be asked again. */
-const NICKNAME_REFUSED: ReadonlySet<ErrorCode> = new Set([
-  ErrorCode.NICKNAME_TAKEN,
-  ErrorCode.NICKNAME_INVALID,
-  ErrorCode.NICKNAME_REGISTERED,
-  ErrorCode.AUTH_FAILED,
-  ErrorCode.PASSWORD_NOT_ENCRYPTED,
-]);
 
 function welcomed(value: Welcome): void {
   welcome = value;

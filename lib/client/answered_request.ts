@@ -82,3 +82,15 @@ export const ERRORS_ANSWERING: Readonly<Record<RequestKind, readonly ErrorCode[]
     ErrorCode.UNSUPPORTED,
   ],
 };
+
+/**
+ * Answers to the nickname asked for after a Welcome that mean it is not to be asked again
+ * (by the client and by the page).
+ */
+export const NICKNAME_REFUSED: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.NICKNAME_TAKEN,
+  ErrorCode.NICKNAME_INVALID,
+  ErrorCode.NICKNAME_REGISTERED,
+  ErrorCode.AUTH_FAILED,
+  ErrorCode.PASSWORD_NOT_ENCRYPTED,
+]);

@@ -19,7 +19,12 @@ import { formatHostPort } from "../net/format_host_port.ts";
 import type { ClientMessageInit } from "../protocol/codec.ts";
 import { LOBBY, roomKey } from "../protocol/room_name.ts";
 import { type JoinToSend, RoomTracker, type TrackedOutput } from "./room_tracker.ts";
-import { type AnsweredRequest, ERRORS_ANSWERING, type RequestKind } from "./answered_request.ts";
+import {
+  type AnsweredRequest,
+  ERRORS_ANSWERING,
+  NICKNAME_REFUSED,
+  type RequestKind,
+} from "./answered_request.ts";
 
 export type { AnsweredRequest, RequestKind };
 
@@ -777,15 +782,6 @@ export class ChatClient {
     this.#options.onEvent(event);
   }
 }
-
-/** Answers to the nickname asked for after a Welcome that mean it is not to be asked again. */
-const NICKNAME_REFUSED: ReadonlySet<ErrorCode> = new Set([
-  ErrorCode.NICKNAME_TAKEN,
-  ErrorCode.NICKNAME_INVALID,
-  ErrorCode.NICKNAME_REGISTERED,
-  ErrorCode.AUTH_FAILED,
-  ErrorCode.PASSWORD_NOT_ENCRYPTED,
-]);
 
 function joinRequest(join: JoinToSend): ClientMessageInit {
   return { body: { case: "join", value: join } };
