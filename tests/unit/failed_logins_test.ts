@@ -29,6 +29,10 @@ Deno.test("failed logins - five for an account lock it for 60 s, logged once, th
   }
   assert.equal(logins.lock("alice", "192.0.2.9"), undefined);
   logins.failed("alice", "alice", "192.0.2.2");
+  assert.deepEqual(logins.lock("alice", "192.0.2.1"), { by: "account", ms: 60_000 });
+  assert.deepEqual(logins.lock("alice", "192.0.2.2"), { by: "account", ms: 60_000 });
+  assert.equal(logins.lock("alice", "192.0.2.9"), undefined, "the owner, elsewhere, gets in");
+  logins.failed("alice", "alice", "192.0.2.9");
   assert.deepEqual(logins.lock("alice", "192.0.2.9"), { by: "account", ms: 60_000 });
   assert.equal(logins.lock("bob", "192.0.2.1"), undefined, "other accounts are free");
   assert.deepEqual(log.lines, [
@@ -66,4 +70,16 @@ Deno.test("failed logins - twenty from one address lock it for every account; lo
   const loopback = setUp({ limitLoopback: false }).logins;
   for (let i = 0; i < 30; i++) loopback.failed(`name${i}`, `name${i}`, "127.0.0.1");
   assert.equal(loopback.lock("anyone", "127.0.0.1"), undefined);
+});
+
+Deno.test("failed logins - a locked account takes one try from each new address, up to a hundred", () => {
+  const { logins } = setUp();
+  for (let i = 0; i < 5; i++) logins.failed("alice", "alice", "192.0.2.1");
+  for (let i = 0; i < 99; i++) {
+    const address = `198.51.100.${i}`;
+    assert.equal(logins.lock("alice", address), undefined, `${address}'s first try`);
+    logins.failed("alice", "alice", address);
+    assert.equal(logins.lock("alice", address)?.by, "account", `${address} failed: locked`);
+  }
+  assert.equal(logins.lock("alice", "203.0.113.1")?.by, "account", "past a hundred: for all");
 });

@@ -30,6 +30,12 @@ export const DEFAULT_FAILED_LOGIN_LIMITS: Readonly<FailedLoginLimits> = Object.f
 /** Accounts and addresses tracked at most: past it, the oldest are forgotten first. */
 const MAX_TALLIES = 100_000;
 
+/**
+ * The addresses an account's burst remembers. Past it, a locked account is locked for every
+ * address: a guesser with that many addresses gets no try more each.
+ */
+const MAX_OTHERS = 100;
+
 /** Who is locked, and for how much longer. */
 export interface Lock {
   by: "account" | "address";
@@ -53,7 +59,8 @@ interface Tally {
 /**
  * Counts wrong passwords per account and per address (on this server: a cluster's servers
  * count apart), and locks either once it has too many: no password is checked for it
- * until the lock ends. Each lock is logged in one line, never each try.
+ * until the lock ends. An account is locked for the addresses it failed from (so its owner,
+ * elsewhere, still gets in). Each lock is logged in one line, never each try.
  */
 export class FailedLogins {
   readonly #limits: FailedLoginLimits;
@@ -78,7 +85,12 @@ export class FailedLogins {
     const accountMs = (account?.lockedUntil ?? 0) - now;
     const addressMs = (byAddress?.lockedUntil ?? 0) - now;
     if (addressMs > 0 && addressMs >= accountMs) return { by: "address", ms: addressMs };
-    if (accountMs > 0) return { by: "account", ms: accountMs };
+    // A locked account still takes a try from an address that has not failed for it: else
+    // anyone could lock its owner out with five wrong passwords. A guesser's next address
+    // gets one try, then is locked for it too.
+    if (accountMs > 0 && (account!.others.has(address) || account!.others.size >= MAX_OTHERS)) {
+      return { by: "account", ms: accountMs };
+    }
     return undefined;
   }
 
@@ -144,8 +156,7 @@ export class FailedLogins {
     tally.failures++;
     tally.total++;
     tally.lastAt = now;
-    // Enough to name a few in the log line; the count says the rest.
-    if (tally.others.size < 100) tally.others.add(other);
+    if (tally.others.size < MAX_OTHERS) tally.others.add(other);
     return tally;
   }
 
