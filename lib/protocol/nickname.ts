@@ -79,11 +79,15 @@ export function nicknameKey(nickname: string): string {
 
 const MAX_ROUNDS = 4;
 
-const NONSPACING_MARKS = /\p{Mn}/gu;
+/**
+ * Nonspacing and enclosing marks: an accent, a ring around a letter. Spacing marks (Mc) stay:
+ * they are vowels in Indic scripts, and names differ by them.
+ */
+const MARKS_LEFT_OUT = /[\p{Mn}\p{Me}]/gu;
 
-/** `text` decomposed (NFKD), its nonspacing marks left out. */
+/** `text` decomposed (NFKD), its nonspacing and enclosing marks left out. */
 function withoutMarks(text: string): string {
-  return text.normalize("NFKD").replace(NONSPACING_MARKS, "");
+  return text.normalize("NFKD").replace(MARKS_LEFT_OUT, "");
 }
 
 const PLAIN = /^[A-Za-z0-9_.\-]*$/;

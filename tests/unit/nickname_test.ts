@@ -116,7 +116,7 @@ Deno.test("nicknameKey - composed and decomposed spellings are the same", () => 
   assert.equal(nicknameKey("\uac00"), nicknameKey("\u1100\u1161")); // Hangul 가
 });
 
-Deno.test("nicknameKey - nonspacing marks are left out: names that differ by an accent or a dot collide", () => {
+Deno.test("nicknameKey - nonspacing and enclosing marks are left out: names that differ by an accent, a dot or a ring collide", () => {
   for (
     const lookAlike of [
       "o\u0323wner1", // dot below
@@ -127,6 +127,8 @@ Deno.test("nicknameKey - nonspacing marks are left out: names that differ by an 
       "\u00f3wner1", // ó
       "\u00d2WNER1", // Ò
       "\u01d2wner1", // ǒ
+      "owner1\u20dd", // enclosing circle
+      "owner1\u0488", // Cyrillic hundred thousands sign
     ]
   ) {
     assert.equal(nicknameKey(lookAlike), nicknameKey("owner1"), JSON.stringify(lookAlike));
