@@ -7,27 +7,10 @@ import assert from "node:assert/strict";
 import * as playwright from "playwright-core";
 import { freePort } from "../support/client_process.ts";
 import { ServerProcess } from "../support/server_process.ts";
-
-declare const document: {
-  querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }>;
-};
+import { waitForLine } from "../support/wait_for_line.ts";
 
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 const WAIT_MS = 10_000;
-
-async function waitForLine(page: playwright.Page, line: string | RegExp): Promise<void> {
-  const pattern = typeof line === "string" ? undefined : line.source;
-  await page.waitForFunction(
-    ({ text, pattern }) =>
-      Array.from(document.querySelectorAll("#messages li")).some((item) =>
-        pattern === undefined
-          ? item.textContent === text
-          : new RegExp(pattern).test(item.textContent ?? "")
-      ),
-    { text: typeof line === "string" ? line : "", pattern },
-    { timeout: WAIT_MS, polling: 50 },
-  );
-}
 
 Deno.test("browser accounts (real server) - register on one page, then log in as that nickname on another", async () => {
   const httpPort = freePort();

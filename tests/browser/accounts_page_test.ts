@@ -19,6 +19,7 @@ import {
 import { errorMessage } from "../../lib/protocol/error_message.ts";
 import { deadline } from "../support/deadline.ts";
 import { accountChanged, renamed, scriptedWelcome } from "../support/scripted_welcome.ts";
+import { waitForLine } from "../support/wait_for_line.ts";
 
 /** The DOM names the callbacks run in the page use; this file is checked without the DOM. */
 declare const document: {
@@ -120,18 +121,8 @@ class ScriptedPage implements AsyncDisposable {
   }
 
   /** Waits for a line in the message list shown. */
-  async waitForLine(line: string | RegExp): Promise<void> {
-    const pattern = typeof line === "string" ? undefined : line.source;
-    await this.page.waitForFunction(
-      ({ text, pattern }) =>
-        Array.from(document.querySelectorAll("#messages li")).some((item) =>
-          pattern === undefined
-            ? item.textContent === text
-            : new RegExp(pattern).test(item.textContent ?? "")
-        ),
-      { text: typeof line === "string" ? line : "", pattern },
-      { timeout: WAIT_MS, polling: 50 },
-    );
+  waitForLine(line: string | RegExp): Promise<void> {
+    return waitForLine(this.page, line, WAIT_MS);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -19,9 +19,10 @@ import type { ClientMessageInit } from "../../lib/protocol/codec.ts";
 import { startClusterServer } from "../support/cluster.ts";
 import { RedisProcess } from "../support/redis_process.ts";
 import { runCommand } from "../support/run_command.ts";
-import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
+import { ServerProcess } from "../support/server_process.ts";
 import { TestCertificateAuthority, writePemPair } from "../support/test_certificates.ts";
 import { TestClient } from "../support/test_client.ts";
+import { launcherFor, tempDir } from "../support/data_dir.ts";
 
 const PASSWORD = "correct horse battery";
 const OTHER_PASSWORD = "tr0ub4dor&3 again";
@@ -44,25 +45,6 @@ const chat = (content: string): ClientMessageInit => ({
   body: { case: "chat", value: { content, action: Action.ECHO, clientSeq: 1n } },
 });
 const WHO: ClientMessageInit = { body: { case: "who", value: {} } };
-
-/** `deno run server.ts` allowed to read and write `dir` alone. */
-function launcherFor(dir: string): string[] {
-  return [
-    Deno.execPath(),
-    "run",
-    "--allow-net",
-    "--allow-env=CHAT_POISON_BUFFERS",
-    `--allow-read=${dir}`,
-    `--allow-write=${dir}`,
-    SERVER_SCRIPT,
-  ];
-}
-
-/** A temporary folder, removed when disposed. */
-async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "chat-accounts-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
 
 /** A server on `dir`/data, with `args`. */
 function startIn(dir: string, args: string[]): Promise<ServerProcess> {
@@ -136,7 +118,7 @@ const isFatal = (message: ServerMessage, code: ErrorCode) =>
   message.body.case === "error" && message.body.value.code === code && message.body.value.fatal;
 
 Deno.test("accounts - register, then identify on another connection; a wrong or missing password and look-alikes are refused", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("chat-accounts-");
   // Many requests in a row: no rename limit.
   await using server = await startIn(dir.path, [
     "--allow-plaintext-passwords",
@@ -190,7 +172,7 @@ Deno.test("accounts - register, then identify on another connection; a wrong or 
 });
 
 Deno.test("accounts - registering needs a nickname of one's own, a password of 8 to 1024 bytes, and a free name", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("chat-accounts-");
   // Many requests in a row: no rename limit.
   await using server = await startIn(dir.path, [
     "--allow-plaintext-passwords",
@@ -232,7 +214,7 @@ Deno.test("accounts - registering needs a nickname of one's own, a password of 8
 });
 
 Deno.test("accounts - a restart on the same --data-dir keeps the accounts, with --history-size 0 too", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("chat-accounts-");
   const args = ["--allow-plaintext-passwords", "--history-size", "0"];
   {
     await using server = await startIn(dir.path, args);
@@ -273,7 +255,7 @@ Deno.test("accounts - three servers on one Redis share the accounts", async () =
 });
 
 Deno.test("accounts - failed logins are limited per account and per address, and logged once per burst", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("chat-accounts-");
   await using server = await startIn(dir.path, [
     "--allow-plaintext-passwords",
     "--limit-loopback",
@@ -316,7 +298,7 @@ Deno.test("accounts - failed logins are limited per account and per address, and
 });
 
 Deno.test("accounts - a password over a plain connection is refused unread without --allow-plaintext-passwords, and taken over TLS", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("chat-accounts-");
   await using plain = await startIn(dir.path, []);
   await using client = await TestClient.connect(plain.port);
   assert.equal(client.welcome.passwordsAccepted, false);
@@ -349,7 +331,7 @@ Deno.test("accounts - a password over a plain connection is refused unread witho
 });
 
 Deno.test("accounts - --require-account: guests are refused, an account added by the operator gets in, and deleting it shuts it out", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("chat-accounts-");
   const passwordFile = join(dir.path, "password.txt");
   await Deno.writeTextFile(passwordFile, `${PASSWORD}\n`);
   const added = await accountsCommand(dir.path, ["add", "alice", "--password-file", passwordFile]);
@@ -421,7 +403,7 @@ Deno.test("accounts - --require-account: guests are refused, an account added by
 });
 
 Deno.test("accounts - registrations are limited per requester (a loopback connection) and in all by --max-accounts", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("chat-accounts-");
   await using server = await startIn(dir.path, [
     "--allow-plaintext-passwords",
     "--rename-limit",
@@ -459,7 +441,7 @@ Deno.test("accounts - registrations are limited per requester (a loopback connec
 });
 
 Deno.test("accounts - --require-account without TLS or --allow-plaintext-passwords says at start that nobody can log in but through an HTTPS proxy", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("chat-accounts-");
   await using server = await startIn(dir.path, ["--require-account"]);
   await server.stop();
   const log = `${server.stdout.text}\n${server.stderr.text}`;

@@ -7,10 +7,11 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Action, type ChatEvent, type ServerMessage } from "../../gen/chat/v1/chat_pb.ts";
 import type { ClientMessageInit } from "../../lib/protocol/codec.ts";
-import { SERVER_SCRIPT, ServerProcess } from "../support/server_process.ts";
+import { ServerProcess } from "../support/server_process.ts";
 import { startWithHttp } from "../support/server_with_http.ts";
 import { TestClient } from "../support/test_client.ts";
 import { until } from "../support/until.ts";
+import { launcherFor, tempDir } from "../support/data_dir.ts";
 
 const HISTORY_FILE = "history.sqlite3";
 /** The server's lock on its data folder: the one other file it keeps there. */
@@ -27,28 +28,6 @@ const joinRoom = (room: string, resume = false, lastEventId = 0n): ClientMessage
 const historyRequest = (room: string, beforeEventId = 0n, count = 0): ClientMessageInit => ({
   body: { case: "history", value: { room, beforeEventId, count } },
 });
-
-/** `deno run server.ts` allowed to read and write `dir` alone. */
-function launcherFor(dir: string): string[] {
-  return [
-    Deno.execPath(),
-    "run",
-    "--allow-net",
-    "--allow-env=CHAT_POISON_BUFFERS",
-    `--allow-read=${dir}`,
-    `--allow-write=${dir}`,
-    SERVER_SCRIPT,
-  ];
-}
-
-/** A temporary folder, removed when disposed. */
-async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "chat-history-storage-" });
-  return {
-    path,
-    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
-  };
-}
 
 async function listDir(dir: string): Promise<string[]> {
   const names = [];
@@ -138,7 +117,7 @@ function lockHistory(dir: string): Disposable {
 }
 
 Deno.test("history storage - a locked history file: live chat goes on, the failure is logged once, history is unavailable until it recovers", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("chat-history-storage-");
   const { server, httpPort } = await startWithHttp(
     ["--data-dir", dir.path, "--log-format", "json", "--quiet"],
     launcherFor(dir.path),
@@ -261,7 +240,7 @@ function randomBytes(length: number): Uint8Array {
 
 Deno.test("history storage - a history file of random bytes: the server refuses to start with one line, and leaves it as it was", async () => {
   for (const content of [randomBytes(8192), randomBytes(50), new TextEncoder().encode("hello\n")]) {
-    await using dir = await tempDir();
+    await using dir = await tempDir("chat-history-storage-");
     const path = join(dir.path, HISTORY_FILE);
     await Deno.writeFile(path, content);
     const run = await refusedStart(dir.path);
@@ -281,7 +260,7 @@ Deno.test("history storage - a history file of random bytes: the server refuses 
 
 Deno.test("history storage - another application's SQLite database: the server refuses to start with one line, and leaves it as it was", async () => {
   for (const applicationId of [0, 0x12345678]) {
-    await using dir = await tempDir();
+    await using dir = await tempDir("chat-history-storage-");
     const path = join(dir.path, HISTORY_FILE);
     const other = new DatabaseSync(path);
     other.exec(`PRAGMA application_id = ${applicationId}`);
@@ -303,7 +282,7 @@ Deno.test("history storage - another application's SQLite database: the server r
 });
 
 Deno.test("history storage - a history file from a newer server: refused with one line, and left as it was", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("chat-history-storage-");
   const path = join(dir.path, HISTORY_FILE);
   const newer = new DatabaseSync(path);
   newer.exec("PRAGMA application_id = 1128808788"); // 0x43484154, "CHAT"
@@ -320,7 +299,7 @@ Deno.test("history storage - a history file from a newer server: refused with on
 });
 
 Deno.test("history storage - --history-size 0: no history and no file, and rooms still work", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("chat-history-storage-");
   const dataDir = join(dir.path, "data");
   await using server = await ServerProcess.start(
     ["--data-dir", dataDir, "--history-size", "0"],

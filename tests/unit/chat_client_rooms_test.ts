@@ -9,6 +9,7 @@ import type { ServerMessageInit } from "../../lib/protocol/codec.ts";
 import { errorMessage } from "../../lib/protocol/error_message.ts";
 import { deadline } from "../support/deadline.ts";
 import { type ScriptedConnection, ScriptedServer } from "../support/scripted_server.ts";
+import { scriptedWelcome } from "../support/scripted_welcome.ts";
 
 /** A ChatClient's events, and a way to wait for the ones a test expects. */
 class Recorder {
@@ -53,19 +54,7 @@ function describe(event: ClientEvent): string {
   return event.type;
 }
 
-const welcome = (sessionId: bigint): ServerMessageInit => ({
-  body: {
-    case: "welcome",
-    value: {
-      sessionId,
-      nickname: `guest-${sessionId}`,
-      server: "scripted",
-      maxFrameBytes: 65536,
-      maxContentBytes: 4096,
-      online: 1,
-    },
-  },
-});
+const welcome = (sessionId: bigint): ServerMessageInit => scriptedWelcome(sessionId);
 
 /** A broadcast numbered `eventId` in `room` ("" for the lobby). */
 const broadcast = (room: string, eventId: number, history = false): ServerMessageInit => ({
