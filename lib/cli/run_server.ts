@@ -19,11 +19,6 @@ import { AccountsOpenError, openAccounts } from "./open_accounts.ts";
 import { listenFailure } from "./listen_failure.ts";
 import { SilentUntilStarted } from "./silent_until_started.ts";
 import { STATS_SIGNAL } from "./stats_signal.ts";
-import {
-  selfSignedCertificate,
-  SelfSignedError,
-  selfSignedNames,
-} from "./self_signed_certificate.ts";
 import { validityWarning } from "./tls_certificate_files.ts";
 
 /** Where the options came from: a settings file read, or one not looked for without permission. */
@@ -50,6 +45,10 @@ export async function runServer(
   // Before any permission is dropped: a new self-signed certificate is kept in --data-dir.
   let fingerprint: string | undefined;
   if (options.tlsSelfSigned) {
+    // Loaded here only: the X.509 package adds some 80 ms to every start that needs none.
+    const { selfSignedCertificate, SelfSignedError, selfSignedNames } = await import(
+      "./self_signed_certificate.ts"
+    );
     try {
       const { required, more } = selfSignedNames(options.tlsNames);
       const selfSigned = await selfSignedCertificate(options.dataDir, required, more);
